@@ -1,0 +1,44 @@
+//! The engine's error type is the protocol crate's: one type, one `kind()`,
+//! shared with every campaign. This module adds how Lance and object-store
+//! failures are classified on the way in.
+
+pub use stampede_protocol::error::{Error, ErrorKind, Result};
+use stampede_protocol::StoreError;
+
+/// Classify a Lance failure of one storage step. Unclassified errors stay
+/// `Other` and surface as `Storage`.
+pub(crate) fn classify_lance(error: lance::Error) -> StoreError {
+    use lance::Error as L;
+    let message = error.to_string();
+    match error {
+        L::NotFound { .. }
+        | L::DatasetNotFound { .. }
+        | L::RefNotFound { .. }
+        | L::VersionNotFound { .. } => StoreError::NotFound(message),
+        L::DatasetAlreadyExists { .. } => StoreError::AlreadyExists(message),
+        L::CommitConflict { .. }
+        | L::IncompatibleTransaction { .. }
+        | L::RetryableCommitConflict { .. }
+        | L::TooMuchWriteContention { .. } => StoreError::Conflict(message),
+        L::IO { .. } if is_not_found_message(&message) => StoreError::NotFound(message),
+        _ => StoreError::Other(message),
+    }
+}
+
+pub(crate) fn classify_object_store(error: object_store::Error) -> StoreError {
+    let message = error.to_string();
+    match error {
+        object_store::Error::NotFound { .. } => StoreError::NotFound(message),
+        object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
+            StoreError::AlreadyExists(message)
+        }
+        _ if is_not_found_message(&message) => StoreError::NotFound(message),
+        _ => StoreError::Other(message),
+    }
+}
+
+/// Lance wraps some object-store NotFounds into IO errors with only a
+/// message left; a file that vanished under a reader reads like this.
+fn is_not_found_message(message: &str) -> bool {
+    message.contains("No such file or directory") || message.contains("not found")
+}

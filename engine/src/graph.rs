@@ -1,0 +1,229 @@
+//! The graph handle: init, open, and the branch API.
+
+use lance::dataset::{WriteMode, WriteParams};
+use lance::io::ObjectStoreParams;
+use lance::Dataset;
+use stampede_protocol::branches::{create_branch, delete_branch};
+use stampede_protocol::enumerate::enumerate;
+use stampede_protocol::migrate::migrate;
+use stampede_protocol::{
+    MainHead, OpenReport, RefStore, StampState, StoreError, CURRENT_VERSION,
+};
+
+use crate::error::{classify_lance, Error, Result};
+use crate::manifest::{self, ManifestShape};
+use crate::schema::Schema;
+use crate::storage::LanceStore;
+use crate::tables;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// An open graph. A read-write handle has brought main to the current
+/// internal version before it was returned; a read-only one never writes.
+#[derive(Debug)]
+pub struct Graph {
+    store: LanceStore,
+    mode: Mode,
+    report: OpenReport,
+}
+
+/// A local path or a `file://` URI, as Lance wants it.
+pub fn root_uri(root: &str) -> String {
+    if root.contains("://") {
+        return root.trim_end_matches('/').to_string();
+    }
+    let path = std::path::absolute(root).unwrap_or_else(|_| root.into());
+    path.to_string_lossy().trim_end_matches('/').to_string()
+}
+
+impl Graph {
+    /// Create a graph: the tables, then `__manifest` in one Create commit
+    /// that already carries stamp CURRENT and the primary key.
+    pub async fn init(root: &str, schema_source: &str) -> Result<Graph> {
+        Self::init_with(root, schema_source, ObjectStoreParams::default()).await
+    }
+
+    pub async fn init_with(
+        root: &str,
+        schema_source: &str,
+        params: ObjectStoreParams,
+    ) -> Result<Graph> {
+        let schema = Schema::parse(schema_source)?;
+        let store = connect(root, params).await?;
+        write_graph(&store, &schema, schema_source, &current_shape()).await?;
+        Ok(Graph {
+            store,
+            mode: Mode::ReadWrite,
+            report: OpenReport {
+                from: CURRENT_VERSION,
+                to: CURRENT_VERSION,
+                ..OpenReport::default()
+            },
+        })
+    }
+
+    pub async fn open(root: &str, mode: Mode) -> Result<Graph> {
+        Self::open_with(root, mode, ObjectStoreParams::default()).await
+    }
+
+    /// Guard main's stamp; in read-write mode, migrate main to the current
+    /// version before anything can observe branches.
+    pub async fn open_with(root: &str, mode: Mode, params: ObjectStoreParams) -> Result<Graph> {
+        let store = connect(root, params).await?;
+        let head = read_main_head(&store).await?;
+        let report = match mode {
+            Mode::ReadWrite => migrate(&store, &head).await?,
+            Mode::ReadOnly => {
+                let version = StampState::of(&head).guard()?;
+                OpenReport {
+                    from: version,
+                    to: version,
+                    ..OpenReport::default()
+                }
+            }
+        };
+        Ok(Graph {
+            store,
+            mode,
+            report,
+        })
+    }
+
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// What this open did: versions before and after, refs swept and kept.
+    pub fn report(&self) -> &OpenReport {
+        &self.report
+    }
+
+    pub fn store(&self) -> &LanceStore {
+        &self.store
+    }
+
+    pub fn root_uri(&self) -> &str {
+        self.store.root_uri()
+    }
+
+    /// `main`, then every public branch sorted bytewise. A read-only handle
+    /// on a graph not yet migrated hides the legacy refs the next
+    /// read-write open will sweep.
+    pub async fn branch_list(&self) -> Result<Vec<String>> {
+        let refs = enumerate(&self.store).await?;
+        let pending_sweep = if self.report.to < CURRENT_VERSION {
+            let head = read_main_head(&self.store).await?;
+            StampState::of(&head).guard()? < CURRENT_VERSION
+        } else {
+            false
+        };
+        let hidden = if pending_sweep {
+            refs.sweep_plan().sweep
+        } else {
+            Vec::new()
+        };
+        Ok(refs.public_list(&hidden))
+    }
+
+    /// Fork `name` from the head of `from` (`"main"` or a branch).
+    pub async fn branch_create(&self, name: &str, from: &str) -> Result<()> {
+        self.writable("branch create")?;
+        create_branch(&self.store, name, from).await.map(|_| ())
+    }
+
+    pub async fn branch_delete(&self, name: &str) -> Result<()> {
+        self.writable("branch delete")?;
+        delete_branch(&self.store, name).await
+    }
+
+    fn writable(&self, operation: &'static str) -> Result<()> {
+        match self.mode {
+            Mode::ReadWrite => Ok(()),
+            Mode::ReadOnly => Err(Error::ReadOnly { operation }),
+        }
+    }
+}
+
+/// Main's stamp state, read without writing anything.
+#[derive(Clone, Debug)]
+pub struct StampReport {
+    pub head: MainHead,
+    pub state: StampState,
+    /// The guard's verdict: the version a read-write open starts from.
+    pub verdict: std::result::Result<u32, Error>,
+}
+
+pub async fn read_stamp(root: &str) -> Result<StampReport> {
+    let store = connect(root, ObjectStoreParams::default()).await?;
+    let head = read_main_head(&store).await?;
+    let state = StampState::of(&head);
+    let verdict = state.guard();
+    Ok(StampReport {
+        head,
+        state,
+        verdict,
+    })
+}
+
+pub(crate) fn current_shape() -> ManifestShape {
+    ManifestShape {
+        stamp: Some(CURRENT_VERSION.to_string()),
+        primary_key: true,
+    }
+}
+
+pub(crate) async fn connect(root: &str, params: ObjectStoreParams) -> Result<LanceStore> {
+    LanceStore::connect(&root_uri(root), params)
+        .await
+        .map_err(|e| Error::storage(&format!("opening the store at {root:?}"), e))
+}
+
+pub(crate) async fn read_main_head(store: &LanceStore) -> Result<MainHead> {
+    match store.read_main().await {
+        Ok(head) => Ok(head),
+        Err(StoreError::NotFound(_)) => Err(Error::NotInitialized {
+            root: store.root_uri().to_string(),
+        }),
+        Err(e) => Err(Error::storage("reading main's head of __manifest", e)),
+    }
+}
+
+/// Tables first, then the manifest's single Create commit: a crash before
+/// it leaves no manifest (and init may be retried), after it a whole graph.
+pub(crate) async fn write_graph(
+    store: &LanceStore,
+    schema: &Schema,
+    schema_source: &str,
+    shape: &ManifestShape,
+) -> Result<()> {
+    match store.open_main().await.map_err(classify_lance) {
+        Ok(_) => {
+            return Err(Error::AlreadyInitialized {
+                root: store.root_uri().to_string(),
+            })
+        }
+        Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(Error::storage("checking for an existing __manifest", e)),
+    }
+    let pins = tables::create_all(store.root_uri(), schema, store.params())
+        .await
+        .map_err(|e| Error::storage("creating the type tables", e))?;
+    let rows = manifest::rows(shape, schema_source, &pins)
+        .map_err(|e| Error::storage("building the manifest rows", e))?;
+    let params = WriteParams {
+        mode: WriteMode::Create,
+        store_params: Some(store.params().clone()),
+        ..WriteParams::default()
+    };
+    match Dataset::write(rows, store.manifest_uri(), Some(params)).await {
+        Ok(_) => Ok(()),
+        Err(lance::Error::DatasetAlreadyExists { .. }) => Err(Error::AlreadyInitialized {
+            root: store.root_uri().to_string(),
+        }),
+        Err(e) => Err(Error::storage("committing __manifest", e)),
+    }
+}

@@ -1,0 +1,114 @@
+//! Writes graphs as older engines left them, for tests, benches, the
+//! harness and `stampede legacy`: v1 (no stamp, no primary key) or v2, with
+//! `__run__*` branches and user branches made through Lance's own
+//! `create_branch`, as those engines did.
+
+use lance::io::ObjectStoreParams;
+use stampede_protocol::names::LEGACY_RUN_PREFIX;
+
+use crate::error::{Error, Result};
+use crate::graph::{connect, write_graph};
+use crate::manifest::ManifestShape;
+use crate::schema::{Schema, EXAMPLE_SCHEMA};
+
+/// Main's stamp as the fixture writes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LegacyStamp {
+    /// What the version wrote: none for v1, "2" for v2.
+    Default,
+    /// No stamp key at all. With v2: a v1→v2 step stopped after its PK commit.
+    Absent,
+    /// Any raw value, canonical or not ("2", "99", "abc", " 3").
+    Raw(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LegacySpec {
+    /// 1: no primary key; 2: primary key on `object_id`.
+    pub version: u32,
+    /// How many `__run__<i>` branches to fork from main (i = 0..n).
+    pub run_branches: usize,
+    /// User branches in creation order: (name, parent); a parent is `main`,
+    /// a `__run__<i>` or an earlier user branch.
+    pub branches: Vec<(String, Option<String>)>,
+    pub stamp: LegacyStamp,
+}
+
+impl LegacySpec {
+    pub fn new(version: u32) -> Self {
+        LegacySpec {
+            version,
+            run_branches: 0,
+            branches: Vec::new(),
+            stamp: LegacyStamp::Default,
+        }
+    }
+
+    pub fn run_branches(mut self, n: usize) -> Self {
+        self.run_branches = n;
+        self
+    }
+
+    pub fn branch(mut self, name: &str, parent: Option<&str>) -> Self {
+        self.branches.push((name.into(), parent.map(str::to_string)));
+        self
+    }
+
+    pub fn stamp(mut self, stamp: LegacyStamp) -> Self {
+        self.stamp = stamp;
+        self
+    }
+
+    fn shape(&self) -> ManifestShape {
+        let stamp = match &self.stamp {
+            LegacyStamp::Default if self.version >= 2 => Some(self.version.to_string()),
+            LegacyStamp::Default | LegacyStamp::Absent => None,
+            LegacyStamp::Raw(raw) => Some(raw.clone()),
+        };
+        ManifestShape {
+            stamp,
+            primary_key: self.version >= 2,
+        }
+    }
+}
+
+pub fn run_branch_name(i: usize) -> String {
+    format!("{LEGACY_RUN_PREFIX}{i}")
+}
+
+pub async fn write_legacy(root: &str, spec: &LegacySpec) -> Result<()> {
+    if !(1..=2).contains(&spec.version) {
+        return Err(Error::CorruptManifest {
+            detail: format!("the legacy writer knows versions 1 and 2, not {}", spec.version),
+        });
+    }
+    let store = connect(root, ObjectStoreParams::default()).await?;
+    let schema = Schema::parse(EXAMPLE_SCHEMA)?;
+    write_graph(&store, &schema, EXAMPLE_SCHEMA, &spec.shape()).await?;
+    let mut main = store
+        .open_main()
+        .await
+        .map_err(|e| Error::storage("opening the new __manifest", e))?;
+    let version = main.version().version;
+    for i in 0..spec.run_branches {
+        let name = run_branch_name(i);
+        main.create_branch(&name, ("main", version), None)
+            .await
+            .map_err(|e| Error::storage(&format!("creating legacy branch {name:?}"), e))?;
+    }
+    for (name, parent) in &spec.branches {
+        let parent = parent.as_deref().unwrap_or("main");
+        let source = if parent == "main" {
+            main.clone()
+        } else {
+            main.checkout_branch(parent)
+                .await
+                .map_err(|e| Error::storage(&format!("opening legacy parent {parent:?}"), e))?
+        };
+        let head = source.version().version;
+        main.create_branch(name, (parent, head), None)
+            .await
+            .map_err(|e| Error::storage(&format!("creating legacy branch {name:?}"), e))?;
+    }
+    Ok(())
+}

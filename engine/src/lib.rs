@@ -1,0 +1,18 @@
+//! Stampede's graph engine on Lance.
+//!
+//! The control plane (`__manifest`, its branches, main's internal schema
+//! stamp, the open-time migrations) runs the protocols of
+//! [`stampede_protocol`] on [`storage::LanceStore`].
+
+pub mod error;
+pub mod graph;
+pub mod legacy;
+pub mod manifest;
+pub mod schema;
+pub mod storage;
+pub mod tables;
+
+pub use error::{Error, ErrorKind, Result};
+pub use graph::{read_stamp, root_uri, Graph, Mode, StampReport};
+pub use stampede_protocol::names;
+pub use stampede_protocol::{OpenReport, PkState, StampState, CURRENT_VERSION};

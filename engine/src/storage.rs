@@ -1,0 +1,343 @@
+//! The Lance implementation of the protocols' [`RefStore`].
+//!
+//! Refs and trees keep Lance's own layout (`_refs/branches/<name>.json`,
+//! `tree/<name>`), so Lance and the seed engine read what this writes. Each
+//! method is a single step of Lance's: the protocols, not this file, decide
+//! how the steps compose under concurrency.
+
+use std::sync::Arc;
+
+use futures::{StreamExt, TryStreamExt};
+use lance::dataset::builder::DatasetBuilder;
+use lance::dataset::refs::{
+    base_branches_contents_path, branch_contents_path, BranchContents, BranchIdentifier,
+};
+use lance::dataset::transaction::{Operation, Transaction};
+use lance::dataset::{CommitBuilder, WriteDestination};
+use lance::io::{ObjectStore, ObjectStoreParams};
+use lance::Dataset;
+use object_store::path::Path;
+use object_store::{ObjectStore as _, ObjectStoreExt as _, PutPayload};
+use stampede_protocol::stamp::STAMP_KEY;
+use stampede_protocol::{MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState};
+
+use crate::error::{classify_lance, classify_object_store};
+use crate::manifest::{main_head, MANIFEST_DIR, OBJECT_ID, PK_KEY};
+
+/// Lance's directory of branch trees under a dataset.
+const TREE_DIR: &str = "tree";
+/// The directories of one Lance dataset; a tree's own files live only here,
+/// whatever other branch trees nest beside them.
+const DATASET_DIRS: [&str; 5] = ["_versions", "_transactions", "_deletions", "_indices", "data"];
+/// Refs read at once during an enumeration.
+const READ_PARALLELISM: usize = 16;
+
+/// One graph's `__manifest` on Lance.
+#[derive(Clone, Debug)]
+pub struct LanceStore {
+    root_uri: String,
+    manifest_uri: String,
+    object_store: Arc<ObjectStore>,
+    base: Path,
+    params: ObjectStoreParams,
+}
+
+impl LanceStore {
+    pub async fn connect(root_uri: &str, params: ObjectStoreParams) -> StoreResult<Self> {
+        let manifest_uri = format!("{}/{MANIFEST_DIR}", root_uri.trim_end_matches('/'));
+        let registry = Arc::new(lance::io::ObjectStoreRegistry::default());
+        let (object_store, base) =
+            ObjectStore::from_uri_and_params(registry, &manifest_uri, &params)
+                .await
+                .map_err(classify_lance)?;
+        Ok(LanceStore {
+            root_uri: root_uri.trim_end_matches('/').to_string(),
+            manifest_uri,
+            object_store,
+            base,
+            params,
+        })
+    }
+
+    pub fn root_uri(&self) -> &str {
+        &self.root_uri
+    }
+
+    pub fn manifest_uri(&self) -> &str {
+        &self.manifest_uri
+    }
+
+    pub fn params(&self) -> &ObjectStoreParams {
+        &self.params
+    }
+
+    pub fn object_store(&self) -> &Arc<ObjectStore> {
+        &self.object_store
+    }
+
+    fn builder(&self, uri: &str) -> DatasetBuilder {
+        DatasetBuilder::from_uri(uri).with_store_params(self.params.clone())
+    }
+
+    /// Main's latest version of `__manifest`.
+    pub async fn open_main(&self) -> lance::Result<Dataset> {
+        self.builder(&self.manifest_uri).load().await
+    }
+
+    /// A branch's latest version (`None`: main), or a given version of it.
+    pub async fn open_branch(
+        &self,
+        branch: Option<&str>,
+        version: Option<u64>,
+    ) -> lance::Result<Dataset> {
+        let builder = self.builder(&self.manifest_uri);
+        match (branch, version) {
+            (Some(b), v) => builder.with_branch(b, v),
+            (None, Some(v)) => builder.with_version(v),
+            (None, None) => builder,
+        }
+        .load()
+        .await
+    }
+
+    fn ref_path(&self, name: &str) -> Path {
+        branch_contents_path(&self.base, name)
+    }
+
+    pub fn tree_path(&self, name: &str) -> Path {
+        name.split('/')
+            .fold(self.base.clone().join(TREE_DIR), |path, segment| path.join(segment))
+    }
+
+    fn tree_uri(&self, name: &str) -> String {
+        format!("{}/{TREE_DIR}/{name}", self.manifest_uri)
+    }
+
+    fn source_uri(&self, branch: Option<&str>) -> String {
+        branch.map_or_else(|| self.manifest_uri.clone(), |b| self.tree_uri(b))
+    }
+
+    /// Whether `tree/<name>` holds a dataset version (a directory alone
+    /// does not count: deleted trees may leave empty ones behind).
+    pub async fn tree_exists(&self, name: &str) -> StoreResult<bool> {
+        let versions = self.tree_path(name).join("_versions");
+        match self.object_store.inner.list_with_delimiter(Some(&versions)).await {
+            Ok(listing) => Ok(listing
+                .objects
+                .iter()
+                .any(|o| o.location.as_ref().ends_with(".manifest"))),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(classify_object_store(e)),
+        }
+    }
+
+    async fn read_contents(&self, name: &str) -> StoreResult<BranchContents> {
+        let bytes = self
+            .object_store
+            .inner
+            .get(&self.ref_path(name))
+            .await
+            .map_err(classify_object_store)?
+            .bytes()
+            .await
+            .map_err(classify_object_store)?;
+        let contents: BranchContents = serde_json::from_slice(&bytes)
+            .map_err(|e| StoreError::Other(format!("ref {name:?} is not valid JSON: {e}")))?;
+        Ok(contents)
+    }
+
+    async fn remove_own_dataset_files(&self, tree: &Path) -> StoreResult<()> {
+        for dir in DATASET_DIRS {
+            let dir = tree.clone().join(dir);
+            let files: Vec<Path> = self
+                .object_store
+                .inner
+                .list(Some(&dir))
+                .map_ok(|meta| meta.location)
+                .try_collect()
+                .await
+                .map_err(classify_object_store)?;
+            for file in files {
+                let own = file
+                    .prefix_match(tree)
+                    .map(|rest| rest.count() == 2 || dir.as_ref().ends_with("_indices"))
+                    .unwrap_or(false);
+                if own {
+                    match self.object_store.inner.delete(&file).await {
+                        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
+                        Err(e) => return Err(classify_object_store(e)),
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl RefStore for LanceStore {
+    async fn list_ref_names(&self) -> StoreResult<Vec<String>> {
+        let dir = base_branches_contents_path(&self.base);
+        let listing = match self.object_store.inner.list_with_delimiter(Some(&dir)).await {
+            Ok(listing) => listing,
+            Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
+            Err(e) => return Err(classify_object_store(e)),
+        };
+        // `put_if_absent` stages `<name>.json.tmp.<uuid>`: not a ref yet.
+        let names = listing
+            .objects
+            .iter()
+            .filter_map(|o| o.location.filename())
+            .filter_map(|f| f.strip_suffix(".json"))
+            .map(|encoded| {
+                Path::from_url_path(encoded)
+                    .map(|p| p.to_string())
+                    .map_err(|e| StoreError::Other(format!("undecodable ref file {encoded:?}: {e}")))
+            })
+            .collect::<StoreResult<Vec<String>>>()?;
+        Ok(names)
+    }
+
+    async fn read_ref(&self, name: &str) -> StoreResult<RefRecord> {
+        let contents = self.read_contents(name).await?;
+        Ok(RefRecord {
+            name: name.to_string(),
+            parent: contents.parent_branch,
+            parent_version: contents.parent_version,
+        })
+    }
+
+    async fn read_refs(&self, names: &[String]) -> Vec<StoreResult<RefRecord>> {
+        let reads: Vec<_> = names.iter().map(|name| self.read_ref(name)).collect();
+        futures::stream::iter(reads)
+            .buffered(READ_PARALLELISM)
+            .collect()
+            .await
+    }
+
+    async fn delete_ref(&self, name: &str) -> StoreResult<()> {
+        self.object_store
+            .inner
+            .delete(&self.ref_path(name))
+            .await
+            .map_err(classify_object_store)
+    }
+
+    async fn remove_tree(&self, name: &str, keep_nested: bool) -> StoreResult<()> {
+        let tree = self.tree_path(name);
+        if keep_nested {
+            return self.remove_own_dataset_files(&tree).await;
+        }
+        match self.object_store.remove_dir_all(tree).await {
+            Ok(()) => Ok(()),
+            Err(e) => match classify_lance(e) {
+                StoreError::NotFound(_) => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn head_version(&self, branch: Option<&str>) -> StoreResult<u64> {
+        let dataset = self.open_branch(branch, None).await.map_err(classify_lance)?;
+        Ok(dataset.version().version)
+    }
+
+    async fn write_tree(
+        &self,
+        name: &str,
+        parent: Option<&str>,
+        version: u64,
+    ) -> StoreResult<TreeState> {
+        if self.tree_exists(name).await? {
+            return Ok(TreeState::AlreadyExists);
+        }
+        let clone = Operation::Clone {
+            is_shallow: true,
+            ref_name: parent.map(str::to_string),
+            ref_version: version,
+            ref_path: self.source_uri(parent),
+            branch_name: Some(name.to_string()),
+        };
+        let tree_uri = self.tree_uri(name);
+        let result = CommitBuilder::new(WriteDestination::Uri(&tree_uri))
+            .with_store_params(self.params.clone())
+            .execute(Transaction::new(version, clone, None))
+            .await;
+        match result.map_err(classify_lance) {
+            Ok(_) => Ok(TreeState::Created),
+            // A racing create committed the tree's first version first.
+            Err(StoreError::AlreadyExists(_) | StoreError::Conflict(_)) => {
+                Ok(TreeState::AlreadyExists)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn put_ref_if_absent(&self, record: &RefRecord) -> StoreResult<()> {
+        let parent = record.parent.as_deref();
+        let parent_identifier = match parent {
+            None => BranchIdentifier::main(),
+            Some(p) => self.read_contents(p).await?.identifier,
+        };
+        let source = self
+            .open_branch(parent, Some(record.parent_version))
+            .await
+            .map_err(classify_lance)?;
+        let contents = BranchContents {
+            parent_branch: record.parent.clone(),
+            identifier: BranchIdentifier::new(&parent_identifier, record.parent_version),
+            parent_version: record.parent_version,
+            create_at: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+            manifest_size: source.manifest_location().size.unwrap_or(0) as usize,
+            metadata: Default::default(),
+        };
+        let json = serde_json::to_vec_pretty(&contents)
+            .map_err(|e| StoreError::Other(format!("encoding ref {:?}: {e}", record.name)))?;
+        self.object_store
+            .put_if_absent(&self.ref_path(&record.name), PutPayload::from(json))
+            .await
+            .map_err(classify_object_store)
+    }
+
+    async fn read_main(&self) -> StoreResult<MainHead> {
+        let dataset = self.open_main().await.map_err(classify_lance)?;
+        Ok(main_head(&dataset))
+    }
+
+    async fn write_stamp(&self, expected_version: u64, value: &str) -> StoreResult<()> {
+        let mut dataset = self
+            .open_branch(None, Some(expected_version))
+            .await
+            .map_err(classify_lance)?;
+        dataset
+            .update_schema_metadata([(STAMP_KEY, value)])
+            .await
+            .map(|_| ())
+            .map_err(classify_lance)
+    }
+
+    async fn set_primary_key(&self, expected_version: u64) -> StoreResult<()> {
+        let mut dataset = self
+            .open_branch(None, Some(expected_version))
+            .await
+            .map_err(classify_lance)?;
+        let result = match dataset.update_field_metadata().update(OBJECT_ID, [(PK_KEY, "true")]) {
+            Ok(update) => update.await.map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result.map_err(classify_lance) {
+            Ok(()) => Ok(()),
+            Err(StoreError::Other(message)) => {
+                // Lance refuses to set a primary key that is already set. If a
+                // concurrent opener set it first, that refusal is a lost race.
+                match self.read_main().await?.pk {
+                    PkState::OnObjectId => Err(StoreError::Conflict(message)),
+                    _ => Err(StoreError::Other(message)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+}

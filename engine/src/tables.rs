@@ -1,0 +1,89 @@
+//! One Lance dataset per node or edge type under `<root>/tables/<Type>`.
+
+use std::sync::Arc;
+
+use arrow_array::{RecordBatch, RecordBatchIterator};
+use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema};
+use lance::dataset::{WriteMode, WriteParams};
+use lance::io::ObjectStoreParams;
+use lance::Dataset;
+
+use crate::manifest::{TablePin, TABLES_DIR};
+use crate::schema::{PropType, Schema, TypeDef, TypeKind};
+
+pub fn data_type(ty: PropType) -> DataType {
+    match ty {
+        PropType::String => DataType::Utf8,
+        PropType::I32 => DataType::Int32,
+        PropType::I64 => DataType::Int64,
+        PropType::F64 => DataType::Float64,
+        PropType::Bool => DataType::Boolean,
+    }
+}
+
+/// A node table holds its properties (the key is non-null); an edge table
+/// holds `src` and `dst` (typed as its endpoints' keys), then its properties.
+pub fn arrow_schema(schema: &Schema, def: &TypeDef) -> ArrowSchema {
+    let mut fields = Vec::new();
+    if let TypeKind::Edge { src, dst } = &def.kind {
+        for (column, end) in [("src", src), ("dst", dst)] {
+            let key = schema.key_type(end).unwrap_or(PropType::String);
+            fields.push(Field::new(column, data_type(key), false));
+        }
+    }
+    fields.extend(
+        def.properties
+            .iter()
+            .map(|p| Field::new(&p.name, data_type(p.ty), p.optional)),
+    );
+    ArrowSchema::new(fields)
+}
+
+pub fn table_path(type_name: &str) -> String {
+    format!("{TABLES_DIR}/{type_name}")
+}
+
+/// Create every type's table, empty. A table left by an init that died
+/// before its manifest commit is written over with a new empty version, not
+/// deleted: the manifest, once born, pins the versions it saw.
+pub async fn create_all(
+    root_uri: &str,
+    schema: &Schema,
+    params: &ObjectStoreParams,
+) -> lance::Result<Vec<TablePin>> {
+    let mut pins = Vec::new();
+    for def in schema.types.values() {
+        let path = table_path(&def.name);
+        let uri = format!("{root_uri}/{path}");
+        let arrow = Arc::new(arrow_schema(schema, def));
+        let version = match write_empty(&uri, arrow.clone(), WriteMode::Create, params).await {
+            Err(lance::Error::DatasetAlreadyExists { .. }) => {
+                write_empty(&uri, arrow, WriteMode::Overwrite, params).await?
+            }
+            other => other?,
+        };
+        pins.push(TablePin {
+            type_name: def.name.clone(),
+            path,
+            version,
+            branch: None,
+        });
+    }
+    Ok(pins)
+}
+
+async fn write_empty(
+    uri: &str,
+    schema: Arc<ArrowSchema>,
+    mode: WriteMode,
+    params: &ObjectStoreParams,
+) -> lance::Result<u64> {
+    let batches: Vec<Result<RecordBatch, ArrowError>> = Vec::new();
+    let reader = RecordBatchIterator::new(batches, schema);
+    let params = WriteParams {
+        mode,
+        store_params: Some(params.clone()),
+        ..WriteParams::default()
+    };
+    Ok(Dataset::write(reader, uri, Some(params)).await?.version().version)
+}

@@ -1,0 +1,93 @@
+//! Branch create and delete, with Lance's two-step layout: a branch is a
+//! tree (`tree/<name>`) plus a ref (`_refs/branches/<name>.json`), and the ref
+//! is the authority. Neither step pair is atomic, so the ref's put-if-absent
+//! is the single point that decides which of two racing creates wins, and
+//! the ref's delete which of two racing deletes does.
+
+use crate::enumerate::{enumerate, Refs};
+use crate::error::{Error, Result};
+use crate::migrate::remove_tree_if_present;
+use crate::names::{as_parent, check_branch_reference, check_public_branch};
+use crate::store::{RefRecord, RefStore, StoreError, TreeState};
+
+/// Create `name` forked from the head of `from` (`"main"` or a branch).
+///
+/// Check order: names (`name`, then `from`) → lock → `name` exists → `from`
+/// missing. The caller checks the handle's mode first.
+pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Result<RefRecord> {
+    check_public_branch(name)?;
+    check_branch_reference(from)?;
+    let refs = enumerate(store).await?;
+    check_unlocked(&refs)?;
+    if refs.contains(name) {
+        return Err(Error::BranchExists { name: name.into() });
+    }
+    let parent = as_parent(from);
+    if let Some(parent) = parent {
+        if !refs.contains(parent) {
+            return Err(Error::BranchNotFound { name: from.into() });
+        }
+    }
+    let version = match store.head_version(parent).await {
+        Ok(v) => v,
+        Err(StoreError::NotFound(_)) => return Err(Error::BranchNotFound { name: from.into() }),
+        Err(e) => return Err(Error::storage(&format!("reading the head of {from:?}"), e)),
+    };
+    let tree = store
+        .write_tree(name, parent, version)
+        .await
+        .map_err(|e| Error::storage(&format!("writing the tree of {name:?}"), e))?;
+    let record = RefRecord {
+        name: name.into(),
+        parent: parent.map(str::to_string),
+        parent_version: version,
+    };
+    match store.put_ref_if_absent(&record).await {
+        Ok(()) => {}
+        Err(StoreError::AlreadyExists(_)) => return Err(Error::BranchExists { name: name.into() }),
+        Err(e) => return Err(Error::storage(&format!("writing the ref of {name:?}"), e)),
+    }
+    if tree == TreeState::AlreadyExists {
+        // The name is ours now, so no other create touches this tree again.
+        // What stood there was a zombie or a losing racer's fork, possibly
+        // of another version: fork it afresh from what the ref records.
+        remove_tree_if_present(store, name, refs.has_nested(name)).await?;
+        store
+            .write_tree(name, parent, version)
+            .await
+            .map_err(|e| Error::storage(&format!("re-forking the tree of {name:?}"), e))?;
+    }
+    Ok(record)
+}
+
+/// Delete `name`. Check order: name → lock → missing → dependents.
+pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
+    check_public_branch(name)?;
+    let refs = enumerate(store).await?;
+    check_unlocked(&refs)?;
+    if !refs.contains(name) {
+        return Err(Error::BranchNotFound { name: name.into() });
+    }
+    let dependents = refs.children_of(name);
+    if !dependents.is_empty() {
+        return Err(Error::DependentBranches {
+            name: name.into(),
+            dependents,
+        });
+    }
+    match store.delete_ref(name).await {
+        Ok(()) => {}
+        // A racing delete removed it first: that one is the delete.
+        Err(StoreError::NotFound(_)) => return Err(Error::BranchNotFound { name: name.into() }),
+        Err(e) => return Err(Error::storage(&format!("deleting the ref of {name:?}"), e)),
+    }
+    remove_tree_if_present(store, name, refs.has_nested(name)).await
+}
+
+fn check_unlocked(refs: &Refs) -> Result<()> {
+    if refs.lock_held() {
+        Err(Error::SchemaApplyInProgress)
+    } else {
+        Ok(())
+    }
+}

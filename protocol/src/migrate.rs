@@ -1,0 +1,148 @@
+//! Open-time migrations of main, v1 → v2 → v3.
+//!
+//! Every step is idempotent under sequential retry and under any number of
+//! concurrent openers: a step re-reads main before it writes, a stamp write
+//! that loses a commit race re-reads and accepts a stamp already at its
+//! target, and a delete that finds its ref gone counts as done.
+
+use crate::enumerate::enumerate;
+use crate::error::{Error, Result};
+use crate::stamp::{StampState, CURRENT_VERSION};
+use crate::store::{MainHead, PkState, RefStore, StoreError};
+
+/// How many commit races a single stamp or PK write may lose before the
+/// open gives up with a retryable `Conflict`.
+pub const COMMIT_ATTEMPTS: usize = 32;
+
+/// What one read-write open did to the graph.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OpenReport {
+    /// Main's effective version before the open.
+    pub from: u32,
+    /// Main's version after it (always current on success).
+    pub to: u32,
+    /// Legacy `__run__*` refs this open deleted.
+    pub swept: Vec<String>,
+    /// Legacy refs this open left because a user branch descends from them.
+    pub kept: Vec<String>,
+}
+
+/// Read main's head and apply the stamp guard.
+pub async fn guarded_head<S: RefStore>(store: &S) -> Result<(MainHead, u32)> {
+    let head = read_main(store).await?;
+    let version = StampState::of(&head).guard()?;
+    Ok((head, version))
+}
+
+async fn read_main<S: RefStore>(store: &S) -> Result<MainHead> {
+    store
+        .read_main()
+        .await
+        .map_err(|e| Error::storage("reading main's head of __manifest", e))
+}
+
+/// Bring main to the current version, starting from the `head` the opener
+/// already read. Runs before anything observes branches.
+pub async fn migrate<S: RefStore>(store: &S, head: &MainHead) -> Result<OpenReport> {
+    let from = StampState::of(head).guard()?;
+    let mut report = OpenReport {
+        from,
+        to: from,
+        ..OpenReport::default()
+    };
+    if report.to == 1 {
+        migrate_v1_to_v2(store).await?;
+        report.to = 2;
+    }
+    if report.to == 2 {
+        let (swept, kept) = migrate_v2_to_v3(store).await?;
+        report.swept = swept;
+        report.kept = kept;
+        report.to = 3;
+    }
+    debug_assert_eq!(report.to, CURRENT_VERSION);
+    Ok(report)
+}
+
+/// Set the primary key if absent (never twice: Lance refuses to change a PK
+/// once set), then stamp 2.
+pub async fn migrate_v1_to_v2<S: RefStore>(store: &S) -> Result<()> {
+    for _ in 0..COMMIT_ATTEMPTS {
+        let (head, version) = guarded_head(store).await?;
+        if version >= 2 {
+            return Ok(());
+        }
+        match &head.pk {
+            PkState::OnObjectId => return write_stamp_at_least(store, 2).await,
+            PkState::OnOtherField(field) => {
+                return Err(Error::CorruptManifest {
+                    detail: format!(
+                        "primary key is on field {field:?}, expected object_id; refusing to migrate"
+                    ),
+                })
+            }
+            PkState::Absent => match store.set_primary_key(head.version).await {
+                // Either way, the next round re-reads and finds the PK set.
+                Ok(()) | Err(StoreError::Conflict(_)) => continue,
+                Err(e) => return Err(Error::storage("setting the primary key", e)),
+            },
+        }
+    }
+    Err(commit_race_lost("the v1→v2 primary key"))
+}
+
+/// Sweep legacy `__run__*` refs, then stamp 3. Returns (swept, kept).
+pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Vec<String>)> {
+    let refs = enumerate(store).await?;
+    // Every enumerated ref existed before this re-read. If main is not yet
+    // at 3 here, none of them was created through a migrated handle, so none
+    // is a user's `__run__*` branch; if it is at 3, another opener finished.
+    let (_, version) = guarded_head(store).await?;
+    if version >= 3 {
+        return Ok((Vec::new(), Vec::new()));
+    }
+    let plan = refs.sweep_plan();
+    for name in &plan.sweep {
+        match store.delete_ref(name).await {
+            Ok(()) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => return Err(Error::storage(&format!("sweeping ref {name:?}"), e)),
+        }
+        remove_tree_if_present(store, name, refs.has_nested(name)).await?;
+    }
+    write_stamp_at_least(store, 3).await?;
+    Ok((plan.sweep, plan.keep))
+}
+
+/// A tree already gone counts as removed.
+pub async fn remove_tree_if_present<S: RefStore>(
+    store: &S,
+    name: &str,
+    keep_nested: bool,
+) -> Result<()> {
+    match store.remove_tree(name, keep_nested).await {
+        Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
+        Err(e) => Err(Error::storage(&format!("removing the tree of {name:?}"), e)),
+    }
+}
+
+/// Write `target` unless main is already there; a lost race re-reads.
+pub async fn write_stamp_at_least<S: RefStore>(store: &S, target: u32) -> Result<()> {
+    for _ in 0..COMMIT_ATTEMPTS {
+        let (head, version) = guarded_head(store).await?;
+        if version >= target {
+            return Ok(());
+        }
+        match store.write_stamp(head.version, &target.to_string()).await {
+            Ok(()) => return Ok(()),
+            Err(StoreError::Conflict(_)) => continue,
+            Err(e) => return Err(Error::storage(&format!("writing stamp {target}"), e)),
+        }
+    }
+    Err(commit_race_lost(&format!("stamp {target}")))
+}
+
+fn commit_race_lost(what: &str) -> Error {
+    Error::Conflict {
+        detail: format!("writing {what} lost {COMMIT_ATTEMPTS} commit races in a row"),
+    }
+}

@@ -1,0 +1,133 @@
+//! The storage boundary the protocols are written against.
+//!
+//! Each method is one step that another actor can interleave with: a
+//! protocol never assumes two calls happen atomically. The Lance
+//! implementation maps each to the same non-atomic steps Lance itself takes
+//! (list the refs directory, read one ref file, put a ref if absent, ...).
+
+use std::future::Future;
+
+/// One branch ref as the protocols see it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefRecord {
+    pub name: String,
+    /// The branch it was forked from; `None` is main.
+    pub parent: Option<String>,
+    /// The parent's version it was forked at.
+    pub parent_version: u64,
+}
+
+/// What main's head says about the internal schema.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MainHead {
+    /// Main's latest version; stamp and PK writes are compare-and-swap on it.
+    pub version: u64,
+    /// The raw value of the stamp key, if present.
+    pub stamp: Option<String>,
+    pub pk: PkState,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PkState {
+    Absent,
+    OnObjectId,
+    /// A primary key on some other field: not a shape any engine wrote.
+    OnOtherField(String),
+}
+
+/// Whether writing a branch tree found one already there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TreeState {
+    Created,
+    /// A tree was there already: left by a create that died before its ref,
+    /// by a delete that died before its cleanup, or written by a racing create.
+    AlreadyExists,
+}
+
+/// The store's classification of a failed step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreError {
+    NotFound(String),
+    AlreadyExists(String),
+    /// A compare-and-swap lost to a concurrent commit.
+    Conflict(String),
+    Other(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::NotFound(m) => write!(f, "not found: {m}"),
+            StoreError::AlreadyExists(m) => write!(f, "already exists: {m}"),
+            StoreError::Conflict(m) => write!(f, "commit conflict: {m}"),
+            StoreError::Other(m) => f.write_str(m),
+        }
+    }
+}
+
+pub type StoreResult<T> = std::result::Result<T, StoreError>;
+
+/// The refs, trees and main head of one `__manifest` dataset.
+pub trait RefStore: Sync {
+    /// List the refs directory: names only, read nothing.
+    fn list_ref_names(&self) -> impl Future<Output = StoreResult<Vec<String>>> + Send;
+
+    /// Read one ref; `NotFound` when it vanished since it was listed.
+    fn read_ref(&self, name: &str) -> impl Future<Output = StoreResult<RefRecord>> + Send;
+
+    /// Read several refs, one result per name in order. A store may read them
+    /// concurrently; each read is still its own step.
+    fn read_refs(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = Vec<StoreResult<RefRecord>>> + Send {
+        async move {
+            let mut out = Vec::with_capacity(names.len());
+            for name in names {
+                out.push(self.read_ref(name).await);
+            }
+            out
+        }
+    }
+
+    /// Remove one ref file; `NotFound` when it is already gone.
+    fn delete_ref(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Remove a branch's tree. With `keep_nested`, trees of other branches
+    /// nested under this name (`name/child`) survive.
+    fn remove_tree(
+        &self,
+        name: &str,
+        keep_nested: bool,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Latest version of a branch's chain (`None`: main).
+    fn head_version(&self, branch: Option<&str>)
+        -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Write the tree of a new branch forked from `parent` at `version`.
+    fn write_tree(
+        &self,
+        name: &str,
+        parent: Option<&str>,
+        version: u64,
+    ) -> impl Future<Output = StoreResult<TreeState>> + Send;
+
+    /// Atomically create a ref; `AlreadyExists` when the name is taken.
+    fn put_ref_if_absent(&self, record: &RefRecord)
+        -> impl Future<Output = StoreResult<()>> + Send;
+
+    fn read_main(&self) -> impl Future<Output = StoreResult<MainHead>> + Send;
+
+    /// Set main's stamp, as a commit that conflicts with any other stamp
+    /// write made after `expected_version`.
+    fn write_stamp(
+        &self,
+        expected_version: u64,
+        value: &str,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
+
+    /// Set the primary-key annotation on `object_id`, likewise.
+    fn set_primary_key(&self, expected_version: u64)
+        -> impl Future<Output = StoreResult<()>> + Send;
+}
