@@ -1,14 +1,11 @@
 //! The graph handle: init, open, and the branch API.
 
-use lance::dataset::{WriteMode, WriteParams};
+use lance::dataset::{CommitBuilder, InsertBuilder, WriteMode, WriteParams};
 use lance::io::ObjectStoreParams;
-use lance::Dataset;
 use stampede_protocol::branches::{create_branch, delete_branch};
 use stampede_protocol::enumerate::enumerate;
 use stampede_protocol::migrate::migrate;
-use stampede_protocol::{
-    MainHead, OpenReport, RefStore, StampState, StoreError, CURRENT_VERSION,
-};
+use stampede_protocol::{MainHead, OpenReport, RefStore, StampState, StoreError, CURRENT_VERSION};
 
 use crate::error::{classify_lance, Error, Result};
 use crate::manifest::{self, ManifestShape};
@@ -219,11 +216,32 @@ pub(crate) async fn write_graph(
         store_params: Some(store.params().clone()),
         ..WriteParams::default()
     };
-    match Dataset::write(rows, store.manifest_uri(), Some(params)).await {
+    // Lance rebases the loser of two racing Creates into an Overwrite at
+    // version 2, which would replace a graph born a moment earlier. A strict
+    // commit (no retries) is exclusive: exactly one init's manifest is born.
+    let birth = InsertBuilder::new(store.manifest_uri())
+        .with_params(&params)
+        .execute_uncommitted(vec![rows])
+        .await;
+    let committed = match birth {
+        Ok(transaction) => {
+            CommitBuilder::new(store.manifest_uri())
+                .with_store_params(store.params().clone())
+                .with_max_retries(0)
+                .execute(transaction)
+                .await
+        }
+        Err(e) => Err(e),
+    };
+    match committed {
         Ok(_) => Ok(()),
-        Err(lance::Error::DatasetAlreadyExists { .. }) => Err(Error::AlreadyInitialized {
-            root: store.root_uri().to_string(),
-        }),
-        Err(e) => Err(Error::storage("committing __manifest", e)),
+        // A racing init's Create committed first (Lance reports that as
+        // "already exists" or as a commit conflict).
+        Err(e) => match store.open_main().await {
+            Ok(_) => Err(Error::AlreadyInitialized {
+                root: store.root_uri().to_string(),
+            }),
+            Err(_) => Err(Error::storage("committing __manifest", e)),
+        },
     }
 }

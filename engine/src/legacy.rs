@@ -50,7 +50,8 @@ impl LegacySpec {
     }
 
     pub fn branch(mut self, name: &str, parent: Option<&str>) -> Self {
-        self.branches.push((name.into(), parent.map(str::to_string)));
+        self.branches
+            .push((name.into(), parent.map(str::to_string)));
         self
     }
 
@@ -79,7 +80,10 @@ pub fn run_branch_name(i: usize) -> String {
 pub async fn write_legacy(root: &str, spec: &LegacySpec) -> Result<()> {
     if !(1..=2).contains(&spec.version) {
         return Err(Error::CorruptManifest {
-            detail: format!("the legacy writer knows versions 1 and 2, not {}", spec.version),
+            detail: format!(
+                "the legacy writer knows versions 1 and 2, not {}",
+                spec.version
+            ),
         });
     }
     let store = connect(root, ObjectStoreParams::default()).await?;

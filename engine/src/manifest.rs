@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use arrow_array::{RecordBatch, RecordBatchIterator, StringArray, UInt64Array};
+use arrow_array::{RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema};
 use lance::Dataset;
 use stampede_protocol::stamp::STAMP_KEY;
@@ -73,7 +73,7 @@ pub fn rows(
     shape: &ManifestShape,
     schema_source: &str,
     tables: &[TablePin],
-) -> Result<RecordBatchIterator<std::vec::IntoIter<Result<RecordBatch, ArrowError>>>, ArrowError> {
+) -> Result<RecordBatch, ArrowError> {
     let schema = Arc::new(arrow_schema(shape));
     let mut ids = vec![SCHEMA_OBJECT_ID.to_string()];
     let mut kinds = vec!["schema".to_string()];
@@ -89,7 +89,7 @@ pub fn rows(
         versions.push(Some(pin.version));
         branches.push(pin.branch.clone());
     }
-    let batch = RecordBatch::try_new(
+    RecordBatch::try_new(
         schema.clone(),
         vec![
             Arc::new(StringArray::from(ids)),
@@ -99,8 +99,7 @@ pub fn rows(
             Arc::new(UInt64Array::from(versions)),
             Arc::new(StringArray::from(branches)),
         ],
-    )?;
-    Ok(RecordBatchIterator::new(vec![Ok(batch)].into_iter(), schema))
+    )
 }
 
 /// Main's head as the stamp guard reads it.

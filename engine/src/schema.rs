@@ -205,7 +205,11 @@ impl<'a> Parser<'a> {
             self.bump();
             Token::Punct(c)
         } else {
-            return Err(error_at(line, column, &format!("unexpected character {c:?}")));
+            return Err(error_at(
+                line,
+                column,
+                &format!("unexpected character {c:?}"),
+            ));
         };
         Ok((token, line, column))
     }
@@ -290,7 +294,10 @@ impl<'a> Parser<'a> {
                         return Err(error_at(
                             line,
                             column,
-                            &format!("edge `{}` names `{end}`, which is not a node type", def.name),
+                            &format!(
+                                "edge `{}` names `{end}`, which is not a node type",
+                                def.name
+                            ),
                         ));
                     }
                 }
@@ -307,7 +314,10 @@ impl<'a> Parser<'a> {
             return Err(error_at(
                 line,
                 column,
-                &format!("node `{name}` must have exactly one `@key` property, has {}", keys.len()),
+                &format!(
+                    "node `{name}` must have exactly one `@key` property, has {}",
+                    keys.len()
+                ),
             ));
         }
         Ok((
@@ -328,7 +338,11 @@ impl<'a> Parser<'a> {
         match self.next()? {
             (Token::Arrow, _, _) => {}
             (other, l, c) => {
-                return Err(error_at(l, c, &format!("expected `->`, found {}", describe(&other))))
+                return Err(error_at(
+                    l,
+                    c,
+                    &format!("expected `->`, found {}", describe(&other)),
+                ))
             }
         }
         let (dst, _, _) = self.word("the target node type")?;
@@ -365,10 +379,18 @@ impl<'a> Parser<'a> {
             }
             let (name, line, column) = self.word("a property name or `}`")?;
             if !is_node && (name == "src" || name == "dst") {
-                return Err(error_at(line, column, &format!("`{name}` is reserved on edges")));
+                return Err(error_at(
+                    line,
+                    column,
+                    &format!("`{name}` is reserved on edges"),
+                ));
             }
             if properties.iter().any(|p| p.name == name) {
-                return Err(error_at(line, column, &format!("property `{name}` is declared twice")));
+                return Err(error_at(
+                    line,
+                    column,
+                    &format!("property `{name}` is declared twice"),
+                ));
             }
             self.punct(':')?;
             let (ty_name, ty_line, ty_column) = self.word("a property type")?;
@@ -396,7 +418,11 @@ impl<'a> Parser<'a> {
                     ));
                 }
                 if !is_node {
-                    return Err(error_at(at_line, at_column, "edges are keyed by (src, dst); `@key` is not allowed"));
+                    return Err(error_at(
+                        at_line,
+                        at_column,
+                        "edges are keyed by (src, dst); `@key` is not allowed",
+                    ));
                 }
                 if optional || !ty.can_be_key() {
                     return Err(error_at(
@@ -482,15 +508,26 @@ mod tests {
         assert_eq!(err("node A {\n  k: Strin @key\n}").1, 6);
         assert!(err("node A { k: String }").2.contains("exactly one `@key`"));
         assert!(err("node A { k: String? @key }").2.contains("non-optional"));
-        assert!(err("node A { k: F64 @key }").2.contains("non-optional String, I32 or I64"));
-        assert!(err("node A { k: I32 @key k: I32 }").2.contains("declared twice"));
-        assert!(err("node A { k: I32 @key }\nnode A { k: I32 @key }").2.contains("declared twice"));
+        assert!(err("node A { k: F64 @key }")
+            .2
+            .contains("non-optional String, I32 or I64"));
+        assert!(err("node A { k: I32 @key k: I32 }")
+            .2
+            .contains("declared twice"));
+        assert!(err("node A { k: I32 @key }\nnode A { k: I32 @key }")
+            .2
+            .contains("declared twice"));
         assert!(err("edge E: A -> B").2.contains("not a node type"));
         assert_eq!(err("node A { k: I32 @key }\nedge E: A - A").0, 2);
-        assert!(err("node A { k: I32 @key }\nedge E: A -> A { src: I32 }").2.contains("reserved"));
+        assert!(err("node A { k: I32 @key }\nedge E: A -> A { src: I32 }")
+            .2
+            .contains("reserved"));
         assert!(err("node A { k: I32 @id }").2.contains("only `@key`"));
         assert_eq!(err("graph X").2, "expected `node` or `edge`, found `graph`");
-        assert_eq!(err("node A { k: I32 @key } /x"), (1, 24, "expected `//` to start a comment".into()));
+        assert_eq!(
+            err("node A { k: I32 @key } /x"),
+            (1, 24, "expected `//` to start a comment".into())
+        );
         assert!(err("node A { k: I32 @key").2.contains("end of input"));
     }
 }

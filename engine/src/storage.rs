@@ -19,7 +19,9 @@ use lance::Dataset;
 use object_store::path::Path;
 use object_store::{ObjectStore as _, ObjectStoreExt as _, PutPayload};
 use stampede_protocol::stamp::STAMP_KEY;
-use stampede_protocol::{MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState};
+use stampede_protocol::{
+    MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState,
+};
 
 use crate::error::{classify_lance, classify_object_store};
 use crate::manifest::{main_head, MANIFEST_DIR, OBJECT_ID, PK_KEY};
@@ -28,7 +30,13 @@ use crate::manifest::{main_head, MANIFEST_DIR, OBJECT_ID, PK_KEY};
 const TREE_DIR: &str = "tree";
 /// The directories of one Lance dataset; a tree's own files live only here,
 /// whatever other branch trees nest beside them.
-const DATASET_DIRS: [&str; 5] = ["_versions", "_transactions", "_deletions", "_indices", "data"];
+const DATASET_DIRS: [&str; 5] = [
+    "_versions",
+    "_transactions",
+    "_deletions",
+    "_indices",
+    "data",
+];
 /// Refs read at once during an enumeration.
 const READ_PARALLELISM: usize = 16;
 
@@ -106,7 +114,9 @@ impl LanceStore {
 
     pub fn tree_path(&self, name: &str) -> Path {
         name.split('/')
-            .fold(self.base.clone().join(TREE_DIR), |path, segment| path.join(segment))
+            .fold(self.base.clone().join(TREE_DIR), |path, segment| {
+                path.join(segment)
+            })
     }
 
     fn tree_uri(&self, name: &str) -> String {
@@ -121,7 +131,12 @@ impl LanceStore {
     /// does not count: deleted trees may leave empty ones behind).
     pub async fn tree_exists(&self, name: &str) -> StoreResult<bool> {
         let versions = self.tree_path(name).join("_versions");
-        match self.object_store.inner.list_with_delimiter(Some(&versions)).await {
+        match self
+            .object_store
+            .inner
+            .list_with_delimiter(Some(&versions))
+            .await
+        {
             Ok(listing) => Ok(listing
                 .objects
                 .iter()
@@ -177,7 +192,12 @@ impl LanceStore {
 impl RefStore for LanceStore {
     async fn list_ref_names(&self) -> StoreResult<Vec<String>> {
         let dir = base_branches_contents_path(&self.base);
-        let listing = match self.object_store.inner.list_with_delimiter(Some(&dir)).await {
+        let listing = match self
+            .object_store
+            .inner
+            .list_with_delimiter(Some(&dir))
+            .await
+        {
             Ok(listing) => listing,
             Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(classify_object_store(e)),
@@ -191,7 +211,9 @@ impl RefStore for LanceStore {
             .map(|encoded| {
                 Path::from_url_path(encoded)
                     .map(|p| p.to_string())
-                    .map_err(|e| StoreError::Other(format!("undecodable ref file {encoded:?}: {e}")))
+                    .map_err(|e| {
+                        StoreError::Other(format!("undecodable ref file {encoded:?}: {e}"))
+                    })
             })
             .collect::<StoreResult<Vec<String>>>()?;
         Ok(names)
@@ -237,7 +259,10 @@ impl RefStore for LanceStore {
     }
 
     async fn head_version(&self, branch: Option<&str>) -> StoreResult<u64> {
-        let dataset = self.open_branch(branch, None).await.map_err(classify_lance)?;
+        let dataset = self
+            .open_branch(branch, None)
+            .await
+            .map_err(classify_lance)?;
         Ok(dataset.version().version)
     }
 
@@ -262,13 +287,24 @@ impl RefStore for LanceStore {
             .with_store_params(self.params.clone())
             .execute(Transaction::new(version, clone, None))
             .await;
-        match result.map_err(classify_lance) {
+        match result {
             Ok(_) => Ok(TreeState::Created),
-            // A racing create committed the tree's first version first.
-            Err(StoreError::AlreadyExists(_) | StoreError::Conflict(_)) => {
+            // A racing create committed the tree's first version first. Lance
+            // says so as "already exists", as a conflict, or, when it tries to
+            // rebase the Clone onto that tree, as an internal error. The tree
+            // may be gone again by now (the ref's owner re-forks it).
+            Err(
+                lance::Error::DatasetAlreadyExists { .. }
+                | lance::Error::CommitConflict { .. }
+                | lance::Error::RetryableCommitConflict { .. }
+                | lance::Error::IncompatibleTransaction { .. }
+                | lance::Error::Internal { .. },
+            ) => Ok(TreeState::AlreadyExists),
+            Err(e) if self.tree_exists(name).await? => {
+                let _lost_race = e;
                 Ok(TreeState::AlreadyExists)
             }
-            Err(e) => Err(e),
+            Err(e) => Err(classify_lance(e)),
         }
     }
 
@@ -323,7 +359,10 @@ impl RefStore for LanceStore {
             .open_branch(None, Some(expected_version))
             .await
             .map_err(classify_lance)?;
-        let result = match dataset.update_field_metadata().update(OBJECT_ID, [(PK_KEY, "true")]) {
+        let result = match dataset
+            .update_field_metadata()
+            .update(OBJECT_ID, [(PK_KEY, "true")])
+        {
             Ok(update) => update.await.map(|_| ()),
             Err(e) => Err(e),
         };

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema};
+use lance::dataset::builder::DatasetBuilder;
 use lance::dataset::{WriteMode, WriteParams};
 use lance::io::ObjectStoreParams;
 use lance::Dataset;
@@ -44,8 +45,10 @@ pub fn table_path(type_name: &str) -> String {
 }
 
 /// Create every type's table, empty. A table left by an init that died
-/// before its manifest commit is written over with a new empty version, not
-/// deleted: the manifest, once born, pins the versions it saw.
+/// before its manifest commit (or written by a racing init) is reused when
+/// it already has this shape and no rows, and otherwise written over with a
+/// new empty version, never deleted: a manifest, once born, pins the
+/// versions it saw.
 pub async fn create_all(
     root_uri: &str,
     schema: &Schema,
@@ -55,13 +58,7 @@ pub async fn create_all(
     for def in schema.types.values() {
         let path = table_path(&def.name);
         let uri = format!("{root_uri}/{path}");
-        let arrow = Arc::new(arrow_schema(schema, def));
-        let version = match write_empty(&uri, arrow.clone(), WriteMode::Create, params).await {
-            Err(lance::Error::DatasetAlreadyExists { .. }) => {
-                write_empty(&uri, arrow, WriteMode::Overwrite, params).await?
-            }
-            other => other?,
-        };
+        let version = create_empty(&uri, Arc::new(arrow_schema(schema, def)), params).await?;
         pins.push(TablePin {
             type_name: def.name.clone(),
             path,
@@ -70,6 +67,53 @@ pub async fn create_all(
         });
     }
     Ok(pins)
+}
+
+/// Attempts when racing inits keep overwriting the same leftover table.
+const CREATE_ATTEMPTS: usize = 8;
+
+async fn create_empty(
+    uri: &str,
+    schema: Arc<ArrowSchema>,
+    params: &ObjectStoreParams,
+) -> lance::Result<u64> {
+    let mut last_error = None;
+    for _ in 0..CREATE_ATTEMPTS {
+        // Lance reports the loser of a racing Create as a commit conflict.
+        match write_empty(uri, schema.clone(), WriteMode::Create, params).await {
+            Err(lance::Error::DatasetAlreadyExists { .. })
+            | Err(lance::Error::CommitConflict { .. })
+            | Err(lance::Error::RetryableCommitConflict { .. }) => {}
+            other => return other,
+        }
+        let existing = DatasetBuilder::from_uri(uri)
+            .with_store_params(params.clone())
+            .load()
+            .await?;
+        if same_columns(&ArrowSchema::from(existing.schema()), &schema)
+            && existing.count_rows(None).await? == 0
+        {
+            return Ok(existing.version().version);
+        }
+        match write_empty(uri, schema.clone(), WriteMode::Overwrite, params).await {
+            Err(
+                e @ (lance::Error::CommitConflict { .. }
+                | lance::Error::RetryableCommitConflict { .. }),
+            ) => last_error = Some(e),
+            other => return other,
+        }
+    }
+    Err(last_error.expect("every attempt lost a race"))
+}
+
+fn same_columns(a: &ArrowSchema, b: &ArrowSchema) -> bool {
+    let shape = |s: &ArrowSchema| -> Vec<(String, DataType, bool)> {
+        s.fields()
+            .iter()
+            .map(|f| (f.name().clone(), f.data_type().clone(), f.is_nullable()))
+            .collect()
+    };
+    shape(a) == shape(b)
 }
 
 async fn write_empty(
@@ -85,5 +129,8 @@ async fn write_empty(
         store_params: Some(params.clone()),
         ..WriteParams::default()
     };
-    Ok(Dataset::write(reader, uri, Some(params)).await?.version().version)
+    Ok(Dataset::write(reader, uri, Some(params))
+        .await?
+        .version()
+        .version)
 }

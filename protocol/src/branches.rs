@@ -48,16 +48,40 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         Err(e) => return Err(Error::storage(&format!("writing the ref of {name:?}"), e)),
     }
     if tree == TreeState::AlreadyExists {
-        // The name is ours now, so no other create touches this tree again.
-        // What stood there was a zombie or a losing racer's fork, possibly
-        // of another version: fork it afresh from what the ref records.
-        remove_tree_if_present(store, name, refs.has_nested(name)).await?;
-        store
-            .write_tree(name, parent, version)
-            .await
-            .map_err(|e| Error::storage(&format!("re-forking the tree of {name:?}"), e))?;
+        refork_tree(store, &record, refs.has_nested(name)).await?;
     }
     Ok(record)
+}
+
+/// How many foreign trees a ref's owner replaces before it gives up: each
+/// losing racer writes at most one, and only while it sees no tree.
+pub const REFORK_ATTEMPTS: usize = 16;
+
+/// The name is ours: no other create touches its tree after losing the
+/// ref. What stood there was a zombie or a losing racer's fork, possibly of
+/// another version: fork it afresh from what the ref records.
+async fn refork_tree<S: RefStore>(store: &S, record: &RefRecord, keep_nested: bool) -> Result<()> {
+    let name = &record.name;
+    for _ in 0..REFORK_ATTEMPTS {
+        remove_tree_if_present(store, name, keep_nested).await?;
+        match store
+            .write_tree(name, record.parent.as_deref(), record.parent_version)
+            .await
+        {
+            Ok(TreeState::Created) => return Ok(()),
+            // A racer still in its first step wrote one in between.
+            Ok(TreeState::AlreadyExists) => continue,
+            Err(e) => {
+                return Err(Error::storage(
+                    &format!("re-forking the tree of {name:?}"),
+                    e,
+                ))
+            }
+        }
+    }
+    Err(Error::Conflict {
+        detail: format!("the tree of {name:?} kept being rewritten by racing creates"),
+    })
 }
 
 /// Delete `name`. Check order: name → lock → missing → dependents.

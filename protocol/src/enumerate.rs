@@ -172,8 +172,14 @@ mod tests {
             r("a/b", None),
             r("__run__1", None),
         ]);
-        assert_eq!(refs.public_list(&[]), vec!["main", "B", "__run__1", "a/b", "b"]);
-        assert_eq!(refs.public_list(&["__run__1".into()]), vec!["main", "B", "a/b", "b"]);
+        assert_eq!(
+            refs.public_list(&[]),
+            vec!["main", "B", "__run__1", "a/b", "b"]
+        );
+        assert_eq!(
+            refs.public_list(&["__run__1".into()]),
+            vec!["main", "B", "a/b", "b"]
+        );
         assert!(refs.lock_held());
     }
 }

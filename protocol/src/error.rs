@@ -102,27 +102,74 @@ impl fmt::Display for ErrorKind {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Error {
-    AlreadyInitialized { root: String },
-    NotInitialized { root: String },
-    ReadOnly { operation: &'static str },
-    InvalidBranchName { name: String, reason: String },
-    ReservedBranch { name: String },
-    InternalRef { name: String },
-    BranchExists { name: String },
-    BranchNotFound { name: String },
-    DependentBranches { name: String, dependents: Vec<String> },
-    SameBranch { name: String },
+    AlreadyInitialized {
+        root: String,
+    },
+    NotInitialized {
+        root: String,
+    },
+    ReadOnly {
+        operation: &'static str,
+    },
+    InvalidBranchName {
+        name: String,
+        reason: String,
+    },
+    ReservedBranch {
+        name: String,
+    },
+    InternalRef {
+        name: String,
+    },
+    BranchExists {
+        name: String,
+    },
+    BranchNotFound {
+        name: String,
+    },
+    DependentBranches {
+        name: String,
+        dependents: Vec<String>,
+    },
+    SameBranch {
+        name: String,
+    },
     SchemaApplyInProgress,
-    BlockingBranches { branches: Vec<String> },
-    CorruptStamp { raw: String },
-    UpgradeRequired { found: String, supported: u32 },
-    CorruptManifest { detail: String },
-    InvalidSchema { line: usize, column: usize, message: String },
-    UnsupportedSchemaChange { step: String },
-    TypeNotFound { name: String },
-    InvalidRow { line: usize, field: String, message: String },
-    Conflict { detail: String },
-    Storage { detail: String },
+    BlockingBranches {
+        branches: Vec<String>,
+    },
+    CorruptStamp {
+        raw: String,
+    },
+    UpgradeRequired {
+        found: String,
+        supported: u32,
+    },
+    CorruptManifest {
+        detail: String,
+    },
+    InvalidSchema {
+        line: usize,
+        column: usize,
+        message: String,
+    },
+    UnsupportedSchemaChange {
+        step: String,
+    },
+    TypeNotFound {
+        name: String,
+    },
+    InvalidRow {
+        line: usize,
+        field: String,
+        message: String,
+    },
+    Conflict {
+        detail: String,
+    },
+    Storage {
+        detail: String,
+    },
 }
 
 impl Error {

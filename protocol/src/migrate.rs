@@ -21,7 +21,8 @@ pub struct OpenReport {
     pub from: u32,
     /// Main's version after it (always current on success).
     pub to: u32,
-    /// Legacy `__run__*` refs this open deleted.
+    /// Legacy `__run__*` refs this open deleted (a ref a concurrent opener
+    /// deleted first is that opener's).
     pub swept: Vec<String>,
     /// Legacy refs this open left because a user branch descends from them.
     pub kept: Vec<String>,
@@ -102,15 +103,23 @@ pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Ve
         return Ok((Vec::new(), Vec::new()));
     }
     let plan = refs.sweep_plan();
-    for name in &plan.sweep {
-        match store.delete_ref(name).await {
-            Ok(()) | Err(StoreError::NotFound(_)) => {}
+    let mut swept = Vec::new();
+    for name in plan.sweep {
+        let deleted_here = match store.delete_ref(&name).await {
+            Ok(()) => true,
+            // A concurrent opener deleted it: done, but not by this open.
+            Err(StoreError::NotFound(_)) => false,
             Err(e) => return Err(Error::storage(&format!("sweeping ref {name:?}"), e)),
+        };
+        // The tree goes even when the ref was already gone: its deleter may
+        // have died between the two steps.
+        remove_tree_if_present(store, &name, refs.has_nested(&name)).await?;
+        if deleted_here {
+            swept.push(name);
         }
-        remove_tree_if_present(store, name, refs.has_nested(name)).await?;
     }
     write_stamp_at_least(store, 3).await?;
-    Ok((plan.sweep, plan.keep))
+    Ok((swept, plan.keep))
 }
 
 /// A tree already gone counts as removed.

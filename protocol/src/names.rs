@@ -51,7 +51,25 @@ pub fn lance_name_problem(name: &str) -> Option<&'static str> {
     if name.ends_with(".lock") {
         return Some("a branch name cannot end with '.lock'");
     }
+    if encoded_len(name) > MAX_ENCODED_NAME {
+        return Some("too long: its ref file name would exceed the filesystem's 255 bytes");
+    }
     None
+}
+
+/// The ref file is `<encoded name>.json`, staged by Lance's local
+/// put-if-absent as `<encoded name>.json.tmp.<32 hex digits>`, which
+/// object_store's local put stages again as `…#<n>` (3 bytes allowed); a
+/// file name holds 255 bytes. Syntactically valid longer names fail inside
+/// Lance with "File name too long".
+pub const MAX_ENCODED_NAME: usize = 255 - ".json.tmp.".len() - 32 - "#NN".len();
+
+/// Length of a (valid) name as Lance writes it into a ref file name: `/`
+/// and every byte of a non-ASCII character are percent-encoded.
+pub fn encoded_len(name: &str) -> usize {
+    name.bytes()
+        .map(|b| if b == b'/' || !b.is_ascii() { 3 } else { 1 })
+        .sum()
 }
 
 /// The name check of a public branch operation that creates, deletes or
@@ -114,7 +132,10 @@ mod tests {
         // Not the first segment, or not exactly it: ordinary names.
         assert_eq!(kind("x/__schema_apply_lock__"), None);
         assert_eq!(kind("__schema_apply_lock__x"), None);
-        assert_eq!(kind(" __schema_apply_lock__"), Some(ErrorKind::InvalidBranchName));
+        assert_eq!(
+            kind(" __schema_apply_lock__"),
+            Some(ErrorKind::InvalidBranchName)
+        );
     }
 
     #[test]
@@ -126,12 +147,33 @@ mod tests {
 
     #[test]
     fn lance_rules() {
-        for ok in ["a", "a/b", "__run__1", "__run__a/x", "Main", "é", "数据", "a.b-c_d", "a1/2"] {
+        for ok in [
+            "a",
+            "a/b",
+            "__run__1",
+            "__run__a/x",
+            "Main",
+            "é",
+            "数据",
+            "a.b-c_d",
+            "a1/2",
+        ] {
             assert_eq!(kind(ok), None, "{ok}");
         }
-        for bad in ["/a", "a/", "a//b", "a..b", "a\\b", "a/.lock", "x.lock", "a:b", "a b", "ü!"] {
+        for bad in [
+            "/a", "a/", "a//b", "a..b", "a\\b", "a/.lock", "x.lock", "a:b", "a b", "ü!",
+        ] {
             assert_eq!(kind(bad), Some(ErrorKind::InvalidBranchName), "{bad}");
         }
+        assert_eq!(MAX_ENCODED_NAME, 210);
+        assert_eq!(kind(&"x".repeat(210)), None);
+        assert_eq!(kind(&"x".repeat(211)), Some(ErrorKind::InvalidBranchName));
+        assert_eq!(kind(&"é".repeat(35)), None, "35 × 2 bytes × 3 = 210");
+        assert_eq!(kind(&"é".repeat(36)), Some(ErrorKind::InvalidBranchName));
+        assert_eq!(
+            kind("a/".repeat(53).trim_end_matches('/')),
+            None
+        );
         assert_eq!(kind("main"), Some(ErrorKind::ReservedBranch));
         assert_eq!(check_branch_reference("main"), Ok(()));
     }

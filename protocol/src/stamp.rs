@@ -57,9 +57,8 @@ impl StampState {
 
 /// Canonical: ASCII digits only, no sign, no spaces, no leading zero, not 0.
 pub fn parse_stamp(raw: &str) -> StampState {
-    let canonical = !raw.is_empty()
-        && raw.bytes().all(|b| b.is_ascii_digit())
-        && !raw.starts_with('0');
+    let canonical =
+        !raw.is_empty() && raw.bytes().all(|b| b.is_ascii_digit()) && !raw.starts_with('0');
     if !canonical {
         return StampState::Corrupt(raw.to_string());
     }
@@ -87,15 +86,47 @@ mod tests {
             (Some("1"), PkState::Absent, Ok(1)),
             (Some("2"), PkState::OnObjectId, Ok(2)),
             (Some("3"), PkState::OnObjectId, Ok(3)),
-            (Some("4"), PkState::OnObjectId, Err(ErrorKind::UpgradeRequired)),
-            (Some("99"), PkState::OnObjectId, Err(ErrorKind::UpgradeRequired)),
-            (Some("99999999999999999999999"), PkState::Absent, Err(ErrorKind::UpgradeRequired)),
+            (
+                Some("4"),
+                PkState::OnObjectId,
+                Err(ErrorKind::UpgradeRequired),
+            ),
+            (
+                Some("99"),
+                PkState::OnObjectId,
+                Err(ErrorKind::UpgradeRequired),
+            ),
+            (
+                Some("99999999999999999999999"),
+                PkState::Absent,
+                Err(ErrorKind::UpgradeRequired),
+            ),
             (Some("0"), PkState::OnObjectId, Err(ErrorKind::CorruptStamp)),
-            (Some("03"), PkState::OnObjectId, Err(ErrorKind::CorruptStamp)),
-            (Some(" 3"), PkState::OnObjectId, Err(ErrorKind::CorruptStamp)),
-            (Some("3 "), PkState::OnObjectId, Err(ErrorKind::CorruptStamp)),
-            (Some("+3"), PkState::OnObjectId, Err(ErrorKind::CorruptStamp)),
-            (Some("-1"), PkState::OnObjectId, Err(ErrorKind::CorruptStamp)),
+            (
+                Some("03"),
+                PkState::OnObjectId,
+                Err(ErrorKind::CorruptStamp),
+            ),
+            (
+                Some(" 3"),
+                PkState::OnObjectId,
+                Err(ErrorKind::CorruptStamp),
+            ),
+            (
+                Some("3 "),
+                PkState::OnObjectId,
+                Err(ErrorKind::CorruptStamp),
+            ),
+            (
+                Some("+3"),
+                PkState::OnObjectId,
+                Err(ErrorKind::CorruptStamp),
+            ),
+            (
+                Some("-1"),
+                PkState::OnObjectId,
+                Err(ErrorKind::CorruptStamp),
+            ),
             (Some("abc"), PkState::Absent, Err(ErrorKind::CorruptStamp)),
             (Some(""), PkState::Absent, Err(ErrorKind::CorruptStamp)),
             (Some("３"), PkState::Absent, Err(ErrorKind::CorruptStamp)),

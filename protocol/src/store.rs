@@ -102,8 +102,7 @@ pub trait RefStore: Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Latest version of a branch's chain (`None`: main).
-    fn head_version(&self, branch: Option<&str>)
-        -> impl Future<Output = StoreResult<u64>> + Send;
+    fn head_version(&self, branch: Option<&str>) -> impl Future<Output = StoreResult<u64>> + Send;
 
     /// Write the tree of a new branch forked from `parent` at `version`.
     fn write_tree(
@@ -128,6 +127,8 @@ pub trait RefStore: Sync {
     ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Set the primary-key annotation on `object_id`, likewise.
-    fn set_primary_key(&self, expected_version: u64)
-        -> impl Future<Output = StoreResult<()>> + Send;
+    fn set_primary_key(
+        &self,
+        expected_version: u64,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 }

@@ -1,0 +1,44 @@
+# Stampede — `make verify` (the main job) and `make test` (the test suite)
+# share the dev profile, so a newcomer's first run compiles Lance once
+# (~12 min on 2 cores) and both targets reuse it. Release builds are only for
+# `make bench`. The build cache lives outside the clone so CI and fresh
+# clones reuse it.
+
+SHELL := /bin/bash
+export CARGO_TARGET_DIR ?= $(HOME)/.cache/stampede/target
+CARGO ?= cargo
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
+
+.PHONY: verify test deps build lint fmt clean-cache
+
+verify: build
+	@echo "== engine end-to-end scenario (CLI, real Lance, real processes)"
+	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
+	@echo "== concurrent campaigns at the release budget"
+	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 $(CARGO) test -p stampede-engine -p stampede-harness --test concurrency --test cli_processes -- --nocapture
+
+test: deps
+	$(CARGO) test --workspace
+
+build: deps
+	$(CARGO) build -p stampede-harness --bins
+
+lint: deps
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+# Lance's build runs protoc (Debian: protobuf-compiler).
+deps:
+	@command -v protoc >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing protoc (protobuf-compiler), which Lance's build needs"; \
+	    $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq protobuf-compiler; \
+	  else \
+	    echo "Lance's build needs protoc: install your system's protobuf compiler (Debian/Ubuntu: protobuf-compiler, macOS: brew install protobuf)"; \
+	    exit 1; \
+	  fi; }
+	@command -v cargo >/dev/null 2>&1 || { echo "install Rust (rustup) first: https://rustup.rs"; exit 1; }

@@ -1,0 +1,104 @@
+#![allow(dead_code)]
+//! Helpers shared by the engine's integration tests. Every graph lives in a
+//! `tempfile` directory (which honours `TMPDIR`, so a tmpfs can serve).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use stampede_engine::legacy::{write_legacy, LegacySpec};
+use stampede_engine::schema::EXAMPLE_SCHEMA;
+use stampede_engine::{ErrorKind, Graph, Mode, Result};
+
+pub struct TempGraph {
+    _dir: tempfile::TempDir,
+    pub root: String,
+}
+
+impl TempGraph {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let root = dir.path().join("graph").to_str().unwrap().to_string();
+        TempGraph { _dir: dir, root }
+    }
+
+    pub async fn init() -> (Self, Graph) {
+        let t = Self::new();
+        let g = Graph::init(&t.root, EXAMPLE_SCHEMA).await.expect("init");
+        (t, g)
+    }
+
+    pub async fn legacy(spec: &LegacySpec) -> Self {
+        let t = Self::new();
+        write_legacy(&t.root, spec).await.expect("legacy fixture");
+        t
+    }
+
+    pub async fn open(&self, mode: Mode) -> Result<Graph> {
+        Graph::open(&self.root, mode).await
+    }
+
+    pub async fn rw(&self) -> Graph {
+        self.open(Mode::ReadWrite).await.expect("read-write open")
+    }
+
+    pub async fn ro(&self) -> Graph {
+        self.open(Mode::ReadOnly).await.expect("read-only open")
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from(&self.root)
+    }
+
+    pub fn ref_file(&self, name: &str) -> PathBuf {
+        self.path()
+            .join("__manifest/_refs/branches")
+            .join(format!("{}.json", name.replace('/', "%2F")))
+    }
+
+    pub fn tree_dir(&self, name: &str) -> PathBuf {
+        self.path().join("__manifest/tree").join(name)
+    }
+
+    /// Every file under the root with its size: "nothing was written" is
+    /// this map unchanged.
+    pub fn files(&self) -> BTreeMap<PathBuf, u64> {
+        let mut out = BTreeMap::new();
+        walk(&self.path(), &mut out);
+        out
+    }
+}
+
+fn walk(dir: &Path, out: &mut BTreeMap<PathBuf, u64>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let meta = entry.metadata().unwrap();
+        if meta.is_dir() {
+            walk(&path, out);
+        } else {
+            out.insert(path, meta.len());
+        }
+    }
+}
+
+pub fn kind<T: std::fmt::Debug>(result: Result<T>) -> ErrorKind {
+    match result {
+        Ok(v) => panic!("expected an error, got Ok({v:?})"),
+        Err(e) => e.kind(),
+    }
+}
+
+pub fn strings(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+/// Rounds for the repeated concurrency tests: small in `make test`, larger
+/// in `make verify` (STAMPEDE_ROUNDS).
+pub fn rounds(var: &str, default: usize) -> usize {
+    std::env::var(var)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}

@@ -1,0 +1,263 @@
+//! `stampede`: exit 0 on success; an operation's error exits 1 and prints
+//! `error[<kind>]: <message>` on stderr; a usage error exits 2.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyStamp};
+use stampede_engine::names::MAIN;
+use stampede_engine::{read_stamp, Error, Graph, Mode, OpenReport, PkState, StampState};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "stampede",
+    version,
+    about = "Verify and operate Stampede graphs on Lance"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a graph: one table per type, then __manifest in one commit.
+    Init {
+        root: String,
+        #[arg(long)]
+        schema: String,
+    },
+    /// Open a graph (read-write migrates it) and print what the open did.
+    Open {
+        root: String,
+        #[arg(long)]
+        read_only: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, create or delete branches.
+    #[command(subcommand)]
+    Branch(BranchCommand),
+    /// Print main's internal schema stamp. Never writes.
+    Stamp {
+        root: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a graph as an older engine left it (a test fixture).
+    Legacy(LegacyArgs),
+}
+
+#[derive(Subcommand, Debug)]
+enum BranchCommand {
+    List {
+        root: String,
+        #[arg(long)]
+        read_only: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    Create {
+        root: String,
+        name: String,
+        #[arg(long, default_value = MAIN)]
+        from: String,
+    },
+    Delete {
+        root: String,
+        name: String,
+    },
+}
+
+#[derive(Args, Debug)]
+struct LegacyArgs {
+    root: String,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+    version: u32,
+    /// Fork this many `__run__<i>` branches (i = 0..N) from main.
+    #[arg(long, default_value_t = 0)]
+    run_branches: usize,
+    /// A user branch, optionally forked from PARENT (main, a `__run__<i>` or
+    /// an earlier --branch). Repeatable; created in order.
+    #[arg(long = "branch", value_name = "NAME[:PARENT]")]
+    branches: Vec<String>,
+    /// Write this raw stamp value instead of the version's own.
+    #[arg(long, conflicts_with = "no_stamp")]
+    stamp: Option<String>,
+    /// Write no stamp key (with --version 2: a v1→v2 step stopped after its
+    /// primary-key commit).
+    #[arg(long)]
+    no_stamp: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error[{}]: {error}", error.kind());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn mode(read_only: bool) -> Mode {
+    if read_only {
+        Mode::ReadOnly
+    } else {
+        Mode::ReadWrite
+    }
+}
+
+async fn run(command: Command) -> Result<(), Error> {
+    match command {
+        Command::Init { root, schema } => {
+            let source = std::fs::read_to_string(&schema).map_err(|e| Error::InvalidSchema {
+                line: 0,
+                column: 0,
+                message: format!("cannot read schema file {schema:?}: {e}"),
+            })?;
+            Graph::init(&root, &source).await?;
+            println!("initialized {root}");
+        }
+        Command::Open {
+            root,
+            read_only,
+            json,
+        } => {
+            let graph = Graph::open(&root, mode(read_only)).await?;
+            print_report(graph.report(), json);
+        }
+        Command::Branch(BranchCommand::List {
+            root,
+            read_only,
+            json,
+        }) => {
+            let branches = Graph::open(&root, mode(read_only))
+                .await?
+                .branch_list()
+                .await?;
+            if json {
+                println!("{}", json!(branches));
+            } else {
+                branches.iter().for_each(|b| println!("{b}"));
+            }
+        }
+        Command::Branch(BranchCommand::Create { root, name, from }) => {
+            Graph::open(&root, Mode::ReadWrite)
+                .await?
+                .branch_create(&name, &from)
+                .await?;
+            println!("created {name} from {from}");
+        }
+        Command::Branch(BranchCommand::Delete { root, name }) => {
+            Graph::open(&root, Mode::ReadWrite)
+                .await?
+                .branch_delete(&name)
+                .await?;
+            println!("deleted {name}");
+        }
+        Command::Stamp { root, json } => print_stamp(&root, json).await?,
+        Command::Legacy(args) => {
+            let spec = legacy_spec(&args);
+            write_legacy(&args.root, &spec).await?;
+            println!(
+                "wrote a v{} graph at {} with {} __run__ branches and {} user branches",
+                spec.version,
+                args.root,
+                spec.run_branches,
+                spec.branches.len()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn legacy_spec(args: &LegacyArgs) -> LegacySpec {
+    let stamp = match (&args.stamp, args.no_stamp) {
+        (Some(raw), _) => LegacyStamp::Raw(raw.clone()),
+        (None, true) => LegacyStamp::Absent,
+        (None, false) => LegacyStamp::Default,
+    };
+    let mut spec = LegacySpec::new(args.version)
+        .run_branches(args.run_branches)
+        .stamp(stamp);
+    for branch in &args.branches {
+        // Branch names cannot hold ':', so the last one separates the parent.
+        spec = match branch.rsplit_once(':') {
+            Some((name, parent)) => spec.branch(name, Some(parent)),
+            None => spec.branch(branch, None),
+        };
+    }
+    spec
+}
+
+fn print_report(report: &OpenReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            json!({"from": report.from, "to": report.to, "swept": report.swept, "kept": report.kept})
+        );
+    } else {
+        println!("from: v{}", report.from);
+        println!("to: v{}", report.to);
+        println!("swept: {}", list(&report.swept));
+        println!("kept: {}", list(&report.kept));
+    }
+}
+
+fn list(names: &[String]) -> String {
+    if names.is_empty() {
+        "(none)".into()
+    } else {
+        names.join(", ")
+    }
+}
+
+async fn print_stamp(root: &str, json: bool) -> Result<(), Error> {
+    let report = read_stamp(root).await?;
+    let state = match &report.state {
+        StampState::Unstamped => "unstamped".to_string(),
+        StampState::PkSetUnstamped => "pk-set-unstamped".to_string(),
+        StampState::Version(v) => format!("v{v}"),
+        StampState::Corrupt(_) => "corrupt".to_string(),
+    };
+    let pk = match &report.head.pk {
+        PkState::Absent => "absent".to_string(),
+        PkState::OnObjectId => "object_id".to_string(),
+        PkState::OnOtherField(f) => format!("other:{f}"),
+    };
+    if json {
+        let verdict: Value = match &report.verdict {
+            Ok(v) => json!({"ok": true, "version": v}),
+            Err(e) => json!({"ok": false, "kind": e.kind().as_str(), "message": e.to_string()}),
+        };
+        println!(
+            "{}",
+            json!({"raw": report.head.stamp, "state": state, "primary_key": pk,
+                   "main_version": report.head.version, "guard": verdict})
+        );
+    } else {
+        println!(
+            "raw: {}",
+            report
+                .head
+                .stamp
+                .as_deref()
+                .map_or("(absent)".into(), |s| format!("{s:?}"))
+        );
+        println!("state: {state}");
+        println!("primary key: {pk}");
+        println!("main version: {}", report.head.version);
+        match &report.verdict {
+            Ok(v) => println!("guard: ok, an open starts from v{v}"),
+            Err(e) => println!("guard: error[{}]: {e}", e.kind()),
+        }
+    }
+    Ok(())
+}

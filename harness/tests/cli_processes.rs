@@ -1,0 +1,212 @@
+//! The `stampede` CLI as separate OS processes on one graph, and its
+//! contract (exit codes, `error[<kind>]` on stderr, `--json`).
+//! Rounds: STAMPEDE_PROCESS_ROUNDS.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn stampede(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(args)
+        .output()
+        .expect("the stampede binary runs")
+}
+
+fn spawn(args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_stampede"))
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the stampede binary starts")
+}
+
+fn ok(args: &[&str]) -> String {
+    let out = stampede(args);
+    assert!(
+        out.status.success(),
+        "stampede {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn error_kind(out: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let line = stderr.lines().next().unwrap_or_default();
+    line.strip_prefix("error[")
+        .and_then(|rest| rest.split_once(']'))
+        .map(|(kind, _)| kind.to_string())
+        .unwrap_or_else(|| panic!("no `error[<kind>]` line on stderr: {stderr}"))
+}
+
+fn rounds() -> usize {
+    std::env::var("STAMPEDE_PROCESS_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10)
+}
+
+/// 8 processes open a v2 graph with 50 `__run__*` refs and 2 user branches
+/// read-write at once: all succeed, each legacy ref is swept exactly once.
+#[test]
+fn concurrent_read_write_opens_as_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    for round in 0..rounds() {
+        let root = dir.path().join(format!("g{round}"));
+        let root = root.to_str().unwrap();
+        ok(&[
+            "legacy",
+            root,
+            "--version",
+            "2",
+            "--run-branches",
+            "50",
+            "--branch",
+            "feature",
+            "--branch",
+            "fork:__run__3",
+        ]);
+        let children: Vec<_> = (0..8).map(|_| spawn(&["open", root, "--json"])).collect();
+        let (mut swept, mut sweepers) = (0, 0);
+        for child in children {
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "round {round}: an opener failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+            assert_eq!(report["to"], 3);
+            // An opener either ran the sweep (and kept __run__3) or found
+            // another opener had finished it.
+            if report["kept"] == serde_json::json!(["__run__3"]) {
+                assert_eq!(report["from"], 2);
+                sweepers += 1;
+            } else {
+                assert_eq!(report["kept"], serde_json::json!([]), "round {round}");
+            }
+            swept += report["swept"].as_array().unwrap().len();
+        }
+        assert!(sweepers >= 1, "round {round}: nobody ran the sweep");
+        assert_eq!(
+            swept, 49,
+            "round {round}: each legacy ref swept by exactly one process"
+        );
+        let list: Value =
+            serde_json::from_str(&ok(&["branch", "list", root, "--read-only", "--json"])).unwrap();
+        assert_eq!(
+            list,
+            serde_json::json!(["main", "__run__3", "feature", "fork"])
+        );
+        let stamp: Value = serde_json::from_str(&ok(&["stamp", root, "--json"])).unwrap();
+        assert_eq!(stamp["state"], "v3");
+    }
+}
+
+#[test]
+fn racing_creates_and_deletes_as_processes() {
+    let dir = tempfile::tempdir().unwrap();
+    let schema = dir.path().join("schema.pg");
+    std::fs::write(&schema, "node A { k: I64 @key }\n").unwrap();
+    for round in 0..rounds() {
+        let root = dir.path().join(format!("g{round}"));
+        let root = root.to_str().unwrap();
+        ok(&["init", root, "--schema", schema.to_str().unwrap()]);
+        for (op, loser) in [("create", "branch_exists"), ("delete", "branch_not_found")] {
+            let children: Vec<_> = (0..4).map(|_| spawn(&["branch", op, root, "x"])).collect();
+            let outs: Vec<Output> = children
+                .into_iter()
+                .map(|c| c.wait_with_output().unwrap())
+                .collect();
+            let wins = outs.iter().filter(|o| o.status.success()).count();
+            assert_eq!(wins, 1, "round {round}: {op} had {wins} winners");
+            for out in outs.iter().filter(|o| !o.status.success()) {
+                assert_eq!(out.status.code(), Some(1));
+                assert_eq!(error_kind(out), loser, "round {round}: {op}");
+            }
+        }
+        assert_eq!(
+            ok(&["branch", "list", root, "--json"]).trim(),
+            r#"["main"]"#
+        );
+    }
+}
+
+#[test]
+fn errors_and_usage() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("g");
+    let root = root.to_str().unwrap();
+    let missing = stampede(&["open", root]);
+    assert_eq!(missing.status.code(), Some(1));
+    assert_eq!(error_kind(&missing), "not_initialized");
+
+    let usage = stampede(&["branch", "frobnicate", root]);
+    assert_eq!(usage.status.code(), Some(2));
+    let usage = stampede(&["legacy", root, "--version", "7"]);
+    assert_eq!(usage.status.code(), Some(2));
+
+    let bad_schema = dir.path().join("bad.pg");
+    std::fs::write(&bad_schema, "node A {\n  k: Strin @key\n}\n").unwrap();
+    let out = stampede(&["init", root, "--schema", bad_schema.to_str().unwrap()]);
+    assert_eq!(error_kind(&out), "invalid_schema");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 6"));
+
+    ok(&["legacy", root, "--version", "2", "--stamp", " 3"]);
+    for args in [
+        vec!["open", root],
+        vec!["open", root, "--read-only"],
+        vec!["branch", "list", root],
+    ] {
+        let out = stampede(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(error_kind(&out), "corrupt_stamp", "{args:?}");
+    }
+    let stamp: Value = serde_json::from_str(&ok(&["stamp", root, "--json"])).unwrap();
+    assert_eq!(stamp["raw"], " 3");
+    assert_eq!(stamp["guard"]["kind"], "corrupt_stamp");
+
+    let root2 = dir.path().join("h");
+    let root2 = root2.to_str().unwrap();
+    ok(&[
+        "legacy",
+        root2,
+        "--version",
+        "1",
+        "--run-branches",
+        "2",
+        "--branch",
+        "u:__run__1",
+        "--branch",
+        "v:u",
+    ]);
+    let ro: Value = serde_json::from_str(&ok(&["open", root2, "--read-only", "--json"])).unwrap();
+    assert_eq!((ro["from"].as_u64(), ro["to"].as_u64()), (Some(1), Some(1)));
+    for (args, kind) in [
+        (vec!["branch", "create", root2, "main"], "reserved_branch"),
+        (
+            vec!["branch", "create", root2, "__schema_apply_lock__/x"],
+            "internal_ref",
+        ),
+        (vec!["branch", "create", root2, " x"], "invalid_branch_name"),
+        (
+            vec!["branch", "create", root2, "y", "--from", "nope"],
+            "branch_not_found",
+        ),
+        (vec!["branch", "delete", root2, "u"], "dependent_branches"),
+        (vec!["branch", "delete", root2, "nope"], "branch_not_found"),
+        (vec!["branch", "create", root2, "v"], "branch_exists"),
+    ] {
+        let out = stampede(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(error_kind(&out), kind, "{args:?}");
+    }
+    let rw: Value = serde_json::from_str(&ok(&["open", root2, "--json"])).unwrap();
+    assert_eq!(
+        rw["from"], 3,
+        "the failed commands above already migrated it"
+    );
+    assert_eq!(ok(&["branch", "list", root2]), "main\n__run__1\nu\nv\n");
+}
