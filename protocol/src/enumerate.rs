@@ -92,7 +92,10 @@ impl Refs {
     /// Whether another ref's tree nests under `name`'s (`name/child`).
     pub fn has_nested(&self, name: &str) -> bool {
         let prefix = format!("{name}/");
-        self.names().any(|n| n.starts_with(&prefix))
+        self.by_name
+            .range(prefix.clone()..)
+            .next()
+            .is_some_and(|(n, _)| n.starts_with(&prefix))
     }
 
     /// Every legacy `__run__*` ref goes, except those a surviving
@@ -181,5 +184,6 @@ mod tests {
             vec!["main", "B", "a/b", "b"]
         );
         assert!(refs.lock_held());
+        assert!(refs.has_nested("a") && !refs.has_nested("b") && !refs.has_nested("a/b"));
     }
 }
