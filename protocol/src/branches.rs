@@ -33,10 +33,17 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         Err(StoreError::NotFound(_)) => return Err(Error::BranchNotFound { name: from.into() }),
         Err(e) => return Err(Error::storage(&format!("reading the head of {from:?}"), e)),
     };
-    let tree = store
-        .write_tree(name, parent, version)
-        .await
-        .map_err(|e| Error::storage(&format!("writing the tree of {name:?}"), e))?;
+    let tree = match store.write_tree(name, parent, version).await {
+        Ok(tree) => tree,
+        // The create that owns the name may be re-forking this tree under
+        // us: then the name is taken, whatever the failed write said.
+        Err(e) => {
+            return match store.read_ref(name).await {
+                Ok(_) => Err(Error::BranchExists { name: name.into() }),
+                Err(_) => Err(Error::storage(&format!("writing the tree of {name:?}"), e)),
+            }
+        }
+    };
     let record = RefRecord {
         name: name.into(),
         parent: parent.map(str::to_string),

@@ -170,10 +170,7 @@ mod tests {
         assert_eq!(kind(&"x".repeat(211)), Some(ErrorKind::InvalidBranchName));
         assert_eq!(kind(&"é".repeat(35)), None, "35 × 2 bytes × 3 = 210");
         assert_eq!(kind(&"é".repeat(36)), Some(ErrorKind::InvalidBranchName));
-        assert_eq!(
-            kind("a/".repeat(53).trim_end_matches('/')),
-            None
-        );
+        assert_eq!(kind("a/".repeat(53).trim_end_matches('/')), None);
         assert_eq!(kind("main"), Some(ErrorKind::ReservedBranch));
         assert_eq!(check_branch_reference("main"), Ok(()));
     }
