@@ -40,6 +40,29 @@ const DATASET_DIRS: [&str; 5] = [
 /// Refs read at once during an enumeration.
 const READ_PARALLELISM: usize = 16;
 
+/// Bounds of the process-wide Lance session's caches: manifests of the
+/// control plane are small, and the engine builds no indexes.
+const METADATA_CACHE_BYTES: usize = 64 << 20;
+const INDEX_CACHE_BYTES: usize = 8 << 20;
+
+/// One Lance session for every dataset the process opens, so repeated opens
+/// of the same manifest hit Lance's metadata cache (a read-write open of a
+/// current graph costs a quarter of a cold `Dataset::open`). Lance keys a
+/// cached manifest by version *and* e-tag, so a tree rewritten at the same
+/// version (a re-forked zombie) is never served stale.
+fn shared_session() -> Arc<lance::session::Session> {
+    static SESSION: std::sync::OnceLock<Arc<lance::session::Session>> = std::sync::OnceLock::new();
+    SESSION
+        .get_or_init(|| {
+            Arc::new(lance::session::Session::new(
+                INDEX_CACHE_BYTES,
+                METADATA_CACHE_BYTES,
+                Default::default(),
+            ))
+        })
+        .clone()
+}
+
 /// One graph's `__manifest` on Lance.
 #[derive(Clone, Debug)]
 pub struct LanceStore {
@@ -84,7 +107,9 @@ impl LanceStore {
     }
 
     fn builder(&self, uri: &str) -> DatasetBuilder {
-        DatasetBuilder::from_uri(uri).with_store_params(self.params.clone())
+        DatasetBuilder::from_uri(uri)
+            .with_store_params(self.params.clone())
+            .with_session(shared_session())
     }
 
     /// Main's latest version of `__manifest`.

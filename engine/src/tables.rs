@@ -54,19 +54,18 @@ pub async fn create_all(
     schema: &Schema,
     params: &ObjectStoreParams,
 ) -> lance::Result<Vec<TablePin>> {
-    let mut pins = Vec::new();
-    for def in schema.types.values() {
+    let creates = schema.types.values().map(|def| async move {
         let path = table_path(&def.name);
         let uri = format!("{root_uri}/{path}");
         let version = create_empty(&uri, Arc::new(arrow_schema(schema, def)), params).await?;
-        pins.push(TablePin {
+        Ok::<_, lance::Error>(TablePin {
             type_name: def.name.clone(),
             path,
             version,
             branch: None,
-        });
-    }
-    Ok(pins)
+        })
+    });
+    futures::future::try_join_all(creates).await
 }
 
 /// Attempts when racing inits keep overwriting the same leftover table.

@@ -47,6 +47,21 @@ enum Command {
     },
     /// Write a graph as an older engine left it (a test fixture).
     Legacy(LegacyArgs),
+    /// Run the sequential campaign: random op sequences, engine vs model.
+    Verify(VerifyArgs),
+    /// Re-run one failing case from its token, op by op.
+    Replay { token: String },
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    #[arg(long, default_value_t = 100)]
+    cases: u32,
+    /// The root seed; case i runs with a seed derived from it.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 30)]
+    max_ops: usize,
 }
 
 #[derive(Subcommand, Debug)]
@@ -93,11 +108,63 @@ struct LegacyArgs {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Campaigns run their own runtimes, one per case.
+    match cli.command {
+        Command::Verify(args) => verify(args),
+        Command::Replay { token } => match crate::sequential::replay(&token) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(usage) => {
+                eprintln!("error: {usage}");
+                ExitCode::from(2)
+            }
+        },
+        command => run_command(command),
+    }
+}
+
+fn verify(args: VerifyArgs) -> ExitCode {
+    let budget = crate::sequential::Budget {
+        seed: args.seed,
+        cases: args.cases,
+        max_ops: args.max_ops,
+    };
+    let summary = crate::sequential::run(budget, |index, summary| {
+        if (index + 1) % 25 == 0 {
+            eprintln!(
+                "  {}/{} cases, {} ops, {} failures",
+                index + 1,
+                budget.cases,
+                summary.ops,
+                summary.failures.len()
+            );
+        }
+    });
+    for failure in &summary.failures {
+        println!("FAILURE\n{failure}\n");
+    }
+    println!(
+        "sequential: seed {} cases {} ops {} failures {} ops/s {:.0} ({:.1} s)",
+        args.seed,
+        summary.cases,
+        summary.ops,
+        summary.failures.len(),
+        summary.ops_per_second(),
+        summary.elapsed.as_secs_f64()
+    );
+    if summary.failures.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn run_command(command: Command) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error[{}]: {error}", error.kind());
@@ -163,6 +230,7 @@ async fn run(command: Command) -> Result<(), Error> {
             println!("deleted {name}");
         }
         Command::Stamp { root, json } => print_stamp(&root, json).await?,
+        Command::Verify(_) | Command::Replay { .. } => unreachable!("handled in main"),
         Command::Legacy(args) => {
             let spec = legacy_spec(&args);
             write_legacy(&args.root, &spec).await?;

@@ -1,4 +1,7 @@
-//! The Stampede harness: the `stampede` CLI today; the campaigns that
-//! drive engine and model with the same operations grow here.
+//! The Stampede harness: campaigns that drive the engine and the reference
+//! model with the same operations and compare every observation, and the
+//! `stampede` CLI that runs them.
 
+pub mod adapter;
 pub mod cli;
+pub mod sequential;

@@ -1,0 +1,285 @@
+//! The sequential campaign: random op sequences over the whole alphabet,
+//! engine vs model, compared after every op.
+//!
+//! One `u64` seed names a run; case `i` runs with a seed derived from it,
+//! so a failing case replays alone: `stampede replay seq:<case seed>:<max ops>`.
+
+pub mod generators;
+pub mod machine;
+
+use std::fmt::Write as _;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use proptest::test_runner::{
+    Config, FailurePersistence, FileFailurePersistence, RngAlgorithm, TestError, TestRng,
+    TestRunner,
+};
+use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
+use stampede_model::{Model, Op, Outcome, View};
+
+use crate::adapter::{Stampede, SystemUnderTest};
+use machine::{EngineTest, ModelMachine, Reference, Step, ENGINE_OPS};
+
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub seed: u64,
+    pub cases: u32,
+    pub max_ops: usize,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub replay: String,
+    pub message: String,
+    /// The shrunk sequence, as concrete ops with the model's outcomes.
+    pub ops: Vec<(Op, Outcome)>,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "{}", self.message)?;
+        writeln!(f, "shrunk to {} ops (model outcomes):", self.ops.len())?;
+        for (i, (op, outcome)) in self.ops.iter().enumerate() {
+            writeln!(f, "  {:>2}. {op:?} => {outcome:?}", i + 1)?;
+        }
+        write!(f, "replay: stampede replay {}", self.replay)
+    }
+}
+
+#[derive(Debug)]
+pub struct Summary {
+    pub cases: u32,
+    pub ops: u64,
+    pub elapsed: Duration,
+    pub failures: Vec<Failure>,
+}
+
+impl Summary {
+    pub fn ops_per_second(&self) -> f64 {
+        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// The seed of case `index` of a run named by `seed` (splitmix64).
+pub fn case_seed(seed: u64, index: u32) -> u64 {
+    let mut z = seed.wrapping_add(u64::from(index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+pub fn replay_token(case_seed: u64, max_ops: usize) -> String {
+    format!("seq:{case_seed:016x}:{max_ops}")
+}
+
+pub fn parse_token(token: &str) -> Option<(u64, usize)> {
+    let mut parts = token.strip_prefix("seq:")?.split(':');
+    let seed = u64::from_str_radix(parts.next()?, 16).ok()?;
+    let max_ops = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((seed, max_ops))
+}
+
+/// Run `budget.cases` cases; `progress` hears after each.
+pub fn run(budget: Budget, progress: impl FnMut(u32, &Summary)) -> Summary {
+    run_with(budget, None, progress)
+}
+
+/// As [`run`], recording failing cases in a proptest regression file that
+/// later runs replay first.
+pub fn run_with(
+    budget: Budget,
+    regressions: Option<&'static str>,
+    mut progress: impl FnMut(u32, &Summary),
+) -> Summary {
+    let start = Instant::now();
+    let ops_before = ENGINE_OPS.load(Ordering::Relaxed);
+    let mut summary = Summary {
+        cases: 0,
+        ops: 0,
+        elapsed: Duration::ZERO,
+        failures: Vec::new(),
+    };
+    for index in 0..budget.cases {
+        if let Err(failure) =
+            run_case_with(case_seed(budget.seed, index), budget.max_ops, regressions)
+        {
+            summary.failures.push(failure);
+        }
+        summary.cases += 1;
+        summary.ops = ENGINE_OPS.load(Ordering::Relaxed) - ops_before;
+        summary.elapsed = start.elapsed();
+        progress(index, &summary);
+    }
+    summary
+}
+
+/// Generate, run and (on failure) shrink one case.
+pub fn run_case(case_seed: u64, max_ops: usize) -> Result<(), Failure> {
+    run_case_with(case_seed, max_ops, None)
+}
+
+fn run_case_with(
+    case_seed: u64,
+    max_ops: usize,
+    regressions: Option<&'static str>,
+) -> Result<(), Failure> {
+    let config = Config {
+        cases: 1,
+        failure_persistence: regressions.map(|path| {
+            Box::new(FileFailurePersistence::Direct(path)) as Box<dyn FailurePersistence>
+        }),
+        max_shrink_iters: 2048,
+        ..Config::default()
+    };
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(case_seed));
+    let mut runner = TestRunner::new_with_rng(config.clone(), rng);
+    let strategy = ModelMachine::sequential_strategy(1..=max_ops);
+    // The case's value (model state and steps) is large; box the error.
+    let result = quietly(|| {
+        runner
+            .run(&strategy, |(initial, steps, seen)| {
+                EngineTest::test_sequential(config.clone(), initial, steps, seen);
+                Ok(())
+            })
+            .map_err(Box::new)
+    });
+    match result.map_err(|e| *e) {
+        Ok(()) => Ok(()),
+        Err(TestError::Fail(reason, (_, steps, _))) => Err(Failure {
+            replay: replay_token(case_seed, max_ops),
+            message: reason.to_string(),
+            ops: model_trace(&steps),
+        }),
+        Err(TestError::Abort(reason)) => Err(Failure {
+            replay: replay_token(case_seed, max_ops),
+            message: format!("proptest aborted: {reason}"),
+            ops: Vec::new(),
+        }),
+    }
+}
+
+/// Shrinking panics many times on purpose; keep stderr for the verdict.
+fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let out = f();
+    std::panic::set_hook(previous);
+    out
+}
+
+fn seed_bytes(seed: u64) -> [u8; 32] {
+    let mut bytes = [0u8; 32];
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        chunk.copy_from_slice(&case_seed(seed, i as u32).to_le_bytes());
+    }
+    bytes
+}
+
+fn model_trace(steps: &[Step]) -> Vec<(Op, Outcome)> {
+    let mut reference = Reference::default();
+    steps
+        .iter()
+        .map(|step| {
+            reference = ModelMachine::apply(reference.clone(), step);
+            reference.last.clone().expect("applied")
+        })
+        .collect()
+}
+
+/// Apply concrete ops to a fresh engine and to the model, comparing the
+/// outcome and the whole view after each. `Err` says where they parted.
+pub fn check_ops(ops: &[Op]) -> Result<(), String> {
+    let mut engine = Stampede::new();
+    let mut model = Model::default();
+    for (i, op) in ops.iter().enumerate() {
+        let expected = model.apply(op);
+        let observed = engine.apply(op);
+        if observed != expected {
+            return Err(format!(
+                "op {} {op:?}: engine {observed:?}, model {expected:?}",
+                i + 1
+            ));
+        }
+        let (seen, derived) = (engine.view(), model.view());
+        if seen != derived {
+            return Err(format!(
+                "after op {} {op:?}: {}",
+                i + 1,
+                view_diff(&seen, &derived)
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A readable transcript: each op, its outcome, and the state after it.
+/// Fails (with the divergence) when engine and model disagree.
+pub fn transcript(ops: &[Op]) -> Result<String, String> {
+    check_ops(ops)?;
+    let mut model = Model::default();
+    let mut out = String::new();
+    for op in ops {
+        let outcome = model.apply(op);
+        let view = model.view();
+        let _ = writeln!(out, "op: {op:?}");
+        let _ = writeln!(out, "  outcome: {outcome:?}");
+        let _ = writeln!(out, "  stamp: {:?}", view.stamp);
+        let _ = writeln!(out, "  refs: {:?}", view.refs);
+        if let Some(list) = &view.list {
+            let _ = writeln!(out, "  list: {list:?}");
+        }
+    }
+    Ok(out)
+}
+
+/// Re-run one case and print each op with both outcomes and any view diff.
+pub fn replay(token: &str) -> Result<bool, String> {
+    let (seed, max_ops) = parse_token(token).ok_or_else(|| {
+        format!("not a replay token: {token:?} (expected seq:<16 hex digits>:<max ops>)")
+    })?;
+    let Err(failure) = run_case(seed, max_ops) else {
+        println!("{token}: passes (engine and model agree on every op)");
+        return Ok(true);
+    };
+    println!("{token}: fails; shrunk case, op by op:");
+    let mut engine = Stampede::new();
+    let mut model = Model::default();
+    for (i, (op, _)) in failure.ops.iter().enumerate() {
+        let expected = model.apply(op);
+        let observed = engine.apply(op);
+        let mark = if observed == expected { "  " } else { "!!" };
+        println!("{mark}{:>2}. {op:?}", i + 1);
+        println!("      model:  {expected:?}");
+        println!("      engine: {observed:?}");
+        let (seen, derived) = (engine.view(), model.view());
+        if seen != derived {
+            println!("      view differs: {}", view_diff(&seen, &derived));
+        }
+    }
+    println!("{}", failure.message);
+    Ok(false)
+}
+
+fn view_diff(engine: &View, model: &View) -> String {
+    let mut parts = Vec::new();
+    if engine.stamp != model.stamp {
+        parts.push(format!(
+            "stamp engine {:?} model {:?}",
+            engine.stamp, model.stamp
+        ));
+    }
+    if engine.refs != model.refs {
+        parts.push(format!(
+            "refs engine {:?} model {:?}",
+            engine.refs, model.refs
+        ));
+    }
+    if engine.list != model.list {
+        parts.push(format!(
+            "list engine {:?} model {:?}",
+            engine.list, model.list
+        ));
+    }
+    parts.join("; ")
+}

@@ -1,0 +1,142 @@
+//! Fixed scenarios recorded as transcripts (op, outcome, state after) under
+//! `snapshots/`, so a change to the contract shows up as a reviewed diff.
+//! Each transcript is only written after engine and model agreed on it.
+
+use stampede_harness::sequential::transcript;
+use stampede_model::{LegacyGraph, LegacyStamp, Mode, Op};
+
+fn legacy(version: u32, runs: usize, branches: &[(&str, Option<&str>)], stamp: LegacyStamp) -> Op {
+    Op::WriteLegacy(LegacyGraph {
+        version,
+        run_branches: runs,
+        branches: branches
+            .iter()
+            .map(|(n, p)| (n.to_string(), p.map(str::to_string)))
+            .collect(),
+        stamp,
+    })
+}
+
+fn create(name: &str, from: &str) -> Op {
+    Op::BranchCreate {
+        name: name.into(),
+        from: from.into(),
+    }
+}
+
+fn delete(name: &str) -> Op {
+    Op::BranchDelete { name: name.into() }
+}
+
+fn snapshot(name: &str, ops: &[Op]) {
+    let text = transcript(ops).unwrap_or_else(|divergence| panic!("{name}: {divergence}"));
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(name, text);
+    });
+}
+
+#[test]
+fn fresh_graph_lifecycle() {
+    snapshot(
+        "transcript_fresh_graph_lifecycle",
+        &[
+            Op::Stamp,
+            Op::Open(Mode::ReadWrite),
+            Op::Init,
+            Op::Init,
+            create("a", "main"),
+            create("a/b", "a"),
+            create("a", "main"),
+            delete("a"),
+            create("main", "main"),
+            create(" a", "main"),
+            create("__schema_apply_lock__/x", "main"),
+            create("c", "nope"),
+            Op::BranchList,
+            delete("a/b"),
+            delete("a"),
+            Op::Open(Mode::ReadOnly),
+            create("d", "main"),
+            Op::BranchList,
+        ],
+    );
+}
+
+#[test]
+fn legacy_v1_opened_read_write() {
+    snapshot(
+        "transcript_legacy_v1_open",
+        &[
+            legacy(1, 2, &[("feature", None)], LegacyStamp::Default),
+            Op::Stamp,
+            Op::Open(Mode::ReadWrite),
+            Op::Stamp,
+            Op::Open(Mode::ReadWrite),
+        ],
+    );
+}
+
+#[test]
+fn legacy_v2_with_a_user_branch_forked_from_a_run_ref() {
+    snapshot(
+        "transcript_legacy_v2_dependent_branch",
+        &[
+            legacy(
+                2,
+                3,
+                &[("fork", Some("__run__1")), ("fork/deeper", Some("fork"))],
+                LegacyStamp::Default,
+            ),
+            Op::Open(Mode::ReadWrite),
+            delete("__run__1"),
+            delete("fork/deeper"),
+            delete("fork"),
+            delete("__run__1"),
+            create("__run__7", "main"),
+            Op::Open(Mode::ReadWrite),
+            Op::BranchList,
+        ],
+    );
+}
+
+#[test]
+fn read_only_on_a_legacy_graph() {
+    snapshot(
+        "transcript_read_only_legacy",
+        &[
+            legacy(2, 2, &[("u", Some("__run__0"))], LegacyStamp::Default),
+            Op::Open(Mode::ReadOnly),
+            Op::BranchList,
+            create("x", "main"),
+            delete("u"),
+            Op::Stamp,
+            Op::Open(Mode::ReadWrite),
+            Op::Open(Mode::ReadOnly),
+            Op::BranchList,
+        ],
+    );
+}
+
+#[test]
+fn every_stamp_state() {
+    let mut ops = Vec::new();
+    let stamps = [
+        (1, LegacyStamp::Default),
+        (2, LegacyStamp::Absent),
+        (2, LegacyStamp::Default),
+        (2, LegacyStamp::Raw("3".into())),
+        (2, LegacyStamp::Raw("4".into())),
+        (2, LegacyStamp::Raw("99".into())),
+        (2, LegacyStamp::Raw("abc".into())),
+        (2, LegacyStamp::Raw(" 3".into())),
+        (2, LegacyStamp::Raw("0".into())),
+        (1, LegacyStamp::Raw("".into())),
+    ];
+    for (version, stamp) in stamps {
+        ops.push(legacy(version, 1, &[], stamp));
+        ops.push(Op::Stamp);
+        ops.push(Op::Open(Mode::ReadOnly));
+        ops.push(Op::Open(Mode::ReadWrite));
+    }
+    snapshot("transcript_every_stamp_state", &ops);
+}

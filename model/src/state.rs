@@ -1,0 +1,398 @@
+//! The model's state and how each operation changes it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::names::{self, is_internal, is_legacy_run, MAIN};
+use crate::stamp::{self, CURRENT};
+use crate::vocabulary::{
+    ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, View,
+};
+
+/// The graph at the current root, and the handle the client holds on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Model {
+    /// `None` until `Init` or `WriteLegacy`.
+    pub graph: Option<Graph>,
+    pub handle: Option<Mode>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Graph {
+    /// Main's stamp key exactly as written, if present.
+    pub stamp: Option<String>,
+    /// Whether `object_id` carries the primary-key annotation.
+    pub pk: bool,
+    /// Every ref of `__manifest`: name → parent (`None`: main).
+    pub refs: BTreeMap<String, Option<String>>,
+}
+
+impl Graph {
+    fn fresh() -> Graph {
+        Graph {
+            stamp: Some(CURRENT.to_string()),
+            pk: true,
+            refs: BTreeMap::new(),
+        }
+    }
+
+    fn legacy(spec: &LegacyGraph) -> Graph {
+        let mut refs: BTreeMap<String, Option<String>> = (0..spec.run_branches)
+            .map(|i| (format!("{}{i}", names::RUN_PREFIX), None))
+            .collect();
+        for (name, parent) in &spec.branches {
+            refs.insert(name.clone(), parent.clone().filter(|p| p != MAIN));
+        }
+        let stamp = match &spec.stamp {
+            LegacyStamp::Default if spec.version >= 2 => Some(spec.version.to_string()),
+            LegacyStamp::Default | LegacyStamp::Absent => None,
+            LegacyStamp::Raw(raw) => Some(raw.clone()),
+        };
+        Graph {
+            stamp,
+            pk: spec.version >= 2,
+            refs,
+        }
+    }
+
+    fn version(&self) -> Result<u32, ErrorKind> {
+        stamp::guard(&stamp::read(self.stamp.as_deref(), self.pk))
+    }
+
+    fn lock_held(&self) -> bool {
+        self.refs.keys().any(|n| is_internal(n))
+    }
+
+    /// The v2→v3 sweep: every `__run__*` ref except the ancestors of a
+    /// non-`__run__` ref. Returns (swept, kept), both sorted.
+    fn sweep_plan(&self) -> (Vec<String>, Vec<String>) {
+        let mut kept = BTreeSet::new();
+        for (name, parent) in &self.refs {
+            if is_legacy_run(name) {
+                continue;
+            }
+            let mut next = parent.clone();
+            while let Some(ancestor) = next {
+                if is_legacy_run(&ancestor) {
+                    kept.insert(ancestor.clone());
+                }
+                next = self.refs.get(&ancestor).cloned().flatten();
+            }
+        }
+        let swept = self
+            .refs
+            .keys()
+            .filter(|n| is_legacy_run(n) && !kept.contains(*n))
+            .cloned()
+            .collect();
+        (swept, kept.into_iter().collect())
+    }
+
+    /// Main, then public refs bytewise; `hide` drops what a sweep will take.
+    fn public_list(&self, hide_pending_sweep: bool) -> Vec<String> {
+        let hidden = if hide_pending_sweep {
+            self.sweep_plan().0
+        } else {
+            Vec::new()
+        };
+        std::iter::once(MAIN.to_string())
+            .chain(
+                self.refs
+                    .keys()
+                    .filter(|n| !is_internal(n) && !hidden.contains(n))
+                    .cloned(),
+            )
+            .collect()
+    }
+
+    /// Bring main to the current version, as one read-write open does.
+    fn migrate(&mut self, from: u32) -> OpenReport {
+        let mut report = OpenReport {
+            from,
+            to: CURRENT,
+            ..OpenReport::default()
+        };
+        if from <= 1 {
+            self.pk = true;
+            self.stamp = Some("2".into());
+        }
+        if from <= 2 {
+            let (swept, kept) = self.sweep_plan();
+            for name in &swept {
+                self.refs.remove(name);
+            }
+            self.stamp = Some(CURRENT.to_string());
+            report.swept = swept;
+            report.kept = kept;
+        }
+        report
+    }
+}
+
+impl Model {
+    pub fn apply(&mut self, op: &Op) -> Outcome {
+        match op {
+            Op::Init => self.init(),
+            Op::Open(mode) => {
+                let outcome = self.open(*mode);
+                if outcome.is_err() {
+                    self.handle = None;
+                }
+                outcome
+            }
+            Op::WriteLegacy(spec) => {
+                self.graph = Some(Graph::legacy(spec));
+                self.handle = None;
+                Ok(Observation::Done)
+            }
+            Op::BranchCreate { name, from } => self.create(name, from),
+            Op::BranchDelete { name } => self.delete(name),
+            Op::BranchList => self.list().map(Observation::Branches),
+            Op::Stamp => {
+                let graph = self.graph.as_ref().ok_or(ErrorKind::NotInitialized)?;
+                Ok(Observation::Stamp(stamp::view(
+                    graph.stamp.as_deref(),
+                    graph.pk,
+                )))
+            }
+        }
+    }
+
+    /// Everything an observer may see, derived from the state in one place.
+    pub fn view(&self) -> View {
+        View {
+            stamp: self
+                .graph
+                .as_ref()
+                .map(|g| stamp::view(g.stamp.as_deref(), g.pk))
+                .ok_or(ErrorKind::NotInitialized),
+            refs: self
+                .graph
+                .as_ref()
+                .map(|g| g.refs.clone())
+                .unwrap_or_default(),
+            list: self.handle.map(|_| self.list()),
+        }
+    }
+
+    fn init(&mut self) -> Outcome {
+        if self.graph.is_some() {
+            return Err(ErrorKind::AlreadyInitialized);
+        }
+        self.graph = Some(Graph::fresh());
+        self.handle = Some(Mode::ReadWrite);
+        Ok(Observation::Done)
+    }
+
+    fn open(&mut self, mode: Mode) -> Outcome {
+        let graph = self.graph.as_mut().ok_or(ErrorKind::NotInitialized)?;
+        let from = graph.version()?;
+        let report = match mode {
+            Mode::ReadOnly => OpenReport {
+                from,
+                to: from,
+                ..OpenReport::default()
+            },
+            Mode::ReadWrite => graph.migrate(from),
+        };
+        self.handle = Some(mode);
+        Ok(Observation::Opened(report))
+    }
+
+    /// The graph behind a writable handle. Check order starts here:
+    /// read-only before anything about the names.
+    fn writable(&mut self) -> Result<&mut Graph, ErrorKind> {
+        match self.handle {
+            None => Err(ErrorKind::NotInitialized),
+            Some(Mode::ReadOnly) => Err(ErrorKind::ReadOnly),
+            Some(Mode::ReadWrite) => self.graph.as_mut().ok_or(ErrorKind::NotInitialized),
+        }
+    }
+
+    /// read-only → names (`name`, then `from`) → lock → exists → `from` missing.
+    fn create(&mut self, name: &str, from: &str) -> Outcome {
+        let graph = self.writable()?;
+        names::check_public(name)?;
+        names::check_reference(from)?;
+        if graph.lock_held() {
+            return Err(ErrorKind::SchemaApplyInProgress);
+        }
+        if graph.refs.contains_key(name) {
+            return Err(ErrorKind::BranchExists);
+        }
+        if from != MAIN && !graph.refs.contains_key(from) {
+            return Err(ErrorKind::BranchNotFound);
+        }
+        let parent = (from != MAIN).then(|| from.to_string());
+        graph.refs.insert(name.to_string(), parent);
+        Ok(Observation::Done)
+    }
+
+    /// read-only → name → lock → missing → dependents.
+    fn delete(&mut self, name: &str) -> Outcome {
+        let graph = self.writable()?;
+        names::check_public(name)?;
+        if graph.lock_held() {
+            return Err(ErrorKind::SchemaApplyInProgress);
+        }
+        if !graph.refs.contains_key(name) {
+            return Err(ErrorKind::BranchNotFound);
+        }
+        if graph.refs.values().any(|p| p.as_deref() == Some(name)) {
+            return Err(ErrorKind::DependentBranches);
+        }
+        graph.refs.remove(name);
+        Ok(Observation::Done)
+    }
+
+    /// A read-only handle on a graph below the current version hides the
+    /// refs the next read-write open will sweep.
+    fn list(&self) -> Result<Vec<String>, ErrorKind> {
+        let mode = self.handle.ok_or(ErrorKind::NotInitialized)?;
+        let graph = self.graph.as_ref().ok_or(ErrorKind::NotInitialized)?;
+        let pending = mode == Mode::ReadOnly && graph.version().is_ok_and(|v| v < CURRENT);
+        Ok(graph.public_list(pending))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vocabulary::StampState;
+
+    fn legacy(version: u32, runs: usize, branches: &[(&str, Option<&str>)]) -> Op {
+        Op::WriteLegacy(LegacyGraph {
+            version,
+            run_branches: runs,
+            branches: branches
+                .iter()
+                .map(|(n, p)| (n.to_string(), p.map(str::to_string)))
+                .collect(),
+            stamp: LegacyStamp::Default,
+        })
+    }
+
+    fn create(name: &str, from: &str) -> Op {
+        Op::BranchCreate {
+            name: name.into(),
+            from: from.into(),
+        }
+    }
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn migration_sweeps_all_but_ancestors_of_user_branches() {
+        let mut m = Model::default();
+        m.apply(&legacy(1, 3, &[("u", Some("__run__1")), ("w", Some("u"))]))
+            .unwrap();
+        assert_eq!(
+            m.apply(&Op::Open(Mode::ReadOnly)),
+            Ok(Observation::Opened(OpenReport {
+                from: 1,
+                to: 1,
+                ..Default::default()
+            }))
+        );
+        assert_eq!(
+            m.apply(&Op::BranchList),
+            Ok(Observation::Branches(strings(&[
+                "main", "__run__1", "u", "w"
+            ])))
+        );
+        let opened = m.apply(&Op::Open(Mode::ReadWrite));
+        assert_eq!(
+            opened,
+            Ok(Observation::Opened(OpenReport {
+                from: 1,
+                to: 3,
+                swept: strings(&["__run__0", "__run__2"]),
+                kept: strings(&["__run__1"]),
+            }))
+        );
+        let g = m.graph.as_ref().unwrap();
+        assert_eq!((g.stamp.as_deref(), g.pk), (Some("3"), true));
+        // A user's __run__ branch after migration is never swept.
+        m.apply(&create("__run__9", "main")).unwrap();
+        m.apply(&Op::Open(Mode::ReadWrite)).unwrap();
+        assert!(m.graph.as_ref().unwrap().refs.contains_key("__run__9"));
+    }
+
+    #[test]
+    fn check_order_read_only_then_names_then_lock_then_existence() {
+        let mut m = Model::default();
+        m.apply(&legacy(
+            2,
+            0,
+            &[("__schema_apply_lock__", None), ("a", None)],
+        ))
+        .unwrap();
+        m.apply(&Op::Open(Mode::ReadOnly)).unwrap();
+        assert_eq!(m.apply(&create(" bad", "main")), Err(ErrorKind::ReadOnly));
+        m.apply(&Op::Open(Mode::ReadWrite)).unwrap();
+        assert_eq!(
+            m.apply(&create(" bad", "main")),
+            Err(ErrorKind::InvalidBranchName)
+        );
+        assert_eq!(
+            m.apply(&create("a", "main")),
+            Err(ErrorKind::SchemaApplyInProgress)
+        );
+        assert_eq!(
+            m.apply(&Op::BranchDelete { name: "zz".into() }),
+            Err(ErrorKind::SchemaApplyInProgress)
+        );
+        assert_eq!(
+            m.apply(&Op::BranchList),
+            Ok(Observation::Branches(strings(&["main", "a"])))
+        );
+    }
+
+    #[test]
+    fn guard_refusals_drop_the_handle_and_change_nothing() {
+        let mut m = Model::default();
+        m.apply(&Op::WriteLegacy(LegacyGraph {
+            version: 2,
+            run_branches: 1,
+            branches: vec![],
+            stamp: LegacyStamp::Raw(" 3".into()),
+        }))
+        .unwrap();
+        let before = m.graph.clone();
+        assert_eq!(
+            m.apply(&Op::Open(Mode::ReadWrite)),
+            Err(ErrorKind::CorruptStamp)
+        );
+        assert_eq!(
+            m.apply(&Op::Open(Mode::ReadOnly)),
+            Err(ErrorKind::CorruptStamp)
+        );
+        assert_eq!(m.graph, before);
+        assert_eq!(m.handle, None);
+        match m.apply(&Op::Stamp) {
+            Ok(Observation::Stamp(v)) => assert_eq!(v.state, StampState::Corrupt(" 3".into())),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn delete_and_dependents() {
+        let mut m = Model::default();
+        m.apply(&Op::Init).unwrap();
+        m.apply(&create("a", "main")).unwrap();
+        m.apply(&create("b", "a")).unwrap();
+        assert_eq!(
+            m.apply(&Op::BranchDelete { name: "a".into() }),
+            Err(ErrorKind::DependentBranches)
+        );
+        assert_eq!(
+            m.apply(&create("c", "nope")),
+            Err(ErrorKind::BranchNotFound)
+        );
+        assert_eq!(m.apply(&Op::Init), Err(ErrorKind::AlreadyInitialized));
+        m.apply(&Op::BranchDelete { name: "b".into() }).unwrap();
+        m.apply(&Op::BranchDelete { name: "a".into() }).unwrap();
+        assert_eq!(m.view().list, Some(Ok(strings(&["main"]))));
+    }
+}

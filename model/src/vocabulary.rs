@@ -1,0 +1,186 @@
+//! The operations and observations shared by model, engine adapter and
+//! harness. Outcomes carry an error *kind*, never a message.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ErrorKind {
+    AlreadyInitialized,
+    NotInitialized,
+    ReadOnly,
+    InvalidBranchName,
+    ReservedBranch,
+    InternalRef,
+    BranchExists,
+    BranchNotFound,
+    DependentBranches,
+    SameBranch,
+    SchemaApplyInProgress,
+    BlockingBranches,
+    CorruptStamp,
+    UpgradeRequired,
+    CorruptManifest,
+    InvalidSchema,
+    UnsupportedSchemaChange,
+    TypeNotFound,
+    InvalidRow,
+    Conflict,
+    Storage,
+}
+
+impl ErrorKind {
+    const NAMES: [(ErrorKind, &'static str); 21] = [
+        (ErrorKind::AlreadyInitialized, "already_initialized"),
+        (ErrorKind::NotInitialized, "not_initialized"),
+        (ErrorKind::ReadOnly, "read_only"),
+        (ErrorKind::InvalidBranchName, "invalid_branch_name"),
+        (ErrorKind::ReservedBranch, "reserved_branch"),
+        (ErrorKind::InternalRef, "internal_ref"),
+        (ErrorKind::BranchExists, "branch_exists"),
+        (ErrorKind::BranchNotFound, "branch_not_found"),
+        (ErrorKind::DependentBranches, "dependent_branches"),
+        (ErrorKind::SameBranch, "same_branch"),
+        (ErrorKind::SchemaApplyInProgress, "schema_apply_in_progress"),
+        (ErrorKind::BlockingBranches, "blocking_branches"),
+        (ErrorKind::CorruptStamp, "corrupt_stamp"),
+        (ErrorKind::UpgradeRequired, "upgrade_required"),
+        (ErrorKind::CorruptManifest, "corrupt_manifest"),
+        (ErrorKind::InvalidSchema, "invalid_schema"),
+        (
+            ErrorKind::UnsupportedSchemaChange,
+            "unsupported_schema_change",
+        ),
+        (ErrorKind::TypeNotFound, "type_not_found"),
+        (ErrorKind::InvalidRow, "invalid_row"),
+        (ErrorKind::Conflict, "conflict"),
+        (ErrorKind::Storage, "storage"),
+    ];
+
+    /// The kind's wire name, as the CLI prints it in `error[<name>]`.
+    pub fn name(self) -> &'static str {
+        Self::NAMES
+            .iter()
+            .find(|(k, _)| *k == self)
+            .map(|(_, n)| *n)
+            .expect("every kind is named")
+    }
+
+    pub fn from_name(name: &str) -> Option<ErrorKind> {
+        Self::NAMES
+            .iter()
+            .find(|(_, n)| *n == name)
+            .map(|(k, _)| *k)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Mode {
+    ReadWrite,
+    ReadOnly,
+}
+
+/// Main's stamp as written by a legacy engine.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum LegacyStamp {
+    /// None for v1, "2" for v2.
+    Default,
+    /// No stamp key (v2: a v1→v2 step stopped after its PK commit).
+    Absent,
+    Raw(String),
+}
+
+/// A graph as an older engine left it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct LegacyGraph {
+    pub version: u32,
+    /// `__run__0` .. `__run__{n-1}`, forked from main.
+    pub run_branches: usize,
+    /// (name, parent) in creation order; a parent of `None` is main.
+    pub branches: Vec<(String, Option<String>)>,
+    pub stamp: LegacyStamp,
+}
+
+/// One operation, with every target already a concrete name.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Op {
+    /// Create a graph at the current root and take a read-write handle.
+    Init,
+    /// Open the current root; the handle is replaced (or dropped on error).
+    Open(Mode),
+    /// Replace the graph with a fresh root written by the legacy writer;
+    /// drops the handle.
+    WriteLegacy(LegacyGraph),
+    BranchCreate {
+        name: String,
+        from: String,
+    },
+    BranchDelete {
+        name: String,
+    },
+    BranchList,
+    /// Read main's stamp without a handle; never writes.
+    Stamp,
+}
+
+impl Op {
+    /// Whether the op goes through the handle (and so needs one).
+    pub fn needs_handle(&self) -> bool {
+        matches!(
+            self,
+            Op::BranchCreate { .. } | Op::BranchDelete { .. } | Op::BranchList
+        )
+    }
+}
+
+/// What one read-write open did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct OpenReport {
+    pub from: u32,
+    pub to: u32,
+    pub swept: Vec<String>,
+    pub kept: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum StampState {
+    Unstamped,
+    PkSetUnstamped,
+    Version(u64),
+    Corrupt(String),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StampView {
+    pub state: StampState,
+    /// The version an open starts from, or the guard's refusal.
+    pub verdict: Result<u32, ErrorKind>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Observation {
+    Done,
+    Opened(OpenReport),
+    Branches(Vec<String>),
+    Stamp(StampView),
+}
+
+pub type Outcome = Result<Observation, ErrorKind>;
+
+/// Everything an observer can see of the graph, compared after every op.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct View {
+    /// Main's stamp, or `NotInitialized`.
+    pub stamp: Result<StampView, ErrorKind>,
+    /// Every ref on `__manifest` (including legacy and internal ones) with
+    /// its parent (`None`: main).
+    pub refs: BTreeMap<String, Option<String>>,
+    /// What the held handle lists, if a handle is held.
+    pub list: Option<Result<Vec<String>, ErrorKind>>,
+}
