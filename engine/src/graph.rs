@@ -137,7 +137,7 @@ impl Graph {
         delete_branch(&self.store, name).await
     }
 
-    fn writable(&self, operation: &'static str) -> Result<()> {
+    pub(crate) fn writable(&self, operation: &'static str) -> Result<()> {
         match self.mode {
             Mode::ReadWrite => Ok(()),
             Mode::ReadOnly => Err(Error::ReadOnly { operation }),
@@ -167,10 +167,7 @@ pub async fn read_stamp(root: &str) -> Result<StampReport> {
 }
 
 pub(crate) fn current_shape() -> ManifestShape {
-    ManifestShape {
-        stamp: Some(CURRENT_VERSION.to_string()),
-        primary_key: true,
-    }
+    ManifestShape::stamped(Some(CURRENT_VERSION.to_string()), true)
 }
 
 pub(crate) async fn connect(root: &str, params: ObjectStoreParams) -> Result<LanceStore> {

@@ -66,10 +66,7 @@ impl LegacySpec {
             LegacyStamp::Default | LegacyStamp::Absent => None,
             LegacyStamp::Raw(raw) => Some(raw.clone()),
         };
-        ManifestShape {
-            stamp,
-            primary_key: self.version >= 2,
-        }
+        ManifestShape::stamped(stamp, self.version >= 2)
     }
 }
 

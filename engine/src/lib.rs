@@ -4,11 +4,14 @@
 //! stamp, the open-time migrations) runs the protocols of
 //! [`stampede_protocol`] on [`storage::LanceStore`].
 
+pub mod data;
 pub mod error;
 pub mod graph;
 pub mod legacy;
 pub mod manifest;
+pub mod rows;
 pub mod schema;
+pub mod schema_apply;
 pub mod storage;
 pub mod tables;
 

@@ -6,11 +6,12 @@
 //! type's table. The internal schema stamp is schema-level metadata on
 //! main's chain.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
-use arrow_array::{RecordBatch, StringArray, UInt64Array};
+use arrow_array::{Array, RecordBatch, StringArray, UInt64Array};
 use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema};
+use lance::dataset::{CommitBuilder, InsertBuilder, WriteDestination, WriteMode, WriteParams};
 use lance::Dataset;
 use stampede_protocol::stamp::STAMP_KEY;
 use stampede_protocol::{MainHead, PkState};
@@ -40,11 +41,28 @@ impl TablePin {
     }
 }
 
-/// How the manifest is born, and how the legacy writer shapes older graphs.
+/// Schema metadata on `__manifest`: bumped by each published schema change.
+pub const EPOCH_KEY: &str = "stampede:schema_epoch";
+
+/// The schema-level metadata and primary-key annotation a manifest commit
+/// carries: how the manifest is born, how the legacy writer shapes older
+/// graphs, and what each publish keeps.
 #[derive(Clone, Debug)]
 pub struct ManifestShape {
-    pub stamp: Option<String>,
+    pub metadata: HashMap<String, String>,
     pub primary_key: bool,
+}
+
+impl ManifestShape {
+    pub fn stamped(stamp: Option<String>, primary_key: bool) -> Self {
+        ManifestShape {
+            metadata: stamp
+                .into_iter()
+                .map(|s| (STAMP_KEY.to_string(), s))
+                .collect(),
+            primary_key,
+        }
+    }
 }
 
 pub fn arrow_schema(shape: &ManifestShape) -> ArrowSchema {
@@ -52,11 +70,7 @@ pub fn arrow_schema(shape: &ManifestShape) -> ArrowSchema {
     if shape.primary_key {
         object_id = object_id.with_metadata(HashMap::from([(PK_KEY.into(), "true".into())]));
     }
-    let metadata: HashMap<String, String> = shape
-        .stamp
-        .iter()
-        .map(|s| (STAMP_KEY.to_string(), s.clone()))
-        .collect();
+    let metadata = shape.metadata.clone();
     ArrowSchema::new(vec![
         object_id,
         Field::new("kind", DataType::Utf8, false),
@@ -114,5 +128,113 @@ pub fn main_head(dataset: &Dataset) -> MainHead {
         version: dataset.version().version,
         stamp: schema.metadata.get(STAMP_KEY).cloned(),
         pk,
+        schema_epoch: schema_epoch(&schema.metadata),
+    }
+}
+
+fn schema_epoch(metadata: &HashMap<String, String>) -> u64 {
+    metadata
+        .get(EPOCH_KEY)
+        .and_then(|e| e.parse().ok())
+        .unwrap_or(0)
+}
+
+/// One branch's manifest at one version: what a graph commit replaces.
+#[derive(Clone, Debug)]
+pub struct ManifestState {
+    pub dataset: Arc<Dataset>,
+    pub schema_source: String,
+    pub pins: BTreeMap<String, TablePin>,
+}
+
+impl ManifestState {
+    pub async fn read(dataset: Dataset) -> lance::Result<ManifestState> {
+        let batch = dataset.scan().try_into_batch().await?;
+        let column = |name: &str| batch.column_by_name(name).cloned();
+        let strings = |name: &str| {
+            column(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+        };
+        let corrupt = |what: &str| {
+            lance::Error::corrupt_file(
+                object_store::path::Path::from(MANIFEST_DIR),
+                format!("__manifest {what}"),
+            )
+        };
+        let ids = strings(OBJECT_ID).ok_or_else(|| corrupt("has no object_id column"))?;
+        let sources = strings("schema_source").ok_or_else(|| corrupt("has no schema_source"))?;
+        let paths = strings("table_path").ok_or_else(|| corrupt("has no table_path"))?;
+        let branches = strings("table_branch").ok_or_else(|| corrupt("has no table_branch"))?;
+        let versions = column("table_version")
+            .and_then(|c| c.as_any().downcast_ref::<UInt64Array>().cloned())
+            .ok_or_else(|| corrupt("has no table_version"))?;
+        let mut schema_source = None;
+        let mut pins = BTreeMap::new();
+        for i in 0..batch.num_rows() {
+            let id = ids.value(i);
+            if id == SCHEMA_OBJECT_ID {
+                schema_source = Some(sources.value(i).to_string());
+            } else if let Some(type_name) = id.strip_prefix("table:") {
+                pins.insert(
+                    type_name.to_string(),
+                    TablePin {
+                        type_name: type_name.to_string(),
+                        path: paths.value(i).to_string(),
+                        version: versions.value(i),
+                        branch: (!branches.is_null(i)).then(|| branches.value(i).to_string()),
+                    },
+                );
+            }
+        }
+        Ok(ManifestState {
+            dataset: Arc::new(dataset),
+            schema_source: schema_source.ok_or_else(|| corrupt("has no schema row"))?,
+            pins,
+        })
+    }
+
+    pub fn version(&self) -> u64 {
+        self.dataset.version().version
+    }
+
+    pub fn schema_epoch(&self) -> u64 {
+        schema_epoch(&self.dataset.schema().metadata)
+    }
+
+    /// Publish `schema_source` and `pins` as one commit on this manifest's
+    /// branch: a strict overwrite at the version read, so it lands only if
+    /// nothing else committed since (`Conflict` otherwise: no lost update).
+    /// The stamp and primary key are carried over; a schema change bumps
+    /// the epoch.
+    pub async fn publish(
+        &self,
+        schema_source: &str,
+        pins: &BTreeMap<String, TablePin>,
+        params: &lance::io::ObjectStoreParams,
+    ) -> lance::Result<()> {
+        let mut metadata = self.dataset.schema().metadata.clone();
+        if schema_source != self.schema_source {
+            metadata.insert(EPOCH_KEY.into(), (self.schema_epoch() + 1).to_string());
+        }
+        let shape = ManifestShape {
+            metadata,
+            primary_key: !self.dataset.schema().unenforced_primary_key().is_empty(),
+        };
+        let pins: Vec<TablePin> = pins.values().cloned().collect();
+        let batch = rows(&shape, schema_source, &pins)
+            .map_err(|e| lance::Error::invalid_input(e.to_string()))?;
+        let write = WriteParams {
+            mode: WriteMode::Overwrite,
+            store_params: Some(params.clone()),
+            ..WriteParams::default()
+        };
+        let transaction = InsertBuilder::new(WriteDestination::Dataset(self.dataset.clone()))
+            .with_params(&write)
+            .execute_uncommitted(vec![batch])
+            .await?;
+        CommitBuilder::new(self.dataset.clone())
+            .with_max_retries(0)
+            .execute(transaction)
+            .await
+            .map(|_| ())
     }
 }

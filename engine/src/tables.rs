@@ -5,6 +5,7 @@ use std::sync::Arc;
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema};
 use lance::dataset::builder::DatasetBuilder;
+use lance::dataset::{MergeInsertBuilder, NewColumnTransform, WhenMatched, WhenNotMatched};
 use lance::dataset::{WriteMode, WriteParams};
 use lance::io::ObjectStoreParams;
 use lance::Dataset;
@@ -54,18 +55,29 @@ pub async fn create_all(
     schema: &Schema,
     params: &ObjectStoreParams,
 ) -> lance::Result<Vec<TablePin>> {
-    let creates = schema.types.values().map(|def| async move {
-        let path = table_path(&def.name);
-        let uri = format!("{root_uri}/{path}");
-        let version = create_empty(&uri, Arc::new(arrow_schema(schema, def)), params).await?;
-        Ok::<_, lance::Error>(TablePin {
-            type_name: def.name.clone(),
-            path,
-            version,
-            branch: None,
-        })
-    });
+    let creates = schema
+        .types
+        .values()
+        .map(|def| create_table(root_uri, schema, def, params));
     futures::future::try_join_all(creates).await
+}
+
+/// Create one type's table, empty (see `create_all` for leftovers).
+pub async fn create_table(
+    root_uri: &str,
+    schema: &Schema,
+    def: &TypeDef,
+    params: &ObjectStoreParams,
+) -> lance::Result<TablePin> {
+    let path = table_path(&def.name);
+    let uri = format!("{root_uri}/{path}");
+    let version = create_empty(&uri, Arc::new(arrow_schema(schema, def)), params).await?;
+    Ok(TablePin {
+        type_name: def.name.clone(),
+        path,
+        version,
+        branch: None,
+    })
 }
 
 /// Attempts when racing inits keep overwriting the same leftover table.
@@ -132,4 +144,130 @@ async fn write_empty(
         .await?
         .version()
         .version)
+}
+
+pub fn table_uri(root_uri: &str, pin: &TablePin) -> String {
+    format!("{root_uri}/{}", pin.path)
+}
+
+/// A type's table at exactly the version a manifest pins.
+pub async fn open_pinned(
+    root_uri: &str,
+    pin: &TablePin,
+    params: &ObjectStoreParams,
+) -> lance::Result<Dataset> {
+    let builder =
+        DatasetBuilder::from_uri(table_uri(root_uri, pin)).with_store_params(params.clone());
+    match &pin.branch {
+        Some(branch) => builder.with_branch(branch, Some(pin.version)),
+        None => builder.with_version(pin.version),
+    }
+    .load()
+    .await
+}
+
+/// Upsert `batch` by `key` into the table a graph branch pins, returning
+/// the new pin. The write is invisible until a manifest publishes the pin.
+///
+/// It goes on top of the pinned version in place when that is the table
+/// branch's tip. Otherwise (the first write of a graph branch, or a tip left
+/// by a write that died before publishing) it goes into a fresh Lance branch
+/// of the table forked from the pinned version, so an unpublished version is
+/// never folded into a published one.
+pub async fn upsert(
+    root_uri: &str,
+    pin: &TablePin,
+    graph_branch: &str,
+    key: Vec<String>,
+    batch: RecordBatch,
+    params: &ObjectStoreParams,
+) -> lance::Result<TablePin> {
+    let pinned = open_pinned(root_uri, pin, params).await?;
+    let own_fork = pin
+        .branch
+        .as_deref()
+        .is_some_and(|b| fork_owner(b) == graph_branch);
+    let in_place = (own_fork || (pin.branch.is_none() && graph_branch == "main"))
+        && pinned.latest_version_id().await? == pin.version;
+    let (target, branch) = if in_place {
+        (pinned, pin.branch.clone())
+    } else {
+        let fork = fork_name(graph_branch);
+        let mut source = pinned;
+        let source_branch = pin.branch.as_deref().unwrap_or("main");
+        let forked = source
+            .create_branch(&fork, (source_branch, pin.version), None)
+            .await?;
+        (forked, Some(fork))
+    };
+    let schema = batch.schema();
+    let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+    let mut builder = MergeInsertBuilder::try_new(Arc::new(target), key)?;
+    builder
+        .when_matched(WhenMatched::UpdateAll)
+        .when_not_matched(WhenNotMatched::InsertAll);
+    let (written, _) = builder.try_build()?.execute_reader(reader).await?;
+    Ok(TablePin {
+        version: written.version().version,
+        branch,
+        ..pin.clone()
+    })
+}
+
+/// Add optional columns (all null) to the pinned table of main.
+pub async fn add_optional_columns(
+    root_uri: &str,
+    pin: &TablePin,
+    columns: Vec<Field>,
+    params: &ObjectStoreParams,
+) -> lance::Result<TablePin> {
+    let mut table = open_pinned(root_uri, pin, params).await?;
+    if table.latest_version_id().await? != pin.version {
+        // Never build on an unpublished tip (see `upsert`).
+        let fork = fork_name("main");
+        let source_branch = pin.branch.clone().unwrap_or_else(|| "main".into());
+        table = table
+            .create_branch(&fork, (source_branch.as_str(), pin.version), None)
+            .await?;
+    }
+    let branch = table.manifest.branch.clone();
+    table
+        .add_columns(
+            NewColumnTransform::AllNulls(Arc::new(ArrowSchema::new(columns))),
+            None,
+            None,
+        )
+        .await?;
+    Ok(TablePin {
+        version: table.version().version,
+        branch,
+        ..pin.clone()
+    })
+}
+
+/// Table forks are named `<graph branch>.f<16 hex>`: after the graph branch
+/// that wrote them, and unique, so two forks never collide. A graph branch
+/// name too long for that gets `fork.f<16 hex>`.
+fn fork_name(graph_branch: &str) -> String {
+    let token = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+        h.write_u128(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos())
+                .unwrap_or(0),
+        );
+        h.finish()
+    };
+    let named = format!("{graph_branch}.f{token:016x}");
+    if stampede_protocol::names::lance_name_problem(&named).is_none() {
+        named
+    } else {
+        format!("fork.f{token:016x}")
+    }
+}
+
+fn fork_owner(fork: &str) -> &str {
+    fork.rsplit_once(".f").map_or(fork, |(owner, _)| owner)
 }

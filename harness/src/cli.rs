@@ -39,6 +39,26 @@ enum Command {
     /// List, create or delete branches.
     #[command(subcommand)]
     Branch(BranchCommand),
+    /// Show or apply main's schema.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Upsert JSON Lines rows into a type on a branch (`-` reads stdin).
+    Load {
+        root: String,
+        branch: String,
+        type_name: String,
+        file: String,
+    },
+    /// Print a type's rows on a branch in key order.
+    Scan {
+        root: String,
+        branch: String,
+        type_name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a schema-apply lock left by a crashed apply.
+    Unlock { root: String },
     /// Print main's internal schema stamp. Never writes.
     Stamp {
         root: String,
@@ -82,6 +102,27 @@ enum BranchCommand {
     Delete {
         root: String,
         name: String,
+    },
+    /// Upsert every row of SOURCE into TARGET (source wins), one commit.
+    Merge {
+        root: String,
+        source: String,
+        target: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SchemaCommand {
+    Show {
+        root: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Apply {
+        root: String,
+        file: String,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -184,11 +225,7 @@ fn mode(read_only: bool) -> Mode {
 async fn run(command: Command) -> Result<(), Error> {
     match command {
         Command::Init { root, schema } => {
-            let source = std::fs::read_to_string(&schema).map_err(|e| Error::InvalidSchema {
-                line: 0,
-                column: 0,
-                message: format!("cannot read schema file {schema:?}: {e}"),
-            })?;
+            let source = read_input(&schema, "schema")?;
             Graph::init(&root, &source).await?;
             println!("initialized {root}");
         }
@@ -229,6 +266,93 @@ async fn run(command: Command) -> Result<(), Error> {
                 .await?;
             println!("deleted {name}");
         }
+        Command::Branch(BranchCommand::Merge {
+            root,
+            source,
+            target,
+        }) => {
+            Graph::open(&root, Mode::ReadWrite)
+                .await?
+                .branch_merge(&source, &target)
+                .await?;
+            println!("merged {source} into {target}");
+        }
+        Command::Schema(SchemaCommand::Show { root, json }) => {
+            let (source, schema) = Graph::open(&root, Mode::ReadOnly).await?.schema().await?;
+            if json {
+                let types: Vec<&String> = schema.types.keys().collect();
+                println!("{}", json!({"source": source, "types": types}));
+            } else {
+                print!("{source}");
+            }
+        }
+        Command::Schema(SchemaCommand::Apply { root, file, json }) => {
+            let desired = read_input(&file, "schema")?;
+            let report = Graph::open(&root, Mode::ReadWrite)
+                .await?
+                .apply_schema(&desired)
+                .await?;
+            let steps: Vec<String> = report.steps.iter().map(|s| s.to_string()).collect();
+            if json {
+                println!(
+                    "{}",
+                    json!({"applied": report.applied, "steps": steps, "lock_released": report.lock_released})
+                );
+            } else {
+                println!("applied: {}", report.applied);
+                println!("steps: {}", list(&steps));
+                println!("lock released: {}", report.lock_released);
+                if !report.lock_released {
+                    println!(
+                        "the schema is applied; run `stampede unlock {root}` to remove the lock"
+                    );
+                }
+            }
+        }
+        Command::Load {
+            root,
+            branch,
+            type_name,
+            file,
+        } => {
+            let rows = parse_json_lines(&read_input(&file, "rows")?)?;
+            let n = Graph::open(&root, Mode::ReadWrite)
+                .await?
+                .load(&branch, &type_name, &rows)
+                .await?;
+            println!("loaded {n} rows into {type_name} on {branch}");
+        }
+        Command::Scan {
+            root,
+            branch,
+            type_name,
+            json,
+        } => {
+            let rows = Graph::open(&root, Mode::ReadOnly)
+                .await?
+                .scan(&branch, &type_name)
+                .await?;
+            if json {
+                println!(
+                    "{}",
+                    Value::Array(rows.into_iter().map(Value::Object).collect())
+                );
+            } else {
+                rows.into_iter()
+                    .for_each(|r| println!("{}", Value::Object(r)));
+            }
+        }
+        Command::Unlock { root } => {
+            let removed = Graph::open(&root, Mode::ReadWrite).await?.unlock().await?;
+            println!(
+                "{}",
+                if removed {
+                    "removed a schema-apply lock"
+                } else {
+                    "no lock was held"
+                }
+            );
+        }
         Command::Stamp { root, json } => print_stamp(&root, json).await?,
         Command::Verify(_) | Command::Replay { .. } => unreachable!("handled in main"),
         Command::Legacy(args) => {
@@ -244,6 +368,34 @@ async fn run(command: Command) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+/// A file's contents, or stdin for `-`.
+fn read_input(file: &str, what: &str) -> Result<String, Error> {
+    let read = if file == "-" {
+        std::io::read_to_string(std::io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    };
+    read.map_err(|e| Error::Storage {
+        detail: format!("cannot read the {what} file {file:?}: {e}"),
+    })
+}
+
+/// One JSON value per non-blank line; a line that does not parse is an
+/// invalid row naming its line.
+fn parse_json_lines(text: &str) -> Result<Vec<Value>, Error> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line).map_err(|e| Error::InvalidRow {
+                line: i + 1,
+                field: String::new(),
+                message: format!("not JSON: {e}"),
+            })
+        })
+        .collect()
 }
 
 fn legacy_spec(args: &LegacyArgs) -> LegacySpec {

@@ -6,6 +6,7 @@
 
 use crate::enumerate::{enumerate, Refs};
 use crate::error::{Error, Result};
+use crate::lock::lock_held;
 use crate::migrate::remove_tree_if_present;
 use crate::names::{as_parent, check_branch_reference, check_public_branch};
 use crate::store::{RefRecord, RefStore, StoreError, TreeState};
@@ -22,6 +23,11 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     if refs.contains(name) {
         return Err(Error::BranchExists { name: name.into() });
     }
+    let epoch = store
+        .read_main()
+        .await
+        .map_err(|e| Error::storage("reading main's head", e))?
+        .schema_epoch;
     let parent = as_parent(from);
     if let Some(parent) = parent {
         if !refs.contains(parent) {
@@ -56,6 +62,34 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     }
     if tree == TreeState::AlreadyExists {
         refork_tree(store, &record, refs.has_nested(name)).await?;
+    }
+    // The ref is written; now look for a schema apply (see `lock`): one that
+    // took the lock before this ref appeared, or one that published after
+    // this create read main, would leave the branch with a stale schema.
+    let backoff = if lock_held(store).await? {
+        Some(Error::SchemaApplyInProgress)
+    } else {
+        let now = store
+            .read_main()
+            .await
+            .map_err(|e| Error::storage("re-reading main's head", e))?
+            .schema_epoch;
+        (now != epoch).then(|| Error::Conflict {
+            detail: format!("main's schema changed while {name:?} was being created"),
+        })
+    };
+    if let Some(error) = backoff {
+        match store.delete_ref(name).await {
+            Ok(()) | Err(StoreError::NotFound(_)) => {}
+            Err(e) => {
+                return Err(Error::storage(
+                    &format!("withdrawing the ref of {name:?}"),
+                    e,
+                ))
+            }
+        }
+        remove_tree_if_present(store, name, refs.has_nested(name)).await?;
+        return Err(error);
     }
     Ok(record)
 }

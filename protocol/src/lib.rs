@@ -10,6 +10,7 @@
 pub mod branches;
 pub mod enumerate;
 pub mod error;
+pub mod lock;
 pub mod migrate;
 pub mod names;
 pub mod stamp;

@@ -75,6 +75,7 @@ mod tests {
             version: 1,
             stamp: stamp.map(str::to_string),
             pk,
+            schema_epoch: 0,
         }
     }
 

@@ -25,6 +25,9 @@ pub struct MainHead {
     /// The raw value of the stamp key, if present.
     pub stamp: Option<String>,
     pub pk: PkState,
+    /// Bumped by every published schema change on main. A branch forked at
+    /// one epoch must not stand at another.
+    pub schema_epoch: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -1,0 +1,172 @@
+//! Rows on branches: load, scan, merge. Every write is one compare-and-swap
+//! publish on the branch's manifest; a lost race re-reads and re-applies
+//! the upsert (upserts are idempotent), a bounded number of times.
+
+use serde_json::Value;
+use stampede_protocol::lock::lock_held;
+use stampede_protocol::names::{check_branch_reference, MAIN};
+use stampede_protocol::{RefStore, StoreError};
+
+use crate::error::{Error, Result};
+use crate::graph::Graph;
+use crate::rows::{self, Row};
+use crate::schema::Schema;
+use crate::schema_apply::{publish, read_manifest};
+use crate::tables;
+
+/// Lost publish races a write re-applies before it reports `Conflict`.
+pub const PUBLISH_ATTEMPTS: usize = 8;
+
+impl Graph {
+    /// Upsert `rows` by key into `type_name` on `branch`, as one commit.
+    /// Check order: read-only → branch name → lock → branch exists → type →
+    /// rows.
+    pub async fn load(&self, branch: &str, type_name: &str, rows: &[Value]) -> Result<usize> {
+        self.writable("load")?;
+        check_branch_reference(branch)?;
+        if lock_held(self.store()).await? {
+            return Err(Error::SchemaApplyInProgress);
+        }
+        self.check_branch_exists(branch).await?;
+        let graph_branch = branch;
+        let branch = (branch != MAIN).then_some(branch);
+        for _ in 0..PUBLISH_ATTEMPTS {
+            let manifest = read_manifest(self.store(), branch).await?;
+            let schema = Schema::parse(&manifest.schema_source)?;
+            let def = schema.get(type_name).ok_or_else(|| Error::TypeNotFound {
+                name: type_name.into(),
+            })?;
+            let batch = rows::to_batch(&schema, def, rows)?;
+            let written = batch.num_rows();
+            let mut pins = manifest.pins.clone();
+            let pin = pins.get(type_name).ok_or_else(|| Error::CorruptManifest {
+                detail: format!("no table row for type {type_name}"),
+            })?;
+            let new_pin = tables::upsert(
+                self.root_uri(),
+                pin,
+                graph_branch,
+                rows::key_columns(def),
+                batch,
+                self.store().params(),
+            )
+            .await
+            .map_err(|e| Error::storage(&format!("writing {type_name} on {graph_branch:?}"), e))?;
+            pins.insert(type_name.to_string(), new_pin);
+            match publish(self.store(), &manifest, &manifest.schema_source, &pins).await {
+                Err(Error::Conflict { .. }) => continue,
+                other => return other.map(|()| written),
+            }
+        }
+        Err(lost_races(&format!("load into {graph_branch:?}")))
+    }
+
+    /// The rows of `type_name` on `branch`, in key order. Works on
+    /// read-only handles and while the lock is held.
+    pub async fn scan(&self, branch: &str, type_name: &str) -> Result<Vec<Row>> {
+        check_branch_reference(branch)?;
+        self.check_branch_exists(branch).await?;
+        let manifest = read_manifest(self.store(), (branch != MAIN).then_some(branch)).await?;
+        let schema = Schema::parse(&manifest.schema_source)?;
+        if schema.get(type_name).is_none() {
+            return Err(Error::TypeNotFound {
+                name: type_name.into(),
+            });
+        }
+        self.scan_pinned(&schema, type_name, &manifest.pins[type_name])
+            .await
+    }
+
+    /// Upsert every row of every table on `source` into `target` (source
+    /// wins on a key collision), as one commit on `target`.
+    /// Check order: read-only → names → same branch → lock → source exists
+    /// → target exists.
+    pub async fn branch_merge(&self, source: &str, target: &str) -> Result<()> {
+        self.writable("branch merge")?;
+        check_branch_reference(source)?;
+        check_branch_reference(target)?;
+        if source == target {
+            return Err(Error::SameBranch {
+                name: source.into(),
+            });
+        }
+        if lock_held(self.store()).await? {
+            return Err(Error::SchemaApplyInProgress);
+        }
+        self.check_branch_exists(source).await?;
+        self.check_branch_exists(target).await?;
+        for _ in 0..PUBLISH_ATTEMPTS {
+            let from = read_manifest(self.store(), (source != MAIN).then_some(source)).await?;
+            let into = read_manifest(self.store(), (target != MAIN).then_some(target)).await?;
+            let schema = Schema::parse(&into.schema_source)?;
+            let mut pins = into.pins.clone();
+            for (type_name, def) in &schema.types {
+                let rows = self
+                    .scan_pinned(&schema, type_name, &from.pins[type_name])
+                    .await?;
+                if rows.is_empty() {
+                    continue;
+                }
+                let rows: Vec<Value> = rows.into_iter().map(Value::Object).collect();
+                let batch = rows::to_batch(&schema, def, &rows)?;
+                let new_pin = tables::upsert(
+                    self.root_uri(),
+                    &pins[type_name],
+                    target,
+                    rows::key_columns(def),
+                    batch,
+                    self.store().params(),
+                )
+                .await
+                .map_err(|e| Error::storage(&format!("merging {type_name} into {target:?}"), e))?;
+                pins.insert(type_name.clone(), new_pin);
+            }
+            match publish(self.store(), &into, &into.schema_source, &pins).await {
+                Err(Error::Conflict { .. }) => continue,
+                other => return other,
+            }
+        }
+        Err(lost_races(&format!("merge into {target:?}")))
+    }
+
+    async fn scan_pinned(
+        &self,
+        schema: &Schema,
+        type_name: &str,
+        pin: &crate::manifest::TablePin,
+    ) -> Result<Vec<Row>> {
+        let def = &schema.types[type_name];
+        let table = tables::open_pinned(self.root_uri(), pin, self.store().params())
+            .await
+            .map_err(|e| Error::storage(&format!("opening the table of {type_name}"), e))?;
+        let batch = table
+            .scan()
+            .try_into_batch()
+            .await
+            .map_err(|e| Error::storage(&format!("scanning {type_name}"), e))?;
+        Ok(rows::from_batch(
+            def,
+            &tables::arrow_schema(schema, def),
+            &batch,
+        ))
+    }
+
+    pub(crate) async fn check_branch_exists(&self, branch: &str) -> Result<()> {
+        if branch == MAIN {
+            return Ok(());
+        }
+        match self.store().read_ref(branch).await {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound(_)) => Err(Error::BranchNotFound {
+                name: branch.into(),
+            }),
+            Err(e) => Err(Error::storage(&format!("reading the ref of {branch:?}"), e)),
+        }
+    }
+}
+
+fn lost_races(what: &str) -> Error {
+    Error::Conflict {
+        detail: format!("{what} lost {PUBLISH_ATTEMPTS} publish races in a row"),
+    }
+}

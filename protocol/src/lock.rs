@@ -1,0 +1,122 @@
+//! The schema-apply lock and the apply protocol.
+//!
+//! The invariant the lock exists for: every public branch always has main's
+//! schema. No branch is forked from, or left standing across, a schema
+//! change. Apply and branch create each write their own ref first and then
+//! look for the other's (Dekker's pattern): apply puts the lock, then checks
+//! for branches; create puts its branch ref, then checks for the lock and
+//! for a schema change on main since the version it forked from. Whichever
+//! looks second sees the first, and backs off with a retryable error.
+
+use std::future::Future;
+
+use crate::enumerate::{enumerate, Refs};
+use crate::error::{Error, Result};
+use crate::names::{is_internal, SCHEMA_APPLY_LOCK};
+use crate::store::{RefRecord, RefStore, StoreError};
+
+/// The table writes and the publish of one schema change. The protocol
+/// decides when they run; the engine decides what they do.
+pub trait SchemaChange: Sync {
+    type Staged: Send;
+    /// Write the table changes, invisible until published.
+    fn write(&self) -> impl Future<Output = Result<Self::Staged>> + Send;
+    /// Publish schema and table versions in one commit on main, as a
+    /// compare-and-swap on what `write` read (`Conflict` when main moved).
+    fn publish(&self, staged: Self::Staged) -> impl Future<Output = Result<()>> + Send;
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Applied {
+    /// False when the publish committed but the lock could not be removed:
+    /// the schema is applied; `unlock` clears the lock.
+    pub lock_released: bool,
+}
+
+/// Public branches other than main.
+pub fn blocking_branches(refs: &Refs) -> Vec<String> {
+    refs.names()
+        .filter(|n| !is_internal(n))
+        .map(str::to_string)
+        .collect()
+}
+
+async fn check_no_branches<S: RefStore>(store: &S) -> Result<()> {
+    let blocking = blocking_branches(&enumerate(store).await?);
+    if blocking.is_empty() {
+        Ok(())
+    } else {
+        Err(Error::BlockingBranches { branches: blocking })
+    }
+}
+
+/// Steps 1–6 of an apply: fail fast on branches, take the lock, re-check,
+/// write, check once more, publish, release.
+pub async fn apply_under_lock<S: RefStore, C: SchemaChange>(
+    store: &S,
+    change: &C,
+) -> Result<Applied> {
+    check_no_branches(store).await?;
+    acquire(store).await?;
+    let applied = async {
+        // A branch created between the first check and the lock.
+        check_no_branches(store).await?;
+        let staged = change.write().await?;
+        // A branch created while the tables were written, before it saw
+        // the lock, is still standing: do not publish across it.
+        check_no_branches(store).await?;
+        change.publish(staged).await
+    }
+    .await;
+    let released = release(store).await;
+    applied?;
+    Ok(Applied {
+        lock_released: released.is_ok(),
+    })
+}
+
+/// Create the lock ref; `SchemaApplyInProgress` when it exists (also for
+/// the loser of two racing applies).
+pub async fn acquire<S: RefStore>(store: &S) -> Result<()> {
+    let main = store
+        .read_main()
+        .await
+        .map_err(|e| Error::storage("reading main's head before taking the lock", e))?;
+    let lock = RefRecord {
+        name: SCHEMA_APPLY_LOCK.to_string(),
+        parent: None,
+        parent_version: main.version,
+    };
+    match store.put_ref_if_absent(&lock).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::AlreadyExists(_)) => Err(Error::SchemaApplyInProgress),
+        Err(e) => Err(Error::storage("creating the schema-apply lock", e)),
+    }
+}
+
+/// Remove the lock; one already gone counts as released.
+pub async fn release<S: RefStore>(store: &S) -> Result<()> {
+    match store.delete_ref(SCHEMA_APPLY_LOCK).await {
+        Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
+        Err(e) => Err(Error::storage("removing the schema-apply lock", e)),
+    }
+}
+
+/// Remove a lock left by a crashed apply; whether one was there. Always
+/// safe: a crashed apply is either fully published or invisible.
+pub async fn unlock<S: RefStore>(store: &S) -> Result<bool> {
+    match store.delete_ref(SCHEMA_APPLY_LOCK).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::NotFound(_)) => Ok(false),
+        Err(e) => Err(Error::storage("removing the schema-apply lock", e)),
+    }
+}
+
+/// Whether the lock is held, in one read.
+pub async fn lock_held<S: RefStore>(store: &S) -> Result<bool> {
+    match store.read_ref(SCHEMA_APPLY_LOCK).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::NotFound(_)) => Ok(false),
+        Err(e) => Err(Error::storage("reading the schema-apply lock", e)),
+    }
+}
