@@ -139,15 +139,13 @@ impl Graph {
         let table = tables::open_pinned(self.root_uri(), pin, self.store().params())
             .await
             .map_err(|e| Error::storage(&format!("opening the table of {type_name}"), e))?;
-        let batch = table
-            .scan()
-            .try_into_batch()
+        let batches = tables::read_all(&table)
             .await
             .map_err(|e| Error::storage(&format!("scanning {type_name}"), e))?;
-        Ok(rows::from_batch(
+        Ok(rows::from_batches(
             def,
             &tables::arrow_schema(schema, def),
-            &batch,
+            &batches,
         ))
     }
 

@@ -113,3 +113,14 @@ pub async fn write_legacy(root: &str, spec: &LegacySpec) -> Result<()> {
     }
     Ok(())
 }
+
+/// Leave the schema-apply lock as an apply that died holding it would: the
+/// lock ref, nothing else. A lock already there stays as it is.
+pub async fn leave_lock(root: &str) -> Result<()> {
+    let store = connect(root, ObjectStoreParams::default()).await?;
+    crate::graph::read_main_head(&store).await?;
+    match stampede_protocol::lock::acquire(&store).await {
+        Ok(()) | Err(Error::SchemaApplyInProgress) => Ok(()),
+        Err(e) => Err(e),
+    }
+}

@@ -149,7 +149,10 @@ pub struct ManifestState {
 
 impl ManifestState {
     pub async fn read(dataset: Dataset) -> lance::Result<ManifestState> {
-        let batch = dataset.scan().try_into_batch().await?;
+        let batches = crate::tables::read_all(&dataset).await?;
+        let schema = Arc::new(ArrowSchema::from(dataset.schema()));
+        let batch = arrow_select::concat::concat_batches(&schema, &batches)
+            .map_err(|e| lance::Error::invalid_input(e.to_string()))?;
         let column = |name: &str| batch.column_by_name(name).cloned();
         let strings = |name: &str| {
             column(name).and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())

@@ -145,16 +145,20 @@ fn column<'a>(ty: &DataType, values: impl Iterator<Item = Option<&'a Value>>) ->
     }
 }
 
-/// Rows of a scanned batch as JSON objects with every column of the table
+/// Rows of scanned batches as JSON objects with every column of the table
 /// (absent optional values as null), in key order.
-pub fn from_batch(def: &TypeDef, schema: &ArrowSchema, batch: &RecordBatch) -> Vec<Row> {
-    let mut rows: Vec<Row> = (0..batch.num_rows()).map(|_| Row::new()).collect();
-    for field in schema.fields() {
-        let Some(array) = batch.column_by_name(field.name()) else {
-            continue;
-        };
-        for (i, row) in rows.iter_mut().enumerate() {
-            row.insert(field.name().clone(), cell(array.as_ref(), i));
+pub fn from_batches(def: &TypeDef, schema: &ArrowSchema, batches: &[RecordBatch]) -> Vec<Row> {
+    let mut rows: Vec<Row> = Vec::new();
+    for batch in batches {
+        let first = rows.len();
+        rows.extend((0..batch.num_rows()).map(|_| Row::new()));
+        for field in schema.fields() {
+            let Some(array) = batch.column_by_name(field.name()) else {
+                continue;
+            };
+            for (i, row) in rows[first..].iter_mut().enumerate() {
+                row.insert(field.name().clone(), cell(array.as_ref(), i));
+            }
         }
     }
     let keys = key_columns(def);
@@ -256,7 +260,7 @@ mod tests {
         assert_eq!(batch.num_rows(), 2);
         let schema = Schema::parse(EXAMPLE_SCHEMA).unwrap();
         let def = schema.get("Person").unwrap();
-        let rows = from_batch(def, &batch.schema(), &batch);
+        let rows = from_batches(def, &batch.schema(), &[batch]);
         assert_eq!(
             Value::from(rows[0].clone()),
             json!({"name": "a", "age": null})

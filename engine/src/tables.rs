@@ -4,8 +4,13 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema};
+use futures::StreamExt;
 use lance::dataset::builder::DatasetBuilder;
-use lance::dataset::{MergeInsertBuilder, NewColumnTransform, WhenMatched, WhenNotMatched};
+use lance::dataset::fragment::FragReadConfig;
+use lance::dataset::{
+    InsertBuilder, MergeInsertBuilder, NewColumnTransform, WhenMatched, WhenNotMatched,
+    WriteDestination,
+};
 use lance::dataset::{WriteMode, WriteParams};
 use lance::io::ObjectStoreParams;
 use lance::Dataset;
@@ -200,18 +205,76 @@ pub async fn upsert(
             .await?;
         (forked, Some(fork))
     };
-    let schema = batch.schema();
-    let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
-    let mut builder = MergeInsertBuilder::try_new(Arc::new(target), key)?;
-    builder
-        .when_matched(WhenMatched::UpdateAll)
-        .when_not_matched(WhenNotMatched::InsertAll);
-    let (written, _) = builder.try_build()?.execute_reader(reader).await?;
+    let target = Arc::new(target);
+    let version = if collides(&target, &key, &batch).await? {
+        let schema = batch.schema();
+        let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+        let mut builder = MergeInsertBuilder::try_new(target, key)?;
+        builder
+            .when_matched(WhenMatched::UpdateAll)
+            .when_not_matched(WhenNotMatched::InsertAll);
+        let (written, _) = builder.try_build()?.execute_reader(reader).await?;
+        written.version().version
+    } else {
+        // No key collides: an upsert is an append, without a join.
+        let append = WriteParams {
+            mode: WriteMode::Append,
+            store_params: Some(params.clone()),
+            ..WriteParams::default()
+        };
+        InsertBuilder::new(WriteDestination::Dataset(target))
+            .with_params(&append)
+            .execute(vec![batch])
+            .await?
+            .version()
+            .version
+    };
     Ok(TablePin {
-        version: written.version().version,
+        version,
         branch,
         ..pin.clone()
     })
+}
+
+/// Whether any key of `batch` is already in `table`.
+async fn collides(table: &Dataset, key: &[String], batch: &RecordBatch) -> lance::Result<bool> {
+    let keys_of = |b: &RecordBatch| -> lance::Result<std::collections::HashSet<Vec<String>>> {
+        let columns = key
+            .iter()
+            .map(|k| {
+                b.column_by_name(k)
+                    .cloned()
+                    .ok_or_else(|| lance::Error::invalid_input(format!("no key column {k}")))
+            })
+            .collect::<lance::Result<Vec<_>>>()?;
+        Ok((0..b.num_rows())
+            .map(|i| {
+                columns
+                    .iter()
+                    .map(|c| arrow_cast_display(c.as_ref(), i))
+                    .collect()
+            })
+            .collect())
+    };
+    let incoming = keys_of(batch)?;
+    for existing in read_all(table).await? {
+        if !keys_of(&existing)?.is_disjoint(&incoming) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// A key cell as text, to compare keys across batches.
+fn arrow_cast_display(array: &dyn arrow_array::Array, i: usize) -> String {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int32Type, Int64Type};
+    match array.data_type() {
+        DataType::Utf8 => array.as_string::<i32>().value(i).to_string(),
+        DataType::Int32 => array.as_primitive::<Int32Type>().value(i).to_string(),
+        DataType::Int64 => array.as_primitive::<Int64Type>().value(i).to_string(),
+        other => format!("unsupported key type {other}"),
+    }
 }
 
 /// Add optional columns (all null) to the pinned table of main.
@@ -271,3 +334,21 @@ fn fork_name(graph_branch: &str) -> String {
 fn fork_owner(fork: &str) -> &str {
     fork.rsplit_once(".f").map_or(fork, |(owner, _)| owner)
 }
+
+/// Every live row of a dataset version, read fragment by fragment. This is
+/// Lance's plain read path: no query planning, deletions applied.
+pub async fn read_all(dataset: &Dataset) -> lance::Result<Vec<RecordBatch>> {
+    let mut batches = Vec::new();
+    for fragment in dataset.get_fragments() {
+        let reader = fragment
+            .open(dataset.schema(), FragReadConfig::default())
+            .await?;
+        let mut reads = reader.read_all(READ_BATCH_ROWS).await?;
+        while let Some(read) = reads.next().await {
+            batches.push(read.await?);
+        }
+    }
+    Ok(batches)
+}
+
+const READ_BATCH_ROWS: u32 = 8192;

@@ -5,20 +5,27 @@
 //! same model. [`Stampede`] is this workspace's engine on real Lance, one
 //! temp directory per case.
 
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use stampede_engine::lance::dataset::builder::DatasetBuilder;
 use stampede_engine::lance::session::Session;
 
-use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyStamp as EngineLegacyStamp};
+use serde_json::Value as Json;
+use stampede_engine::legacy::{
+    leave_lock, write_legacy, LegacySpec, LegacyStamp as EngineLegacyStamp,
+};
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::STAMP_KEY;
 use stampede_engine::{self as engine, Graph};
 use stampede_model::{
-    ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, StampState,
-    StampView, View,
+    Desired, ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, Row,
+    RowInput, StampState, StampView, Value, View,
 };
+
+/// Text the schema parser refuses, for `Desired::Malformed`.
+pub const MALFORMED_SCHEMA: &str = "node {";
 
 pub trait SystemUnderTest {
     /// Apply one op. Ops through the handle without one held are
@@ -36,7 +43,16 @@ pub struct Stampede {
     handle: Option<Graph>,
     /// The observer's own Lance session (its cache, not the engine's).
     session: Arc<Session>,
+    /// Rows per type seen through the handle, by the manifest file they were
+    /// read at (root, branch, version, e-tag). Lance versions are immutable,
+    /// so an unchanged manifest file means unchanged rows.
+    seen_rows: RefCell<HashMap<ManifestFile, RowsByType>>,
+    /// Main's type names, by main's manifest file.
+    seen_types: RefCell<HashMap<ManifestFile, Vec<String>>>,
 }
+
+type ManifestFile = (String, String, u64, Option<String>);
+type RowsByType = BTreeMap<String, Result<Vec<Row>, ErrorKind>>;
 
 impl Stampede {
     pub fn new() -> Self {
@@ -52,6 +68,8 @@ impl Stampede {
             root,
             handle: None,
             session: Arc::new(Session::default()),
+            seen_rows: RefCell::default(),
+            seen_types: RefCell::default(),
         }
     }
 
@@ -123,18 +141,59 @@ impl SystemUnderTest for Stampede {
                 .with_handle(async |g| g.branch_list().await)
                 .map(Observation::Branches),
             Op::Stamp => self.read_stamp().map(Observation::Stamp),
+            Op::ApplySchema(desired) => {
+                let source = match desired {
+                    Desired::Schema(spec) => spec.render(),
+                    Desired::Malformed => MALFORMED_SCHEMA.to_string(),
+                };
+                self.with_handle(async |g| g.apply_schema(&source).await)
+                    .map(|r| Observation::Applied {
+                        applied: r.applied,
+                        steps: r.steps.iter().map(ToString::to_string).collect(),
+                        lock_released: r.lock_released,
+                    })
+            }
+            Op::Load {
+                branch,
+                type_name,
+                rows,
+            } => {
+                let rows: Vec<Json> = rows.iter().map(to_json).collect();
+                self.with_handle(async |g| g.load(branch, type_name, &rows).await)
+                    .map(Observation::Loaded)
+            }
+            Op::Scan { branch, type_name } => self
+                .with_handle(async |g| g.scan(branch, type_name).await)
+                .map(|rows| Observation::Rows(rows.into_iter().map(from_json).collect())),
+            Op::Merge { source, target } => self
+                .with_handle(async |g| g.branch_merge(source, target).await)
+                .map(|()| Observation::Done),
+            Op::Unlock => self
+                .with_handle(async |g| g.unlock().await)
+                .map(Observation::Unlocked),
+            Op::LeaveLock => self
+                .runtime
+                .block_on(leave_lock(&self.root))
+                .map(|()| Observation::Done)
+                .map_err(kind),
         }
     }
 
     fn view(&self) -> View {
         let (stamp, refs) = self.observe_lance();
+        let list = self
+            .handle
+            .is_some()
+            .then(|| self.with_handle(async |g| g.branch_list().await));
+        let rows = match &list {
+            Some(Ok(branches)) => self.observe_rows(branches),
+            _ => BTreeMap::new(),
+        };
         View {
             stamp,
             refs,
-            list: self
-                .handle
-                .is_some()
-                .then(|| self.with_handle(async |g| g.branch_list().await)),
+            list,
+            rows,
         }
     }
 }
@@ -191,6 +250,113 @@ impl Stampede {
             (Ok(stampede_model::stamp::view(raw, pk)), refs)
         })
     }
+}
+
+impl Stampede {
+    /// Every type of main's schema on every listed branch, through the handle.
+    #[allow(clippy::type_complexity)]
+    fn observe_rows(
+        &self,
+        branches: &[String],
+    ) -> BTreeMap<(String, String), Result<Vec<Row>, ErrorKind>> {
+        let files: Vec<Option<ManifestFile>> =
+            branches.iter().map(|b| self.manifest_file(b)).collect();
+        let main_file = branches
+            .iter()
+            .position(|b| b == "main")
+            .and_then(|i| files[i].clone());
+        let cached = main_file
+            .as_ref()
+            .and_then(|f| self.seen_types.borrow().get(f).cloned());
+        let types = match cached {
+            Some(types) => types,
+            None => {
+                let Ok((_, schema)) = self.with_handle(async |g| g.schema().await) else {
+                    return BTreeMap::new();
+                };
+                let types: Vec<String> = schema.types.keys().cloned().collect();
+                if let Some(f) = main_file {
+                    self.seen_types.borrow_mut().insert(f, types.clone());
+                }
+                types
+            }
+        };
+        let mut out = BTreeMap::new();
+        for (branch, file) in branches.iter().zip(files) {
+            let cached = file
+                .as_ref()
+                .and_then(|f| self.seen_rows.borrow().get(f).cloned());
+            let by_type = cached.unwrap_or_else(|| {
+                let by_type: BTreeMap<_, _> = types
+                    .iter()
+                    .map(|type_name| {
+                        let rows = self
+                            .with_handle(async |g| g.scan(branch, type_name).await)
+                            .map(|rows| rows.into_iter().map(from_json).collect());
+                        (type_name.clone(), rows)
+                    })
+                    .collect();
+                if let Some(f) = file {
+                    self.seen_rows.borrow_mut().insert(f, by_type.clone());
+                }
+                by_type
+            });
+            for (type_name, rows) in by_type {
+                out.insert((branch.clone(), type_name), rows);
+            }
+        }
+        out
+    }
+
+    /// Which manifest file a branch's head is, read through Lance.
+    fn manifest_file(&self, branch: &str) -> Option<ManifestFile> {
+        let uri = format!("{}/__manifest", self.root);
+        self.runtime.block_on(async {
+            let builder = DatasetBuilder::from_uri(&uri).with_session(self.session.clone());
+            let builder = if branch == "main" {
+                builder
+            } else {
+                builder.with_branch(branch, None)
+            };
+            let dataset = builder.load().await.ok()?;
+            let location = dataset.manifest_location();
+            Some((
+                self.root.clone(),
+                branch.to_string(),
+                location.version,
+                location.e_tag.clone(),
+            ))
+        })
+    }
+}
+
+fn to_json(row: &RowInput) -> Json {
+    let mut object = serde_json::Map::new();
+    for (field, value) in row {
+        let json = match value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::from(*b),
+            Value::Int(n) => Json::from(*n),
+            Value::Str(s) => Json::from(s.as_str()),
+        };
+        object.insert(field.clone(), json);
+    }
+    Json::Object(object)
+}
+
+fn from_json(row: serde_json::Map<String, Json>) -> Row {
+    row.into_iter()
+        .map(|(field, json)| {
+            let value = match json {
+                Json::Null => Value::Null,
+                Json::Bool(b) => Value::Bool(b),
+                Json::String(s) => Value::Str(s),
+                Json::Number(n) => Value::Int(n.as_i64().expect("tables hold integers only here")),
+                other => panic!("a scan returned {other} for {field}"),
+            };
+            (field, value)
+        })
+        .collect()
 }
 
 /// Kinds cross by name: the model shares no type with the engine.

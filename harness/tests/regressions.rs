@@ -63,3 +63,15 @@ fn regression_reopen_reports_nothing_swept() {
     ])
     .unwrap();
 }
+
+/// The model's starting schema must be the one the engine writes at init
+/// and in legacy graphs, or every rows comparison is off by a column.
+#[test]
+fn the_models_example_schema_is_the_engines() {
+    use stampede_engine::schema::{Schema, EXAMPLE_SCHEMA};
+    let rendered = stampede_model::SchemaSpec::example().render();
+    assert_eq!(
+        Schema::parse(&rendered).unwrap(),
+        Schema::parse(EXAMPLE_SCHEMA).unwrap()
+    );
+}

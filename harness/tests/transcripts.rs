@@ -3,7 +3,8 @@
 //! Each transcript is only written after engine and model agreed on it.
 
 use stampede_harness::sequential::transcript;
-use stampede_model::{LegacyGraph, LegacyStamp, Mode, Op};
+use stampede_model::schema::{Prop, PropType};
+use stampede_model::{Desired, LegacyGraph, LegacyStamp, Mode, Op, SchemaSpec, Value};
 
 fn legacy(version: u32, runs: usize, branches: &[(&str, Option<&str>)], stamp: LegacyStamp) -> Op {
     Op::WriteLegacy(LegacyGraph {
@@ -139,4 +140,144 @@ fn every_stamp_state() {
         ops.push(Op::Open(Mode::ReadWrite));
     }
     snapshot("transcript_every_stamp_state", &ops);
+}
+
+fn load(branch: &str, type_name: &str, rows: &[&[(&str, Value)]]) -> Op {
+    Op::Load {
+        branch: branch.into(),
+        type_name: type_name.into(),
+        rows: rows
+            .iter()
+            .map(|r| r.iter().map(|(k, v)| (k.to_string(), v.clone())).collect())
+            .collect(),
+    }
+}
+
+fn with_email() -> Desired {
+    let mut schema = SchemaSpec::example();
+    schema
+        .types
+        .get_mut("Person")
+        .unwrap()
+        .props
+        .push(Prop::new("email", PropType::String, true, false));
+    Desired::Schema(schema)
+}
+
+fn s(v: &str) -> Value {
+    Value::Str(v.into())
+}
+
+#[test]
+fn apply_blocked_by_a_branch_then_applied_after_deleting_it() {
+    snapshot(
+        "transcript_apply_blocked_then_applied",
+        &[
+            Op::Init,
+            load(
+                "main",
+                "Person",
+                &[&[("name", s("a")), ("age", Value::Int(1))]],
+            ),
+            create("dev", "main"),
+            Op::ApplySchema(with_email()),
+            Op::ApplySchema(Desired::Malformed),
+            Op::ApplySchema(Desired::Schema(SchemaSpec::example())),
+            delete("dev"),
+            Op::ApplySchema(with_email()),
+            Op::ApplySchema(with_email()),
+            load(
+                "main",
+                "Person",
+                &[&[("name", s("b")), ("email", s("b@x"))]],
+            ),
+            Op::Scan {
+                branch: "main".into(),
+                type_name: "Person".into(),
+            },
+        ],
+    );
+}
+
+#[test]
+fn a_lock_left_behind_then_unlock() {
+    snapshot(
+        "transcript_lock_left_behind",
+        &[
+            Op::Init,
+            Op::LeaveLock,
+            Op::BranchList,
+            create("dev", "main"),
+            load("main", "Company", &[&[("name", s("acme"))]]),
+            Op::ApplySchema(with_email()),
+            Op::Scan {
+                branch: "main".into(),
+                type_name: "Company".into(),
+            },
+            Op::Open(Mode::ReadOnly),
+            Op::Unlock,
+            Op::Open(Mode::ReadWrite),
+            Op::Unlock,
+            Op::Unlock,
+            create("dev", "main"),
+        ],
+    );
+}
+
+#[test]
+fn merge_with_key_collisions() {
+    snapshot(
+        "transcript_merge_collisions",
+        &[
+            Op::Init,
+            load(
+                "main",
+                "Person",
+                &[
+                    &[("name", s("a")), ("age", Value::Int(1))],
+                    &[("name", s("b"))],
+                ],
+            ),
+            create("dev", "main"),
+            load(
+                "dev",
+                "Person",
+                &[
+                    &[("name", s("a")), ("age", Value::Int(9))],
+                    &[("name", s("c"))],
+                ],
+            ),
+            load(
+                "main",
+                "Person",
+                &[&[("name", s("b")), ("age", Value::Int(5))]],
+            ),
+            load(
+                "dev",
+                "WorksAt",
+                &[&[
+                    ("src", s("a")),
+                    ("dst", s("acme")),
+                    ("since", Value::Int(3)),
+                ]],
+            ),
+            load("dev", "Person", &[&[("name", s("x")), ("age", s("old"))]]),
+            Op::Merge {
+                source: "dev".into(),
+                target: "main".into(),
+            },
+            Op::Merge {
+                source: "dev".into(),
+                target: "dev".into(),
+            },
+            Op::Merge {
+                source: "nope".into(),
+                target: "main".into(),
+            },
+            Op::Scan {
+                branch: "main".into(),
+                type_name: "Person".into(),
+            },
+        ],
+    );
 }

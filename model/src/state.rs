@@ -2,7 +2,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::names::{self, is_internal, is_legacy_run, MAIN};
+use crate::names::{self, is_internal, is_legacy_run, LOCK, MAIN};
+use crate::rows::{self, RowInput, Table, Value};
+use crate::schema::{self, Desired, SchemaSpec};
 use crate::stamp::{self, CURRENT};
 use crate::vocabulary::{
     ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, View,
@@ -22,8 +24,13 @@ pub struct Graph {
     pub stamp: Option<String>,
     /// Whether `object_id` carries the primary-key annotation.
     pub pk: bool,
-    /// Every ref of `__manifest`: name → parent (`None`: main).
+    /// Every ref of `__manifest`: name → parent (`None`: main). The
+    /// schema-apply lock is the ref `__schema_apply_lock__`.
     pub refs: BTreeMap<String, Option<String>>,
+    /// Main's schema (every branch has it: that is the lock's invariant).
+    pub schema: SchemaSpec,
+    /// Rows by branch, then type. A missing entry is an empty table.
+    pub rows: BTreeMap<String, BTreeMap<String, Table>>,
 }
 
 impl Graph {
@@ -32,6 +39,8 @@ impl Graph {
             stamp: Some(CURRENT.to_string()),
             pk: true,
             refs: BTreeMap::new(),
+            schema: SchemaSpec::example(),
+            rows: BTreeMap::new(),
         }
     }
 
@@ -51,6 +60,8 @@ impl Graph {
             stamp,
             pk: spec.version >= 2,
             refs,
+            schema: SchemaSpec::example(),
+            rows: BTreeMap::new(),
         }
     }
 
@@ -60,6 +71,26 @@ impl Graph {
 
     fn lock_held(&self) -> bool {
         self.refs.keys().any(|n| is_internal(n))
+    }
+
+    fn exists(&self, branch: &str) -> bool {
+        branch == MAIN || self.refs.contains_key(branch)
+    }
+
+    fn table(&self, branch: &str, type_name: &str) -> Table {
+        self.rows
+            .get(branch)
+            .and_then(|t| t.get(type_name))
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn public_branches(&self) -> Vec<String> {
+        self.refs
+            .keys()
+            .filter(|n| !is_internal(n))
+            .cloned()
+            .collect()
     }
 
     /// The v2→v3 sweep: every `__run__*` ref except the ancestors of a
@@ -119,6 +150,7 @@ impl Graph {
             let (swept, kept) = self.sweep_plan();
             for name in &swept {
                 self.refs.remove(name);
+                self.rows.remove(name);
             }
             self.stamp = Some(CURRENT.to_string());
             report.swept = swept;
@@ -154,6 +186,23 @@ impl Model {
                     graph.pk,
                 )))
             }
+            Op::ApplySchema(desired) => self.apply_schema(desired),
+            Op::Load {
+                branch,
+                type_name,
+                rows,
+            } => self.load(branch, type_name, rows),
+            Op::Scan { branch, type_name } => self.scan(branch, type_name),
+            Op::Merge { source, target } => self.merge(source, target),
+            Op::Unlock => {
+                let graph = self.writable()?;
+                Ok(Observation::Unlocked(graph.refs.remove(LOCK).is_some()))
+            }
+            Op::LeaveLock => {
+                let graph = self.graph.as_mut().ok_or(ErrorKind::NotInitialized)?;
+                graph.refs.insert(LOCK.to_string(), None);
+                Ok(Observation::Done)
+            }
         }
     }
 
@@ -171,7 +220,23 @@ impl Model {
                 .map(|g| g.refs.clone())
                 .unwrap_or_default(),
             list: self.handle.map(|_| self.list()),
+            rows: self.observed_rows(),
         }
+    }
+
+    /// Through the handle: every listed branch, every type of main's schema.
+    fn observed_rows(&self) -> BTreeMap<(String, String), Result<Vec<rows::Row>, ErrorKind>> {
+        let (Some(graph), Ok(branches)) = (&self.graph, self.list()) else {
+            return BTreeMap::new();
+        };
+        let mut out = BTreeMap::new();
+        for branch in branches {
+            for type_name in graph.schema.types.keys() {
+                let rows = graph.table(&branch, type_name).into_values().collect();
+                out.insert((branch.clone(), type_name.clone()), Ok(rows));
+            }
+        }
+        out
     }
 
     fn init(&mut self) -> Outcome {
@@ -224,6 +289,10 @@ impl Model {
         }
         let parent = (from != MAIN).then(|| from.to_string());
         graph.refs.insert(name.to_string(), parent);
+        match graph.rows.get(from).cloned() {
+            Some(rows) => graph.rows.insert(name.to_string(), rows),
+            None => graph.rows.remove(name),
+        };
         Ok(Observation::Done)
     }
 
@@ -241,6 +310,120 @@ impl Model {
             return Err(ErrorKind::DependentBranches);
         }
         graph.refs.remove(name);
+        graph.rows.remove(name);
+        Ok(Observation::Done)
+    }
+
+    /// read-only → invalid → no change → unsupported → blocking → lock.
+    fn apply_schema(&mut self, desired: &Desired) -> Outcome {
+        let graph = self.writable()?;
+        let Desired::Schema(desired) = desired else {
+            return Err(ErrorKind::InvalidSchema);
+        };
+        if *desired == graph.schema {
+            return Ok(Observation::Applied {
+                applied: false,
+                steps: Vec::new(),
+                lock_released: true,
+            });
+        }
+        let steps =
+            schema::steps(&graph.schema, desired).ok_or(ErrorKind::UnsupportedSchemaChange)?;
+        if !graph.public_branches().is_empty() {
+            return Err(ErrorKind::BlockingBranches);
+        }
+        if graph.lock_held() {
+            return Err(ErrorKind::SchemaApplyInProgress);
+        }
+        // Existing rows read a new optional property as null.
+        for (type_name, table) in graph.rows.entry(MAIN.into()).or_default() {
+            let Some(columns) = desired.columns(type_name) else {
+                continue;
+            };
+            for row in table.values_mut() {
+                for (column, _, _) in &columns {
+                    row.entry(column.clone()).or_insert(Value::Null);
+                }
+            }
+        }
+        graph.schema = desired.clone();
+        Ok(Observation::Applied {
+            applied: true,
+            steps,
+            lock_released: true,
+        })
+    }
+
+    /// read-only → branch name → lock → branch exists → type → rows.
+    fn load(&mut self, branch: &str, type_name: &str, input: &[RowInput]) -> Outcome {
+        let graph = self.writable()?;
+        names::check_reference(branch)?;
+        if graph.lock_held() {
+            return Err(ErrorKind::SchemaApplyInProgress);
+        }
+        if !graph.exists(branch) {
+            return Err(ErrorKind::BranchNotFound);
+        }
+        if !graph.schema.types.contains_key(type_name) {
+            return Err(ErrorKind::TypeNotFound);
+        }
+        let rows = rows::validate(&graph.schema, type_name, input).ok_or(ErrorKind::InvalidRow)?;
+        let written = rows.len();
+        let table = graph
+            .rows
+            .entry(branch.to_string())
+            .or_default()
+            .entry(type_name.to_string())
+            .or_default();
+        table.extend(rows);
+        Ok(Observation::Loaded(written))
+    }
+
+    /// branch name → branch exists → type. Reads work on read-only handles
+    /// and under the lock.
+    fn scan(&self, branch: &str, type_name: &str) -> Outcome {
+        self.handle.ok_or(ErrorKind::NotInitialized)?;
+        let graph = self.graph.as_ref().ok_or(ErrorKind::NotInitialized)?;
+        names::check_reference(branch)?;
+        if !graph.exists(branch) {
+            return Err(ErrorKind::BranchNotFound);
+        }
+        if !graph.schema.types.contains_key(type_name) {
+            return Err(ErrorKind::TypeNotFound);
+        }
+        Ok(Observation::Rows(
+            graph.table(branch, type_name).into_values().collect(),
+        ))
+    }
+
+    /// read-only → names → same branch → lock → source exists → target exists.
+    fn merge(&mut self, source: &str, target: &str) -> Outcome {
+        let graph = self.writable()?;
+        names::check_reference(source)?;
+        names::check_reference(target)?;
+        if source == target {
+            return Err(ErrorKind::SameBranch);
+        }
+        if graph.lock_held() {
+            return Err(ErrorKind::SchemaApplyInProgress);
+        }
+        if !graph.exists(source) || !graph.exists(target) {
+            return Err(ErrorKind::BranchNotFound);
+        }
+        let types: Vec<String> = graph.schema.types.keys().cloned().collect();
+        for type_name in types {
+            let incoming = graph.table(source, &type_name);
+            if incoming.is_empty() {
+                continue;
+            }
+            graph
+                .rows
+                .entry(target.to_string())
+                .or_default()
+                .entry(type_name)
+                .or_default()
+                .extend(incoming);
+        }
         Ok(Observation::Done)
     }
 
@@ -257,6 +440,8 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rows::Value;
+    use crate::schema::{Desired, SchemaSpec};
     use crate::vocabulary::StampState;
 
     fn legacy(version: u32, runs: usize, branches: &[(&str, Option<&str>)]) -> Op {
@@ -394,5 +579,130 @@ mod tests {
         m.apply(&Op::BranchDelete { name: "b".into() }).unwrap();
         m.apply(&Op::BranchDelete { name: "a".into() }).unwrap();
         assert_eq!(m.view().list, Some(Ok(strings(&["main"]))));
+    }
+
+    fn person(name: &str, age: Option<i64>) -> crate::rows::RowInput {
+        let mut row = vec![("name".to_string(), Value::Str(name.into()))];
+        if let Some(age) = age {
+            row.push(("age".to_string(), Value::Int(age)));
+        }
+        row
+    }
+
+    fn load(branch: &str, rows: Vec<crate::rows::RowInput>) -> Op {
+        Op::Load {
+            branch: branch.into(),
+            type_name: "Person".into(),
+            rows,
+        }
+    }
+
+    #[test]
+    fn apply_is_blocked_by_branches_and_the_lock_and_adds_nulls() {
+        let mut m = Model::default();
+        m.apply(&Op::Init).unwrap();
+        m.apply(&load("main", vec![person("a", Some(1))])).unwrap();
+        let mut desired = SchemaSpec::example();
+        desired
+            .types
+            .get_mut("Person")
+            .unwrap()
+            .props
+            .push(crate::schema::Prop::new(
+                "email",
+                crate::schema::PropType::String,
+                true,
+                false,
+            ));
+        let apply = Op::ApplySchema(Desired::Schema(desired.clone()));
+        m.apply(&create("dev", "main")).unwrap();
+        assert_eq!(m.apply(&apply), Err(ErrorKind::BlockingBranches));
+        m.apply(&Op::BranchDelete { name: "dev".into() }).unwrap();
+        m.apply(&Op::LeaveLock).unwrap();
+        assert_eq!(m.apply(&apply), Err(ErrorKind::SchemaApplyInProgress));
+        assert_eq!(
+            m.apply(&load("main", vec![person("b", None)])),
+            Err(ErrorKind::SchemaApplyInProgress)
+        );
+        assert_eq!(m.apply(&Op::Unlock), Ok(Observation::Unlocked(true)));
+        assert_eq!(m.apply(&Op::Unlock), Ok(Observation::Unlocked(false)));
+        assert!(matches!(
+            m.apply(&apply),
+            Ok(Observation::Applied { applied: true, .. })
+        ));
+        assert!(matches!(
+            m.apply(&apply),
+            Ok(Observation::Applied { applied: false, .. })
+        ));
+        match m.apply(&Op::Scan {
+            branch: "main".into(),
+            type_name: "Person".into(),
+        }) {
+            Ok(Observation::Rows(rows)) => assert_eq!(rows[0].get("email"), Some(&Value::Null)),
+            other => panic!("{other:?}"),
+        }
+        let mut removed = desired;
+        removed.types.remove("WorksAt");
+        assert_eq!(
+            m.apply(&Op::ApplySchema(Desired::Schema(removed))),
+            Err(ErrorKind::UnsupportedSchemaChange)
+        );
+        assert_eq!(
+            m.apply(&Op::ApplySchema(Desired::Malformed)),
+            Err(ErrorKind::InvalidSchema)
+        );
+    }
+
+    #[test]
+    fn loads_validate_and_merges_let_the_source_win() {
+        let mut m = Model::default();
+        m.apply(&Op::Init).unwrap();
+        m.apply(&load(
+            "main",
+            vec![person("a", Some(1)), person("b", Some(1))],
+        ))
+        .unwrap();
+        m.apply(&create("dev", "main")).unwrap();
+        assert_eq!(
+            m.apply(&load(
+                "dev",
+                vec![person("a", Some(9)), person("a", Some(8))]
+            )),
+            Ok(Observation::Loaded(1))
+        );
+        assert_eq!(
+            m.apply(&load("dev", vec![person("x", Some(3_000_000_000))])),
+            Err(ErrorKind::InvalidRow)
+        );
+        assert_eq!(
+            m.apply(&load("dev", vec![vec![("age".into(), Value::Int(1))]])),
+            Err(ErrorKind::InvalidRow)
+        );
+        assert_eq!(
+            m.apply(&load("nope", vec![person("a", None)])),
+            Err(ErrorKind::BranchNotFound)
+        );
+        m.apply(&Op::Merge {
+            source: "dev".into(),
+            target: "main".into(),
+        })
+        .unwrap();
+        match m.apply(&Op::Scan {
+            branch: "main".into(),
+            type_name: "Person".into(),
+        }) {
+            Ok(Observation::Rows(rows)) => {
+                assert_eq!(rows[0].get("age"), Some(&Value::Int(8)));
+                assert_eq!(rows.len(), 2);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            m.apply(&Op::Merge {
+                source: "dev".into(),
+                target: "dev".into()
+            }),
+            Err(ErrorKind::SameBranch)
+        );
     }
 }

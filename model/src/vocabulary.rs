@@ -4,6 +4,9 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use crate::rows::{Row, RowInput};
+use crate::schema::Desired;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ErrorKind {
     AlreadyInitialized,
@@ -127,14 +130,31 @@ pub enum Op {
     BranchList,
     /// Read main's stamp without a handle; never writes.
     Stamp,
+    ApplySchema(Desired),
+    Load {
+        branch: String,
+        type_name: String,
+        rows: Vec<RowInput>,
+    },
+    Scan {
+        branch: String,
+        type_name: String,
+    },
+    Merge {
+        source: String,
+        target: String,
+    },
+    Unlock,
+    /// What an apply that died holding the lock leaves: the lock ref.
+    LeaveLock,
 }
 
 impl Op {
     /// Whether the op goes through the handle (and so needs one).
     pub fn needs_handle(&self) -> bool {
-        matches!(
+        !matches!(
             self,
-            Op::BranchCreate { .. } | Op::BranchDelete { .. } | Op::BranchList
+            Op::Init | Op::Open(_) | Op::WriteLegacy(_) | Op::Stamp | Op::LeaveLock
         )
     }
 }
@@ -169,6 +189,16 @@ pub enum Observation {
     Opened(OpenReport),
     Branches(Vec<String>),
     Stamp(StampView),
+    Applied {
+        applied: bool,
+        steps: Vec<String>,
+        lock_released: bool,
+    },
+    /// Distinct keys written.
+    Loaded(usize),
+    Rows(Vec<Row>),
+    /// Whether a lock was there to remove.
+    Unlocked(bool),
 }
 
 pub type Outcome = Result<Observation, ErrorKind>;
@@ -183,4 +213,7 @@ pub struct View {
     pub refs: BTreeMap<String, Option<String>>,
     /// What the held handle lists, if a handle is held.
     pub list: Option<Result<Vec<String>, ErrorKind>>,
+    /// Through the held handle: the rows of every type of main's schema on
+    /// every branch it lists, keyed by (branch, type).
+    pub rows: BTreeMap<(String, String), Result<Vec<Row>, ErrorKind>>,
 }

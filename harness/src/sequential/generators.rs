@@ -121,3 +121,70 @@ pub fn legacy_graph() -> impl Strategy<Value = LegacyGraph> {
         }
     })
 }
+
+/// Types a load or scan names: the example's, the ones schema changes add,
+/// and one that never exists.
+pub const TYPES: &[&str] = &[
+    "Person", "Person", "Company", "WorksAt", "Project", "Funds", "Nope",
+];
+
+/// A schema change, resolved against the model's schema when applied.
+#[derive(Clone, Debug)]
+pub enum SchemaPick {
+    /// Add an optional property to an existing type.
+    AddProperty(Index, usize),
+    /// Add `node Project { id: I64 @key }`.
+    AddProject,
+    /// Add `edge Funds: Company -> Project` (and Project if missing).
+    AddFunds,
+    Same,
+    RemoveProperty(Index),
+    RetypeProperty(Index),
+    AddRequiredProperty(Index),
+    RemoveType(Index),
+    Malformed,
+}
+
+/// Optional properties a change may add.
+pub const NEW_PROPERTIES: &[(&str, stampede_model::schema::PropType)] = &[
+    ("email", stampede_model::schema::PropType::String),
+    ("active", stampede_model::schema::PropType::Bool),
+    ("rank", stampede_model::schema::PropType::I64),
+];
+
+pub fn schema_pick() -> impl Strategy<Value = SchemaPick> {
+    prop_oneof![
+        6 => (any::<Index>(), 0..NEW_PROPERTIES.len()).prop_map(|(t, p)| SchemaPick::AddProperty(t, p)),
+        3 => Just(SchemaPick::AddProject),
+        2 => Just(SchemaPick::AddFunds),
+        2 => Just(SchemaPick::Same),
+        1 => any::<Index>().prop_map(SchemaPick::RemoveProperty),
+        1 => any::<Index>().prop_map(SchemaPick::RetypeProperty),
+        1 => any::<Index>().prop_map(SchemaPick::AddRequiredProperty),
+        1 => any::<Index>().prop_map(SchemaPick::RemoveType),
+        1 => Just(SchemaPick::Malformed),
+    ]
+}
+
+/// One row, shaped for whatever type it is loaded into when applied.
+#[derive(Clone, Debug)]
+pub struct RowPick {
+    pub key: u8,
+    pub value: u8,
+    /// 1 in 8 rows breaks its type on purpose.
+    pub corrupt: Option<u8>,
+}
+
+pub fn row_picks() -> impl Strategy<Value = Vec<RowPick>> {
+    let row = (
+        any::<u8>(),
+        any::<u8>(),
+        proptest::option::weighted(0.12, any::<u8>()),
+    )
+        .prop_map(|(key, value, corrupt)| RowPick {
+            key,
+            value,
+            corrupt,
+        });
+    proptest::collection::vec(row, 1..=3)
+}

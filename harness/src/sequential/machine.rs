@@ -5,9 +5,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
-use stampede_model::{LegacyGraph, Mode, Model, Op, Outcome};
+use stampede_model::schema::{Kind, Prop, PropType, SchemaSpec, TypeSpec};
+use stampede_model::{Desired, LegacyGraph, Mode, Model, Op, Outcome, RowInput, Value};
 
-use super::generators::{from_choice, legacy_graph, mode, name_choice, NameChoice};
+use super::generators::{
+    from_choice, legacy_graph, mode, name_choice, row_picks, schema_pick, NameChoice, RowPick,
+    SchemaPick, NEW_PROPERTIES, TYPES,
+};
 use crate::adapter::{Stampede, SystemUnderTest};
 
 /// An abstract step: names are resolved against the model when applied, so
@@ -17,10 +21,29 @@ pub enum Step {
     Init,
     Open(Mode),
     WriteLegacy(LegacyGraph),
-    Create { name: NameChoice, from: NameChoice },
+    Create {
+        name: NameChoice,
+        from: NameChoice,
+    },
     Delete(NameChoice),
     List,
     Stamp,
+    Apply(SchemaPick),
+    Load {
+        branch: NameChoice,
+        type_name: &'static str,
+        rows: Vec<RowPick>,
+    },
+    Scan {
+        branch: NameChoice,
+        type_name: &'static str,
+    },
+    Merge {
+        source: NameChoice,
+        target: NameChoice,
+    },
+    Unlock,
+    LeaveLock,
 }
 
 /// The model plus the concrete op of the last step and its expected outcome.
@@ -64,8 +87,147 @@ impl Reference {
             },
             Step::List => Op::BranchList,
             Step::Stamp => Op::Stamp,
+            Step::Apply(pick) => Op::ApplySchema(self.desired(pick)),
+            Step::Load {
+                branch,
+                type_name,
+                rows,
+            } => Op::Load {
+                branch: self.resolve(branch),
+                type_name: type_name.to_string(),
+                rows: rows.iter().map(|r| row_for(type_name, r)).collect(),
+            },
+            Step::Scan { branch, type_name } => Op::Scan {
+                branch: self.resolve(branch),
+                type_name: type_name.to_string(),
+            },
+            Step::Merge { source, target } => Op::Merge {
+                source: self.resolve(source),
+                target: self.resolve(target),
+            },
+            Step::Unlock => Op::Unlock,
+            Step::LeaveLock => Op::LeaveLock,
         }
     }
+
+    fn schema(&self) -> SchemaSpec {
+        self.model
+            .graph
+            .as_ref()
+            .map(|g| g.schema.clone())
+            .unwrap_or_else(SchemaSpec::example)
+    }
+
+    /// The desired schema a pick makes of the model's current one.
+    fn desired(&self, pick: &SchemaPick) -> Desired {
+        let mut schema = self.schema();
+        let names: Vec<String> = schema.types.keys().cloned().collect();
+        let pick_type = |i: &proptest::sample::Index| names[i.index(names.len())].clone();
+        let project = || TypeSpec {
+            kind: Kind::Node,
+            props: vec![Prop::new("id", PropType::I64, false, true)],
+        };
+        match pick {
+            SchemaPick::Malformed => return Desired::Malformed,
+            SchemaPick::Same => {}
+            SchemaPick::AddProperty(t, p) => {
+                let (name, ty) = NEW_PROPERTIES[*p];
+                let props = &mut schema.types.get_mut(&pick_type(t)).unwrap().props;
+                if props.iter().all(|q| q.name != name) {
+                    props.push(Prop::new(name, ty, true, false));
+                }
+            }
+            SchemaPick::AddProject => {
+                schema.types.entry("Project".into()).or_insert_with(project);
+            }
+            SchemaPick::AddFunds => {
+                schema.types.entry("Project".into()).or_insert_with(project);
+                schema.types.entry("Funds".into()).or_insert(TypeSpec {
+                    kind: Kind::Edge {
+                        src: "Company".into(),
+                        dst: "Project".into(),
+                    },
+                    props: Vec::new(),
+                });
+            }
+            SchemaPick::RemoveProperty(t) => {
+                let props = &mut schema.types.get_mut(&pick_type(t)).unwrap().props;
+                match props.iter().position(|p| !p.key) {
+                    Some(i) => {
+                        props.remove(i);
+                    }
+                    None => props.push(Prop::new("extra", PropType::I32, true, false)),
+                }
+            }
+            SchemaPick::RetypeProperty(t) => {
+                let prop = &mut schema.types.get_mut(&pick_type(t)).unwrap().props[0];
+                prop.ty = if prop.ty == PropType::I64 {
+                    PropType::String
+                } else {
+                    PropType::I64
+                };
+            }
+            SchemaPick::AddRequiredProperty(t) => {
+                let props = &mut schema.types.get_mut(&pick_type(t)).unwrap().props;
+                props.push(Prop::new("required", PropType::String, false, false));
+            }
+            SchemaPick::RemoveType(t) => {
+                let victim = pick_type(t);
+                // Keep the rest well-formed: edges into a removed node go too.
+                schema.types.remove(&victim);
+                schema.types.retain(|_, t| match &t.kind {
+                    Kind::Edge { src, dst } => src != &victim && dst != &victim,
+                    Kind::Node => true,
+                });
+            }
+        }
+        Desired::Schema(schema)
+    }
+}
+
+const PEOPLE: &[&str] = &["a", "b", "c"];
+const COMPANIES: &[&str] = &["acme", "initech"];
+
+/// A row for `type_name`; a corrupt pick breaks it one of four ways.
+fn row_for(type_name: &str, pick: &RowPick) -> RowInput {
+    let person = Value::Str(PEOPLE[pick.key as usize % PEOPLE.len()].into());
+    let company = Value::Str(COMPANIES[pick.key as usize % COMPANIES.len()].into());
+    let small = Value::Int(i64::from(pick.value % 4));
+    let optional = |name: &str| match pick.value % 4 {
+        0 => vec![],
+        1 => vec![(name.to_string(), Value::Null)],
+        _ => vec![(name.to_string(), small.clone())],
+    };
+    let mut row: RowInput = match type_name {
+        "Person" => [vec![("name".into(), person)], optional("age")].concat(),
+        "Company" => vec![("name".into(), company)],
+        "WorksAt" => [
+            vec![("src".into(), person), ("dst".into(), company)],
+            optional("since"),
+        ]
+        .concat(),
+        "Project" => vec![("id".into(), Value::Int(i64::from(pick.key % 3)))],
+        "Funds" => vec![
+            ("src".into(), company),
+            ("dst".into(), Value::Int(i64::from(pick.key % 3))),
+        ],
+        _ => vec![("name".into(), person)],
+    };
+    if pick.value.is_multiple_of(7) {
+        row.push(("email".into(), Value::Str("x@y".into())));
+    }
+    match pick.corrupt.map(|c| c % 4) {
+        None => {}
+        Some(0) => row.push(("nick".into(), Value::Str("n".into()))),
+        Some(1) => row.retain(|(f, _)| f == "age" || f == "since"),
+        Some(2) => {
+            if let Some(first) = row.first_mut() {
+                first.1 = Value::Bool(true);
+            }
+        }
+        Some(_) => row.push(("age".into(), Value::Int(3_000_000_000))),
+    }
+    row
 }
 
 pub struct ModelMachine;
@@ -89,6 +251,7 @@ impl ReferenceStateMachine for ModelMachine {
             .boxed();
         }
         let open_weight = if state.model.handle.is_none() { 6 } else { 2 };
+        let type_name = proptest::sample::select(TYPES);
         prop_oneof![
             6 => (name_choice(), from_choice()).prop_map(|(name, from)| Step::Create { name, from }),
             4 => name_choice().prop_map(Step::Delete),
@@ -97,6 +260,13 @@ impl ReferenceStateMachine for ModelMachine {
             1 => legacy_graph().prop_map(Step::WriteLegacy),
             1 => Just(Step::Init),
             1 => Just(Step::Stamp),
+            3 => schema_pick().prop_map(Step::Apply),
+            5 => (from_choice(), type_name.clone(), row_picks())
+                .prop_map(|(branch, type_name, rows)| Step::Load { branch, type_name, rows }),
+            2 => (from_choice(), type_name).prop_map(|(branch, type_name)| Step::Scan { branch, type_name }),
+            2 => (from_choice(), from_choice()).prop_map(|(source, target)| Step::Merge { source, target }),
+            1 => Just(Step::Unlock),
+            1 => Just(Step::LeaveLock),
         ]
         .boxed()
     }

@@ -229,6 +229,11 @@ pub fn transcript(ops: &[Op]) -> Result<String, String> {
         if let Some(list) = &view.list {
             let _ = writeln!(out, "  list: {list:?}");
         }
+        for ((branch, type_name), rows) in &view.rows {
+            if !matches!(rows, Ok(r) if r.is_empty()) {
+                let _ = writeln!(out, "  rows {branch}/{type_name}: {rows:?}");
+            }
+        }
     }
     Ok(out)
 }
