@@ -13,7 +13,7 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
 
-.PHONY: verify test deps build lint fmt
+.PHONY: verify test loom deps build lint fmt
 
 # The verification campaign. SEED names the run; CASES sizes the
 # sequential campaign (~2 minutes here on tmpfs).
@@ -26,10 +26,25 @@ verify: build
 	@echo "== engine end-to-end scenario (CLI, real Lance, real processes)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
 	@echo "== concurrent campaigns at the release budget"
-	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 $(CARGO) test -p stampede-engine -p stampede-harness --test concurrency --test cli_processes
+	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 $(CARGO) test -p stampede-engine -p stampede-harness --test concurrency --test cli_processes --test data --test schema_apply
+	@echo "== loom (LOOM_MAX_PREEMPTIONS=3, 3 openers)"
+	LOOM_MAX_PREEMPTIONS=3 STAMPEDE_LOOM_OPENERS=3 $(LOOM_TEST)
 
 test: deps
 	$(CARGO) test --workspace
+	@echo "== loom, small bound (LOOM_MAX_PREEMPTIONS=2, 2 openers)"
+	LOOM_MAX_PREEMPTIONS=2 STAMPEDE_LOOM_OPENERS=2 $(LOOM_TEST)
+
+# The control-plane protocols under loom, in release, with its own cargo
+# invocation. Only the Lance-free protocol crate is built (seconds, never
+# Lance). Defaults: bound 4, 3 concurrent openers (~230k executions of the
+# sweep, ~25 s here).
+LOOM_BOUND ?= 4
+LOOM_OPENERS ?= 3
+LOOM_TEST = $(CARGO) test -p stampede-protocol --features loom,defects --test loom -- --test-threads=1
+
+loom: deps
+	LOOM_MAX_PREEMPTIONS=$(LOOM_BOUND) STAMPEDE_LOOM_OPENERS=$(LOOM_OPENERS) $(CARGO) test -p stampede-protocol --features loom,defects --release --test loom -- --test-threads=1 --nocapture
 
 build: deps
 	$(CARGO) build -p stampede-harness --bins
@@ -37,6 +52,7 @@ build: deps
 lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) clippy -p stampede-protocol --features loom,defects --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -9,6 +9,7 @@ pub mod error;
 pub mod graph;
 pub mod legacy;
 pub mod manifest;
+pub mod probe;
 pub mod rows;
 pub mod schema;
 pub mod schema_apply;

@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::defects::{planted, Defect};
 use crate::error::{Error, Result};
 use crate::names::{is_internal, is_legacy_run, MAIN};
 use crate::store::{RefRecord, RefStore, StoreError};
@@ -32,6 +33,9 @@ pub async fn enumerate<S: RefStore>(store: &S) -> Result<Refs> {
         for (name, read) in names.iter().zip(store.read_refs(&names).await) {
             match read {
                 Ok(record) => refs.push(record),
+                Err(StoreError::NotFound(e)) if planted(Defect::NoEnumerationRetry) => {
+                    return Err(Error::storage(&format!("reading ref {name:?}"), e))
+                }
                 Err(StoreError::NotFound(_)) => vanished = true,
                 Err(e) => return Err(Error::storage(&format!("reading ref {name:?}"), e)),
             }

@@ -8,13 +8,16 @@
 //! recompiles Lance.
 
 pub mod branches;
+pub mod defects;
 pub mod enumerate;
 pub mod error;
 pub mod lock;
+pub mod memory;
 pub mod migrate;
 pub mod names;
 pub mod stamp;
 pub mod store;
+pub mod sync;
 
 pub use error::{Error, ErrorKind, Result};
 pub use migrate::OpenReport;

@@ -5,6 +5,7 @@
 //! that loses a commit race re-reads and accepts a stamp already at its
 //! target, and a delete that finds its ref gone counts as done.
 
+use crate::defects::{planted, Defect};
 use crate::enumerate::enumerate;
 use crate::error::{Error, Result};
 use crate::stamp::{StampState, CURRENT_VERSION};
@@ -108,12 +109,16 @@ pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Ve
         let deleted_here = match store.delete_ref(&name).await {
             Ok(()) => true,
             // A concurrent opener deleted it: done, but not by this open.
-            Err(StoreError::NotFound(_)) => false,
+            Err(StoreError::NotFound(_)) if !planted(Defect::SweepPlainDelete) => false,
             Err(e) => return Err(Error::storage(&format!("sweeping ref {name:?}"), e)),
         };
         // The tree goes even when the ref was already gone: its deleter may
         // have died between the two steps.
-        remove_tree_if_present(store, &name, refs.has_nested(&name)).await?;
+        match store.remove_tree(&name, refs.has_nested(&name)).await {
+            Ok(()) => {}
+            Err(StoreError::NotFound(_)) if !planted(Defect::SweepForceDeleteNotFound) => {}
+            Err(e) => return Err(Error::storage(&format!("removing the tree of {name:?}"), e)),
+        }
         if deleted_here {
             swept.push(name);
         }
@@ -143,7 +148,7 @@ pub async fn write_stamp_at_least<S: RefStore>(store: &S, target: u32) -> Result
         }
         match store.write_stamp(head.version, &target.to_string()).await {
             Ok(()) => return Ok(()),
-            Err(StoreError::Conflict(_)) => continue,
+            Err(StoreError::Conflict(_)) if !planted(Defect::StampWriteNotIdempotent) => continue,
             Err(e) => return Err(Error::storage(&format!("writing stamp {target}"), e)),
         }
     }

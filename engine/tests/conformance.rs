@@ -1,0 +1,240 @@
+//! The in-memory store the loom suite runs on is only as good as this test.
+//! The same protocol sequences run against `MemoryStore` and against the
+//! Lance store give the same outcomes and observations; and a probe that
+//! deletes a ref between Lance's list and its read shows the real Lance
+//! store has the race the in-memory store models.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::TempGraph;
+use stampede_engine::legacy::{LegacySpec, LegacyStamp};
+use stampede_engine::probe::Probe;
+use stampede_engine::storage::LanceStore;
+use stampede_protocol::branches::{create_branch, delete_branch};
+use stampede_protocol::enumerate::enumerate;
+use stampede_protocol::lock::{acquire, release, unlock};
+use stampede_protocol::memory::MemoryStore;
+use stampede_protocol::migrate::migrate;
+use stampede_protocol::{PkState, RefStore, StoreError};
+
+#[derive(Clone, Copy, Debug)]
+enum Step {
+    Migrate,
+    Create(&'static str, &'static str),
+    Delete(&'static str),
+    Acquire,
+    Release,
+    Unlock,
+}
+
+type Observation = (
+    String,
+    BTreeMap<String, Option<String>>,
+    Option<String>,
+    PkState,
+);
+
+async fn run<S: RefStore>(store: &S, steps: &[Step]) -> Vec<Observation> {
+    let mut out = Vec::new();
+    for step in steps {
+        let outcome = match *step {
+            Step::Migrate => {
+                let head = store.read_main().await.unwrap();
+                migrate(store, &head)
+                    .await
+                    .map(|r| format!("{}→{} swept {:?} kept {:?}", r.from, r.to, r.swept, r.kept))
+            }
+            Step::Create(name, from) => create_branch(store, name, from).await.map(|_| "ok".into()),
+            Step::Delete(name) => delete_branch(store, name).await.map(|_| "ok".into()),
+            Step::Acquire => acquire(store).await.map(|_| "ok".into()),
+            Step::Release => release(store).await.map(|_| "ok".into()),
+            Step::Unlock => unlock(store).await.map(|held| format!("was held: {held}")),
+        };
+        let outcome = match outcome {
+            Ok(value) => value,
+            Err(e) => format!("error {:?}", e.kind()),
+        };
+        let refs = enumerate(store).await.unwrap();
+        let parents = refs
+            .names()
+            .map(|n| (n.to_string(), refs.get(n).unwrap().parent.clone()))
+            .collect();
+        let main = store.read_main().await.unwrap();
+        out.push((
+            format!("{step:?} => {outcome}"),
+            parents,
+            main.stamp,
+            main.pk,
+        ));
+    }
+    out
+}
+
+async fn lance(spec: &LegacySpec) -> (TempGraph, LanceStore) {
+    let t = TempGraph::legacy(spec).await;
+    let store = LanceStore::connect(&stampede_engine::root_uri(&t.root), Default::default())
+        .await
+        .unwrap();
+    (t, store)
+}
+
+async fn agree(spec: LegacySpec, memory: MemoryStore, steps: &[Step]) {
+    let (_t, lance) = lance(&spec).await;
+    let on_lance = run(&lance, steps).await;
+    let in_memory = run(&memory, steps).await;
+    for (l, m) in on_lance.iter().zip(&in_memory) {
+        assert_eq!(
+            l, m,
+            "Lance (left) and the in-memory store (right) disagree"
+        );
+    }
+}
+
+#[tokio::test]
+async fn lifecycle_of_a_legacy_v2_graph() {
+    let spec = LegacySpec::new(2)
+        .run_branches(2)
+        .branch("u", Some("__run__1"))
+        .branch("w", Some("u"));
+    let memory = MemoryStore::graph(
+        Some("2"),
+        true,
+        &[
+            ("__run__0", None),
+            ("__run__1", None),
+            ("u", Some("__run__1")),
+            ("w", Some("u")),
+        ],
+    );
+    use Step::*;
+    agree(
+        spec,
+        memory,
+        &[
+            Migrate,
+            Migrate,
+            Create("x", "u"),
+            Delete("u"),
+            Delete("w"),
+            Delete("x"),
+            Delete("u"),
+            Delete("__run__1"),
+            Create("__run__1", "main"),
+            Acquire,
+            Acquire,
+            Create("y", "main"),
+            Delete("__run__1"),
+            Release,
+            Unlock,
+            Acquire,
+            Unlock,
+            Create("y", "main"),
+            Create("y", "main"),
+            Delete("nope"),
+            Create("z", "nope"),
+            Create("z", "y"),
+            Delete("y"),
+        ],
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn every_migration_start() {
+    use Step::*;
+    for (spec, stamp, pk) in [
+        (LegacySpec::new(1).run_branches(1), None, false),
+        (
+            LegacySpec::new(2)
+                .run_branches(1)
+                .stamp(LegacyStamp::Absent),
+            None,
+            true,
+        ),
+        (
+            LegacySpec::new(2)
+                .run_branches(1)
+                .stamp(LegacyStamp::Raw("abc".into())),
+            Some("abc"),
+            true,
+        ),
+        (
+            LegacySpec::new(2)
+                .run_branches(1)
+                .stamp(LegacyStamp::Raw("99".into())),
+            Some("99"),
+            true,
+        ),
+        (
+            LegacySpec::new(2)
+                .run_branches(1)
+                .stamp(LegacyStamp::Raw("3".into())),
+            Some("3"),
+            true,
+        ),
+    ] {
+        let memory = MemoryStore::graph(stamp, pk, &[("__run__0", None)]);
+        agree(spec, memory, &[Migrate, Migrate, Create("a", "__run__0")]).await;
+    }
+}
+
+/// The race itself: a ref deleted between the list and the read.
+#[tokio::test]
+async fn a_ref_vanishing_between_list_and_read_is_the_modelled_race() {
+    let spec = LegacySpec::new(2).run_branches(4).branch("u", None);
+    let t = TempGraph::legacy(&spec).await;
+    let probe = Probe::new();
+    let root = stampede_engine::root_uri(&t.root);
+    let lance = LanceStore::connect(&root, probe.params()).await.unwrap();
+
+    // Step by step, Lance and the in-memory store behave alike.
+    let memory = MemoryStore::graph(
+        Some("2"),
+        true,
+        &[
+            ("__run__0", None),
+            ("__run__1", None),
+            ("__run__2", None),
+            ("__run__3", None),
+            ("u", None),
+        ],
+    );
+    probe.vanish_after_next_list("_refs/branches");
+    let listed = lance.list_ref_names().await.unwrap();
+    let mut listed_in_memory = memory.list_ref_names().await.unwrap();
+    // The probe removed the first name the directory listing returned.
+    memory.delete_ref(&listed[0]).await.unwrap();
+    let mut sorted = listed.clone();
+    sorted.sort();
+    listed_in_memory.sort();
+    assert_eq!(sorted, listed_in_memory);
+    assert!(matches!(
+        lance.read_ref(&listed[0]).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        memory.read_ref(&listed[0]).await,
+        Err(StoreError::NotFound(_))
+    ));
+
+    // Lance's own list_branches fails on it; the protocol's enumeration
+    // starts over and returns the refs that remain.
+    probe.vanish_after_next_list("_refs/branches");
+    let dataset = lance.open_main().await.unwrap();
+    let lance_list = dataset.list_branches().await;
+    assert!(
+        lance_list.is_err(),
+        "Lance's list_branches survived a vanishing ref: {lance_list:?}"
+    );
+    probe.vanish_after_next_list("_refs/branches");
+    let refs = enumerate(&lance).await.unwrap();
+    let remaining: Vec<&str> = refs.names().collect();
+    assert_eq!(
+        remaining.len(),
+        2,
+        "five refs, three vanished: {remaining:?}"
+    );
+    assert!(refs.names().all(|n| n != listed[0]));
+}

@@ -1,0 +1,374 @@
+//! The control-plane protocols under loom: the engine's own protocol code
+//! (not a copy) on the in-memory store, every interleaving of its steps
+//! explored within a preemption bound.
+//!
+//! `make loom` runs this in release:
+//! `cargo test -p stampede-protocol --features loom,defects --release --test loom`.
+//! LOOM_MAX_PREEMPTIONS sets the bound (default 2); STAMPEDE_LOOM_OPENERS
+//! the number of concurrent openers in the sweep model (default 2).
+//!
+//! Each model asserts the outcomes a serial order of the same operations
+//! allows (retryable conflicts allowed where DESIGN.md allows them) and the
+//! invariants of the final state. The `defective_*` tests plant one
+//! historical defect each and assert that loom finds a failing execution;
+//! the failing interleaving is printed from the store's trace.
+#![cfg(feature = "loom")]
+
+use std::sync::Arc;
+
+use loom::future::block_on;
+use stampede_protocol::branches::{create_branch, delete_branch};
+use stampede_protocol::defects::{plant, Defect};
+use stampede_protocol::lock::{apply_under_lock, SchemaChange};
+use stampede_protocol::memory::{MemoryState, MemoryStore};
+use stampede_protocol::migrate::{migrate, write_stamp_at_least};
+use stampede_protocol::names::SCHEMA_APPLY_LOCK;
+use stampede_protocol::{Error, ErrorKind, OpenReport, RefStore, StoreError};
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+static EXECUTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn model(f: impl Fn() + Sync + Send + 'static) {
+    let mut builder = loom::model::Builder::new();
+    builder.preemption_bound = Some(env("LOOM_MAX_PREEMPTIONS", 2));
+    EXECUTIONS.store(0, std::sync::atomic::Ordering::SeqCst);
+    builder.check(move || {
+        EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        f()
+    });
+    eprintln!(
+        "explored {} executions",
+        EXECUTIONS.load(std::sync::atomic::Ordering::SeqCst)
+    );
+}
+
+fn trace(state: &MemoryState) -> String {
+    state.trace.iter().map(|s| format!("\n    {s}")).collect()
+}
+
+/// Run `f` on `threads` loom threads against one store; return their results.
+fn race<T: Send + 'static>(
+    store: &Arc<MemoryStore>,
+    threads: usize,
+    f: impl Fn(&MemoryStore, usize) -> T + Send + Sync + 'static,
+) -> Vec<T> {
+    let f = Arc::new(f);
+    let handles: Vec<_> = (0..threads)
+        .map(|i| {
+            let (store, f) = (store.clone(), f.clone());
+            loom::thread::spawn(move || f(&store, i))
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+fn open_read_write(store: &MemoryStore) -> Result<OpenReport, Error> {
+    block_on(async {
+        let head = store
+            .read_main()
+            .await
+            .map_err(|e| Error::storage("read main", e))?;
+        migrate(store, &head).await
+    })
+}
+
+// (1) Read-write openers sweeping a v2 graph with 2 `__run__` refs and one
+// user ref: every open succeeds and the result equals one open.
+fn sweep_model() {
+    let openers = env("STAMPEDE_LOOM_OPENERS", 2);
+    model(move || {
+        let store = Arc::new(MemoryStore::graph(
+            Some("2"),
+            true,
+            &[("__run__0", None), ("__run__1", None), ("user", None)],
+        ));
+        let reports = race(&store, openers, |s, _| open_read_write(s));
+        let state = store.snapshot();
+        let mut swept = 0;
+        for report in &reports {
+            let report = report
+                .as_ref()
+                .unwrap_or_else(|e| panic!("an open failed: {e}; interleaving:{}", trace(&state)));
+            assert_eq!(report.to, 3);
+            swept += report.swept.len();
+        }
+        assert_eq!(
+            swept,
+            2,
+            "each legacy ref is swept by exactly one opener:{}",
+            trace(&state)
+        );
+        assert_eq!(state.main.stamp.as_deref(), Some("3"));
+        assert_eq!(
+            state.refs.keys().collect::<Vec<_>>(),
+            vec!["user"],
+            "{}",
+            trace(&state)
+        );
+        assert_eq!(
+            state.trees.keys().collect::<Vec<_>>(),
+            vec!["user"],
+            "{}",
+            trace(&state)
+        );
+    });
+}
+
+#[test]
+fn sweep_by_concurrent_openers() {
+    plant(None);
+    sweep_model();
+}
+
+// (2) Two openers racing the stamp write.
+fn stamp_model() {
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("2"), true, &[]));
+        let results = race(&store, 2, |s, _| block_on(write_stamp_at_least(s, 3)));
+        let state = store.snapshot();
+        for r in &results {
+            assert!(
+                r.is_ok(),
+                "a stamp write failed: {r:?}; interleaving:{}",
+                trace(&state)
+            );
+        }
+        assert_eq!(state.main.stamp.as_deref(), Some("3"));
+        assert_eq!(
+            state.main.version,
+            2,
+            "exactly one stamp commit:{}",
+            trace(&state)
+        );
+    });
+}
+
+#[test]
+fn stamp_write_by_racing_openers() {
+    plant(None);
+    stamp_model();
+}
+
+/// A schema change on the in-memory store: publish is a compare-and-swap
+/// on the main version `write` read, bumping the schema epoch.
+struct EpochBump<'a>(&'a MemoryStore);
+
+impl SchemaChange for EpochBump<'_> {
+    type Staged = u64;
+
+    async fn write(&self) -> stampede_protocol::Result<u64> {
+        Ok(self
+            .0
+            .read_main()
+            .await
+            .map_err(|e| Error::storage("read main", e))?
+            .version)
+    }
+
+    async fn publish(&self, staged: u64) -> stampede_protocol::Result<()> {
+        self.0.publish_schema(staged).map_err(|e| match e {
+            StoreError::Conflict(detail) => Error::Conflict { detail },
+            other => Error::storage("publish", other),
+        })
+    }
+}
+
+/// No public branch stands across a schema change: every branch was forked
+/// at main's current schema epoch. And no lock is left behind.
+fn assert_schema_invariant(state: &MemoryState) {
+    for (name, tree) in &state.trees {
+        assert_eq!(
+            tree.forked_at_epoch,
+            state.main.schema_epoch,
+            "branch {name} stands across a schema change; interleaving:{}",
+            trace(state)
+        );
+    }
+    for name in state.refs.keys() {
+        assert!(
+            state.trees.contains_key(name),
+            "ref {name} without a tree:{}",
+            trace(state)
+        );
+    }
+    assert!(
+        !state.refs.contains_key(SCHEMA_APPLY_LOCK),
+        "lock left behind:{}",
+        trace(state)
+    );
+}
+
+// (3) Lock acquire racing a branch create, and racing a second apply.
+fn apply_vs_create_model() {
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[]));
+        let results = race(&store, 2, |s, i| match i {
+            0 => block_on(apply_under_lock(s, &EpochBump(s))).map(|_| ()),
+            _ => block_on(create_branch(s, "b", "main")).map(|_| ()),
+        });
+        let state = store.snapshot();
+        for r in &results {
+            if let Err(e) = r {
+                assert!(
+                    e.kind().is_retryable(),
+                    "{e}; interleaving:{}",
+                    trace(&state)
+                );
+            }
+        }
+        assert_schema_invariant(&state);
+    });
+}
+
+#[test]
+fn apply_racing_create() {
+    plant(None);
+    apply_vs_create_model();
+}
+
+#[test]
+fn apply_racing_apply() {
+    plant(None);
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[]));
+        let results = race(&store, 2, |s, _| {
+            block_on(apply_under_lock(s, &EpochBump(s)))
+        });
+        let state = store.snapshot();
+        let applied = results.iter().filter(|r| r.is_ok()).count();
+        for r in &results {
+            if let Err(e) = r {
+                assert!(
+                    e.kind().is_retryable(),
+                    "{e}; interleaving:{}",
+                    trace(&state)
+                );
+            }
+        }
+        assert!(applied >= 1, "both applies backed off:{}", trace(&state));
+        assert_eq!(
+            state.main.schema_epoch as usize,
+            applied,
+            "{}",
+            trace(&state)
+        );
+        assert_schema_invariant(&state);
+    });
+}
+
+// (4) Same-name create ×2, and delete ×2.
+#[test]
+fn same_name_creates() {
+    plant(None);
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[]));
+        let results = race(&store, 2, |s, _| {
+            block_on(create_branch(s, "x", "main")).map(|_| ())
+        });
+        let state = store.snapshot();
+        let kinds: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.kind()))
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| k.is_ok()).count(),
+            1,
+            "{kinds:?}:{}",
+            trace(&state)
+        );
+        assert!(
+            kinds.contains(&Err(ErrorKind::BranchExists)),
+            "{kinds:?}:{}",
+            trace(&state)
+        );
+        assert!(
+            state.refs.contains_key("x") && state.trees.contains_key("x"),
+            "{}",
+            trace(&state)
+        );
+    });
+}
+
+#[test]
+fn same_name_deletes() {
+    plant(None);
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[("x", None)]));
+        let results = race(&store, 2, |s, _| block_on(delete_branch(s, "x")));
+        let state = store.snapshot();
+        let kinds: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.kind()))
+            .collect();
+        assert_eq!(
+            kinds.iter().filter(|k| k.is_ok()).count(),
+            1,
+            "{kinds:?}:{}",
+            trace(&state)
+        );
+        assert!(
+            kinds.contains(&Err(ErrorKind::BranchNotFound)),
+            "{kinds:?}:{}",
+            trace(&state)
+        );
+        assert!(
+            state.refs.is_empty() && state.trees.is_empty(),
+            "{}",
+            trace(&state)
+        );
+    });
+}
+
+/// Loom must find a failing execution of `model` with `defect` planted.
+fn assert_loom_catches(defect: Defect, model: fn()) {
+    plant(Some(defect));
+    let found = std::panic::catch_unwind(model);
+    plant(None);
+    match found {
+        Ok(()) => panic!("loom explored every interleaving and missed {defect:?}"),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_default();
+            eprintln!("loom caught {defect:?}: {message}");
+        }
+    }
+}
+
+#[test]
+fn defective_sweep_plain_delete_is_caught() {
+    assert_loom_catches(Defect::SweepPlainDelete, sweep_model);
+}
+
+#[test]
+fn defective_sweep_force_delete_not_absorbing_not_found_is_caught() {
+    assert_loom_catches(Defect::SweepForceDeleteNotFound, sweep_model);
+}
+
+#[test]
+fn defective_enumeration_without_retry_is_caught() {
+    assert_loom_catches(Defect::NoEnumerationRetry, sweep_model);
+}
+
+#[test]
+fn defective_stamp_write_without_reread_is_caught() {
+    assert_loom_catches(Defect::StampWriteNotIdempotent, stamp_model);
+}
+
+#[test]
+fn defective_lock_without_recheck_is_caught() {
+    assert_loom_catches(Defect::LockWithoutRecheck, apply_vs_create_model);
+}
+
+#[test]
+fn defective_create_without_recheck_is_caught() {
+    assert_loom_catches(Defect::CreateWithoutRecheck, apply_vs_create_model);
+}
