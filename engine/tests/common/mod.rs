@@ -11,26 +11,50 @@ use stampede_engine::{ErrorKind, Graph, Mode, Result};
 
 pub struct TempGraph {
     _dir: tempfile::TempDir,
+    /// What the engine is given: a path, or a URI.
     pub root: String,
+    path: PathBuf,
 }
 
 impl TempGraph {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temp dir");
-        let root = dir.path().join("graph").to_str().unwrap().to_string();
-        TempGraph { _dir: dir, root }
+        let path = dir.path().join("graph");
+        let root = path.to_str().unwrap().to_string();
+        TempGraph {
+            _dir: dir,
+            root,
+            path,
+        }
+    }
+
+    /// The same local directory through Lance's `file-object-store://`
+    /// scheme, where every storage call goes through object_store (and so
+    /// through a wrapping store), as on a remote store.
+    pub fn object_store() -> Self {
+        let mut t = Self::new();
+        t.root = format!("file-object-store://{}", t.path.display());
+        t
     }
 
     pub async fn init() -> (Self, Graph) {
-        let t = Self::new();
-        let g = Graph::init(&t.root, EXAMPLE_SCHEMA).await.expect("init");
-        (t, g)
+        Self::new().with_init().await
+    }
+
+    pub async fn with_init(self) -> (Self, Graph) {
+        let g = Graph::init(&self.root, EXAMPLE_SCHEMA).await.expect("init");
+        (self, g)
     }
 
     pub async fn legacy(spec: &LegacySpec) -> Self {
-        let t = Self::new();
-        write_legacy(&t.root, spec).await.expect("legacy fixture");
-        t
+        Self::new().with_legacy(spec).await
+    }
+
+    pub async fn with_legacy(self, spec: &LegacySpec) -> Self {
+        write_legacy(&self.root, spec)
+            .await
+            .expect("legacy fixture");
+        self
     }
 
     pub async fn open(&self, mode: Mode) -> Result<Graph> {
@@ -46,7 +70,7 @@ impl TempGraph {
     }
 
     pub fn path(&self) -> PathBuf {
-        PathBuf::from(&self.root)
+        self.path.clone()
     }
 
     pub fn ref_file(&self, name: &str) -> PathBuf {
