@@ -52,7 +52,8 @@ async fn concurrent_read_write_opens_of_a_legacy_graph() {
                 assert!(report.swept.is_empty(), "round {round}: {report:?}");
             } else {
                 assert_eq!(report.kept, strings(&["__run__7"]), "round {round}");
-                assert_eq!(report.from, version, "round {round}");
+                // On a v1 graph another opener may have finished v1→v2 first.
+                assert!((version..=2).contains(&report.from), "round {round}: {report:?}");
                 sweepers += 1;
             }
             swept.extend(report.swept.clone());
