@@ -4,6 +4,7 @@
 //! stamp, the open-time migrations) runs the protocols of
 //! [`stampede_protocol`] on [`storage::LanceStore`].
 
+pub mod check;
 pub mod data;
 pub mod error;
 pub mod graph;

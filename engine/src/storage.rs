@@ -137,11 +137,14 @@ impl LanceStore {
         branch_contents_path(&self.base, name)
     }
 
+    /// `__manifest/tree`, where every branch's tree lives.
+    pub fn trees_path(&self) -> Path {
+        self.base.clone().join(TREE_DIR)
+    }
+
     pub fn tree_path(&self, name: &str) -> Path {
         name.split('/')
-            .fold(self.base.clone().join(TREE_DIR), |path, segment| {
-                path.join(segment)
-            })
+            .fold(self.trees_path(), |path, segment| path.join(segment))
     }
 
     fn tree_uri(&self, name: &str) -> String {

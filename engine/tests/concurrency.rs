@@ -53,7 +53,10 @@ async fn concurrent_read_write_opens_of_a_legacy_graph() {
             } else {
                 assert_eq!(report.kept, strings(&["__run__7"]), "round {round}");
                 // On a v1 graph another opener may have finished v1→v2 first.
-                assert!((version..=2).contains(&report.from), "round {round}: {report:?}");
+                assert!(
+                    (version..=2).contains(&report.from),
+                    "round {round}: {report:?}"
+                );
                 sweepers += 1;
             }
             swept.extend(report.swept.clone());

@@ -59,6 +59,13 @@ enum Command {
     },
     /// Remove a schema-apply lock left by a crashed apply.
     Unlock { root: String },
+    /// Inspect a graph read-only: stamp, pending migrations, branches, lock,
+    /// legacy refs, zombie trees, refs without trees. Exit 1 on a problem.
+    Check {
+        root: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Print main's internal schema stamp. Never writes.
     Stamp {
         root: String,
@@ -160,7 +167,70 @@ pub fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Command::Check { root, json } => check(&root, json),
         command => run_command(command),
+    }
+}
+
+fn check(root: &str, json: bool) -> ExitCode {
+    let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
+    let report = match runtime.block_on(stampede_engine::check::check(root)) {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("error[{}]: {error}", error.kind());
+            return ExitCode::from(1);
+        }
+    };
+    if json {
+        let problems: Vec<Value> = report
+            .problems
+            .iter()
+            .map(|p| json!({"kind": p.kind, "detail": p.detail, "fix": p.fix}))
+            .collect();
+        println!(
+            "{}",
+            json!({
+                "healthy": report.healthy(), "stamp": report.stamp, "state": report.state,
+                "pending": report.pending, "would_sweep": report.would_sweep,
+                "would_keep": report.would_keep, "branches": report.branches,
+                "legacy_refs": report.legacy_refs, "lock_held": report.lock_held,
+                "notes": report.notes, "problems": problems,
+            })
+        );
+    } else {
+        println!("stamp: {:?} ({})", report.stamp, report.state);
+        if report.pending.is_empty() {
+            println!("a read-write open would: nothing (current)");
+        } else {
+            println!("a read-write open would:");
+            report.pending.iter().for_each(|p| println!("  - {p}"));
+            println!("  sweep: {}", list(&report.would_sweep));
+            println!("  keep:  {}", list(&report.would_keep));
+        }
+        println!("branches: {}", report.branches.join(", "));
+        println!("legacy __run__ refs: {}", list(&report.legacy_refs));
+        println!(
+            "schema-apply lock: {}",
+            if report.lock_held { "HELD" } else { "free" }
+        );
+        report.notes.iter().for_each(|n| println!("note: {n}"));
+        for p in &report.problems {
+            println!("PROBLEM [{}]: {}", p.kind, p.detail);
+            println!("  fix: {}", p.fix);
+        }
+        println!(
+            "{}",
+            if report.healthy() {
+                "healthy"
+            } else {
+                "unhealthy"
+            }
+        );
+    }
+    if report.healthy() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
     }
 }
 
@@ -354,7 +424,9 @@ async fn run(command: Command) -> Result<(), Error> {
             );
         }
         Command::Stamp { root, json } => print_stamp(&root, json).await?,
-        Command::Verify(_) | Command::Replay { .. } => unreachable!("handled in main"),
+        Command::Verify(_) | Command::Replay { .. } | Command::Check { .. } => {
+            unreachable!("handled in main")
+        }
         Command::Legacy(args) => {
             let spec = legacy_spec(&args);
             write_legacy(&args.root, &spec).await?;

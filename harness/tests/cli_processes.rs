@@ -280,3 +280,111 @@ fn racing_schema_applies_as_processes() {
         );
     }
 }
+
+fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let meta = entry.metadata().unwrap();
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                out.push((entry.path(), meta.len()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `stampede check` on healthy, legacy, locked and damaged graphs: exit 0
+/// exactly when healthy, problems named with their fix, nothing written.
+#[test]
+fn check_reports_healthy_legacy_locked_and_damaged_graphs() {
+    let dir = tempfile::tempdir().unwrap();
+    let check = |root: &str| -> (Option<i32>, Value) {
+        let out = stampede(&["check", root, "--json"]);
+        (
+            out.status.code(),
+            serde_json::from_slice(&out.stdout).unwrap(),
+        )
+    };
+    let kinds = |report: &Value| -> Vec<String> {
+        report["problems"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let legacy = dir.path().join("legacy");
+    let legacy = legacy.to_str().unwrap();
+    ok(&[
+        "legacy",
+        legacy,
+        "--version",
+        "1",
+        "--run-branches",
+        "3",
+        "--branch",
+        "u:__run__1",
+    ]);
+    let before = files(std::path::Path::new(legacy));
+    let (code, report) = check(legacy);
+    assert_eq!(code, Some(0), "{report}");
+    assert_eq!(
+        report["would_sweep"],
+        serde_json::json!(["__run__0", "__run__2"])
+    );
+    assert_eq!(report["would_keep"], serde_json::json!(["__run__1"]));
+    assert_eq!(report["pending"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        files(std::path::Path::new(legacy)),
+        before,
+        "check wrote something"
+    );
+
+    ok(&["open", legacy]);
+    let (code, report) = check(legacy);
+    assert_eq!(
+        (code, report["pending"].clone()),
+        (Some(0), serde_json::json!([]))
+    );
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime
+        .block_on(stampede_engine::legacy::leave_lock(legacy))
+        .unwrap();
+    let (code, report) = check(legacy);
+    assert_eq!(
+        (code, kinds(&report)),
+        (Some(1), vec!["lock_left_behind".to_string()])
+    );
+    ok(&["unlock", legacy]);
+
+    std::fs::remove_file(std::path::Path::new(legacy).join("__manifest/_refs/branches/u.json"))
+        .unwrap();
+    std::fs::remove_dir_all(std::path::Path::new(legacy).join("__manifest/tree/__run__1")).unwrap();
+    let (code, report) = check(legacy);
+    assert_eq!(code, Some(1));
+    assert_eq!(
+        kinds(&report),
+        vec!["zombie_tree", "ref_without_tree"],
+        "{report}"
+    );
+    assert!(report["problems"][0]["fix"]
+        .as_str()
+        .unwrap()
+        .contains("\"u\""));
+
+    let corrupt = dir.path().join("corrupt");
+    let corrupt = corrupt.to_str().unwrap();
+    ok(&["legacy", corrupt, "--version", "2", "--stamp", " 3"]);
+    let (code, report) = check(corrupt);
+    assert_eq!(
+        (code, kinds(&report)),
+        (Some(1), vec!["corrupt_stamp".to_string()])
+    );
+}
