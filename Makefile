@@ -13,7 +13,7 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
 
-.PHONY: verify test loom deps build lint fmt
+.PHONY: verify test loom bench deps build lint fmt
 
 # The verification campaign. SEED names the run; CASES sizes the
 # sequential campaign (~2 minutes here on tmpfs).
@@ -48,6 +48,14 @@ loom: deps
 
 build: deps
 	$(CARGO) build -p stampede-harness --bins
+
+# Criterion benchmarks, in release (the only target that builds Lance in
+# release: ~45 min cold on 2 cores). Figures print as ratios against the
+# baselines measured in the same run; criterion's HTML report with its plots
+# is in $(CARGO_TARGET_DIR)/criterion/report/index.html.
+bench: deps
+	$(CARGO) bench -p stampede-benches
+	python3 scripts/bench_report.py $(CARGO_TARGET_DIR)/criterion
 
 lint: deps
 	$(CARGO) fmt --all -- --check

@@ -1,1 +1,26 @@
+//! Fixtures shared by the benchmarks.
 
+use std::path::Path;
+
+/// Copy a graph directory, so each iteration opens an untouched fixture.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy");
+    for entry in std::fs::read_dir(from).expect("read the fixture") {
+        let entry = entry.expect("a directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("a file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy a file");
+        }
+    }
+}
+
+/// A throwaway copy of `fixture`, alive as long as the returned dir.
+pub fn fresh_copy(fixture: &Path) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let root = dir.path().join("graph");
+    copy_dir(fixture, &root);
+    let root = root.to_string_lossy().into_owned();
+    (dir, root)
+}

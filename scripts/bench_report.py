@@ -1,0 +1,47 @@
+#!/usr/bin/env python3
+"""Print the benchmark figures as ratios against their same-run baselines,
+from criterion's estimates (target/criterion/<group>/<bench>/new/estimates.json)."""
+import json
+import pathlib
+import sys
+
+root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "target/criterion")
+
+
+def mean(*parts):
+    path = root.joinpath(*parts, "new", "estimates.json")
+    try:
+        return json.loads(path.read_text())["mean"]["point_estimate"] / 1e9
+    except FileNotFoundError:
+        return None
+
+
+def ms(seconds):
+    return "n/a" if seconds is None else f"{seconds * 1e3:.2f} ms"
+
+
+def ratio(a, b):
+    return "n/a" if a is None or b is None else f"{a / b:.2f}x"
+
+
+cold = mean("open", "raw_lance_open_cold")
+warm = mean("open", "raw_lance_open_warm_session")
+rw = mean("open", "stampede_read_write_open")
+ro = mean("open", "stampede_read_only_open")
+print("open latency (goal: read-write open within 1.3x the raw-open floor)")
+print(f"  raw Dataset::open, cold session   {ms(cold)}")
+print(f"  raw Dataset::open, warm session   {ms(warm)}")
+print(f"  stampede read-write open          {ms(rw)}   {ratio(rw, warm)} of warm, {ratio(rw, cold)} of cold")
+print(f"  stampede read-only open           {ms(ro)}   {ratio(ro, warm)} of warm, {ratio(ro, cold)} of cold")
+print("legacy v2 open, N __run__ refs (goals: 1000 refs <= 12x 100 refs; >= 10x faster than naive at 1000)")
+for n in ["0", "10", "100", "1000"]:
+    ours, naive = mean("sweep", "stampede_open", n), mean("sweep", "naive_force_delete", n)
+    print(f"  {n:>5} refs  stampede {ms(ours):>12}   naive force_delete {ms(naive):>12}   speedup {ratio(naive, ours)}")
+print(f"  growth 100 -> 1000 refs: stampede {ratio(mean('sweep', 'stampede_open', '1000'), mean('sweep', 'stampede_open', '100'))}, "
+      f"naive {ratio(mean('sweep', 'naive_force_delete', '1000'), mean('sweep', 'naive_force_delete', '100'))}")
+case = mean("harness", "sequential_case_30_ops")
+bench = root / "harness" / "sequential_case_30_ops" / "new" / "benchmark.json"
+if case and bench.exists():
+    ops = json.loads(bench.read_text()).get("throughput", {}).get("Elements")
+    if ops:
+        print(f"harness: one sequential case ({ops} engine ops) in {ms(case)}: {ops / case:.0f} ops/s")
