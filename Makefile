@@ -23,6 +23,8 @@ CASES ?= 2000
 verify: build
 	@echo "== sequential campaign: engine vs model, op by op (seed $(SEED), $(CASES) cases)"
 	$(STAMPEDE) verify --cases $(CASES) --seed $(SEED)
+	@echo "== concurrent campaign: 5 actors per round, judged against every serial order"
+	$(STAMPEDE) verify --campaign concurrent --rounds 300 --actors 5 --seed $(SEED)
 	@echo "== engine end-to-end scenario (CLI, real Lance, real processes)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
 	@echo "== concurrent campaigns at the release budget"

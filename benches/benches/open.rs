@@ -39,8 +39,12 @@ fn open_latency(c: &mut Criterion) {
     });
     group.bench_function("raw_lance_open_warm_session", |b| {
         b.iter(|| {
-            rt.block_on(DatasetBuilder::from_uri(&manifest).with_session(session.clone()).load())
-                .unwrap()
+            rt.block_on(
+                DatasetBuilder::from_uri(&manifest)
+                    .with_session(session.clone())
+                    .load(),
+            )
+            .unwrap()
         })
     });
     group.bench_function("stampede_read_write_open", |b| {
@@ -56,7 +60,12 @@ fn open_latency(c: &mut Criterion) {
 /// (every call re-lists every ref: quadratic), then stamp 3.
 async fn naive_sweep(root: &str) {
     let mut manifest = Dataset::open(&format!("{root}/__manifest")).await.unwrap();
-    let names: Vec<String> = manifest.list_branches().await.unwrap().into_keys().collect();
+    let names: Vec<String> = manifest
+        .list_branches()
+        .await
+        .unwrap()
+        .into_keys()
+        .collect();
     for name in names.iter().filter(|n| n.starts_with("__run__")) {
         manifest.force_delete_branch(name).await.unwrap();
     }
@@ -87,13 +96,17 @@ fn sweep(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
-        group.bench_with_input(BenchmarkId::new("naive_force_delete", refs), &refs, |b, _| {
-            b.iter_batched(
-                || fresh_copy(&fixture_path),
-                |(_dir, copy)| rt.block_on(naive_sweep(&copy)),
-                BatchSize::PerIteration,
-            )
-        });
+        group.bench_with_input(
+            BenchmarkId::new("naive_force_delete", refs),
+            &refs,
+            |b, _| {
+                b.iter_batched(
+                    || fresh_copy(&fixture_path),
+                    |(_dir, copy)| rt.block_on(naive_sweep(&copy)),
+                    BatchSize::PerIteration,
+                )
+            },
+        );
     }
     group.finish();
 }
@@ -104,9 +117,11 @@ fn harness_throughput(c: &mut Criterion) {
     // A fixed case: its op count is the throughput unit.
     let seed = stampede_harness::sequential::case_seed(1, 0);
     let ops = {
-        let before = stampede_harness::sequential::machine::ENGINE_OPS.load(std::sync::atomic::Ordering::Relaxed);
+        let before = stampede_harness::sequential::machine::ENGINE_OPS
+            .load(std::sync::atomic::Ordering::Relaxed);
         stampede_harness::sequential::run_case(seed, 30).expect("the case passes");
-        stampede_harness::sequential::machine::ENGINE_OPS.load(std::sync::atomic::Ordering::Relaxed) - before
+        stampede_harness::sequential::machine::ENGINE_OPS.load(std::sync::atomic::Ordering::Relaxed)
+            - before
     };
     group.throughput(Throughput::Elements(ops));
     group.bench_function("sequential_case_30_ops", |b| {

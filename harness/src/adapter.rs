@@ -77,6 +77,15 @@ impl Stampede {
         &self.root
     }
 
+    /// An adapter observing an existing graph root (a campaign's shared
+    /// graph), with no handle yet.
+    pub fn observing(root: &str) -> Self {
+        Stampede {
+            root: root.to_string(),
+            ..Self::new()
+        }
+    }
+
     fn with_handle<T>(
         &self,
         f: impl AsyncFnOnce(&Graph) -> engine::Result<T>,

@@ -80,10 +80,27 @@ enum Command {
     Replay { token: String },
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Campaign {
+    /// Random op sequences, engine vs model, op by op.
+    Sequential,
+    /// Rounds of concurrent actors, judged against serial orders.
+    Concurrent,
+}
+
 #[derive(Args, Debug)]
 struct VerifyArgs {
+    #[arg(long, value_enum, default_value_t = Campaign::Sequential)]
+    campaign: Campaign,
+    /// Sequential cases.
     #[arg(long, default_value_t = 100)]
     cases: u32,
+    /// Concurrent rounds.
+    #[arg(long, default_value_t = 50)]
+    rounds: u32,
+    /// Concurrent actors per round (the judge searches all their orders).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=6))]
+    actors: u16,
     /// The root seed; case i runs with a seed derived from it.
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -235,6 +252,27 @@ fn check(root: &str, json: bool) -> ExitCode {
 }
 
 fn verify(args: VerifyArgs) -> ExitCode {
+    if args.campaign == Campaign::Concurrent {
+        let start = std::time::Instant::now();
+        let summary = crate::concurrent::run(args.seed, args.rounds, usize::from(args.actors));
+        for failure in &summary.failures {
+            println!("FAILURE\n{failure}\n");
+        }
+        println!(
+            "concurrent: seed {} rounds {} actors {} actor ops {} unexplained {} ({:.1} s)",
+            args.seed,
+            summary.rounds,
+            args.actors,
+            summary.actor_ops,
+            summary.failures.len(),
+            start.elapsed().as_secs_f64()
+        );
+        return if summary.failures.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        };
+    }
     let budget = crate::sequential::Budget {
         seed: args.seed,
         cases: args.cases,

@@ -4,4 +4,5 @@
 
 pub mod adapter;
 pub mod cli;
+pub mod concurrent;
 pub mod sequential;

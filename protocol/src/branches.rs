@@ -43,12 +43,16 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     let tree = match store.write_tree(name, parent, version).await {
         Ok(tree) => tree,
         // The create that owns the name may be re-forking this tree under
-        // us: then the name is taken, whatever the failed write said.
+        // us: then the name is taken, whatever the failed write said. Or
+        // `from` was deleted after its head was read: then it is not found.
         Err(e) => {
-            return match store.read_ref(name).await {
-                Ok(_) => Err(Error::BranchExists { name: name.into() }),
-                Err(_) => Err(Error::storage(&format!("writing the tree of {name:?}"), e)),
+            if store.read_ref(name).await.is_ok() {
+                return Err(Error::BranchExists { name: name.into() });
             }
+            if parent_gone(store, parent).await {
+                return Err(Error::BranchNotFound { name: from.into() });
+            }
+            return Err(Error::storage(&format!("writing the tree of {name:?}"), e));
         }
     };
     let record = RefRecord {
@@ -59,7 +63,15 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     match store.put_ref_if_absent(&record).await {
         Ok(()) => {}
         Err(StoreError::AlreadyExists(_)) => return Err(Error::BranchExists { name: name.into() }),
-        Err(e) => return Err(Error::storage(&format!("writing the ref of {name:?}"), e)),
+        Err(e) => {
+            if parent_gone(store, parent).await {
+                if tree == TreeState::Created {
+                    remove_tree_if_present(store, name, refs.has_nested(name)).await?;
+                }
+                return Err(Error::BranchNotFound { name: from.into() });
+            }
+            return Err(Error::storage(&format!("writing the ref of {name:?}"), e));
+        }
     }
     if tree == TreeState::AlreadyExists {
         refork_tree(store, &record, refs.has_nested(name)).await?;
@@ -69,6 +81,10 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     // this create read main, would leave the branch with a stale schema.
     let backoff = if planted(Defect::CreateWithoutRecheck) {
         None
+    } else if parent_gone(store, parent).await {
+        // `from` was deleted while this create forked it: in a serial order
+        // the delete came first.
+        Some(Error::BranchNotFound { name: from.into() })
     } else if lock_held(store).await? {
         Some(Error::SchemaApplyInProgress)
     } else {
@@ -126,6 +142,14 @@ async fn refork_tree<S: RefStore>(store: &S, record: &RefRecord, keep_nested: bo
     Err(Error::Conflict {
         detail: format!("the tree of {name:?} kept being rewritten by racing creates"),
     })
+}
+
+/// Whether the branch a create forks from (`None`: main) is gone now.
+async fn parent_gone<S: RefStore>(store: &S, parent: Option<&str>) -> bool {
+    match parent {
+        Some(p) => matches!(store.read_ref(p).await, Err(StoreError::NotFound(_))),
+        None => false,
+    }
 }
 
 /// Delete `name`. Check order: name → lock → missing → dependents.
