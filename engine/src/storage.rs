@@ -189,31 +189,55 @@ impl LanceStore {
         Ok(contents)
     }
 
+    /// Delete the files of the dataset at `tree`, leaving any other tree
+    /// nested in its directory (`tree/<child>/...`). `NotFound` when there
+    /// were none: the tree was already gone.
     async fn remove_own_dataset_files(&self, tree: &Path) -> StoreResult<()> {
-        for dir in DATASET_DIRS {
-            let dir = tree.clone().join(dir);
-            let files: Vec<Path> = self
-                .object_store
-                .inner
-                .list(Some(&dir))
-                .map_ok(|meta| meta.location)
-                .try_collect()
-                .await
-                .map_err(classify_object_store)?;
-            for file in files {
-                let own = file
-                    .prefix_match(tree)
-                    .map(|rest| rest.count() == 2 || dir.as_ref().ends_with("_indices"))
-                    .unwrap_or(false);
-                if own {
-                    match self.object_store.inner.delete(&file).await {
-                        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-                        Err(e) => return Err(classify_object_store(e)),
-                    }
-                }
+        let files: Vec<Path> = self
+            .object_store
+            .inner
+            .list(Some(tree))
+            .map_ok(|meta| meta.location)
+            .try_collect()
+            .await
+            .map_err(classify_object_store)?;
+        let own: Vec<object_store::Result<Path>> = files
+            .into_iter()
+            .filter(|f| is_own_dataset_file(tree, f))
+            .map(Ok)
+            .collect();
+        // One batched delete (a single request on object stores that batch).
+        let mut deletes = self
+            .object_store
+            .inner
+            .delete_stream(futures::stream::iter(own).boxed());
+        let mut removed = 0;
+        while let Some(deleted) = deletes.next().await {
+            match deleted {
+                Ok(_) => removed += 1,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(classify_object_store(e)),
             }
         }
+        if removed == 0 {
+            return Err(StoreError::NotFound(format!("no tree at {tree}")));
+        }
         Ok(())
+    }
+}
+
+/// Whether `file` belongs to the dataset at `tree` itself: directly inside
+/// one of a Lance dataset's directories (anywhere under `_indices`), not in
+/// a nested branch's tree.
+fn is_own_dataset_file(tree: &Path, file: &Path) -> bool {
+    let Some(rest) = file.prefix_match(tree) else {
+        return false;
+    };
+    let rest: Vec<_> = rest.collect();
+    match rest.first().map(|p| p.as_ref()) {
+        Some("_indices") => true,
+        Some(dir) if DATASET_DIRS.contains(&dir) => rest.len() == 2,
+        _ => false,
     }
 }
 
@@ -272,18 +296,10 @@ impl RefStore for LanceStore {
             .map_err(classify_object_store)
     }
 
-    async fn remove_tree(&self, name: &str, keep_nested: bool) -> StoreResult<()> {
-        let tree = self.tree_path(name);
-        if keep_nested {
-            return self.remove_own_dataset_files(&tree).await;
-        }
-        match self.object_store.remove_dir_all(tree).await {
-            Ok(()) => Ok(()),
-            Err(e) => match classify_lance(e) {
-                StoreError::NotFound(_) => Ok(()),
-                other => Err(other),
-            },
-        }
+    async fn remove_tree(&self, name: &str) -> StoreResult<()> {
+        // Never `remove_dir_all`: a branch nested under this name may be
+        // getting created right now, its tree inside this one's directory.
+        self.remove_own_dataset_files(&self.tree_path(name)).await
     }
 
     async fn head_version(&self, branch: Option<&str>) -> StoreResult<u64> {

@@ -36,9 +36,17 @@ async fn v1_to_v3_end_to_end() {
     );
     assert_current(&t).await;
     for gone in ["__run__0", "__run__1", "__run__3"] {
+        // The tree's files go; an emptied directory may stay (removing it
+        // could race a nested branch being created inside it).
+        let tree = t.tree_dir(gone);
+        let left: Vec<_> = t
+            .files()
+            .into_keys()
+            .filter(|f| f.starts_with(&tree))
+            .collect();
         assert!(
-            !t.ref_file(gone).exists() && !t.tree_dir(gone).exists(),
-            "{gone} left behind"
+            !t.ref_file(gone).exists() && left.is_empty(),
+            "{gone} left behind: {left:?}"
         );
     }
     // The kept ref and its dependents are intact and readable through Lance.

@@ -111,3 +111,31 @@ fn regression_create_from_a_branch_deleted_meanwhile_is_branch_not_found() {
         judge(&round, &seen, &view).unwrap();
     }
 }
+
+/// Found by this campaign (seed 11): deleting `a` while `a/b` was being
+/// created removed `tree/a` wholesale, `a/b`'s new tree with it, leaving a
+/// ref without a tree. Removing a tree now deletes only its own files.
+#[test]
+fn regression_deleting_a_prefix_keeps_a_nested_branch_created_meanwhile() {
+    use stampede_harness::concurrent::{execute, judge, Round};
+    use stampede_model::{LegacyGraph, LegacyStamp, Op};
+    for _ in 0..20 {
+        let round = Round {
+            setup: Some(LegacyGraph {
+                version: 2,
+                run_branches: 0,
+                branches: vec![("a".into(), None)],
+                stamp: LegacyStamp::Default,
+            }),
+            actors: vec![
+                Some(Op::BranchDelete { name: "a".into() }),
+                Some(Op::BranchCreate {
+                    name: "a/b".into(),
+                    from: "main".into(),
+                }),
+            ],
+        };
+        let (seen, view) = execute(&round);
+        judge(&round, &seen, &view).unwrap();
+    }
+}

@@ -66,7 +66,7 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         Err(e) => {
             if parent_gone(store, parent).await {
                 if tree == TreeState::Created {
-                    remove_tree_if_present(store, name, refs.has_nested(name)).await?;
+                    remove_tree_if_present(store, name).await?;
                 }
                 return Err(Error::BranchNotFound { name: from.into() });
             }
@@ -74,7 +74,7 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         }
     }
     if tree == TreeState::AlreadyExists {
-        refork_tree(store, &record, refs.has_nested(name)).await?;
+        refork_tree(store, &record).await?;
     }
     // The ref is written; now look for a schema apply (see `lock`): one that
     // took the lock before this ref appeared, or one that published after
@@ -107,7 +107,7 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
                 ))
             }
         }
-        remove_tree_if_present(store, name, refs.has_nested(name)).await?;
+        remove_tree_if_present(store, name).await?;
         return Err(error);
     }
     Ok(record)
@@ -120,10 +120,10 @@ pub const REFORK_ATTEMPTS: usize = 16;
 /// The name is ours: no other create touches its tree after losing the
 /// ref. What stood there was a zombie or a losing racer's fork, possibly of
 /// another version: fork it afresh from what the ref records.
-async fn refork_tree<S: RefStore>(store: &S, record: &RefRecord, keep_nested: bool) -> Result<()> {
+async fn refork_tree<S: RefStore>(store: &S, record: &RefRecord) -> Result<()> {
     let name = &record.name;
     for _ in 0..REFORK_ATTEMPTS {
-        remove_tree_if_present(store, name, keep_nested).await?;
+        remove_tree_if_present(store, name).await?;
         match store
             .write_tree(name, record.parent.as_deref(), record.parent_version)
             .await
@@ -173,7 +173,7 @@ pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
         Err(StoreError::NotFound(_)) => return Err(Error::BranchNotFound { name: name.into() }),
         Err(e) => return Err(Error::storage(&format!("deleting the ref of {name:?}"), e)),
     }
-    remove_tree_if_present(store, name, refs.has_nested(name)).await
+    remove_tree_if_present(store, name).await
 }
 
 fn check_unlocked(refs: &Refs) -> Result<()> {

@@ -93,15 +93,6 @@ impl Refs {
             .collect()
     }
 
-    /// Whether another ref's tree nests under `name`'s (`name/child`).
-    pub fn has_nested(&self, name: &str) -> bool {
-        let prefix = format!("{name}/");
-        self.by_name
-            .range(prefix.clone()..)
-            .next()
-            .is_some_and(|(n, _)| n.starts_with(&prefix))
-    }
-
     /// Every legacy `__run__*` ref goes, except those a surviving
     /// non-`__run__` branch was forked from, directly or through other
     /// kept `__run__*` refs: the sweep loses no user data.
@@ -188,6 +179,5 @@ mod tests {
             vec!["main", "B", "a/b", "b"]
         );
         assert!(refs.lock_held());
-        assert!(refs.has_nested("a") && !refs.has_nested("b") && !refs.has_nested("a/b"));
     }
 }

@@ -147,7 +147,7 @@ impl RefStore for MemoryStore {
         removed.then_some(()).ok_or_else(|| not_found("ref", name))
     }
 
-    async fn remove_tree(&self, name: &str, _keep_nested: bool) -> StoreResult<()> {
+    async fn remove_tree(&self, name: &str) -> StoreResult<()> {
         let mut state = self.state.lock().unwrap();
         let removed = state.trees.remove(name).is_some();
         state.step(format_args!(

@@ -114,7 +114,7 @@ pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Ve
         };
         // The tree goes even when the ref was already gone: its deleter may
         // have died between the two steps.
-        match store.remove_tree(&name, refs.has_nested(&name)).await {
+        match store.remove_tree(&name).await {
             Ok(()) => {}
             Err(StoreError::NotFound(_)) if !planted(Defect::SweepForceDeleteNotFound) => {}
             Err(e) => return Err(Error::storage(&format!("removing the tree of {name:?}"), e)),
@@ -128,12 +128,8 @@ pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Ve
 }
 
 /// A tree already gone counts as removed.
-pub async fn remove_tree_if_present<S: RefStore>(
-    store: &S,
-    name: &str,
-    keep_nested: bool,
-) -> Result<()> {
-    match store.remove_tree(name, keep_nested).await {
+pub async fn remove_tree_if_present<S: RefStore>(store: &S, name: &str) -> Result<()> {
+    match store.remove_tree(name).await {
         Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
         Err(e) => Err(Error::storage(&format!("removing the tree of {name:?}"), e)),
     }

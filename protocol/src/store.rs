@@ -96,13 +96,10 @@ pub trait RefStore: Sync {
     /// Remove one ref file; `NotFound` when it is already gone.
     fn delete_ref(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
-    /// Remove a branch's tree. With `keep_nested`, trees of other branches
-    /// nested under this name (`name/child`) survive.
-    fn remove_tree(
-        &self,
-        name: &str,
-        keep_nested: bool,
-    ) -> impl Future<Output = StoreResult<()>> + Send;
+    /// Remove a branch's own tree: its dataset files only. Trees of other
+    /// branches nested under its path (`name/child`) survive, including one
+    /// a concurrent create is writing right now.
+    fn remove_tree(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Latest version of a branch's chain (`None`: main).
     fn head_version(&self, branch: Option<&str>) -> impl Future<Output = StoreResult<u64>> + Send;
