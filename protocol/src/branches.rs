@@ -38,6 +38,11 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     let version = match store.head_version(parent).await {
         Ok(v) => v,
         Err(StoreError::NotFound(_)) => return Err(Error::BranchNotFound { name: from.into() }),
+        // Reading a head is several storage steps; a delete of `from` can
+        // land between them with any error. Gone is gone.
+        Err(_) if parent_gone(store, parent).await => {
+            return Err(Error::BranchNotFound { name: from.into() })
+        }
         Err(e) => return Err(Error::storage(&format!("reading the head of {from:?}"), e)),
     };
     let tree = match store.write_tree(name, parent, version).await {
@@ -82,9 +87,12 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     let backoff = if planted(Defect::CreateWithoutRecheck) {
         None
     } else if parent_gone(store, parent).await {
-        // `from` was deleted while this create forked it: in a serial order
-        // the delete came first.
-        Some(Error::BranchNotFound { name: from.into() })
+        // `from` is being deleted while this create forked it. The delete
+        // may yet see this ref and restore `from` (see `delete_branch`), so
+        // neither order is settled: back off, retryably.
+        Some(Error::Conflict {
+            detail: format!("{from:?} was deleted while {name:?} was being forked from it"),
+        })
     } else if lock_held(store).await? {
         Some(Error::SchemaApplyInProgress)
     } else {
@@ -172,6 +180,19 @@ pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
         // A racing delete removed it first: that one is the delete.
         Err(StoreError::NotFound(_)) => return Err(Error::BranchNotFound { name: name.into() }),
         Err(e) => return Err(Error::storage(&format!("deleting the ref of {name:?}"), e)),
+    }
+    // The ref is gone; now look for a child forked meanwhile (the create's
+    // side of this handshake is in `create_branch`). If one appeared, put
+    // the ref back before the tree is touched and back off.
+    if !enumerate(store).await?.children_of(name).is_empty() {
+        let record = refs.get(name).expect("checked above").clone();
+        match store.put_ref_if_absent(&record).await {
+            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+            Err(e) => return Err(Error::storage(&format!("restoring the ref of {name:?}"), e)),
+        }
+        return Err(Error::Conflict {
+            detail: format!("a branch was forked from {name:?} while it was being deleted"),
+        });
     }
     remove_tree_if_present(store, name).await
 }

@@ -372,3 +372,58 @@ fn defective_lock_without_recheck_is_caught() {
 fn defective_create_without_recheck_is_caught() {
     assert_loom_catches(Defect::CreateWithoutRecheck, apply_vs_create_model);
 }
+
+// (5) A child created while its parent is deleted: never an orphan.
+#[test]
+fn create_racing_delete_of_its_parent() {
+    plant(None);
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[("a", None)]));
+        let results = race(&store, 2, |s, i| match i {
+            0 => block_on(create_branch(s, "b", "a")).map(|_| ()),
+            _ => block_on(delete_branch(s, "a")),
+        });
+        let state = store.snapshot();
+        let kinds: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.kind()))
+            .collect();
+        // Serial orders: create then delete (ok, dependent_branches), delete
+        // then create (branch_not_found, ok); or a retryable conflict that
+        // had no effect.
+        let explained = match (kinds[0], kinds[1]) {
+            (Ok(()), Err(ErrorKind::DependentBranches)) | (Ok(()), Err(ErrorKind::Conflict)) => {
+                state.refs.contains_key("a") && state.refs.contains_key("b")
+            }
+            (Err(ErrorKind::BranchNotFound), Ok(())) | (Err(ErrorKind::Conflict), Ok(())) => {
+                state.refs.is_empty()
+            }
+            (Err(ErrorKind::Conflict), Err(ErrorKind::Conflict)) => {
+                state.refs.keys().collect::<Vec<_>>() == vec!["a"]
+            }
+            _ => false,
+        };
+        assert!(
+            explained,
+            "{kinds:?} with refs {:?}:{}",
+            state.refs.keys().collect::<Vec<_>>(),
+            trace(&state)
+        );
+        for (name, record) in &state.refs {
+            if let Some(parent) = &record.parent {
+                assert!(
+                    state.refs.contains_key(parent),
+                    "{name} orphaned:{}",
+                    trace(&state)
+                );
+            }
+        }
+        for name in state.refs.keys() {
+            assert!(
+                state.trees.contains_key(name),
+                "ref {name} without a tree:{}",
+                trace(&state)
+            );
+        }
+    });
+}
