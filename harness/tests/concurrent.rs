@@ -2,22 +2,16 @@
 //! one real graph, judged order-blind against the model.
 //! STAMPEDE_ROUNDS / STAMPEDE_ACTORS / STAMPEDE_SEED override.
 
-use stampede_harness::concurrent::run;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use stampede_harness::concurrent::{execute, judge, run, Round};
+use stampede_harness::env_or;
 
 #[test]
 fn concurrent_rounds_have_a_serial_explanation() {
-    let seed = env("STAMPEDE_SEED", 20261124);
+    let seed = env_or("STAMPEDE_SEED", 20261124);
     let summary = run(
         seed,
-        env("STAMPEDE_ROUNDS", 20) as u32,
-        env("STAMPEDE_ACTORS", 4) as usize,
+        env_or("STAMPEDE_ROUNDS", 20) as u32,
+        env_or("STAMPEDE_ACTORS", 4) as usize,
     );
     eprintln!(
         "concurrent: seed {seed} rounds {} actor ops {} failures {}",
@@ -40,7 +34,6 @@ fn concurrent_rounds_have_a_serial_explanation() {
 /// twice) has no serial explanation.
 #[test]
 fn the_judge_rejects_falsified_observations() {
-    use stampede_harness::concurrent::{execute, judge, Round};
     use stampede_model::{ErrorKind, LegacyGraph, LegacyStamp, Op};
     let round = Round {
         setup: Some(LegacyGraph {
@@ -84,32 +77,36 @@ fn the_judge_rejects_falsified_observations() {
     );
 }
 
+/// Run `round` `times` times on real Lance; every run must be explained.
+fn judged_repeatedly(round: Round, times: usize) {
+    for _ in 0..times {
+        let (seen, view) = execute(&round);
+        judge(&round, &seen, &view).unwrap();
+    }
+}
+
 /// Found by this campaign (seed 3): a create forking `a` while another actor
 /// deleted `a` failed with a raw storage error writing its tree or ref; a
 /// serial order says `branch_not_found`, and the create now withdraws.
 #[test]
 fn regression_create_from_a_branch_deleted_meanwhile_is_branch_not_found() {
-    use stampede_harness::concurrent::{execute, judge, Round};
     use stampede_model::{LegacyGraph, LegacyStamp, Op};
-    for _ in 0..20 {
-        let round = Round {
-            setup: Some(LegacyGraph {
-                version: 2,
-                run_branches: 0,
-                branches: vec![("a".into(), None)],
-                stamp: LegacyStamp::Default,
+    let round = Round {
+        setup: Some(LegacyGraph {
+            version: 2,
+            run_branches: 0,
+            branches: vec![("a".into(), None)],
+            stamp: LegacyStamp::Default,
+        }),
+        actors: vec![
+            Some(Op::BranchCreate {
+                name: "b".into(),
+                from: "a".into(),
             }),
-            actors: vec![
-                Some(Op::BranchCreate {
-                    name: "b".into(),
-                    from: "a".into(),
-                }),
-                Some(Op::BranchDelete { name: "a".into() }),
-            ],
-        };
-        let (seen, view) = execute(&round);
-        judge(&round, &seen, &view).unwrap();
-    }
+            Some(Op::BranchDelete { name: "a".into() }),
+        ],
+    };
+    judged_repeatedly(round, 20);
 }
 
 /// Found by this campaign (seed 11): deleting `a` while `a/b` was being
@@ -117,25 +114,21 @@ fn regression_create_from_a_branch_deleted_meanwhile_is_branch_not_found() {
 /// ref without a tree. Removing a tree now deletes only its own files.
 #[test]
 fn regression_deleting_a_prefix_keeps_a_nested_branch_created_meanwhile() {
-    use stampede_harness::concurrent::{execute, judge, Round};
     use stampede_model::{LegacyGraph, LegacyStamp, Op};
-    for _ in 0..20 {
-        let round = Round {
-            setup: Some(LegacyGraph {
-                version: 2,
-                run_branches: 0,
-                branches: vec![("a".into(), None)],
-                stamp: LegacyStamp::Default,
+    let round = Round {
+        setup: Some(LegacyGraph {
+            version: 2,
+            run_branches: 0,
+            branches: vec![("a".into(), None)],
+            stamp: LegacyStamp::Default,
+        }),
+        actors: vec![
+            Some(Op::BranchDelete { name: "a".into() }),
+            Some(Op::BranchCreate {
+                name: "a/b".into(),
+                from: "main".into(),
             }),
-            actors: vec![
-                Some(Op::BranchDelete { name: "a".into() }),
-                Some(Op::BranchCreate {
-                    name: "a/b".into(),
-                    from: "main".into(),
-                }),
-            ],
-        };
-        let (seen, view) = execute(&round);
-        judge(&round, &seen, &view).unwrap();
-    }
+        ],
+    };
+    judged_repeatedly(round, 20);
 }

@@ -1,33 +1,14 @@
 //! Shrunk failures, kept as named tests. Each names what broke in one line.
 
 use stampede_harness::sequential::check_ops;
-use stampede_model::{LegacyGraph, LegacyStamp, Mode, Op};
-
-fn legacy(version: u32, runs: usize, branches: &[(&str, Option<&str>)], stamp: LegacyStamp) -> Op {
-    Op::WriteLegacy(LegacyGraph {
-        version,
-        run_branches: runs,
-        branches: branches
-            .iter()
-            .map(|(n, p)| (n.to_string(), p.map(str::to_string)))
-            .collect(),
-        stamp,
-    })
-}
-
-fn create(name: &str, from: &str) -> Op {
-    Op::BranchCreate {
-        name: name.into(),
-        from: from.into(),
-    }
-}
+use stampede_model::{LegacyStamp, Mode, Op};
 
 /// A read-only list on a v1 graph showed `__run__0`, which the next
 /// read-write open sweeps (planted while proving the campaign catches it).
 #[test]
 fn regression_read_only_list_hides_what_the_sweep_takes() {
     check_ops(&[
-        legacy(1, 1, &[], LegacyStamp::Default),
+        Op::legacy(1, 1, &[], LegacyStamp::Default),
         Op::Open(Mode::ReadOnly),
     ])
     .unwrap();
@@ -39,12 +20,12 @@ fn regression_read_only_list_hides_what_the_sweep_takes() {
 fn regression_name_too_long_for_a_ref_file_is_invalid() {
     check_ops(&[
         Op::Init,
-        create(&"x".repeat(211), "main"),
-        create(&"x".repeat(210), "main"),
+        Op::create(&"x".repeat(211), "main"),
+        Op::create(&"x".repeat(210), "main"),
         Op::BranchDelete {
             name: "x".repeat(210),
         },
-        create(&"é".repeat(36), "main"),
+        Op::create(&"é".repeat(36), "main"),
     ])
     .unwrap();
 }
@@ -54,10 +35,10 @@ fn regression_name_too_long_for_a_ref_file_is_invalid() {
 #[test]
 fn regression_reopen_reports_nothing_swept() {
     check_ops(&[
-        legacy(2, 3, &[("u", Some("__run__1"))], LegacyStamp::Default),
+        Op::legacy(2, 3, &[("u", Some("__run__1"))], LegacyStamp::Default),
         Op::Open(Mode::ReadWrite),
         Op::Open(Mode::ReadWrite),
-        create("__run__0", "u"),
+        Op::create("__run__0", "u"),
         Op::Open(Mode::ReadWrite),
         Op::BranchList,
     ])

@@ -4,20 +4,14 @@
 //! records it in `tests/sequential.proptest-regressions` (committed), which
 //! later runs replay first. STAMPEDE_CASES / STAMPEDE_SEED override.
 
+use stampede_harness::env_or;
 use stampede_harness::sequential::{run_with, Budget};
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 #[test]
 fn engine_agrees_with_the_model_op_by_op() {
     let budget = Budget {
-        seed: env("STAMPEDE_SEED", 20261124),
-        cases: env("STAMPEDE_CASES", 64) as u32,
+        seed: env_or("STAMPEDE_SEED", 20261124),
+        cases: env_or("STAMPEDE_CASES", 64) as u32,
         max_ops: 30,
     };
     let summary = run_with(

@@ -4,30 +4,7 @@
 
 use stampede_harness::sequential::transcript;
 use stampede_model::schema::{Prop, PropType};
-use stampede_model::{Desired, LegacyGraph, LegacyStamp, Mode, Op, SchemaSpec, Value};
-
-fn legacy(version: u32, runs: usize, branches: &[(&str, Option<&str>)], stamp: LegacyStamp) -> Op {
-    Op::WriteLegacy(LegacyGraph {
-        version,
-        run_branches: runs,
-        branches: branches
-            .iter()
-            .map(|(n, p)| (n.to_string(), p.map(str::to_string)))
-            .collect(),
-        stamp,
-    })
-}
-
-fn create(name: &str, from: &str) -> Op {
-    Op::BranchCreate {
-        name: name.into(),
-        from: from.into(),
-    }
-}
-
-fn delete(name: &str) -> Op {
-    Op::BranchDelete { name: name.into() }
-}
+use stampede_model::{Desired, LegacyStamp, Mode, Op, SchemaSpec, Value};
 
 fn snapshot(name: &str, ops: &[Op]) {
     let text = transcript(ops).unwrap_or_else(|divergence| panic!("{name}: {divergence}"));
@@ -45,19 +22,19 @@ fn fresh_graph_lifecycle() {
             Op::Open(Mode::ReadWrite),
             Op::Init,
             Op::Init,
-            create("a", "main"),
-            create("a/b", "a"),
-            create("a", "main"),
-            delete("a"),
-            create("main", "main"),
-            create(" a", "main"),
-            create("__schema_apply_lock__/x", "main"),
-            create("c", "nope"),
+            Op::create("a", "main"),
+            Op::create("a/b", "a"),
+            Op::create("a", "main"),
+            Op::delete("a"),
+            Op::create("main", "main"),
+            Op::create(" a", "main"),
+            Op::create("__schema_apply_lock__/x", "main"),
+            Op::create("c", "nope"),
             Op::BranchList,
-            delete("a/b"),
-            delete("a"),
+            Op::delete("a/b"),
+            Op::delete("a"),
             Op::Open(Mode::ReadOnly),
-            create("d", "main"),
+            Op::create("d", "main"),
             Op::BranchList,
         ],
     );
@@ -68,7 +45,7 @@ fn legacy_v1_opened_read_write() {
     snapshot(
         "transcript_legacy_v1_open",
         &[
-            legacy(1, 2, &[("feature", None)], LegacyStamp::Default),
+            Op::legacy(1, 2, &[("feature", None)], LegacyStamp::Default),
             Op::Stamp,
             Op::Open(Mode::ReadWrite),
             Op::Stamp,
@@ -82,18 +59,18 @@ fn legacy_v2_with_a_user_branch_forked_from_a_run_ref() {
     snapshot(
         "transcript_legacy_v2_dependent_branch",
         &[
-            legacy(
+            Op::legacy(
                 2,
                 3,
                 &[("fork", Some("__run__1")), ("fork/deeper", Some("fork"))],
                 LegacyStamp::Default,
             ),
             Op::Open(Mode::ReadWrite),
-            delete("__run__1"),
-            delete("fork/deeper"),
-            delete("fork"),
-            delete("__run__1"),
-            create("__run__7", "main"),
+            Op::delete("__run__1"),
+            Op::delete("fork/deeper"),
+            Op::delete("fork"),
+            Op::delete("__run__1"),
+            Op::create("__run__7", "main"),
             Op::Open(Mode::ReadWrite),
             Op::BranchList,
         ],
@@ -105,11 +82,11 @@ fn read_only_on_a_legacy_graph() {
     snapshot(
         "transcript_read_only_legacy",
         &[
-            legacy(2, 2, &[("u", Some("__run__0"))], LegacyStamp::Default),
+            Op::legacy(2, 2, &[("u", Some("__run__0"))], LegacyStamp::Default),
             Op::Open(Mode::ReadOnly),
             Op::BranchList,
-            create("x", "main"),
-            delete("u"),
+            Op::create("x", "main"),
+            Op::delete("u"),
             Op::Stamp,
             Op::Open(Mode::ReadWrite),
             Op::Open(Mode::ReadOnly),
@@ -134,7 +111,7 @@ fn every_stamp_state() {
         (1, LegacyStamp::Raw("".into())),
     ];
     for (version, stamp) in stamps {
-        ops.push(legacy(version, 1, &[], stamp));
+        ops.push(Op::legacy(version, 1, &[], stamp));
         ops.push(Op::Stamp);
         ops.push(Op::Open(Mode::ReadOnly));
         ops.push(Op::Open(Mode::ReadWrite));
@@ -179,11 +156,11 @@ fn apply_blocked_by_a_branch_then_applied_after_deleting_it() {
                 "Person",
                 &[&[("name", s("a")), ("age", Value::Int(1))]],
             ),
-            create("dev", "main"),
+            Op::create("dev", "main"),
             Op::ApplySchema(with_email()),
             Op::ApplySchema(Desired::Malformed),
             Op::ApplySchema(Desired::Schema(SchemaSpec::example())),
-            delete("dev"),
+            Op::delete("dev"),
             Op::ApplySchema(with_email()),
             Op::ApplySchema(with_email()),
             load(
@@ -207,7 +184,7 @@ fn a_lock_left_behind_then_unlock() {
             Op::Init,
             Op::LeaveLock,
             Op::BranchList,
-            create("dev", "main"),
+            Op::create("dev", "main"),
             load("main", "Company", &[&[("name", s("acme"))]]),
             Op::ApplySchema(with_email()),
             Op::Scan {
@@ -219,7 +196,7 @@ fn a_lock_left_behind_then_unlock() {
             Op::Open(Mode::ReadWrite),
             Op::Unlock,
             Op::Unlock,
-            create("dev", "main"),
+            Op::create("dev", "main"),
         ],
     );
 }
@@ -238,7 +215,7 @@ fn merge_with_key_collisions() {
                     &[("name", s("b"))],
                 ],
             ),
-            create("dev", "main"),
+            Op::create("dev", "main"),
             load(
                 "dev",
                 "Person",

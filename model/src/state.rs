@@ -444,25 +444,6 @@ mod tests {
     use crate::schema::{Desired, SchemaSpec};
     use crate::vocabulary::StampState;
 
-    fn legacy(version: u32, runs: usize, branches: &[(&str, Option<&str>)]) -> Op {
-        Op::WriteLegacy(LegacyGraph {
-            version,
-            run_branches: runs,
-            branches: branches
-                .iter()
-                .map(|(n, p)| (n.to_string(), p.map(str::to_string)))
-                .collect(),
-            stamp: LegacyStamp::Default,
-        })
-    }
-
-    fn create(name: &str, from: &str) -> Op {
-        Op::BranchCreate {
-            name: name.into(),
-            from: from.into(),
-        }
-    }
-
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
     }
@@ -470,8 +451,13 @@ mod tests {
     #[test]
     fn migration_sweeps_all_but_ancestors_of_user_branches() {
         let mut m = Model::default();
-        m.apply(&legacy(1, 3, &[("u", Some("__run__1")), ("w", Some("u"))]))
-            .unwrap();
+        m.apply(&Op::legacy(
+            1,
+            3,
+            &[("u", Some("__run__1")), ("w", Some("u"))],
+            LegacyStamp::Default,
+        ))
+        .unwrap();
         assert_eq!(
             m.apply(&Op::Open(Mode::ReadOnly)),
             Ok(Observation::Opened(OpenReport {
@@ -499,7 +485,7 @@ mod tests {
         let g = m.graph.as_ref().unwrap();
         assert_eq!((g.stamp.as_deref(), g.pk), (Some("3"), true));
         // A user's __run__ branch after migration is never swept.
-        m.apply(&create("__run__9", "main")).unwrap();
+        m.apply(&Op::create("__run__9", "main")).unwrap();
         m.apply(&Op::Open(Mode::ReadWrite)).unwrap();
         assert!(m.graph.as_ref().unwrap().refs.contains_key("__run__9"));
     }
@@ -507,21 +493,25 @@ mod tests {
     #[test]
     fn check_order_read_only_then_names_then_lock_then_existence() {
         let mut m = Model::default();
-        m.apply(&legacy(
+        m.apply(&Op::legacy(
             2,
             0,
             &[("__schema_apply_lock__", None), ("a", None)],
+            LegacyStamp::Default,
         ))
         .unwrap();
         m.apply(&Op::Open(Mode::ReadOnly)).unwrap();
-        assert_eq!(m.apply(&create(" bad", "main")), Err(ErrorKind::ReadOnly));
+        assert_eq!(
+            m.apply(&Op::create(" bad", "main")),
+            Err(ErrorKind::ReadOnly)
+        );
         m.apply(&Op::Open(Mode::ReadWrite)).unwrap();
         assert_eq!(
-            m.apply(&create(" bad", "main")),
+            m.apply(&Op::create(" bad", "main")),
             Err(ErrorKind::InvalidBranchName)
         );
         assert_eq!(
-            m.apply(&create("a", "main")),
+            m.apply(&Op::create("a", "main")),
             Err(ErrorKind::SchemaApplyInProgress)
         );
         assert_eq!(
@@ -565,14 +555,14 @@ mod tests {
     fn delete_and_dependents() {
         let mut m = Model::default();
         m.apply(&Op::Init).unwrap();
-        m.apply(&create("a", "main")).unwrap();
-        m.apply(&create("b", "a")).unwrap();
+        m.apply(&Op::create("a", "main")).unwrap();
+        m.apply(&Op::create("b", "a")).unwrap();
         assert_eq!(
             m.apply(&Op::BranchDelete { name: "a".into() }),
             Err(ErrorKind::DependentBranches)
         );
         assert_eq!(
-            m.apply(&create("c", "nope")),
+            m.apply(&Op::create("c", "nope")),
             Err(ErrorKind::BranchNotFound)
         );
         assert_eq!(m.apply(&Op::Init), Err(ErrorKind::AlreadyInitialized));
@@ -615,7 +605,7 @@ mod tests {
                 false,
             ));
         let apply = Op::ApplySchema(Desired::Schema(desired.clone()));
-        m.apply(&create("dev", "main")).unwrap();
+        m.apply(&Op::create("dev", "main")).unwrap();
         assert_eq!(m.apply(&apply), Err(ErrorKind::BlockingBranches));
         m.apply(&Op::BranchDelete { name: "dev".into() }).unwrap();
         m.apply(&Op::LeaveLock).unwrap();
@@ -662,7 +652,7 @@ mod tests {
             vec![person("a", Some(1)), person("b", Some(1))],
         ))
         .unwrap();
-        m.apply(&create("dev", "main")).unwrap();
+        m.apply(&Op::create("dev", "main")).unwrap();
         assert_eq!(
             m.apply(&load(
                 "dev",

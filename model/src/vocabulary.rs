@@ -150,6 +150,36 @@ pub enum Op {
 }
 
 impl Op {
+    pub fn create(name: &str, from: &str) -> Op {
+        Op::BranchCreate {
+            name: name.into(),
+            from: from.into(),
+        }
+    }
+
+    pub fn delete(name: &str) -> Op {
+        Op::BranchDelete { name: name.into() }
+    }
+
+    /// Write a legacy graph: `version`, `runs` `__run__` refs, user
+    /// branches as (name, parent), and a stamp.
+    pub fn legacy(
+        version: u32,
+        runs: usize,
+        branches: &[(&str, Option<&str>)],
+        stamp: LegacyStamp,
+    ) -> Op {
+        Op::WriteLegacy(LegacyGraph {
+            version,
+            run_branches: runs,
+            branches: branches
+                .iter()
+                .map(|(n, p)| (n.to_string(), p.map(str::to_string)))
+                .collect(),
+            stamp,
+        })
+    }
+
     /// Whether the op goes through the handle (and so needs one).
     pub fn needs_handle(&self) -> bool {
         !matches!(
