@@ -179,14 +179,6 @@ impl Op {
             stamp,
         })
     }
-
-    /// Whether the op goes through the handle (and so needs one).
-    pub fn needs_handle(&self) -> bool {
-        !matches!(
-            self,
-            Op::Init | Op::Open(_) | Op::WriteLegacy(_) | Op::Stamp | Op::LeaveLock
-        )
-    }
 }
 
 /// What one read-write open did.

@@ -30,30 +30,6 @@ pub enum ErrorKind {
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 21] = [
-        ErrorKind::AlreadyInitialized,
-        ErrorKind::NotInitialized,
-        ErrorKind::ReadOnly,
-        ErrorKind::InvalidBranchName,
-        ErrorKind::ReservedBranch,
-        ErrorKind::InternalRef,
-        ErrorKind::BranchExists,
-        ErrorKind::BranchNotFound,
-        ErrorKind::DependentBranches,
-        ErrorKind::SameBranch,
-        ErrorKind::SchemaApplyInProgress,
-        ErrorKind::BlockingBranches,
-        ErrorKind::CorruptStamp,
-        ErrorKind::UpgradeRequired,
-        ErrorKind::CorruptManifest,
-        ErrorKind::InvalidSchema,
-        ErrorKind::UnsupportedSchemaChange,
-        ErrorKind::TypeNotFound,
-        ErrorKind::InvalidRow,
-        ErrorKind::Conflict,
-        ErrorKind::Storage,
-    ];
-
     /// The stable snake_case name printed by the CLI as `error[<name>]`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -79,10 +55,6 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::Storage => "storage",
         }
-    }
-
-    pub fn parse(name: &str) -> Option<ErrorKind> {
-        Self::ALL.into_iter().find(|k| k.as_str() == name)
     }
 
     /// Kinds a concurrent operation may return instead of taking effect.
