@@ -7,7 +7,7 @@ use stampede_protocol::lock::lock_held;
 use stampede_protocol::names::{check_branch_reference, MAIN};
 use stampede_protocol::{RefStore, StoreError};
 
-use crate::error::{Error, Result};
+use crate::error::{write_failed, Error, Result};
 use crate::graph::Graph;
 use crate::rows::{self, Row};
 use crate::schema::Schema;
@@ -51,7 +51,7 @@ impl Graph {
                 self.store().params(),
             )
             .await
-            .map_err(|e| Error::storage(&format!("writing {type_name} on {graph_branch:?}"), e))?;
+            .map_err(|e| write_failed(&format!("writing {type_name} on {graph_branch:?}"), e))?;
             pins.insert(type_name.to_string(), new_pin);
             match publish(self.store(), &manifest, &manifest.schema_source, &pins).await {
                 Err(Error::Conflict { .. }) => continue,
@@ -118,7 +118,7 @@ impl Graph {
                     self.store().params(),
                 )
                 .await
-                .map_err(|e| Error::storage(&format!("merging {type_name} into {target:?}"), e))?;
+                .map_err(|e| write_failed(&format!("merging {type_name} into {target:?}"), e))?;
                 pins.insert(type_name.clone(), new_pin);
             }
             match publish(self.store(), &into, &into.schema_source, &pins).await {

@@ -42,3 +42,14 @@ pub(crate) fn classify_object_store(error: object_store::Error) -> StoreError {
 fn is_not_found_message(message: &str) -> bool {
     message.contains("No such file or directory") || message.contains("not found")
 }
+
+/// A failed table or manifest write: a lost commit race is the retryable
+/// `Conflict` (the operation had no effect), anything else `Storage`.
+pub(crate) fn write_failed(context: &str, error: lance::Error) -> Error {
+    match classify_lance(error) {
+        StoreError::Conflict(detail) => Error::Conflict {
+            detail: format!("{context}: {detail}"),
+        },
+        other => Error::storage(context, other),
+    }
+}

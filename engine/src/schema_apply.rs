@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use arrow_schema::Field;
 use stampede_protocol::lock::SchemaChange;
 
-use crate::error::{classify_lance, Error, Result};
+use crate::error::{classify_lance, write_failed, Error, Result};
 use crate::manifest::{ManifestState, TablePin};
 use crate::schema::{Property, Schema};
 use crate::storage::LanceStore;
@@ -127,7 +127,7 @@ impl SchemaChange for EngineChange<'_> {
                     let def = &self.desired.types[name];
                     let created = tables::create_table(root, &self.desired, def, params)
                         .await
-                        .map_err(|e| Error::storage(&format!("creating the table of {name}"), e))?;
+                        .map_err(|e| write_failed(&format!("creating the table of {name}"), e))?;
                     pins.insert(name.clone(), created);
                 }
                 SchemaStep::AddProperty {
@@ -144,9 +144,7 @@ impl SchemaChange for EngineChange<'_> {
                     let pin = &pins[type_name];
                     let updated = tables::add_optional_columns(root, pin, vec![field], params)
                         .await
-                        .map_err(|e| {
-                            Error::storage(&format!("adding {type_name}.{property}"), e)
-                        })?;
+                        .map_err(|e| write_failed(&format!("adding {type_name}.{property}"), e))?;
                     pins.insert(type_name.clone(), updated);
                 }
             }

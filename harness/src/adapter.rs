@@ -339,7 +339,7 @@ impl Stampede {
     }
 }
 
-fn to_json(row: &RowInput) -> Json {
+pub(crate) fn to_json(row: &RowInput) -> Json {
     let mut object = serde_json::Map::new();
     for (field, value) in row {
         let json = match value {
@@ -353,7 +353,7 @@ fn to_json(row: &RowInput) -> Json {
     Json::Object(object)
 }
 
-fn from_json(row: serde_json::Map<String, Json>) -> Row {
+pub(crate) fn from_json(row: serde_json::Map<String, Json>) -> Row {
     row.into_iter()
         .map(|(field, json)| {
             let value = match json {

@@ -18,9 +18,12 @@ use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use stampede_engine::{Graph, Mode as EngineMode};
-use stampede_model::{LegacyGraph, Mode, Model, Observation, Op, Outcome, View};
+use stampede_model::schema::{Prop, PropType};
+use stampede_model::{
+    Desired, LegacyGraph, Mode, Model, Observation, Op, Outcome, SchemaSpec, Value, View,
+};
 
-use crate::adapter::{kind, Stampede, SystemUnderTest};
+use crate::adapter::{kind, to_json, Stampede, SystemUnderTest};
 use crate::sequential::generators::legacy_graph;
 
 /// One actor's step: its open, then its op (`None`: the open is the op).
@@ -40,11 +43,29 @@ pub struct Seen {
 fn actor_op() -> impl Strategy<Value = Option<Op>> {
     let name = proptest::sample::select(vec!["a", "b", "__run__0", "a/b"]);
     let from = proptest::sample::select(vec!["main", "main", "a", "__run__1"]);
+    let person = (proptest::sample::select(vec!["p", "q", "r"]), 0i64..3).prop_map(|(n, age)| {
+        vec![
+            ("name".to_string(), Value::Str(n.into())),
+            ("age".to_string(), Value::Int(age)),
+        ]
+    });
+    let property = proptest::sample::select(vec!["email", "nick"]);
     prop_oneof![
         3 => Just(None),
-        3 => (name.clone(), from).prop_map(|(n, f)| Some(Op::BranchCreate { name: n.into(), from: f.into() })),
+        3 => (name.clone(), from.clone()).prop_map(|(n, f)| Some(Op::BranchCreate { name: n.into(), from: f.into() })),
         2 => name.prop_map(|n| Some(Op::BranchDelete { name: n.into() })),
         1 => Just(Some(Op::BranchList)),
+        2 => (from.clone(), proptest::collection::vec(person, 1..=2)).prop_map(|(b, rows)| Some(Op::Load {
+            branch: b.into(),
+            type_name: "Person".into(),
+            rows,
+        })),
+        1 => from.prop_map(|s| Some(Op::Merge { source: s.into(), target: "main".into() })),
+        1 => property.prop_map(|p| {
+            let mut schema = SchemaSpec::example();
+            schema.types.get_mut("Person").unwrap().props.push(Prop::new(p, PropType::String, true, false));
+            Some(Op::ApplySchema(Desired::Schema(schema)))
+        }),
     ]
 }
 
@@ -144,6 +165,32 @@ async fn act(root: &str, op: Option<Op>) -> Seen {
             .branch_list()
             .await
             .map(Observation::Branches)
+            .map_err(kind),
+        Some(Op::Load {
+            branch,
+            type_name,
+            rows,
+        }) => {
+            let rows: Vec<serde_json::Value> = rows.iter().map(to_json).collect();
+            graph
+                .load(&branch, &type_name, &rows)
+                .await
+                .map(Observation::Loaded)
+                .map_err(kind)
+        }
+        Some(Op::Merge { source, target }) => graph
+            .branch_merge(&source, &target)
+            .await
+            .map(|()| Observation::Done)
+            .map_err(kind),
+        Some(Op::ApplySchema(Desired::Schema(spec))) => graph
+            .apply_schema(&spec.render())
+            .await
+            .map(|r| Observation::Applied {
+                applied: r.applied,
+                steps: r.steps.iter().map(ToString::to_string).collect(),
+                lock_released: r.lock_released,
+            })
             .map_err(kind),
         Some(other) => unreachable!("not in the concurrent alphabet: {other:?}"),
     };
