@@ -7,7 +7,7 @@ use stampede_protocol::lock::lock_held;
 use stampede_protocol::names::{check_branch_reference, MAIN};
 use stampede_protocol::{RefStore, StoreError};
 
-use crate::error::{write_failed, Error, Result};
+use crate::error::{write_failed, Error, ErrorKind, Result};
 use crate::graph::Graph;
 use crate::rows::{self, Row};
 use crate::schema::Schema;
@@ -28,6 +28,11 @@ impl Graph {
             return Err(Error::SchemaApplyInProgress);
         }
         self.check_branch_exists(branch).await?;
+        let loaded = self.load_checked(branch, type_name, rows).await;
+        self.unless_deleted_meanwhile(loaded, &[branch]).await
+    }
+
+    async fn load_checked(&self, branch: &str, type_name: &str, rows: &[Value]) -> Result<usize> {
         let graph_branch = branch;
         let branch = (branch != MAIN).then_some(branch);
         for _ in 0..PUBLISH_ATTEMPTS {
@@ -66,6 +71,11 @@ impl Graph {
     pub async fn scan(&self, branch: &str, type_name: &str) -> Result<Vec<Row>> {
         check_branch_reference(branch)?;
         self.check_branch_exists(branch).await?;
+        let scanned = self.scan_checked(branch, type_name).await;
+        self.unless_deleted_meanwhile(scanned, &[branch]).await
+    }
+
+    async fn scan_checked(&self, branch: &str, type_name: &str) -> Result<Vec<Row>> {
         let manifest = read_manifest(self.store(), (branch != MAIN).then_some(branch)).await?;
         let schema = Schema::parse(&manifest.schema_source)?;
         if schema.get(type_name).is_none() {
@@ -95,6 +105,12 @@ impl Graph {
         }
         self.check_branch_exists(source).await?;
         self.check_branch_exists(target).await?;
+        let merged = self.merge_checked(source, target).await;
+        self.unless_deleted_meanwhile(merged, &[source, target])
+            .await
+    }
+
+    async fn merge_checked(&self, source: &str, target: &str) -> Result<()> {
         for _ in 0..PUBLISH_ATTEMPTS {
             let from = read_manifest(self.store(), (source != MAIN).then_some(source)).await?;
             let into = read_manifest(self.store(), (target != MAIN).then_some(target)).await?;
@@ -147,6 +163,26 @@ impl Graph {
             &tables::arrow_schema(schema, def),
             &batches,
         ))
+    }
+
+    /// A branch deleted while an operation read or wrote it fails that
+    /// operation with whatever storage error Lance met half-way; in a serial
+    /// order the delete came first, so it is `branch_not_found`.
+    async fn unless_deleted_meanwhile<T>(&self, result: Result<T>, branches: &[&str]) -> Result<T> {
+        let Err(error) = result else { return result };
+        if !matches!(
+            error.kind(),
+            ErrorKind::Storage | ErrorKind::CorruptManifest
+        ) {
+            return Err(error);
+        }
+        for branch in branches {
+            if let Err(gone @ Error::BranchNotFound { .. }) = self.check_branch_exists(branch).await
+            {
+                return Err(gone);
+            }
+        }
+        Err(error)
     }
 
     pub(crate) async fn check_branch_exists(&self, branch: &str) -> Result<()> {

@@ -268,6 +268,14 @@ fn explains(
         let matches = match (&expected, &seen[i].outcome) {
             // Reports: who swept what is judged in aggregate below.
             (Ok(Observation::Opened(e)), Ok(Observation::Opened(o))) => e.to == o.to,
+            // A create writes its ref and then looks for the lock (DESIGN's
+            // protocol); one that then withdraws was briefly visible. A list
+            // may show such names, and only such names, beyond the order's.
+            (Ok(Observation::Branches(e)), Ok(Observation::Branches(o))) => {
+                let withdrawn = withdrawn_creates(round, seen);
+                o.iter().all(|n| e.contains(n) || withdrawn.contains(n))
+                    && e.iter().all(|n| o.contains(n))
+            }
             (e, o) => e == o,
         };
         if !matches {
@@ -279,6 +287,19 @@ fn explains(
         let _ = model.apply(&Op::Open(Mode::ReadOnly));
         model.view() == *final_view
     }
+}
+
+/// Names whose create failed retryably in this round (and so withdrew).
+fn withdrawn_creates(round: &Round, seen: &[Seen]) -> BTreeSet<String> {
+    round
+        .actors
+        .iter()
+        .zip(seen)
+        .filter_map(|(op, s)| match op {
+            Some(Op::BranchCreate { name, .. }) if retryable(&s.outcome) => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
 }
 
 fn permutations(items: &mut Vec<usize>, k: usize, visit: &mut impl FnMut(&[usize])) {
