@@ -132,3 +132,22 @@ fn regression_deleting_a_prefix_keeps_a_nested_branch_created_meanwhile() {
     };
     judged_repeatedly(round, 20);
 }
+
+/// The judge's one relaxation stays narrow: a list may show a name whose
+/// create withdrew in the same round, never a name no actor created.
+#[test]
+fn the_judge_rejects_a_list_showing_a_name_nobody_created() {
+    use stampede_model::{Observation, Op};
+    let round = Round {
+        setup: None,
+        actors: vec![Some(Op::create("a", "main")), Some(Op::BranchList)],
+    };
+    let (seen, view) = execute(&round);
+    judge(&round, &seen, &view).expect("the true observations are explained");
+    let mut invented = seen.clone();
+    invented[1].outcome = Ok(Observation::Branches(vec!["main".into(), "zzz".into()]));
+    assert!(
+        judge(&round, &invented, &view).is_err(),
+        "an invented branch was accepted"
+    );
+}
