@@ -18,7 +18,7 @@ STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
 # The verification campaign. SEED names the run; CASES sizes the
 # sequential campaign (~2 minutes here on tmpfs).
 SEED ?= 1
-CASES ?= 2000
+CASES ?= 1000
 
 verify: build
 	@echo "== sequential campaign: engine vs model, op by op (seed $(SEED), $(CASES) cases)"
