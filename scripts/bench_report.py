@@ -17,7 +17,9 @@ def mean(*parts):
 
 
 def ms(seconds):
-    return "n/a" if seconds is None else f"{seconds * 1e3:.2f} ms"
+    if seconds is None:
+        return "n/a"
+    return f"{seconds * 1e6:.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
 
 
 def ratio(a, b):
