@@ -24,18 +24,23 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     if refs.contains(name) {
         return Err(Error::BranchExists { name: name.into() });
     }
-    let epoch = store
+    let main = store
         .read_main()
         .await
-        .map_err(|e| Error::storage("reading main's head", e))?
-        .schema_epoch;
+        .map_err(|e| Error::storage("reading main's head", e))?;
+    let epoch = main.schema_epoch;
     let parent = as_parent(from);
     if let Some(parent) = parent {
         if !refs.contains(parent) {
             return Err(Error::BranchNotFound { name: from.into() });
         }
     }
-    let version = match store.head_version(parent).await {
+    // A fork of main forks the head just read (with its epoch).
+    let head = match parent {
+        None => Ok(main.version),
+        Some(_) => store.head_version(parent).await,
+    };
+    let version = match head {
         Ok(v) => v,
         Err(StoreError::NotFound(_)) => return Err(Error::BranchNotFound { name: from.into() }),
         // Reading a head is several storage steps; a delete of `from` can
