@@ -13,27 +13,35 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
 
-.PHONY: verify test loom bench deps build lint fmt
+.PHONY: verify test loom bench sensitivity deps build lint fmt
 
-# The verification campaign. SEED names the run; CASES sizes the
-# sequential campaign (~2 minutes here on tmpfs).
+# The verification plan. SEED names the run; the budgets below take about
+# five minutes here (2 cores, tmpfs); JOBS shards each campaign across
+# processes.
 SEED ?= 1
-CASES ?= 1000
+CASES ?= 600
+ROUNDS ?= 300
+FAULT_CASES ?= 200
+JOBS ?= $(shell nproc 2>/dev/null || echo 2)
+REPORT ?= $(CARGO_TARGET_DIR)/verify-report.json
 
 verify: build
-	@echo "== sequential campaign: engine vs model, op by op (seed $(SEED), $(CASES) cases)"
-	$(STAMPEDE) verify --cases $(CASES) --seed $(SEED)
-	@echo "== concurrent campaign: 5 actors per round, judged against every serial order"
-	$(STAMPEDE) verify --campaign concurrent --rounds 300 --actors 5 --seed $(SEED)
-	@echo "== engine end-to-end scenario (CLI, real Lance, real processes)"
+	@echo "== campaign plan: sequential, concurrent (tasks), crash (with second deaths), faults"
+	$(STAMPEDE) verify --seed $(SEED) --cases $(CASES) --rounds $(ROUNDS) --actors 5 --fault-cases $(FAULT_CASES) --second-death-stride 1 --jobs $(JOBS) --json $(REPORT)
+	@echo "== concurrent campaign as OS processes (5 stampede processes per round)"
+	$(STAMPEDE) verify --campaign concurrent --processes --rounds 60 --actors 5 --seed $(SEED)
+	@echo "== engine end-to-end scenario (CLI, real Lance, 8 processes on 200 __run__ refs)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
-	@echo "== concurrent campaigns at the release budget"
+	@echo "== concurrency tests at the release budget"
 	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 $(CARGO) test -p stampede-engine -p stampede-harness --test concurrency --test cli_processes --test data --test schema_apply
 	@echo "== loom (LOOM_MAX_PREEMPTIONS=3, 3 openers)"
 	LOOM_MAX_PREEMPTIONS=3 STAMPEDE_LOOM_OPENERS=3 $(LOOM_TEST)
+	@echo "report: $(REPORT)"
 
 test: deps
 	$(CARGO) test --workspace
+	@echo "== sensitivity, cheap half (defects a sequential or crash campaign catches)"
+	$(CARGO) test -p stampede-harness --features defects --test sensitivity
 	@echo "== loom, small bound (LOOM_MAX_PREEMPTIONS=2, 2 openers)"
 	LOOM_MAX_PREEMPTIONS=2 STAMPEDE_LOOM_OPENERS=2 $(LOOM_TEST)
 
@@ -50,6 +58,14 @@ loom: deps
 
 build: deps
 	$(CARGO) build -p stampede-harness --bins
+
+# Plant each of the 14 historical defects (and the seed's create) in turn;
+# print which campaign caught it first, after how much, and its replay.
+# The clean engine runs the same budgets and must be caught by nothing.
+SENSITIVITY_ARGS ?= --cases 100 --rounds 100 --fault-cases 50
+sensitivity: deps
+	$(CARGO) build -p stampede-harness --features defects --bin stampede-sensitivity
+	CARGO=$(CARGO) $(CARGO_TARGET_DIR)/debug/stampede-sensitivity sensitivity --seed $(SEED) $(SENSITIVITY_ARGS)
 
 # Criterion benchmarks, in release (the only target that builds Lance in
 # release: ~45 min cold on 2 cores). Figures print as ratios against the

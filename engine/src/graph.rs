@@ -3,6 +3,7 @@
 use lance::dataset::{CommitBuilder, InsertBuilder, WriteMode, WriteParams};
 use lance::io::ObjectStoreParams;
 use stampede_protocol::branches::{create_branch, delete_branch};
+use stampede_protocol::defects::{planted, Defect};
 use stampede_protocol::enumerate::enumerate;
 use stampede_protocol::migrate::migrate;
 use stampede_protocol::{MainHead, OpenReport, RefStore, StampState, StoreError, CURRENT_VERSION};
@@ -51,7 +52,17 @@ impl Graph {
     ) -> Result<Graph> {
         let schema = Schema::parse(schema_source)?;
         let store = connect(root, params).await?;
-        write_graph(&store, &schema, schema_source, &current_shape()).await?;
+        if planted(Defect::StampInSecondCommit) {
+            let unstamped = ManifestShape::stamped(None, true);
+            write_graph(&store, &schema, schema_source, &unstamped).await?;
+            let head = read_main_head(&store).await?;
+            store
+                .write_stamp(head.version, &CURRENT_VERSION.to_string())
+                .await
+                .map_err(|e| Error::storage("writing the stamp after init", e))?;
+        } else {
+            write_graph(&store, &schema, schema_source, &current_shape()).await?;
+        }
         Ok(Graph {
             store,
             mode: Mode::ReadWrite,
@@ -73,9 +84,16 @@ impl Graph {
         let store = connect(root, params).await?;
         let head = read_main_head(&store).await?;
         let report = match mode {
-            Mode::ReadWrite => migrate(&store, &head).await?,
-            Mode::ReadOnly => {
-                let version = StampState::of(&head).guard()?;
+            Mode::ReadWrite if !planted(Defect::MigrationDeferred) => {
+                migrate(&store, &head).await?
+            }
+            Mode::ReadWrite | Mode::ReadOnly => {
+                let version = match StampState::of(&head).guard() {
+                    Err(_) if planted(Defect::ReadOnlySkipsGuard) && mode == Mode::ReadOnly => {
+                        CURRENT_VERSION
+                    }
+                    guarded => guarded?,
+                };
                 OpenReport {
                     from: version,
                     to: version,

@@ -22,6 +22,7 @@ pub use graph::{read_stamp, root_uri, Graph, Mode, StampReport};
 /// The Lance this engine is built on, for harnesses that read graphs through
 /// Lance's own API.
 pub use lance;
+pub use stampede_protocol::defects;
 pub use stampede_protocol::names;
 pub use stampede_protocol::stamp::STAMP_KEY;
 pub use stampede_protocol::{OpenReport, PkState, StampState, CURRENT_VERSION};

@@ -1,17 +1,27 @@
 //! The storage boundary's probe: a Lance `WrappingObjectStore`, installed
-//! through the store parameters of every dataset a graph opens, that counts
-//! calls by kind and can act like a concurrent actor at one exact point (a
-//! ref that vanishes between Lance's list and its read). Campaigns build on
-//! it; the engine never installs it by itself.
+//! through the store parameters of every dataset a graph opens. It counts
+//! calls by kind, can act like a concurrent actor at one exact point (a ref
+//! that vanishes between Lance's list and its read), and injects what the
+//! crash, fault and concurrent campaigns need:
+//!
+//! - a death: durable write k fails and every later call is refused, as if
+//!   the process died with storage as the only witness;
+//! - a seeded fault plan: transient errors before a call, lost
+//!   acknowledgements after a write took effect, and delays or yields before
+//!   a call (the interleaving injector of the concurrent campaign).
+//!
+//! Campaigns build on it; the engine never installs it by itself.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
 use futures::stream::BoxStream;
+use futures::{FutureExt, StreamExt};
 use lance::io::{ObjectStoreParams, WrappingObjectStore};
 use object_store::list::PaginatedListStore;
 use object_store::path::Path;
@@ -32,12 +42,130 @@ pub enum Call {
     Rename,
 }
 
+impl Call {
+    /// Whether the call changes storage (what a death interrupts and a lost
+    /// acknowledgement can follow). A rename is Lance's local commit.
+    pub fn is_write(self) -> bool {
+        matches!(self, Call::Put | Call::Delete | Call::Copy | Call::Rename)
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Call::List => "list",
+            Call::Get => "get",
+            Call::Head => "head",
+            Call::Put => "put",
+            Call::Delete => "delete",
+            Call::Copy => "copy",
+            Call::Rename => "commit",
+        }
+    }
+}
+
+/// A seeded plan of storage faults. Each call draws its fate from the seed
+/// and its position in the call sequence, so a single-threaded operation
+/// meets the same faults on every replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FaultPlan {
+    pub seed: u64,
+    /// Per mille of calls that fail before reaching storage.
+    pub transient: u32,
+    /// Per mille of writes that take effect but report an error.
+    pub lost_ack: u32,
+    /// Per mille of calls delayed by up to `max_delay` (half of them only
+    /// yield to the scheduler).
+    pub delay: u32,
+    pub max_delay: Duration,
+}
+
+impl FaultPlan {
+    /// Only delays and yields: the concurrent campaign's interleaving
+    /// injector. Nothing fails.
+    pub fn interleaving(seed: u64) -> FaultPlan {
+        FaultPlan {
+            seed,
+            transient: 0,
+            lost_ack: 0,
+            delay: 300,
+            max_delay: Duration::from_millis(3),
+        }
+    }
+
+    /// Errors and lost acknowledgements at the given rates, with some delays.
+    pub fn faults(seed: u64, transient: u32, lost_ack: u32) -> FaultPlan {
+        FaultPlan {
+            seed,
+            transient,
+            lost_ack,
+            delay: 50,
+            max_delay: Duration::from_millis(1),
+        }
+    }
+
+    fn fate(&self, call: Call, index: u64) -> Fate {
+        let draw = splitmix(self.seed ^ splitmix(index ^ ((call as u64) << 56)));
+        let roll = |salt: u64| (splitmix(draw ^ salt) % 1000) as u32;
+        if roll(1) < self.transient {
+            return Fate::Fail;
+        }
+        if call.is_write() && roll(2) < self.lost_ack {
+            return Fate::LoseAck;
+        }
+        if roll(3) < self.delay {
+            let micros = self.max_delay.as_micros().max(1) as u64;
+            return if draw & 1 == 0 {
+                Fate::Yield
+            } else {
+                Fate::Delay(Duration::from_micros(splitmix(draw) % micros))
+            };
+        }
+        Fate::Pass
+    }
+}
+
+fn splitmix(x: u64) -> u64 {
+    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    Pass,
+    Fail,
+    LoseAck,
+    Delay(Duration),
+    Yield,
+}
+
+/// A fault the probe injected, for reports and replays.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Injected {
+    pub call: Call,
+    /// The call's position in the probe's call sequence.
+    pub index: u64,
+    pub what: &'static str,
+}
+
+#[derive(Debug, Default)]
+struct Faults {
+    calls: u64,
+    writes: u64,
+    /// Armed death: durable write number `k` (counted from arming) fails.
+    die_at_write: Option<u64>,
+    dead: bool,
+    plan: Option<FaultPlan>,
+    injected: Vec<Injected>,
+}
+
 #[derive(Debug, Default)]
 pub struct Probe {
     counts: Mutex<BTreeMap<Call, u64>>,
     /// Armed: after the next listing of a directory ending with this, remove
     /// the first object it listed, once.
     vanish_after_list: Mutex<Option<String>>,
+    faults: Mutex<Faults>,
 }
 
 impl Probe {
@@ -67,8 +195,96 @@ impl Probe {
         *self.vanish_after_list.lock().unwrap() = Some(dir.to_string());
     }
 
+    /// Durable writes since the probe was made or last armed.
+    pub fn writes(&self) -> u64 {
+        self.faults.lock().unwrap().writes
+    }
+
+    /// Die at durable write `k` (1-based, counted from now): it fails and
+    /// every later call is refused.
+    pub fn die_at_write(&self, k: u64) {
+        let mut faults = self.faults.lock().unwrap();
+        faults.writes = 0;
+        faults.die_at_write = Some(k);
+        faults.dead = false;
+    }
+
+    /// Whether the armed death happened.
+    pub fn died(&self) -> bool {
+        self.faults.lock().unwrap().dead
+    }
+
+    /// Follow `plan` from now on (`None`: stop injecting).
+    pub fn set_plan(&self, plan: Option<FaultPlan>) {
+        let mut faults = self.faults.lock().unwrap();
+        faults.plan = plan;
+        faults.calls = 0;
+        faults.injected.clear();
+    }
+
+    /// The faults injected since the plan was set.
+    pub fn injected(&self) -> Vec<Injected> {
+        self.faults.lock().unwrap().injected.clone()
+    }
+
     fn count(&self, call: Call) {
         *self.counts.lock().unwrap().entry(call).or_default() += 1;
+    }
+
+    /// Everything that happens before a call reaches storage: count it,
+    /// refuse it if dead or dying, draw its fate, wait if delayed.
+    async fn enter(&self, call: Call) -> Result<Fate> {
+        self.count(call);
+        let fate = {
+            let mut faults = self.faults.lock().unwrap();
+            if faults.dead {
+                return Err(refused(call, "the process is dead"));
+            }
+            let index = faults.calls;
+            faults.calls += 1;
+            if call.is_write() {
+                faults.writes += 1;
+                if faults.die_at_write == Some(faults.writes) {
+                    faults.dead = true;
+                    return Err(refused(call, "the process died at this write"));
+                }
+            }
+            let fate = faults.plan.map_or(Fate::Pass, |p| p.fate(call, index));
+            let what = match fate {
+                Fate::Fail => Some("transient error"),
+                Fate::LoseAck => Some("lost acknowledgement"),
+                _ => None,
+            };
+            if let Some(what) = what {
+                faults.injected.push(Injected { call, index, what });
+            }
+            fate
+        };
+        match fate {
+            Fate::Fail => return Err(refused(call, "injected transient error")),
+            Fate::Delay(d) => tokio::time::sleep(d).await,
+            Fate::Yield => tokio::task::yield_now().await,
+            Fate::Pass | Fate::LoseAck => {}
+        }
+        Ok(fate)
+    }
+
+    /// A write whose acknowledgement is lost took effect, yet reports an
+    /// error.
+    fn leave<T>(&self, call: Call, fate: Fate, result: Result<T>) -> Result<T> {
+        match (fate, result) {
+            (Fate::LoseAck, Ok(_)) => Err(refused(call, "injected lost acknowledgement")),
+            (_, result) => result,
+        }
+    }
+}
+
+/// An injected failure. Deliberately not a NotFound or a precondition
+/// failure: it reads like an I/O error the engine cannot classify.
+fn refused(call: Call, why: &str) -> object_store::Error {
+    object_store::Error::Generic {
+        store: "stampede-probe",
+        source: format!("{} refused: {why}", call.name()).into(),
     }
 }
 
@@ -106,6 +322,24 @@ impl fmt::Display for Probed {
     }
 }
 
+impl Probed {
+    /// A listing stream that first passes the probe's gate.
+    fn gated_listing(
+        &self,
+        listing: impl FnOnce() -> BoxStream<'static, Result<ObjectMeta>> + Send + 'static,
+    ) -> BoxStream<'static, Result<ObjectMeta>> {
+        let probe = self.probe.clone();
+        async move {
+            match probe.enter(Call::List).await {
+                Ok(_) => listing(),
+                Err(e) => futures::stream::once(async { Err(e) }).boxed(),
+            }
+        }
+        .flatten_stream()
+        .boxed()
+    }
+}
+
 #[async_trait]
 impl ObjectStore for Probed {
     async fn put_opts(
@@ -114,8 +348,9 @@ impl ObjectStore for Probed {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        self.probe.count(Call::Put);
-        self.inner.put_opts(location, payload, opts).await
+        let fate = self.probe.enter(Call::Put).await?;
+        let result = self.inner.put_opts(location, payload, opts).await;
+        self.probe.leave(Call::Put, fate, result)
     }
 
     async fn put_multipart_opts(
@@ -123,32 +358,66 @@ impl ObjectStore for Probed {
         location: &Path,
         opts: PutMultipartOptions,
     ) -> Result<Box<dyn MultipartUpload>> {
-        self.probe.count(Call::Put);
+        // The upload becomes durable at its completion, which the probe does
+        // not see; it counts as one write at its start.
+        self.probe.enter(Call::Put).await?;
         self.inner.put_multipart_opts(location, opts).await
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
-        self.probe
-            .count(if options.head { Call::Head } else { Call::Get });
-        self.inner.get_opts(location, options).await
+        let call = if options.head { Call::Head } else { Call::Get };
+        let fate = self.probe.enter(call).await?;
+        let result = self.inner.get_opts(location, options).await;
+        self.probe.leave(call, fate, result)
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        self.probe.count(Call::Get);
-        self.inner.get_ranges(location, ranges).await
+        let fate = self.probe.enter(Call::Get).await?;
+        let result = self.inner.get_ranges(location, ranges).await;
+        self.probe.leave(Call::Get, fate, result)
     }
 
     fn delete_stream(
         &self,
         locations: BoxStream<'static, Result<Path>>,
     ) -> BoxStream<'static, Result<Path>> {
-        self.probe.count(Call::Delete);
-        self.inner.delete_stream(locations)
+        // Each path is its own durable write: a death can land between two
+        // deletes of one batch.
+        let probe = self.probe.clone();
+        let gated = locations
+            .then(move |location| {
+                let probe = probe.clone();
+                async move {
+                    let location = location?;
+                    let fate = probe.enter(Call::Delete).await?;
+                    Ok::<_, object_store::Error>((location, fate))
+                }
+            })
+            .boxed();
+        let probe = self.probe.clone();
+        let inner = self.inner.clone();
+        gated
+            .then(move |gate| {
+                let probe = probe.clone();
+                let inner = inner.clone();
+                async move {
+                    let (location, fate) = gate?;
+                    let mut one =
+                        inner.delete_stream(futures::stream::once(async { Ok(location) }).boxed());
+                    let result = one
+                        .next()
+                        .await
+                        .unwrap_or_else(|| Err(refused(Call::Delete, "no result")));
+                    probe.leave(Call::Delete, fate, result)
+                }
+            })
+            .boxed()
     }
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.probe.count(Call::List);
-        self.inner.list(prefix)
+        let inner = self.inner.clone();
+        let prefix = prefix.cloned();
+        self.gated_listing(move || inner.list(prefix.as_ref()))
     }
 
     fn list_with_offset(
@@ -156,13 +425,16 @@ impl ObjectStore for Probed {
         prefix: Option<&Path>,
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
-        self.probe.count(Call::List);
-        self.inner.list_with_offset(prefix, offset)
+        let inner = self.inner.clone();
+        let prefix = prefix.cloned();
+        let offset = offset.clone();
+        self.gated_listing(move || inner.list_with_offset(prefix.as_ref(), &offset))
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        self.probe.count(Call::List);
-        let listing = self.inner.list_with_delimiter(prefix).await?;
+        let fate = self.probe.enter(Call::List).await?;
+        let listing = self.inner.list_with_delimiter(prefix).await;
+        let listing = self.probe.leave(Call::List, fate, listing)?;
         let armed = {
             let mut armed = self.probe.vanish_after_list.lock().unwrap();
             let hit = match (armed.as_deref(), prefix) {
@@ -180,21 +452,22 @@ impl ObjectStore for Probed {
             let mut gone = self
                 .inner
                 .delete_stream(Box::pin(futures::stream::once(async { Ok(victim) })));
-            use futures::StreamExt;
             while gone.next().await.is_some() {}
         }
         Ok(listing)
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        self.probe.count(Call::Copy);
-        self.inner.copy_opts(from, to, options).await
+        let fate = self.probe.enter(Call::Copy).await?;
+        let result = self.inner.copy_opts(from, to, options).await;
+        self.probe.leave(Call::Copy, fate, result)
     }
 
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
         // Forwarded, never emulated: Lance's local put-if-absent is the inner
         // store's atomic rename.
-        self.probe.count(Call::Rename);
-        self.inner.rename_opts(from, to, options).await
+        let fate = self.probe.enter(Call::Rename).await?;
+        let result = self.inner.rename_opts(from, to, options).await;
+        self.probe.leave(Call::Rename, fate, result)
     }
 }

@@ -4,7 +4,9 @@
 //! times: they are the same on every machine. Graphs live behind Lance's
 //! `file-object-store://` scheme so that every call (version listings, tree
 //! removals) goes through the probe, as on a remote store; on plain local
-//! paths Lance takes direct-filesystem shortcuts no wrapper sees.
+//! paths Lance takes direct-filesystem shortcuts no wrapper sees. A delete
+//! counts once per path (a batched delete of n files is n), the unit a
+//! crash can interrupt.
 
 mod common;
 

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use stampede_engine::lance::dataset::builder::DatasetBuilder;
+use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_engine::lance::session::Session;
 
 use serde_json::Value as Json;
@@ -49,6 +50,12 @@ pub struct Stampede {
     seen_rows: RefCell<HashMap<ManifestFile, RowsByType>>,
     /// Main's type names, by main's manifest file.
     seen_types: RefCell<HashMap<ManifestFile, Vec<String>>>,
+    /// Store parameters for the handles it opens (a campaign's probe).
+    params: ObjectStoreParams,
+    /// Prefix of every root: `""` (a plain path, where Lance takes local
+    /// shortcuts) or `file-object-store://` (every call through the store,
+    /// so a probe sees all of them).
+    scheme: &'static str,
 }
 
 type ManifestFile = (String, String, u64, Option<String>);
@@ -59,6 +66,7 @@ impl Stampede {
         let dir = tempfile::tempdir().expect("a temp dir for the graph");
         let root = dir.path().join("g0").to_string_lossy().into_owned();
         Stampede {
+            scheme: "",
             runtime: tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
@@ -70,7 +78,27 @@ impl Stampede {
             session: Arc::new(Session::default()),
             seen_rows: RefCell::default(),
             seen_types: RefCell::default(),
+            params: ObjectStoreParams::default(),
         }
+    }
+
+    /// An adapter whose graphs live behind `file-object-store://`, so that a
+    /// probe installed with [`Stampede::use_params`] sees every call.
+    pub fn through_object_store() -> Self {
+        let mut sut = Self::new();
+        sut.scheme = "file-object-store://";
+        sut.root = sut.root_of(0);
+        sut
+    }
+
+    fn root_of(&self, generation: usize) -> String {
+        let path = self.dir.path().join(format!("g{generation}"));
+        format!("{}{}", self.scheme, path.to_string_lossy())
+    }
+
+    /// Open (and init) the next handles with these store parameters.
+    pub fn use_params(&mut self, params: ObjectStoreParams) {
+        self.params = params;
     }
 
     pub fn root(&self) -> &str {
@@ -107,7 +135,11 @@ impl SystemUnderTest for Stampede {
             Op::Init => {
                 let graph = self
                     .runtime
-                    .block_on(Graph::init(&self.root, EXAMPLE_SCHEMA))
+                    .block_on(Graph::init_with(
+                        &self.root,
+                        EXAMPLE_SCHEMA,
+                        self.params.clone(),
+                    ))
                     .map_err(kind)?;
                 self.handle = Some(graph);
                 Ok(Observation::Done)
@@ -120,7 +152,7 @@ impl SystemUnderTest for Stampede {
                 self.handle = None;
                 let graph = self
                     .runtime
-                    .block_on(Graph::open(&self.root, mode))
+                    .block_on(Graph::open_with(&self.root, mode, self.params.clone()))
                     .map_err(kind)?;
                 let report = report(graph.report());
                 self.handle = Some(graph);
@@ -129,12 +161,7 @@ impl SystemUnderTest for Stampede {
             Op::WriteLegacy(spec) => {
                 self.handle = None;
                 self.generation += 1;
-                self.root = self
-                    .dir
-                    .path()
-                    .join(format!("g{}", self.generation))
-                    .to_string_lossy()
-                    .into_owned();
+                self.root = self.root_of(self.generation);
                 self.runtime
                     .block_on(write_legacy(&self.root, &legacy_spec(spec)))
                     .map_err(kind)?;

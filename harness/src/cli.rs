@@ -4,6 +4,8 @@
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::plan::{Campaign, CampaignResult, Shard};
 use serde_json::{json, Value};
 use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyStamp};
 use stampede_engine::names::MAIN;
@@ -74,24 +76,53 @@ enum Command {
     },
     /// Write a graph as an older engine left it (a test fixture).
     Legacy(LegacyArgs),
-    /// Run the sequential campaign: random op sequences, engine vs model.
+    /// Run the campaign plan (sequential, concurrent, crash, faults, and
+    /// loom when asked) and print a table; exit 0 only if nothing failed.
     Verify(VerifyArgs),
-    /// Re-run one failing case from its token, op by op.
+    /// Re-run one failure from the token a campaign printed (seq:…,
+    /// faults:…, crash:…, concurrent:…).
     Replay { token: String },
+    /// One concurrent-campaign actor (used by `verify --processes`): open
+    /// ROOT read-write, run OP (JSON), print what it saw as JSON.
+    #[command(hide = true)]
+    Actor {
+        root: String,
+        op: String,
+        /// Seed of the interleaving injector (delays before storage calls).
+        #[arg(long)]
+        interleave: Option<u64>,
+    },
+    /// Plant each historical defect in turn and show which campaign
+    /// catches it (only in `stampede-sensitivity`, built with `defects`).
+    #[cfg(feature = "defects")]
+    Sensitivity(SensitivityArgs),
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Campaign {
-    /// Random op sequences, engine vs model, op by op.
-    Sequential,
-    /// Rounds of concurrent actors, judged against serial orders.
-    Concurrent,
+#[cfg(feature = "defects")]
+#[derive(Args, Debug)]
+struct SensitivityArgs {
+    /// Only these defects (numbers 1–15); default: all, then the clean engine.
+    #[arg(long = "defect")]
+    defects: Vec<u8>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 200)]
+    cases: u32,
+    #[arg(long, default_value_t = 100)]
+    fault_cases: u32,
+    #[arg(long, default_value_t = 150)]
+    rounds: u32,
+    /// Skip loom (it runs `cargo test` on the protocol crate).
+    #[arg(long)]
+    no_loom: bool,
 }
 
 #[derive(Args, Debug)]
 struct VerifyArgs {
-    #[arg(long, value_enum, default_value_t = Campaign::Sequential)]
-    campaign: Campaign,
+    /// Campaigns to run (repeatable). Default: sequential, concurrent,
+    /// crash and faults.
+    #[arg(long = "campaign", value_enum)]
+    campaigns: Vec<Campaign>,
     /// Sequential cases.
     #[arg(long, default_value_t = 100)]
     cases: u32,
@@ -101,11 +132,36 @@ struct VerifyArgs {
     /// Concurrent actors per round (the judge searches all their orders).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=6))]
     actors: u16,
+    /// Concurrent actors as `stampede actor` processes instead of tasks.
+    #[arg(long)]
+    processes: bool,
+    /// Fault-campaign cases.
+    #[arg(long, default_value_t = 50)]
+    fault_cases: u32,
+    /// Crash campaign: also kill the recovering open at every N-th of its
+    /// writes (0: never).
+    #[arg(long, default_value_t = 1)]
+    second_death_stride: u64,
+    /// Loom's preemption bound (with --campaign loom).
+    #[arg(long, default_value_t = 3)]
+    loom_bound: u32,
     /// The root seed; case i runs with a seed derived from it.
     #[arg(long, default_value_t = 1)]
     seed: u64,
     #[arg(long, default_value_t = 30)]
     max_ops: usize,
+    /// Shard every campaign across N processes.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    jobs: u32,
+    /// Write a machine-readable report here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<std::path::PathBuf>,
+    /// Run only shard I of N (what --jobs hands each process).
+    #[arg(long, hide = true, value_name = "I/N")]
+    shard: Option<String>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -176,7 +232,7 @@ pub fn main() -> ExitCode {
     // Campaigns run their own runtimes, one per case.
     match cli.command {
         Command::Verify(args) => verify(args),
-        Command::Replay { token } => match crate::sequential::replay(&token) {
+        Command::Replay { token } => match crate::replay(&token) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),
             Err(usage) => {
@@ -185,6 +241,19 @@ pub fn main() -> ExitCode {
             }
         },
         Command::Check { root, json } => check(&root, json),
+        Command::Actor {
+            root,
+            op,
+            interleave,
+        } => match crate::concurrent::actor_main(&root, interleave, &op) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(usage) => {
+                eprintln!("error: {usage}");
+                ExitCode::from(2)
+            }
+        },
+        #[cfg(feature = "defects")]
+        Command::Sensitivity(args) => sensitivity(args),
         command => run_command(command),
     }
 }
@@ -252,56 +321,188 @@ fn check(root: &str, json: bool) -> ExitCode {
 }
 
 fn verify(args: VerifyArgs) -> ExitCode {
-    if args.campaign == Campaign::Concurrent {
-        let start = std::time::Instant::now();
-        let summary = crate::concurrent::run(args.seed, args.rounds, usize::from(args.actors));
-        for failure in &summary.failures {
-            println!("FAILURE\n{failure}\n");
-        }
-        println!(
-            "concurrent: seed {} rounds {} actors {} actor ops {} unexplained {} ({:.1} s)",
-            args.seed,
-            summary.rounds,
-            args.actors,
-            summary.actor_ops,
-            summary.failures.len(),
-            start.elapsed().as_secs_f64()
-        );
-        return if summary.failures.is_empty() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::from(1)
-        };
-    }
-    let budget = crate::sequential::Budget {
+    let campaigns = if args.campaigns.is_empty() {
+        vec![
+            Campaign::Sequential,
+            Campaign::Concurrent,
+            Campaign::Crash,
+            Campaign::Faults,
+        ]
+    } else {
+        args.campaigns.clone()
+    };
+    let budgets = crate::plan::Budgets {
         seed: args.seed,
         cases: args.cases,
         max_ops: args.max_ops,
+        rounds: args.rounds,
+        actors: usize::from(args.actors),
+        processes: args.processes,
+        fault_cases: args.fault_cases,
+        second_death_stride: args.second_death_stride,
+        loom_bound: args.loom_bound,
     };
-    let summary = crate::sequential::run(budget, |index, summary| {
-        if (index + 1) % 25 == 0 {
-            eprintln!(
-                "  {}/{} cases, {} ops, {} failures",
-                index + 1,
-                budget.cases,
-                summary.ops,
-                summary.failures.len()
-            );
+    let shard = match args.shard.as_deref().map(parse_shard) {
+        None => Shard::ALL,
+        Some(Some(shard)) => shard,
+        Some(None) => {
+            eprintln!("error: --shard takes I/N with I < N");
+            return ExitCode::from(2);
         }
-    });
-    for failure in &summary.failures {
-        println!("FAILURE\n{failure}\n");
+    };
+    let mut results = Vec::new();
+    for campaign in campaigns {
+        let result = if args.jobs > 1 && args.shard.is_none() && campaign != Campaign::Loom {
+            match run_sharded(campaign, &args) {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return ExitCode::from(2);
+                }
+            }
+        } else {
+            crate::plan::run(campaign, &budgets, shard, args.quiet)
+        };
+        if args.shard.is_none() {
+            for failure in &result.failures {
+                println!(
+                    "FAILURE [{}]\n{}\nreplay: stampede replay {}\n",
+                    campaign.name(),
+                    failure.message,
+                    failure.replay
+                );
+            }
+        }
+        results.push(result);
     }
-    println!(
-        "sequential: seed {} cases {} ops {} failures {} ops/s {:.0} ({:.1} s)",
-        args.seed,
-        summary.cases,
-        summary.ops,
-        summary.failures.len(),
-        summary.ops_per_second(),
-        summary.elapsed.as_secs_f64()
-    );
-    if summary.failures.is_empty() {
+    if args.shard.is_none() {
+        crate::plan::print_table(&results);
+    }
+    if let Some(path) = &args.json {
+        let report = crate::plan::report_json(&budgets, args.jobs, &results);
+        if let Err(e) = std::fs::write(path, format!("{report:#}\n")) {
+            eprintln!("error: writing {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+    }
+    if results.iter().all(|r| r.failures.is_empty()) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn parse_shard(text: &str) -> Option<Shard> {
+    let (index, of) = text.split_once('/')?;
+    let shard = Shard {
+        index: index.parse().ok()?,
+        of: of.parse().ok()?,
+    };
+    (shard.index < shard.of).then_some(shard)
+}
+
+/// Run `campaign` as `--jobs` child processes, one shard each, and merge
+/// their JSON reports.
+fn run_sharded(campaign: Campaign, args: &VerifyArgs) -> Result<CampaignResult, String> {
+    let start = std::time::Instant::now();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let children: Vec<_> = (0..args.jobs)
+        .map(|i| {
+            let report = dir.path().join(format!("shard-{i}.json"));
+            let mut command = std::process::Command::new(&exe);
+            command.args([
+                "verify",
+                "--quiet",
+                "--campaign",
+                campaign.name(),
+                "--shard",
+                &format!("{i}/{}", args.jobs),
+                "--json",
+                &report.to_string_lossy(),
+                "--seed",
+                &args.seed.to_string(),
+                "--cases",
+                &args.cases.to_string(),
+                "--rounds",
+                &args.rounds.to_string(),
+                "--actors",
+                &args.actors.to_string(),
+                "--fault-cases",
+                &args.fault_cases.to_string(),
+                "--second-death-stride",
+                &args.second_death_stride.to_string(),
+                "--max-ops",
+                &args.max_ops.to_string(),
+            ]);
+            if args.processes {
+                command.arg("--processes");
+            }
+            command
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .map(|child| (child, report))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    if !args.quiet {
+        eprintln!("{}: {} shards running", campaign.name(), args.jobs);
+    }
+    let mut parts = Vec::new();
+    for (mut child, report) in children {
+        child.wait().map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&report)
+            .map_err(|e| format!("shard report {}: {e}", report.display()))?;
+        let value: Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        for result in value["results"].as_array().into_iter().flatten() {
+            parts.extend(CampaignResult::from_json(result));
+        }
+    }
+    crate::plan::merge(parts, start.elapsed().as_secs_f64())
+        .ok_or_else(|| format!("no shard of {} reported", campaign.name()))
+}
+
+#[cfg(feature = "defects")]
+fn sensitivity(args: SensitivityArgs) -> ExitCode {
+    use stampede_engine::defects::Defect;
+    let budgets = crate::sensitivity::Budgets {
+        seed: args.seed,
+        sequential_cases: args.cases,
+        fault_cases: args.fault_cases,
+        concurrent_rounds: args.rounds,
+        loom: !args.no_loom,
+        ..crate::sensitivity::Budgets::default()
+    };
+    let mut defects: Vec<Option<Defect>> = if args.defects.is_empty() {
+        Defect::ALL.iter().map(|d| Some(*d)).chain([None]).collect()
+    } else {
+        args.defects
+            .iter()
+            .map(|n| Defect::from_number(*n))
+            .map(|d| d.map(Some))
+            .collect::<Option<_>>()
+            .unwrap_or_default()
+    };
+    if defects.is_empty() {
+        eprintln!("error: defects are numbered 1 to 15");
+        return ExitCode::from(2);
+    }
+    defects.dedup();
+    let mut rows = Vec::new();
+    for defect in defects {
+        let row = crate::sensitivity::row(defect, &budgets);
+        eprintln!(
+            "{}: {}",
+            defect.map_or("clean engine", |d| d.name()),
+            row.caught_by.unwrap_or("nothing")
+        );
+        rows.push(row);
+    }
+    crate::sensitivity::print_table(&rows);
+    let sound = rows
+        .iter()
+        .all(|r| r.defect.is_some() == r.caught_by.is_some());
+    if sound {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -462,7 +663,12 @@ async fn run(command: Command) -> Result<(), Error> {
             );
         }
         Command::Stamp { root, json } => print_stamp(&root, json).await?,
-        Command::Verify(_) | Command::Replay { .. } | Command::Check { .. } => {
+        #[cfg(feature = "defects")]
+        Command::Sensitivity(_) => unreachable!("handled in main"),
+        Command::Verify(_)
+        | Command::Replay { .. }
+        | Command::Check { .. }
+        | Command::Actor { .. } => {
             unreachable!("handled in main")
         }
         Command::Legacy(args) => {

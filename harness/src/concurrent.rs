@@ -17,6 +17,7 @@ use std::collections::BTreeSet;
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
+use stampede_engine::probe::{FaultPlan, Probe};
 use stampede_engine::{Graph, Mode as EngineMode};
 use stampede_model::schema::{Prop, PropType};
 use stampede_model::{
@@ -61,17 +62,42 @@ fn actor_op() -> impl Strategy<Value = Option<Op>> {
             rows,
         })),
         1 => from.prop_map(|s| Some(Op::Merge { source: s.into(), target: "main".into() })),
-        1 => property.prop_map(|p| {
-            let mut schema = SchemaSpec::example();
-            schema.types.get_mut("Person").unwrap().props.push(Prop::new(p, PropType::String, true, false));
-            Some(Op::ApplySchema(Desired::Schema(schema)))
-        }),
+        1 => property.prop_map(|p| Some(Op::ApplySchema(Desired::Schema(person_with(p))))),
     ]
+}
+
+/// The example schema plus an optional `Person` property: the concurrent
+/// alphabet's only schema change.
+fn person_with(property: &str) -> SchemaSpec {
+    let mut schema = SchemaSpec::example();
+    schema
+        .types
+        .get_mut("Person")
+        .expect("the example has Person")
+        .props
+        .push(Prop::new(property, PropType::String, true, false));
+    schema
+}
+
+/// Legacy graphs with up to 200 `__run__*` refs: many refs make the sweep
+/// long enough for openers to overlap everywhere in it.
+fn setup() -> impl Strategy<Value = LegacyGraph> {
+    let runs = prop_oneof![
+        8 => 0usize..=3,
+        2 => Just(10usize),
+        1 => Just(50usize),
+        1 => Just(200usize),
+    ];
+    (legacy_graph(), runs).prop_map(|(mut graph, runs)| {
+        // User branches may fork from `__run__<i>`: keep those within reach.
+        graph.run_branches = graph.run_branches.max(runs);
+        graph
+    })
 }
 
 pub fn round(actors: usize) -> impl Strategy<Value = Round> {
     (
-        proptest::option::weighted(0.6, legacy_graph()),
+        proptest::option::weighted(0.6, setup()),
         proptest::collection::vec(actor_op(), actors..=actors),
     )
         .prop_map(|(setup, actors)| Round { setup, actors })
@@ -92,10 +118,25 @@ pub fn generate(seed: u64, index: u32, actors: usize) -> Round {
         .current()
 }
 
+/// How the actors of a round run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Actors {
+    /// Tokio tasks of this process, each storage call passing an
+    /// interleaving injector (seeded delays and yields).
+    Tasks,
+    /// `stampede actor` processes, each with its own injector.
+    Processes,
+}
+
+/// Run a round with tasks and the interleaving injector seeded by `seed`.
+pub fn execute(round: &Round) -> (Vec<Seen>, View) {
+    execute_with(round, Actors::Tasks, 0)
+}
+
 /// Run a round on a real graph; return what each actor saw and the final
 /// view (observed through a fresh read-only handle).
-pub fn execute(round: &Round) -> (Vec<Seen>, View) {
-    let mut observer = Stampede::new();
+pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, View) {
+    let mut observer = Stampede::through_object_store();
     match &round.setup {
         Some(graph) => observer
             .apply(&Op::WriteLegacy(graph.clone()))
@@ -113,9 +154,16 @@ pub fn execute(round: &Round) -> (Vec<Seen>, View) {
             .actors
             .iter()
             .cloned()
-            .map(|op| {
+            .enumerate()
+            .map(|(i, op)| {
                 let root = root.clone();
-                tokio::spawn(async move { act(&root, op).await })
+                let injector = seed ^ (i as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+                tokio::spawn(async move {
+                    match actors {
+                        Actors::Tasks => act(&root, op, Some(injector)).await,
+                        Actors::Processes => act_in_process(&root, op, injector).await,
+                    }
+                })
             })
             .collect();
         let mut seen = Vec::new();
@@ -133,8 +181,18 @@ pub fn execute(round: &Round) -> (Vec<Seen>, View) {
     (seen, final_view)
 }
 
-async fn act(root: &str, op: Option<Op>) -> Seen {
-    let graph = match Graph::open(root, EngineMode::ReadWrite).await {
+/// One actor: open read-write (through an interleaving injector when
+/// seeded), then run `op`.
+pub async fn act(root: &str, op: Option<Op>, injector: Option<u64>) -> Seen {
+    let params = match injector {
+        Some(seed) => {
+            let probe = Probe::new();
+            probe.set_plan(Some(FaultPlan::interleaving(seed)));
+            probe.params()
+        }
+        None => Default::default(),
+    };
+    let graph = match Graph::open_with(root, EngineMode::ReadWrite, params).await {
         Ok(g) => g,
         Err(e) => {
             return Seen {
@@ -330,10 +388,231 @@ pub fn run(seed: u64, rounds: u32, actors: usize) -> Summary {
         summary.rounds += 1;
         summary.actor_ops += round.actors.len() as u64;
         if let Err(why) = judge(&round, &seen, &final_view) {
-            summary
-                .failures
-                .push(format!("round {index} (stampede verify --campaign concurrent --seed {seed} --rounds {}): {why}", index + 1));
+            summary.failures.push(format!(
+                "round {index}: {why}
+replay: stampede replay {}",
+                replay_token(seed, index, actors)
+            ));
         }
     }
     summary
+}
+
+pub fn replay_token(seed: u64, index: u32, actors: usize) -> String {
+    format!("concurrent:{seed}:{index}:{actors}")
+}
+
+pub fn parse_token(token: &str) -> Option<(u64, u32, usize)> {
+    let mut parts = token.strip_prefix("concurrent:")?.split(':');
+    let seed = parts.next()?.parse().ok()?;
+    let index = parts.next()?.parse().ok()?;
+    let actors = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((seed, index, actors))
+}
+
+/// Re-run one round (its interleaving is the scheduler's: a race may need
+/// a few runs to recur), printing the ops, outcomes and the judge's verdict.
+pub fn replay(token: &str) -> Result<bool, String> {
+    let (seed, index, actors) =
+        parse_token(token).ok_or_else(|| format!("not a concurrent token: {token}"))?;
+    let round = generate(seed, index, actors);
+    println!("setup: {:?}", round.setup);
+    let (seen, final_view) = execute(&round);
+    for (i, (op, s)) in round.actors.iter().zip(&seen).enumerate() {
+        println!(
+            "actor {i}: open rw, then {op:?}\n  => {:?} (swept {:?})",
+            s.outcome, s.swept
+        );
+    }
+    println!("final: {final_view:?}");
+    match judge(&round, &seen, &final_view) {
+        Ok(order) => {
+            println!("explained by the serial order {order:?}");
+            Ok(true)
+        }
+        Err(why) => {
+            println!("FAIL: {why}");
+            Ok(false)
+        }
+    }
+}
+
+/// The `stampede` binary actors run as: `$STAMPEDE_BIN`, this executable
+/// when it is `stampede`, or the `stampede` beside a test binary's `deps/`.
+fn stampede_binary() -> std::path::PathBuf {
+    if let Some(bin) = std::env::var_os("STAMPEDE_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("the current executable");
+    if exe
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("stampede"))
+    {
+        return exe;
+    }
+    let dir = exe.parent().expect("a directory");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("the profile directory")
+    } else {
+        dir
+    };
+    dir.join("stampede")
+}
+
+/// Run one actor as a `stampede actor` process.
+async fn act_in_process(root: &str, op: Option<Op>, injector: u64) -> Seen {
+    let output = tokio::process::Command::new(stampede_binary())
+        .args([
+            "actor",
+            root,
+            "--interleave",
+            &injector.to_string(),
+            &op_to_json(op.as_ref()).to_string(),
+        ])
+        .output()
+        .await
+        .expect("an actor process starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line)
+        .ok()
+        .and_then(|v| seen_from_json(&v))
+        .unwrap_or_else(|| {
+            panic!(
+                "an actor process printed no verdict: {stdout}\n{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
+}
+
+/// The body of `stampede actor`: act once, print what was seen as JSON.
+pub fn actor_main(root: &str, interleave: Option<u64>, op: &str) -> Result<(), String> {
+    let op: serde_json::Value = serde_json::from_str(op).map_err(|e| e.to_string())?;
+    let op = op_from_json(&op).ok_or_else(|| format!("not an actor op: {op}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let seen = runtime.block_on(act(root, op, interleave));
+    println!("{}", seen_to_json(&seen));
+    Ok(())
+}
+
+fn op_to_json(op: Option<&Op>) -> serde_json::Value {
+    use serde_json::json;
+    match op {
+        None => json!({"op": "open"}),
+        Some(Op::BranchCreate { name, from }) => {
+            json!({"op": "create", "name": name, "from": from})
+        }
+        Some(Op::BranchDelete { name }) => json!({"op": "delete", "name": name}),
+        Some(Op::BranchList) => json!({"op": "list"}),
+        Some(Op::Load {
+            branch,
+            type_name,
+            rows,
+        }) => json!({
+            "op": "load", "branch": branch, "type": type_name,
+            "rows": rows.iter().map(to_json).collect::<Vec<_>>(),
+        }),
+        Some(Op::Merge { source, target }) => {
+            json!({"op": "merge", "source": source, "target": target})
+        }
+        Some(Op::ApplySchema(Desired::Schema(spec))) => {
+            let added = spec.types["Person"].props.last().map(|p| p.name.clone());
+            debug_assert!(person_with(added.as_deref().unwrap_or_default()) == *spec);
+            json!({"op": "apply", "person_property": added})
+        }
+        Some(other) => unreachable!("not in the concurrent alphabet: {other:?}"),
+    }
+}
+
+fn op_from_json(v: &serde_json::Value) -> Option<Option<Op>> {
+    let s = |key: &str| v[key].as_str().map(str::to_string);
+    Some(match v["op"].as_str()? {
+        "open" => None,
+        "create" => Some(Op::BranchCreate {
+            name: s("name")?,
+            from: s("from")?,
+        }),
+        "delete" => Some(Op::BranchDelete { name: s("name")? }),
+        "list" => Some(Op::BranchList),
+        "load" => Some(Op::Load {
+            branch: s("branch")?,
+            type_name: s("type")?,
+            rows: v["rows"]
+                .as_array()?
+                .iter()
+                .map(|r| {
+                    crate::adapter::from_json(r.as_object()?.clone())
+                        .into_iter()
+                        .map(|(k, v)| Some((k, v)))
+                        .collect::<Option<Vec<_>>>()
+                })
+                .collect::<Option<Vec<_>>>()?,
+        }),
+        "merge" => Some(Op::Merge {
+            source: s("source")?,
+            target: s("target")?,
+        }),
+        "apply" => Some(Op::ApplySchema(Desired::Schema(person_with(&s(
+            "person_property",
+        )?)))),
+        _ => return None,
+    })
+}
+
+fn seen_to_json(seen: &Seen) -> serde_json::Value {
+    use serde_json::json;
+    let outcome = match &seen.outcome {
+        Err(kind) => json!({"err": kind.name()}),
+        Ok(Observation::Done) => json!({"ok": "done"}),
+        Ok(Observation::Opened(r)) => {
+            json!({"ok": "opened", "from": r.from, "to": r.to, "swept": r.swept, "kept": r.kept})
+        }
+        Ok(Observation::Branches(b)) => json!({"ok": "branches", "branches": b}),
+        Ok(Observation::Loaded(n)) => json!({"ok": "loaded", "n": n}),
+        Ok(Observation::Applied {
+            applied,
+            steps,
+            lock_released,
+        }) => json!({
+            "ok": "applied", "applied": applied, "steps": steps, "lock_released": lock_released,
+        }),
+        Ok(other) => unreachable!("no actor observes {other:?}"),
+    };
+    json!({"swept": seen.swept, "outcome": outcome})
+}
+
+fn seen_from_json(v: &serde_json::Value) -> Option<Seen> {
+    let strings = |v: &serde_json::Value| -> Option<Vec<String>> {
+        v.as_array()?
+            .iter()
+            .map(|s| s.as_str().map(str::to_string))
+            .collect()
+    };
+    let o = &v["outcome"];
+    let outcome = match (o["err"].as_str(), o["ok"].as_str()) {
+        (Some(kind), _) => Err(stampede_model::ErrorKind::from_name(kind)?),
+        (None, Some("done")) => Ok(Observation::Done),
+        (None, Some("opened")) => Ok(Observation::Opened(stampede_model::OpenReport {
+            from: o["from"].as_u64()? as u32,
+            to: o["to"].as_u64()? as u32,
+            swept: strings(&o["swept"])?,
+            kept: strings(&o["kept"])?,
+        })),
+        (None, Some("branches")) => Ok(Observation::Branches(strings(&o["branches"])?)),
+        (None, Some("loaded")) => Ok(Observation::Loaded(o["n"].as_u64()? as usize)),
+        (None, Some("applied")) => Ok(Observation::Applied {
+            applied: o["applied"].as_bool()?,
+            steps: strings(&o["steps"])?,
+            lock_released: o["lock_released"].as_bool()?,
+        }),
+        _ => return None,
+    };
+    Some(Seen {
+        swept: strings(&v["swept"])?,
+        outcome,
+    })
 }

@@ -5,6 +5,12 @@
 pub mod adapter;
 pub mod cli;
 pub mod concurrent;
+pub mod crash;
+pub mod effects;
+pub mod faults;
+pub mod plan;
+#[cfg(feature = "defects")]
+pub mod sensitivity;
 pub mod sequential;
 
 /// A budget from the environment (`STAMPEDE_CASES`, `STAMPEDE_ROUNDS`,
@@ -14,4 +20,18 @@ pub fn env_or(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// Re-run one failure from the token a campaign printed: `seq:…`,
+/// `faults:…`, `crash:…` or `concurrent:…`.
+pub fn replay(token: &str) -> Result<bool, String> {
+    match token.split(':').next() {
+        Some("seq") => sequential::replay(token),
+        Some("faults") => faults::replay(token),
+        Some("crash") => crash::replay(token),
+        Some("concurrent") => concurrent::replay(token),
+        _ => Err(format!(
+            "not a replay token: {token:?} (seq:…, faults:…, crash:…, concurrent:…)"
+        )),
+    }
 }

@@ -9,7 +9,7 @@ use crate::enumerate::{enumerate, Refs};
 use crate::error::{Error, Result};
 use crate::lock::lock_held;
 use crate::migrate::remove_tree_if_present;
-use crate::names::{as_parent, check_branch_reference, check_public_branch};
+use crate::names::{as_parent, check_branch_reference, checked_public_name};
 use crate::store::{RefRecord, RefStore, StoreError, TreeState};
 
 /// Create `name` forked from the head of `from` (`"main"` or a branch).
@@ -17,7 +17,7 @@ use crate::store::{RefRecord, RefStore, StoreError, TreeState};
 /// Check order: names (`name`, then `from`) → lock → `name` exists → `from`
 /// missing. The caller checks the handle's mode first.
 pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Result<RefRecord> {
-    check_public_branch(name)?;
+    let name = &*checked_public_name(name)?;
     check_branch_reference(from)?;
     let refs = enumerate(store).await?;
     check_unlocked(&refs)?;
@@ -89,7 +89,9 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     // The ref is written; now look for a schema apply (see `lock`): one that
     // took the lock before this ref appeared, or one that published after
     // this create read main, would leave the branch with a stale schema.
-    let backoff = if planted(Defect::CreateWithoutRecheck) {
+    let seeds_create =
+        planted(Defect::CreateWithoutRecheck) || planted(Defect::NoRecheckBeforePublish);
+    let backoff = if seeds_create {
         None
     } else if parent_gone(store, parent).await {
         // `from` is being deleted while this create forked it. The delete
@@ -167,7 +169,7 @@ async fn parent_gone<S: RefStore>(store: &S, parent: Option<&str>) -> bool {
 
 /// Delete `name`. Check order: name → lock → missing → dependents.
 pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
-    check_public_branch(name)?;
+    let name = &*checked_public_name(name)?;
     let refs = enumerate(store).await?;
     check_unlocked(&refs)?;
     if !refs.contains(name) {

@@ -1,37 +1,103 @@
 //! Historical defects of this area, planted back one at a time so the
 //! harness can prove it catches each. Compiled in only with the `defects`
 //! feature; without it `planted` is a constant `false` and the checks fold
-//! away.
+//! away. Numbers 1–14 are the historical list (docs/findings.md); 15 is the
+//! seed's create, which never looked for the lock after writing its ref.
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
 pub enum Defect {
     /// The sweep deletes with a plain delete: a ref already gone fails.
     SweepPlainDelete = 1,
-    /// The sweep's delete does not absorb a tree already gone.
-    SweepForceDeleteNotFound = 2,
     /// A ref that vanishes between list and read fails the enumeration.
-    NoEnumerationRetry = 3,
+    NoEnumerationRetry = 2,
+    /// The sweep's force delete does not absorb a tree already gone.
+    SweepForceDeleteNotFound = 3,
+    /// A read-write open does not migrate; the first publish does.
+    MigrationDeferred = 4,
+    /// Resuming v1→v2 after its PK commit sets the primary key again.
+    PkSetAgain = 5,
     /// A stamp write that loses a commit race fails instead of re-reading.
-    StampWriteNotIdempotent = 4,
-    /// The apply takes the lock without re-checking blocking branches
-    /// (neither after taking it nor before publishing).
-    LockWithoutRecheck = 5,
+    StampWriteNotIdempotent = 6,
+    /// A stamp that does not parse reads as v1 (and gets migrated).
+    CorruptStampAsV1 = 7,
+    /// A read-only open skips the stamp guard.
+    ReadOnlySkipsGuard = 8,
+    /// The internal-ref guard looks at the name before it is normalized
+    /// (trimmed), so ` __schema_apply_lock__` passes and becomes the lock.
+    GuardBeforeNormalization = 9,
+    /// The apply takes the lock after its first check and never re-checks
+    /// blocking branches (neither after taking it nor before publishing).
+    LockWithoutRecheck = 10,
+    /// No blocking-branch check right before publish. Alone it is masked in
+    /// this protocol (create re-checks for the lock after writing its ref,
+    /// and the apply re-checks after taking it), so it is planted in the
+    /// seed's context: creates that never re-check.
+    NoRecheckBeforePublish = 11,
+    /// A release that fails after a committed apply is reported as an error.
+    ReleaseErrorAfterApply = 12,
+    /// Init commits the manifest unstamped and writes the stamp in a second
+    /// commit.
+    StampInSecondCommit = 13,
+    /// The sweep matches `__run` instead of `__run__` (user branches go).
+    LooseSweepPrefix = 14,
     /// Create writes its ref and returns, without looking for the lock or
-    /// a schema change.
-    CreateWithoutRecheck = 6,
+    /// a schema change (the seed's create).
+    CreateWithoutRecheck = 15,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 6] = [
+    pub const ALL: [Defect; 15] = [
         Defect::SweepPlainDelete,
-        Defect::SweepForceDeleteNotFound,
         Defect::NoEnumerationRetry,
+        Defect::SweepForceDeleteNotFound,
+        Defect::MigrationDeferred,
+        Defect::PkSetAgain,
         Defect::StampWriteNotIdempotent,
+        Defect::CorruptStampAsV1,
+        Defect::ReadOnlySkipsGuard,
+        Defect::GuardBeforeNormalization,
         Defect::LockWithoutRecheck,
+        Defect::NoRecheckBeforePublish,
+        Defect::ReleaseErrorAfterApply,
+        Defect::StampInSecondCommit,
+        Defect::LooseSweepPrefix,
         Defect::CreateWithoutRecheck,
     ];
+
+    pub fn number(self) -> u8 {
+        self as u8
+    }
+
+    pub fn from_number(number: u8) -> Option<Defect> {
+        Self::ALL.into_iter().find(|d| d.number() == number)
+    }
+
+    /// A short kebab-case name for tables and flags.
+    pub fn name(self) -> &'static str {
+        match self {
+            Defect::SweepPlainDelete => "sweep-plain-delete",
+            Defect::NoEnumerationRetry => "no-enumeration-retry",
+            Defect::SweepForceDeleteNotFound => "force-delete-not-found",
+            Defect::MigrationDeferred => "migration-deferred",
+            Defect::PkSetAgain => "pk-set-again",
+            Defect::StampWriteNotIdempotent => "stamp-write-not-idempotent",
+            Defect::CorruptStampAsV1 => "corrupt-stamp-as-v1",
+            Defect::ReadOnlySkipsGuard => "read-only-skips-guard",
+            Defect::GuardBeforeNormalization => "guard-before-normalization",
+            Defect::LockWithoutRecheck => "lock-without-recheck",
+            Defect::NoRecheckBeforePublish => "no-recheck-before-publish",
+            Defect::ReleaseErrorAfterApply => "release-error-after-apply",
+            Defect::StampInSecondCommit => "stamp-in-second-commit",
+            Defect::LooseSweepPrefix => "loose-sweep-prefix",
+            Defect::CreateWithoutRecheck => "create-without-recheck",
+        }
+    }
 }
+
+/// The environment variable that plants a defect (by number) in processes
+/// a campaign spawns.
+pub const DEFECT_ENV: &str = "STAMPEDE_DEFECT";
 
 #[cfg(feature = "defects")]
 static PLANTED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
@@ -43,6 +109,13 @@ pub fn plant(defect: Option<Defect>) {
         defect.map_or(0, |d| d as u8),
         std::sync::atomic::Ordering::SeqCst,
     );
+}
+
+/// Plant the defect `STAMPEDE_DEFECT` names, if any.
+#[cfg(feature = "defects")]
+pub fn plant_from_env() {
+    let number = std::env::var(DEFECT_ENV).ok().and_then(|v| v.parse().ok());
+    plant(number.and_then(Defect::from_number));
 }
 
 #[inline]

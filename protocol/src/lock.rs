@@ -59,16 +59,17 @@ pub async fn apply_under_lock<S: RefStore, C: SchemaChange>(
 ) -> Result<Applied> {
     check_no_branches(store).await?;
     acquire(store).await?;
-    let recheck = !planted(Defect::LockWithoutRecheck);
+    let recheck_after_lock = !planted(Defect::LockWithoutRecheck);
+    let recheck_before_publish = recheck_after_lock && !planted(Defect::NoRecheckBeforePublish);
     let applied = async {
         // A branch created between the first check and the lock.
-        if recheck {
+        if recheck_after_lock {
             check_no_branches(store).await?;
         }
         let staged = change.write().await?;
         // A branch created while the tables were written, before it saw
         // the lock, is still standing: do not publish across it.
-        if recheck {
+        if recheck_before_publish {
             check_no_branches(store).await?;
         }
         change.publish(staged).await
@@ -76,6 +77,9 @@ pub async fn apply_under_lock<S: RefStore, C: SchemaChange>(
     .await;
     let released = release(store).await;
     applied?;
+    if planted(Defect::ReleaseErrorAfterApply) {
+        released.clone()?;
+    }
     Ok(Applied {
         lock_released: released.is_ok(),
     })
@@ -100,11 +104,16 @@ pub async fn acquire<S: RefStore>(store: &S) -> Result<()> {
     }
 }
 
-/// Remove the lock; one already gone counts as released.
+/// Remove the lock; one already gone counts as released. A delete that
+/// reported an error may still have happened (a lost acknowledgement):
+/// the lock is released when a re-read finds it gone.
 pub async fn release<S: RefStore>(store: &S) -> Result<()> {
     match store.delete_ref(SCHEMA_APPLY_LOCK).await {
         Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
-        Err(e) => Err(Error::storage("removing the schema-apply lock", e)),
+        Err(e) => match lock_held(store).await {
+            Ok(false) => Ok(()),
+            _ => Err(Error::storage("removing the schema-apply lock", e)),
+        },
     }
 }
 

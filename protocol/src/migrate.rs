@@ -75,6 +75,12 @@ pub async fn migrate_v1_to_v2<S: RefStore>(store: &S) -> Result<()> {
             return Ok(());
         }
         match &head.pk {
+            PkState::OnObjectId if planted(Defect::PkSetAgain) => {
+                return match store.set_primary_key(head.version).await {
+                    Ok(()) => write_stamp_at_least(store, 2).await,
+                    Err(e) => Err(Error::storage("setting the primary key", e)),
+                }
+            }
             PkState::OnObjectId => return write_stamp_at_least(store, 2).await,
             PkState::OnOtherField(field) => {
                 return Err(Error::CorruptManifest {

@@ -2,6 +2,7 @@
 //! and the legacy `__run__` prefix. Names are never trimmed or rewritten:
 //! `" feature"` is invalid, not `"feature"`.
 
+use crate::defects::{planted, Defect};
 use crate::error::{Error, Result};
 
 pub const MAIN: &str = "main";
@@ -26,7 +27,12 @@ pub fn is_internal(name: &str) -> bool {
 
 /// Refs the v2→v3 migration sweeps.
 pub fn is_legacy_run(name: &str) -> bool {
-    name.trim_start_matches('/').starts_with(LEGACY_RUN_PREFIX)
+    let prefix = if planted(Defect::LooseSweepPrefix) {
+        "__run"
+    } else {
+        LEGACY_RUN_PREFIX
+    };
+    name.trim_start_matches('/').starts_with(prefix)
 }
 
 /// Exactly the names Lance accepts for a new branch (Lance 14's
@@ -82,6 +88,23 @@ pub fn check_public_branch(name: &str) -> Result<()> {
         return Err(Error::ReservedBranch { name: name.into() });
     }
     check_lance_rules(name)
+}
+
+/// The name a public create or delete works on, checked. With the
+/// `GuardBeforeNormalization` defect planted, the seed's order: the
+/// internal-ref guard sees the raw name, the rest sees it trimmed.
+pub fn checked_public_name(name: &str) -> Result<std::borrow::Cow<'_, str>> {
+    if !planted(Defect::GuardBeforeNormalization) {
+        return check_public_branch(name).map(|()| name.into());
+    }
+    if is_internal(name) {
+        return Err(Error::InternalRef { name: name.into() });
+    }
+    let trimmed = name.trim();
+    if trimmed == MAIN {
+        return Err(Error::ReservedBranch { name: name.into() });
+    }
+    check_lance_rules(trimmed).map(|()| trimmed.into())
 }
 
 /// The check for a branch that is only read or forked from: `main` is fine.

@@ -10,6 +10,7 @@
 //! A version above [`CURRENT_VERSION`] is refused with `UpgradeRequired`;
 //! a corrupt value with `CorruptStamp`. Both in read-only and read-write mode.
 
+use crate::defects::{planted, Defect};
 use crate::error::{Error, Result};
 use crate::store::{MainHead, PkState};
 
@@ -37,7 +38,16 @@ impl StampState {
         match &head.stamp {
             None if head.pk == PkState::Absent => StampState::Unstamped,
             None => StampState::PkSetUnstamped,
-            Some(raw) => parse_stamp(raw),
+            Some(raw) => match parse_stamp(raw) {
+                StampState::Corrupt(_) if planted(Defect::CorruptStampAsV1) => {
+                    if head.pk == PkState::Absent {
+                        StampState::Unstamped
+                    } else {
+                        StampState::PkSetUnstamped
+                    }
+                }
+                state => state,
+            },
         }
     }
 

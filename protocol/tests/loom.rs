@@ -369,6 +369,11 @@ fn defective_lock_without_recheck_is_caught() {
 }
 
 #[test]
+fn defective_no_recheck_before_publish_is_caught() {
+    assert_loom_catches(Defect::NoRecheckBeforePublish, apply_vs_create_model);
+}
+
+#[test]
 fn defective_create_without_recheck_is_caught() {
     assert_loom_catches(Defect::CreateWithoutRecheck, apply_vs_create_model);
 }

@@ -55,7 +55,8 @@ pub fn hostile() -> Vec<String> {
 }
 
 /// Valid names a legacy writer may have used for user branches.
-const LEGACY_USER: &[&str] = &["u", "v", "w/x", "__RUN__y", "a"];
+/// `__runs` only looks like a legacy run: the sweep must keep it.
+const LEGACY_USER: &[&str] = &["u", "v", "w/x", "__RUN__y", "a", "__runs"];
 
 const RAW_STAMPS: &[&str] = &["1", "2", "3", "4", "99", "abc", " 3", "0", "03", ""];
 

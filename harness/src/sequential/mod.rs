@@ -159,6 +159,19 @@ fn run_case_with(
     }
 }
 
+/// The steps case `case_seed` generates (unshrunk), for campaigns that run
+/// the sequential alphabet their own way.
+pub fn generate_steps(case_seed: u64, max_ops: usize) -> Vec<Step> {
+    use proptest::strategy::{Strategy, ValueTree};
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(case_seed));
+    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let (_, steps, _) = ModelMachine::sequential_strategy(1..=max_ops)
+        .new_tree(&mut runner)
+        .expect("a case")
+        .current();
+    steps
+}
+
 /// Shrinking panics many times on purpose; keep stderr for the verdict.
 fn quietly<T>(f: impl FnOnce() -> T) -> T {
     let previous = std::panic::take_hook();

@@ -1,0 +1,509 @@
+//! The crash campaign: every writing operation, killed at each of its
+//! durable writes in turn.
+//!
+//! For a scenario (a setup, then one op), a clean run counts the op's
+//! durable writes W. Then, for each k in 1..=W, a fresh graph gets the same
+//! setup and the op runs with a probe that fails write k and refuses every
+//! later call: a process death, with storage as the only witness. The judge
+//! then looks, through fresh handles without the probe:
+//!
+//! 1. read-only, before any recovery (except for opens, whose migration may
+//!    stand half-done until the next read-write open): the state is the
+//!    model's *invisible* or *applied* one (or, for an apply, either with its
+//!    lock left behind);
+//! 2. after a recovering read-write open (optionally itself killed at its
+//!    j-th write, then opened again): the same, converged (stamp CURRENT),
+//!    with nothing committed before the op lost;
+//! 3. then the recovery paths work: a lock left behind is reported by
+//!    `check` and cleared by `unlock`; a create that died can be created
+//!    again; an init that died can be run again.
+//!
+//! What `check` reports after recovery (zombie trees, unreferenced table
+//! versions) is counted as residue, per scenario.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use stampede_engine::probe::Probe;
+use stampede_model::schema::{Kind, Prop, PropType, TypeSpec};
+use stampede_model::{Desired, LegacyStamp, Mode, Model, Op, RowInput, SchemaSpec, Value};
+
+use crate::adapter::{Stampede, SystemUnderTest};
+use crate::effects::{candidates, expect, matching, observe, outcome_fits, Candidate};
+
+/// One writing operation and the graph it runs on.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub setup: Vec<Op>,
+    pub op: Op,
+}
+
+fn person(name: &str, age: i64) -> RowInput {
+    vec![
+        ("name".to_string(), Value::Str(name.into())),
+        ("age".to_string(), Value::Int(age)),
+    ]
+}
+
+fn load(branch: &str, rows: Vec<RowInput>) -> Op {
+    Op::Load {
+        branch: branch.into(),
+        type_name: "Person".into(),
+        rows,
+    }
+}
+
+/// The example schema with `Person.email: String?`.
+pub fn with_email() -> Desired {
+    let mut schema = SchemaSpec::example();
+    schema
+        .types
+        .get_mut("Person")
+        .expect("the example has Person")
+        .props
+        .push(Prop::new("email", PropType::String, true, false));
+    Desired::Schema(schema)
+}
+
+/// The example schema with a new node type `Tag`.
+fn with_tag() -> Desired {
+    let mut schema = SchemaSpec::example();
+    schema.types.insert(
+        "Tag".into(),
+        TypeSpec {
+            kind: Kind::Node,
+            props: vec![Prop::new("label", PropType::String, false, true)],
+        },
+    );
+    Desired::Schema(schema)
+}
+
+/// Every operation that writes, on the graphs where its writes matter.
+pub fn scenarios() -> Vec<Scenario> {
+    let current = || vec![Op::Init, load("main", vec![person("ann", 1)])];
+    let with = |more: Vec<Op>| current().into_iter().chain(more).collect::<Vec<_>>();
+    vec![
+        Scenario {
+            name: "init",
+            setup: vec![],
+            op: Op::Init,
+        },
+        Scenario {
+            name: "open-v1",
+            setup: vec![Op::legacy(
+                1,
+                2,
+                &[("feature", None), ("keep", Some("__run__0"))],
+                LegacyStamp::Default,
+            )],
+            op: Op::Open(Mode::ReadWrite),
+        },
+        Scenario {
+            name: "open-v2",
+            setup: vec![Op::legacy(2, 3, &[("feature", None)], LegacyStamp::Default)],
+            op: Op::Open(Mode::ReadWrite),
+        },
+        Scenario {
+            name: "open-v2-resume",
+            setup: vec![Op::legacy(2, 1, &[], LegacyStamp::Absent)],
+            op: Op::Open(Mode::ReadWrite),
+        },
+        Scenario {
+            name: "create",
+            setup: current(),
+            op: Op::create("a", "main"),
+        },
+        Scenario {
+            name: "create-from-branch",
+            setup: with(vec![
+                Op::create("a", "main"),
+                load("a", vec![person("bob", 2)]),
+            ]),
+            op: Op::create("b", "a"),
+        },
+        Scenario {
+            name: "delete",
+            setup: with(vec![
+                Op::create("a", "main"),
+                load("a", vec![person("bob", 2)]),
+            ]),
+            op: Op::delete("a"),
+        },
+        Scenario {
+            name: "load-append",
+            setup: current(),
+            op: load("main", vec![person("cat", 3), person("dan", 4)]),
+        },
+        Scenario {
+            name: "load-upsert",
+            setup: current(),
+            op: load("main", vec![person("ann", 9), person("eve", 5)]),
+        },
+        Scenario {
+            name: "load-branch",
+            setup: with(vec![Op::create("a", "main")]),
+            op: load("a", vec![person("fay", 6)]),
+        },
+        Scenario {
+            name: "merge",
+            setup: with(vec![
+                Op::create("a", "main"),
+                load("a", vec![person("ann", 7), person("gus", 8)]),
+            ]),
+            op: Op::Merge {
+                source: "a".into(),
+                target: "main".into(),
+            },
+        },
+        Scenario {
+            name: "apply-add-property",
+            setup: current(),
+            op: Op::ApplySchema(with_email()),
+        },
+        Scenario {
+            name: "apply-add-type",
+            setup: current(),
+            op: Op::ApplySchema(with_tag()),
+        },
+        Scenario {
+            name: "unlock",
+            setup: with(vec![Op::LeaveLock]),
+            op: Op::Unlock,
+        },
+    ]
+}
+
+pub fn scenario(name: &str) -> Option<Scenario> {
+    scenarios().into_iter().find(|s| s.name == name)
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    /// Kill the recovering open too, at every `n`-th of its writes
+    /// (`None`: never).
+    pub second_death_stride: Option<u64>,
+}
+
+/// One enumerated crash state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct State {
+    pub k: u64,
+    pub j: Option<u64>,
+}
+
+impl State {
+    pub fn token(&self, scenario: &str) -> String {
+        match self.j {
+            Some(j) => format!("crash:{scenario}:{}:{j}", self.k),
+            None => format!("crash:{scenario}:{}", self.k),
+        }
+    }
+}
+
+pub fn parse_token(token: &str) -> Option<(String, State)> {
+    let mut parts = token.strip_prefix("crash:")?.split(':');
+    let name = parts.next()?.to_string();
+    let k = parts.next()?.parse().ok()?;
+    let j = match parts.next() {
+        Some(j) => Some(j.parse().ok()?),
+        None => None,
+    };
+    parts.next().is_none().then_some((name, State { k, j }))
+}
+
+#[derive(Clone, Debug)]
+pub struct Violation {
+    pub token: String,
+    pub what: String,
+}
+
+/// What the campaign found for one scenario.
+#[derive(Clone, Debug, Default)]
+pub struct ScenarioReport {
+    pub name: &'static str,
+    /// Durable writes of a clean run.
+    pub writes: u64,
+    pub states: u64,
+    pub violations: Vec<Violation>,
+    /// `check`'s problem kinds after recovery, by the states that left them.
+    pub residue: BTreeMap<String, u64>,
+    pub seconds: f64,
+}
+
+/// What one state's judge saw.
+#[derive(Debug, Default)]
+pub struct Judged {
+    /// Durable writes of the recovering open.
+    pub recovery_writes: u64,
+    pub residue: Vec<String>,
+    pub label: &'static str,
+}
+
+/// A graph with the scenario's setup done on both sides, and the probe
+/// installed for the op.
+struct Prepared {
+    sut: Stampede,
+    model: Model,
+    probe: std::sync::Arc<Probe>,
+}
+
+fn prepare(scenario: &Scenario) -> Result<Prepared, String> {
+    let mut sut = Stampede::through_object_store();
+    let mut model = Model::default();
+    for op in &scenario.setup {
+        let (seen, expected) = (sut.apply(op), model.apply(op));
+        if seen != expected {
+            return Err(format!(
+                "setup op {op:?}: engine {seen:?}, model {expected:?}"
+            ));
+        }
+    }
+    let probe = Probe::new();
+    sut.use_params(probe.params());
+    if !matches!(scenario.op, Op::Init | Op::Open(_)) {
+        // The op runs through a handle that carries the probe.
+        let (seen, expected) = (
+            sut.apply(&Op::Open(Mode::ReadWrite)),
+            model.apply(&Op::Open(Mode::ReadWrite)),
+        );
+        if seen != expected {
+            return Err(format!("setup reopen: engine {seen:?}, model {expected:?}"));
+        }
+    }
+    Ok(Prepared { sut, model, probe })
+}
+
+/// Run the op once without dying: its outcome must be the model's; return
+/// its durable writes.
+pub fn count_writes(scenario: &Scenario) -> Result<u64, String> {
+    let mut prepared = prepare(scenario)?;
+    prepared.probe.die_at_write(u64::MAX);
+    let seen = prepared.sut.apply(&scenario.op);
+    let expected = prepared.model.apply(&scenario.op);
+    if seen != expected {
+        return Err(format!(
+            "clean run of {:?}: engine {seen:?}, model {expected:?}",
+            scenario.op
+        ));
+    }
+    Ok(prepared.probe.writes())
+}
+
+/// Kill the op at write `state.k` (and the recovering open at write
+/// `state.j`), then judge what storage holds.
+pub fn judge_state(scenario: &Scenario, state: &State) -> Result<Judged, String> {
+    let mut prepared = prepare(scenario)?;
+    let op = &scenario.op;
+    prepared.probe.die_at_write(state.k);
+    let outcome = prepared.sut.apply(op);
+    let pre = prepared.model.clone();
+    let expected = prepared.model.clone().apply(op);
+    let root = prepared.sut.root().to_string();
+    if !prepared.probe.died() && outcome != expected {
+        return Err(format!(
+            "the op finished before write {} with {outcome:?}, the model says {expected:?}",
+            state.k
+        ));
+    }
+    let all = candidates(&pre, op);
+    let fits = |c: &&Candidate| outcome_fits(op, &outcome, &expected, c);
+
+    // 1. Before any recovery, as a reader sees it.
+    let mut allowed: Vec<&Candidate> = all.iter().collect();
+    if !matches!(op, Op::Open(_)) {
+        let seen = observe(&root, Mode::ReadOnly);
+        allowed = matching(&all, Mode::ReadOnly, &seen)
+            .into_iter()
+            .filter(fits)
+            .collect();
+        if allowed.is_empty() {
+            return Err(format!(
+                "after the death (op said {outcome:?}), a read-only open sees neither the invisible nor the applied state:\n  seen: {seen:?}\n  invisible: {:?}",
+                expect(&all[0], Mode::ReadOnly)
+            ));
+        }
+    }
+
+    // 2. The recovering read-write open, itself killed once if asked.
+    let recovery = Probe::new();
+    {
+        let mut recovering = Stampede::observing(&root);
+        recovering.use_params(recovery.params());
+        recovery.die_at_write(state.j.unwrap_or(u64::MAX));
+        let _ = recovering.apply(&Op::Open(Mode::ReadWrite));
+    }
+    let recovery_writes = recovery.writes();
+    let seen = observe(&root, Mode::ReadWrite);
+    let converged: Vec<&Candidate> = matching(&all, Mode::ReadWrite, &seen)
+        .into_iter()
+        .filter(|c| allowed.iter().any(|a| a.label == c.label))
+        .filter(fits)
+        .collect();
+    let Some(candidate) = converged.first() else {
+        return Err(format!(
+            "after the recovering open, the graph is neither the invisible nor the applied state (op said {outcome:?}):\n  seen: {seen:?}\n  invisible: {:?}\n  applied: {:?}",
+            expect(&all[0], Mode::ReadWrite),
+            expect(&all[1], Mode::ReadWrite)
+        ));
+    };
+
+    let residue = residue(&root);
+    recover(&root, op, candidate)?;
+    Ok(Judged {
+        recovery_writes,
+        residue,
+        label: candidate.label,
+    })
+}
+
+/// `check`'s problems after recovery (a graph that init never made has
+/// none to report).
+fn residue(root: &str) -> Vec<String> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    match runtime.block_on(stampede_engine::check::check(root)) {
+        Ok(report) => report.problems.iter().map(|p| p.kind.to_string()).collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// The recovery paths an operator takes, each judged by the model.
+fn recover(root: &str, op: &Op, candidate: &Candidate) -> Result<(), String> {
+    // Where the recovering open left the candidate.
+    let mut model = candidate.model.clone();
+    model.handle = None;
+    let _ = model.apply(&Op::Open(Mode::ReadWrite));
+    model.handle = None;
+    let mut sut = Stampede::observing(root);
+    // The model decides each step's outcome: an unlock of a left lock is
+    // `Unlocked(true)` there.
+    let step = |sut: &mut Stampede, model: &mut Model, op: &Op| -> Result<(), String> {
+        let (seen, expected) = (sut.apply(op), model.apply(op));
+        if seen != expected {
+            return Err(format!(
+                "recovery step {op:?}: engine {seen:?}, model {expected:?}"
+            ));
+        }
+        Ok(())
+    };
+    if candidate.lock_left {
+        if !residue(root).iter().any(|k| k == "lock_left_behind") {
+            return Err("a lock was left behind and check does not report it".into());
+        }
+        step(&mut sut, &mut model, &Op::Open(Mode::ReadWrite))?;
+        step(&mut sut, &mut model, &Op::Unlock)?;
+    }
+    match op {
+        Op::Init if !candidate.applied => {
+            step(&mut sut, &mut model, &Op::Init)?;
+        }
+        Op::BranchCreate { .. } if !candidate.applied => {
+            step(&mut sut, &mut model, &Op::Open(Mode::ReadWrite))?;
+            step(&mut sut, &mut model, op)?;
+        }
+        _ => {}
+    }
+    if sut.view() != model.view() {
+        return Err(format!(
+            "after recovery: engine {:?}, model {:?}",
+            sut.view(),
+            model.view()
+        ));
+    }
+    Ok(())
+}
+
+/// Enumerate every crash state of `scenario`.
+pub fn run_scenario(
+    scenario: &Scenario,
+    budget: Budget,
+    mut progress: impl FnMut(&State),
+) -> ScenarioReport {
+    let start = Instant::now();
+    let mut report = ScenarioReport {
+        name: scenario.name,
+        ..ScenarioReport::default()
+    };
+    let writes = match count_writes(scenario) {
+        Ok(w) => w,
+        Err(what) => {
+            report.violations.push(Violation {
+                token: State { k: 0, j: None }.token(scenario.name),
+                what,
+            });
+            return report;
+        }
+    };
+    report.writes = writes;
+    let mut judge = |state: State, report: &mut ScenarioReport| -> Option<Judged> {
+        progress(&state);
+        report.states += 1;
+        match judge_state(scenario, &state) {
+            Ok(judged) => {
+                for kind in &judged.residue {
+                    *report.residue.entry(kind.clone()).or_default() += 1;
+                }
+                Some(judged)
+            }
+            Err(what) => {
+                report.violations.push(Violation {
+                    token: state.token(scenario.name),
+                    what,
+                });
+                None
+            }
+        }
+    };
+    for k in 1..=writes {
+        let Some(judged) = judge(State { k, j: None }, &mut report) else {
+            continue;
+        };
+        if let Some(stride) = budget.second_death_stride {
+            for j in (1..=judged.recovery_writes).step_by(stride.max(1) as usize) {
+                judge(State { k, j: Some(j) }, &mut report);
+            }
+        }
+    }
+    report.seconds = start.elapsed().as_secs_f64();
+    report
+}
+
+/// Run the campaign over `scenarios` (all of them when empty).
+pub fn run(
+    names: &[String],
+    budget: Budget,
+    mut progress: impl FnMut(&str, &State),
+) -> Vec<ScenarioReport> {
+    scenarios()
+        .into_iter()
+        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
+        .map(|s| run_scenario(&s, budget, |state| progress(s.name, state)))
+        .collect()
+}
+
+/// Re-run one crash state, saying what the judge saw.
+pub fn replay(token: &str) -> Result<bool, String> {
+    let (name, state) = parse_token(token).ok_or_else(|| format!("not a crash token: {token}"))?;
+    let scenario = scenario(&name).ok_or_else(|| format!("no crash scenario {name:?}"))?;
+    println!("scenario {name}: setup {:?}", scenario.setup);
+    println!("op {:?}, killed at its write {}", scenario.op, state.k);
+    if let Some(j) = state.j {
+        println!("recovering open killed at its write {j}");
+    }
+    match judge_state(&scenario, &state) {
+        Ok(judged) => {
+            println!(
+                "PASS: the graph is {} (residue: {:?})",
+                judged.label, judged.residue
+            );
+            Ok(true)
+        }
+        Err(what) => {
+            println!("FAIL: {what}");
+            Ok(false)
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The fault campaign: the sequential alphabet, run with a seeded fault
+//! plan at the storage boundary (transient errors before calls, lost
+//! acknowledgements after writes that took effect, delays).
+//!
+//! An op that met no fault is judged exactly as in the sequential
+//! campaign. An op that met one must either succeed as the model says, or
+//! fail with a typed error having been invisible XOR fully applied (an
+//! apply may also leave its lock, never report an error once its schema
+//! is published): a fresh read-write open without faults tells which, and
+//! must succeed whenever the model's does — the graph stays openable. Both
+//! sides then continue from that state with a read-write handle.
+
+use std::time::{Duration, Instant};
+
+use stampede_engine::probe::{FaultPlan, Probe};
+use stampede_model::{Mode, Op};
+
+use crate::adapter::{Stampede, SystemUnderTest};
+use crate::effects::{candidates, expect, matching, observe, outcome_fits};
+use crate::sequential::case_seed;
+use crate::sequential::machine::Reference;
+
+#[derive(Clone, Copy, Debug)]
+pub struct Budget {
+    pub seed: u64,
+    pub cases: u32,
+    pub max_ops: usize,
+    /// Per mille of calls failing before storage.
+    pub transient: u32,
+    /// Per mille of writes whose acknowledgement is lost.
+    pub lost_ack: u32,
+}
+
+impl Budget {
+    pub fn new(seed: u64, cases: u32, max_ops: usize) -> Budget {
+        Budget {
+            seed,
+            cases,
+            max_ops,
+            transient: 60,
+            lost_ack: 200,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct Summary {
+    pub cases: u32,
+    pub ops: u64,
+    /// Ops that met at least one injected fault.
+    pub faulted_ops: u64,
+    pub injected: u64,
+    pub elapsed: Duration,
+    pub failures: Vec<Failure>,
+}
+
+#[derive(Debug)]
+pub struct Failure {
+    pub replay: String,
+    pub message: String,
+}
+
+pub fn replay_token(case_seed: u64, max_ops: usize) -> String {
+    format!("faults:{case_seed:016x}:{max_ops}")
+}
+
+pub fn parse_token(token: &str) -> Option<(u64, usize)> {
+    let mut parts = token.strip_prefix("faults:")?.split(':');
+    let seed = u64::from_str_radix(parts.next()?, 16).ok()?;
+    let max_ops = parts.next()?.parse().ok()?;
+    parts.next().is_none().then_some((seed, max_ops))
+}
+
+/// What one case did.
+#[derive(Debug, Default)]
+pub struct CaseReport {
+    pub ops: u64,
+    pub faulted_ops: u64,
+    pub injected: u64,
+}
+
+/// Run one case; `trace` hears each op, its outcome and what was injected.
+pub fn run_case(
+    case_seed: u64,
+    max_ops: usize,
+    budget: &Budget,
+    mut trace: impl FnMut(&str),
+) -> Result<CaseReport, String> {
+    let steps = crate::sequential::generate_steps(case_seed, max_ops);
+    let probe = Probe::new();
+    let mut sut = Stampede::through_object_store();
+    sut.use_params(probe.params());
+    let mut reference = Reference::default();
+    let mut report = CaseReport::default();
+    for (i, step) in steps.iter().enumerate() {
+        let op = reference.concrete(step);
+        let pre = reference.model.clone();
+        let mut post = pre.clone();
+        let expected = post.apply(&op);
+        // Fixture writers stand for other programs: no faults in them.
+        let faulty = !matches!(op, Op::WriteLegacy(_) | Op::LeaveLock | Op::Stamp);
+        probe.set_plan(faulty.then(|| {
+            FaultPlan::faults(
+                case_seed ^ (i as u64).wrapping_mul(0x9E37_79B9),
+                budget.transient,
+                budget.lost_ack,
+            )
+        }));
+        let outcome = sut.apply(&op);
+        let injected = probe.injected();
+        probe.set_plan(None);
+        report.ops += 1;
+        trace(&format!(
+            "{:>2}. {op:?}\n      engine: {outcome:?}\n      model:  {expected:?}{}",
+            i + 1,
+            if injected.is_empty() {
+                String::new()
+            } else {
+                format!("\n      injected: {injected:?}")
+            }
+        ));
+        if injected.is_empty() {
+            if outcome != expected {
+                return Err(format!(
+                    "op {} {op:?} met no fault: engine {outcome:?}, model {expected:?}",
+                    i + 1
+                ));
+            }
+            let (seen, derived) = (sut.view(), post.view());
+            if seen != derived {
+                return Err(format!(
+                    "after op {} {op:?} (no fault): engine {seen:?}, model {derived:?}",
+                    i + 1
+                ));
+            }
+            reference.model = post;
+            continue;
+        }
+        report.faulted_ops += 1;
+        report.injected += injected.len() as u64;
+        let all = candidates(&pre, &op);
+        let seen = observe(sut.root(), Mode::ReadWrite);
+        let fitting: Vec<_> = matching(&all, Mode::ReadWrite, &seen)
+            .into_iter()
+            .filter(|c| outcome_fits(&op, &outcome, &expected, c))
+            .collect();
+        let Some(candidate) = fitting.first() else {
+            return Err(format!(
+                "op {} {op:?} met {injected:?} and said {outcome:?}; a read-write open then sees neither its invisible nor its applied state:\n  seen: {seen:?}\n  invisible: {:?}\n  applied: {:?}",
+                i + 1,
+                expect(&all[0], Mode::ReadWrite),
+                expect(&all[1], Mode::ReadWrite),
+            ));
+        };
+        trace(&format!("      judged: {}", candidate.label));
+        // Both sides go on from there with a read-write handle.
+        let mut model = candidate.model.clone();
+        model.handle = None;
+        let reopened = model.apply(&Op::Open(Mode::ReadWrite));
+        let seen_reopen = sut.apply(&Op::Open(Mode::ReadWrite));
+        if crate::effects::same_open(&seen_reopen, &reopened) {
+            reference.model = model;
+        } else {
+            return Err(format!(
+                "after op {} {op:?}, reopening read-write: engine {seen_reopen:?}, model {reopened:?}",
+                i + 1
+            ));
+        }
+    }
+    Ok(report)
+}
+
+pub fn run(budget: Budget, mut progress: impl FnMut(u32, &Summary)) -> Summary {
+    let start = Instant::now();
+    let mut summary = Summary::default();
+    for index in 0..budget.cases {
+        let seed = case_seed(budget.seed, index);
+        match run_case(seed, budget.max_ops, &budget, |_| {}) {
+            Ok(report) => {
+                summary.ops += report.ops;
+                summary.faulted_ops += report.faulted_ops;
+                summary.injected += report.injected;
+            }
+            Err(message) => summary.failures.push(Failure {
+                replay: replay_token(seed, budget.max_ops),
+                message,
+            }),
+        }
+        summary.cases += 1;
+        summary.elapsed = start.elapsed();
+        progress(index, &summary);
+    }
+    summary
+}
+
+/// Re-run one case, printing every op, both outcomes and the faults met.
+pub fn replay(token: &str) -> Result<bool, String> {
+    let (seed, max_ops) =
+        parse_token(token).ok_or_else(|| format!("not a faults token: {token}"))?;
+    let budget = Budget::new(0, 1, max_ops);
+    match run_case(seed, max_ops, &budget, |line| println!("{line}")) {
+        Ok(report) => {
+            println!(
+                "{token}: passes ({} ops, {} met faults)",
+                report.ops, report.faulted_ops
+            );
+            Ok(true)
+        }
+        Err(message) => {
+            println!("FAIL: {message}");
+            Ok(false)
+        }
+    }
+}

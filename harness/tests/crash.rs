@@ -1,0 +1,46 @@
+//! The crash campaign over every writing operation: each killed at each of
+//! its durable writes, judged against the model. The recovering open is
+//! killed too, at a stride (`STAMPEDE_SECOND_DEATH_STRIDE`, default 4;
+//! `make verify` kills it at every write).
+
+use stampede_harness::crash::{run_scenario, scenario, Budget};
+use stampede_harness::env_or;
+
+fn enumerate(name: &str) {
+    let scenario = scenario(name).expect("a scenario");
+    let budget = Budget {
+        second_death_stride: Some(env_or("STAMPEDE_SECOND_DEATH_STRIDE", 4)),
+    };
+    let report = run_scenario(&scenario, budget, |_| {});
+    assert!(report.writes > 0, "{name} writes nothing: {report:?}");
+    assert!(report.states >= report.writes, "{report:?}");
+    let violations: Vec<String> = report
+        .violations
+        .iter()
+        .map(|v| format!("stampede replay {}\n{}", v.token, v.what))
+        .collect();
+    assert!(violations.is_empty(), "{}", violations.join("\n\n"));
+}
+
+macro_rules! crash_tests {
+    ($($test:ident => $name:literal),* $(,)?) => {
+        $(#[test] fn $test() { enumerate($name); })*
+    };
+}
+
+crash_tests! {
+    init => "init",
+    open_v1 => "open-v1",
+    open_v2 => "open-v2",
+    open_v2_resume => "open-v2-resume",
+    create => "create",
+    create_from_branch => "create-from-branch",
+    delete => "delete",
+    load_append => "load-append",
+    load_upsert => "load-upsert",
+    load_branch => "load-branch",
+    merge => "merge",
+    apply_add_property => "apply-add-property",
+    apply_add_type => "apply-add-type",
+    unlock => "unlock",
+}
