@@ -79,6 +79,7 @@ lint: deps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p stampede-protocol --features loom,defects --all-targets -- -D warnings
+	$(CARGO) clippy -p stampede-harness --features defects --all-targets -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

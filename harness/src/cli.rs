@@ -376,6 +376,7 @@ fn verify(args: VerifyArgs) -> ExitCode {
         results.push(result);
     }
     if args.shard.is_none() {
+        results.iter().for_each(crate::plan::print_crash_details);
         crate::plan::print_table(&results);
     }
     if let Some(path) = &args.json {

@@ -99,6 +99,8 @@ pub struct CampaignResult {
     pub ops: u64,
     pub failures: Vec<Failure>,
     pub seconds: f64,
+    /// Per-part figures (the crash campaign: one per operation).
+    pub details: Vec<Value>,
 }
 
 impl CampaignResult {
@@ -109,6 +111,7 @@ impl CampaignResult {
             ops: 0,
             failures: Vec::new(),
             seconds: 0.0,
+            details: Vec::new(),
         }
     }
 
@@ -125,6 +128,7 @@ impl CampaignResult {
             "failures": self.failures.len(),
             "ops_per_second": self.ops_per_second(),
             "seconds": self.seconds,
+            "details": self.details,
             "failed": self.failures.iter().map(|f| json!({
                 "replay": f.replay, "message": f.message,
             })).collect::<Vec<_>>(),
@@ -137,6 +141,7 @@ impl CampaignResult {
             units: value["units"].as_u64()?,
             ops: value["ops"].as_u64()?,
             seconds: value["seconds"].as_f64()?,
+            details: value["details"].as_array().cloned().unwrap_or_default(),
             failures: value["failed"]
                 .as_array()?
                 .iter()
@@ -275,6 +280,11 @@ pub fn run(campaign: Campaign, budgets: &Budgets, shard: Shard, quiet: bool) -> 
                     continue;
                 }
                 let report = crate::crash::run_scenario(scenario, budget, |_| {});
+                result.details.push(json!({
+                    "operation": report.name, "writes": report.writes,
+                    "states": report.states, "violations": report.violations.len(),
+                    "residue": report.residue, "seconds": report.seconds,
+                }));
                 result.units += report.states;
                 result.ops += report.states;
                 result
@@ -371,6 +381,7 @@ pub fn merge(parts: Vec<CampaignResult>, seconds: f64) -> Option<CampaignResult>
         merged.units += part.units;
         merged.ops += part.ops;
         merged.failures.extend(part.failures);
+        merged.details.extend(part.details);
     }
     merged.seconds = seconds;
     Some(merged)
@@ -391,6 +402,27 @@ pub fn print_table(results: &[CampaignResult]) {
             r.failures.len(),
             r.ops_per_second(),
             r.seconds
+        );
+    }
+}
+
+/// Per-operation figures of a crash campaign.
+pub fn print_crash_details(result: &CampaignResult) {
+    if result.details.is_empty() {
+        return;
+    }
+    println!(
+        "{:<20} {:>6} {:>7} {:>10}  residue after recovery (states)",
+        "operation", "writes", "states", "violations"
+    );
+    for d in &result.details {
+        println!(
+            "{:<20} {:>6} {:>7} {:>10}  {}",
+            d["operation"].as_str().unwrap_or_default(),
+            d["writes"],
+            d["states"],
+            d["violations"],
+            d["residue"]
         );
     }
 }
