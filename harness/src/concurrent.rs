@@ -67,8 +67,8 @@ fn actor_op() -> impl Strategy<Value = Option<Op>> {
 }
 
 /// The example schema plus an optional `Person` property: the concurrent
-/// alphabet's only schema change.
-fn person_with(property: &str) -> SchemaSpec {
+/// alphabet's only schema change (and the crash campaign's apply).
+pub fn person_with(property: &str) -> SchemaSpec {
     let mut schema = SchemaSpec::example();
     schema
         .types

@@ -56,14 +56,7 @@ fn load(branch: &str, rows: Vec<RowInput>) -> Op {
 
 /// The example schema with `Person.email: String?`.
 pub fn with_email() -> Desired {
-    let mut schema = SchemaSpec::example();
-    schema
-        .types
-        .get_mut("Person")
-        .expect("the example has Person")
-        .props
-        .push(Prop::new("email", PropType::String, true, false));
-    Desired::Schema(schema)
+    Desired::Schema(crate::concurrent::person_with("email"))
 }
 
 /// The example schema with a new node type `Tag`.

@@ -308,16 +308,13 @@ pub fn run(campaign: Campaign, budgets: &Budgets, shard: Shard, quiet: bool) -> 
     result
 }
 
-/// The loom suite, in release, through cargo (it builds only the protocol
-/// crate). Returns the models run and a failure, if any.
-pub fn loom(bound: u32) -> (u64, Option<Failure>) {
+/// `cargo test` of the loom suite in release, in the source tree (`cargo`
+/// from `$CARGO`): every model, or the one named `test` exactly.
+pub fn loom_command(bound: u32, test: Option<&str>) -> std::process::Command {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let command = format!(
-        "LOOM_MAX_PREEMPTIONS={bound} cargo test -p stampede-protocol --features loom,defects --release --test loom -- --test-threads=1"
-    );
-    let output = std::process::Command::new(cargo)
-        .current_dir(workspace)
+    let mut command = std::process::Command::new(cargo);
+    command
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
         .args([
             "test",
             "-p",
@@ -327,11 +324,22 @@ pub fn loom(bound: u32) -> (u64, Option<Failure>) {
             "--release",
             "--test",
             "loom",
-            "--",
-            "--test-threads=1",
         ])
-        .env("LOOM_MAX_PREEMPTIONS", bound.to_string())
-        .output();
+        .args(test)
+        .arg("--")
+        .args(test.map(|_| "--exact"))
+        .arg("--test-threads=1")
+        .env("LOOM_MAX_PREEMPTIONS", bound.to_string());
+    command
+}
+
+/// The loom suite (it builds only the protocol crate). Returns the models
+/// run and a failure, if any.
+pub fn loom(bound: u32) -> (u64, Option<Failure>) {
+    let command = format!(
+        "LOOM_MAX_PREEMPTIONS={bound} cargo test -p stampede-protocol --features loom,defects --release --test loom -- --test-threads=1"
+    );
+    let output = loom_command(bound, None).output();
     let output = match output {
         Ok(o) => o,
         Err(e) => {

@@ -137,26 +137,7 @@ pub fn concurrent(budgets: &Budgets) -> (Verdict, u32) {
 /// Run the defect's loom test in release (`cargo` from `$CARGO`).
 pub fn loom(defect: Defect) -> Verdict {
     let test = loom_test(defect)?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
-    let status = std::process::Command::new(cargo)
-        .current_dir(workspace)
-        .args([
-            "test",
-            "-q",
-            "-p",
-            "stampede-protocol",
-            "--features",
-            "loom,defects",
-            "--release",
-            "--test",
-            "loom",
-            test,
-            "--",
-            "--exact",
-            "--test-threads=1",
-        ])
-        .env("LOOM_MAX_PREEMPTIONS", "2")
+    let status = crate::plan::loom_command(2, Some(test))
         .env("STAMPEDE_LOOM_OPENERS", "2")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
