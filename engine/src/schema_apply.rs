@@ -143,7 +143,10 @@ impl SchemaChange for EngineChange<'_> {
                         .expect("diffed");
                     let field = Field::new(&prop.name, tables::data_type(prop.ty), true);
                     let pin = &pins[type_name];
-                    let updated = tables::add_optional_columns(root, pin, vec![field], params)
+                    // Boxed: Lance's add_columns future nested in the
+                    // protocol's apply future overflows the layout query depth.
+                    let adding = tables::add_optional_columns(root, pin, vec![field], params);
+                    let updated = Box::pin(adding)
                         .await
                         .map_err(|e| write_failed(&format!("adding {type_name}.{property}"), e))?;
                     pins.insert(type_name.clone(), updated);

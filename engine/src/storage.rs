@@ -50,6 +50,9 @@ const INDEX_CACHE_BYTES: usize = 8 << 20;
 /// current graph costs a quarter of a cold `Dataset::open`). Lance keys a
 /// cached manifest by version *and* e-tag, so a tree rewritten at the same
 /// version (a re-forked zombie) is never served stale.
+/// Polls of a lock before a waiting create gives up (see `backoff`).
+const LOCK_WAIT_ATTEMPTS: usize = 155;
+
 fn shared_session() -> Arc<lance::session::Session> {
     static SESSION: std::sync::OnceLock<Arc<lance::session::Session>> = std::sync::OnceLock::new();
     SESSION
@@ -142,9 +145,13 @@ impl LanceStore {
         self.base.clone().join(TREE_DIR)
     }
 
+    /// Parsed, not joined: `join` percent-encodes every non-ASCII byte, and
+    /// Lance lays trees out by the raw name (`tree/é`, not `tree/%C3%A9`).
     pub fn tree_path(&self, name: &str) -> Path {
-        name.split('/')
-            .fold(self.trees_path(), |path, segment| path.join(segment))
+        Path::parse(format!("{}/{name}", self.trees_path())).unwrap_or_else(|_| {
+            name.split('/')
+                .fold(self.trees_path(), |path, segment| path.join(segment))
+        })
     }
 
     fn tree_uri(&self, name: &str) -> String {
@@ -153,25 +160,6 @@ impl LanceStore {
 
     fn source_uri(&self, branch: Option<&str>) -> String {
         branch.map_or_else(|| self.manifest_uri.clone(), |b| self.tree_uri(b))
-    }
-
-    /// Whether `tree/<name>` holds a dataset version (a directory alone
-    /// does not count: deleted trees may leave empty ones behind).
-    pub async fn tree_exists(&self, name: &str) -> StoreResult<bool> {
-        let versions = self.tree_path(name).join("_versions");
-        match self
-            .object_store
-            .inner
-            .list_with_delimiter(Some(&versions))
-            .await
-        {
-            Ok(listing) => Ok(listing
-                .objects
-                .iter()
-                .any(|o| o.location.as_ref().ends_with(".manifest"))),
-            Err(object_store::Error::NotFound { .. }) => Ok(false),
-            Err(e) => Err(classify_object_store(e)),
-        }
     }
 
     async fn read_contents(&self, name: &str) -> StoreResult<BranchContents> {
@@ -302,6 +290,25 @@ impl RefStore for LanceStore {
         self.remove_own_dataset_files(&self.tree_path(name)).await
     }
 
+    /// Whether `tree/<name>` holds a dataset version (a directory alone
+    /// does not count: deleted trees may leave empty ones behind).
+    async fn tree_exists(&self, name: &str) -> StoreResult<bool> {
+        let versions = self.tree_path(name).join("_versions");
+        match self
+            .object_store
+            .inner
+            .list_with_delimiter(Some(&versions))
+            .await
+        {
+            Ok(listing) => Ok(listing
+                .objects
+                .iter()
+                .any(|o| o.location.as_ref().ends_with(".manifest"))),
+            Err(object_store::Error::NotFound { .. }) => Ok(false),
+            Err(e) => Err(classify_object_store(e)),
+        }
+    }
+
     async fn head_version(&self, branch: Option<&str>) -> StoreResult<u64> {
         let dataset = self
             .open_branch(branch, None)
@@ -384,6 +391,26 @@ impl RefStore for LanceStore {
     async fn read_main(&self) -> StoreResult<MainHead> {
         let dataset = self.open_main().await.map_err(classify_lance)?;
         Ok(main_head(&dataset))
+    }
+
+    async fn epoch_at(&self, branch: Option<&str>, version: u64) -> StoreResult<u64> {
+        let dataset = self
+            .open_branch(branch, Some(version))
+            .await
+            .map_err(classify_lance)?;
+        Ok(main_head(&dataset).schema_epoch)
+    }
+
+    /// 5 ms doubling to 100 ms, about 15 s in all: longer than any live
+    /// apply holds the lock, short enough that a create racing an apply
+    /// that died holding it gives up.
+    async fn backoff(&self, attempt: usize) -> bool {
+        if attempt >= LOCK_WAIT_ATTEMPTS {
+            return false;
+        }
+        let millis = 5u64.saturating_mul(1 << attempt.min(5)).min(100);
+        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
+        true
     }
 
     async fn write_stamp(&self, expected_version: u64, value: &str) -> StoreResult<()> {

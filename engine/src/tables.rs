@@ -194,19 +194,67 @@ pub async fn upsert(
         .is_some_and(|b| fork_owner(b) == graph_branch);
     let in_place = (own_fork || (pin.branch.is_none() && graph_branch == "main"))
         && pinned.latest_version_id().await? == pin.version;
-    let (target, branch) = if in_place {
-        (pinned, pin.branch.clone())
+    let write = |table: Dataset| write_rows(table, key.clone(), batch.clone(), params);
+    write_on_pin(root_uri, pin, pinned, in_place, graph_branch, params, write).await
+}
+
+/// Run `write` (one Lance commit, returning the version it made) on top of
+/// exactly the pinned version: in place when `in_place`, else in a fresh
+/// fork of it named after `graph_branch`.
+///
+/// Lance commits a write made on an old version on top of whatever landed
+/// meanwhile (it rebases compatible appends and retries merges), so an
+/// in-place write that raced another one can come back as a version holding
+/// the other's unpublished rows too. Only version `pin + 1` is the pinned
+/// version plus this write; anything later is left unpublished and the
+/// write is made again in a fork.
+async fn write_on_pin<F, Fut>(
+    root_uri: &str,
+    pin: &TablePin,
+    pinned: Dataset,
+    in_place: bool,
+    graph_branch: &str,
+    params: &ObjectStoreParams,
+    write: F,
+) -> lance::Result<TablePin>
+where
+    F: Fn(Dataset) -> Fut,
+    Fut: std::future::Future<Output = lance::Result<u64>>,
+{
+    let pinned = if in_place {
+        let version = write(pinned).await?;
+        if version == pin.version + 1 {
+            return Ok(TablePin {
+                version,
+                ..pin.clone()
+            });
+        }
+        open_pinned(root_uri, pin, params).await?
     } else {
-        let fork = fork_name(graph_branch);
-        let mut source = pinned;
-        let source_branch = pin.branch.as_deref().unwrap_or("main");
-        let forked = source
-            .create_branch(&fork, (source_branch, pin.version), None)
-            .await?;
-        (forked, Some(fork))
+        pinned
     };
-    let target = Arc::new(target);
-    let version = if collides(&target, &key, &batch).await? {
+    let fork = fork_name(graph_branch);
+    let mut source = pinned;
+    let source_branch = pin.branch.as_deref().unwrap_or("main");
+    let forked = source
+        .create_branch(&fork, (source_branch, pin.version), None)
+        .await?;
+    Ok(TablePin {
+        version: write(forked).await?,
+        branch: Some(fork),
+        ..pin.clone()
+    })
+}
+
+/// Upsert `batch` into `table` as one commit; the version it made.
+async fn write_rows(
+    table: Dataset,
+    key: Vec<String>,
+    batch: RecordBatch,
+    params: &ObjectStoreParams,
+) -> lance::Result<u64> {
+    let target = Arc::new(table);
+    if collides(&target, &key, &batch).await? {
         let schema = batch.schema();
         let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
         let mut builder = MergeInsertBuilder::try_new(target, key)?;
@@ -214,7 +262,7 @@ pub async fn upsert(
             .when_matched(WhenMatched::UpdateAll)
             .when_not_matched(WhenNotMatched::InsertAll);
         let (written, _) = builder.try_build()?.execute_reader(reader).await?;
-        written.version().version
+        Ok(written.version().version)
     } else {
         // No key collides: an upsert is an append, without a join.
         let append = WriteParams {
@@ -222,18 +270,13 @@ pub async fn upsert(
             store_params: Some(params.clone()),
             ..WriteParams::default()
         };
-        InsertBuilder::new(WriteDestination::Dataset(target))
+        Ok(InsertBuilder::new(WriteDestination::Dataset(target))
             .with_params(&append)
             .execute(vec![batch])
             .await?
             .version()
-            .version
-    };
-    Ok(TablePin {
-        version,
-        branch,
-        ..pin.clone()
-    })
+            .version)
+    }
 }
 
 /// Whether any key of `batch` is already in `table`.
@@ -284,28 +327,20 @@ pub async fn add_optional_columns(
     columns: Vec<Field>,
     params: &ObjectStoreParams,
 ) -> lance::Result<TablePin> {
-    let mut table = open_pinned(root_uri, pin, params).await?;
-    if table.latest_version_id().await? != pin.version {
-        // Never build on an unpublished tip (see `upsert`).
-        let fork = fork_name("main");
-        let source_branch = pin.branch.clone().unwrap_or_else(|| "main".into());
-        table = table
-            .create_branch(&fork, (source_branch.as_str(), pin.version), None)
-            .await?;
-    }
-    let branch = table.manifest.branch.clone();
-    table
-        .add_columns(
-            NewColumnTransform::AllNulls(Arc::new(ArrowSchema::new(columns))),
-            None,
-            None,
-        )
-        .await?;
-    Ok(TablePin {
-        version: table.version().version,
-        branch,
-        ..pin.clone()
-    })
+    let pinned = open_pinned(root_uri, pin, params).await?;
+    // Never build on an unpublished tip (see `upsert`).
+    let in_place = pinned.latest_version_id().await? == pin.version;
+    let columns = Arc::new(ArrowSchema::new(columns));
+    let write = |mut table: Dataset| {
+        let columns = columns.clone();
+        async move {
+            table
+                .add_columns(NewColumnTransform::AllNulls(columns), None, None)
+                .await?;
+            Ok(table.version().version)
+        }
+    };
+    write_on_pin(root_uri, pin, pinned, in_place, "main", params, write).await
 }
 
 /// Table forks are named `<graph branch>.f<16 hex>`: after the graph branch
@@ -352,3 +387,89 @@ pub async fn read_all(dataset: &Dataset) -> lance::Result<Vec<RecordBatch>> {
 }
 
 const READ_BATCH_ROWS: u32 = 8192;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::StringArray;
+
+    fn names(batches: &[RecordBatch]) -> Vec<String> {
+        let mut out: Vec<String> = batches
+            .iter()
+            .flat_map(|b| {
+                let column = b.column(0).as_any().downcast_ref::<StringArray>().unwrap();
+                (0..b.num_rows())
+                    .map(|i| column.value(i).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    // Finding 14: two loads that both saw the pinned version as the tip
+    // wrote in place; Lance rebased the second on the first, and the second
+    // published a version holding the first's rows as well (key twice).
+    #[tokio::test]
+    async fn regression_racing_in_place_writes_never_publish_each_others_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().to_str().unwrap().to_string();
+        let params = ObjectStoreParams::default();
+        let schema = Arc::new(ArrowSchema::new(vec![Field::new(
+            "name",
+            DataType::Utf8,
+            false,
+        )]));
+        let pin = TablePin {
+            type_name: "Person".into(),
+            path: table_path("Person"),
+            version: create_empty(
+                &format!("{root}/{}", table_path("Person")),
+                schema.clone(),
+                &params,
+            )
+            .await
+            .unwrap(),
+            branch: None,
+        };
+        let row = |name: &str| {
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![Arc::new(StringArray::from(vec![name]))],
+            )
+            .unwrap()
+        };
+        let key = vec!["name".to_string()];
+        // Both writers open the pinned version and find it is the tip.
+        let first = open_pinned(&root, &pin, &params).await.unwrap();
+        let second = open_pinned(&root, &pin, &params).await.unwrap();
+        let write = |batch: RecordBatch| {
+            let (key, params) = (&key, &params);
+            move |table: Dataset| write_rows(table, key.clone(), batch.clone(), params)
+        };
+        let a = write_on_pin(&root, &pin, first, true, "main", &params, write(row("a")))
+            .await
+            .unwrap();
+        let b = write_on_pin(&root, &pin, second, true, "main", &params, write(row("b")))
+            .await
+            .unwrap();
+
+        assert_eq!((a.version, a.branch.as_deref()), (pin.version + 1, None));
+        assert!(
+            b.branch.is_some(),
+            "the rebased write must move to a fork: {b:?}"
+        );
+        let read = |p: TablePin| {
+            let (root, params) = (root.clone(), params.clone());
+            async move {
+                names(
+                    &read_all(&open_pinned(&root, &p, &params).await.unwrap())
+                        .await
+                        .unwrap(),
+                )
+            }
+        };
+        assert_eq!(read(a).await, ["a"]);
+        assert_eq!(read(b).await, ["b"]);
+    }
+}

@@ -100,6 +100,14 @@ async fn every_name_rule_and_bad_names_change_nothing() {
         }
     }
     assert_eq!(g.branch_list().await.unwrap(), strings(&["main"]));
+    // Deletes removed every tree, non-ASCII names included (their trees
+    // were once looked for under a percent-encoded path, and left behind).
+    let left: Vec<_> = t
+        .files()
+        .into_keys()
+        .filter(|p| p.starts_with(t.path().join("__manifest/tree")))
+        .collect();
+    assert!(left.is_empty(), "trees left behind: {left:?}");
 }
 
 #[tokio::test]

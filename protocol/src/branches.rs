@@ -22,7 +22,7 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     let refs = enumerate(store).await?;
     check_unlocked(&refs)?;
     if refs.contains(name) {
-        return Err(Error::BranchExists { name: name.into() });
+        return Err(taken(store, name).await);
     }
     let main = store
         .read_main()
@@ -57,7 +57,7 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         // `from` was deleted after its head was read: then it is not found.
         Err(e) => {
             if store.read_ref(name).await.is_ok() {
-                return Err(Error::BranchExists { name: name.into() });
+                return Err(taken(store, name).await);
             }
             if parent_gone(store, parent).await {
                 return Err(Error::BranchNotFound { name: from.into() });
@@ -72,7 +72,7 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     };
     match store.put_ref_if_absent(&record).await {
         Ok(()) => {}
-        Err(StoreError::AlreadyExists(_)) => return Err(Error::BranchExists { name: name.into() }),
+        Err(StoreError::AlreadyExists(_)) => return Err(taken(store, name).await),
         Err(e) => {
             if parent_gone(store, parent).await {
                 if tree == TreeState::Created {
@@ -83,7 +83,15 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
             return Err(Error::storage(&format!("writing the ref of {name:?}"), e));
         }
     }
-    if tree == TreeState::AlreadyExists {
+    // The tree this create wrote is gone if the name's previous owner
+    // re-forked it and then withdrew; one found there is a racer's or a
+    // zombie. Either way, the name is ours now: fork it afresh.
+    let tree_is_ours = tree == TreeState::Created
+        && store
+            .tree_exists(name)
+            .await
+            .map_err(|e| Error::storage(&format!("reading the tree of {name:?}"), e))?;
+    if !tree_is_ours {
         refork_tree(store, &record).await?;
     }
     // The ref is written; now look for a schema apply (see `lock`): one that
@@ -100,19 +108,13 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         Some(Error::Conflict {
             detail: format!("{from:?} was deleted while {name:?} was being forked from it"),
         })
-    } else if lock_held(store).await? {
-        Some(Error::SchemaApplyInProgress)
     } else {
-        let now = store
-            .read_main()
-            .await
-            .map_err(|e| Error::storage("re-reading main's head", e))?
-            .schema_epoch;
-        (now != epoch).then(|| Error::Conflict {
-            detail: format!("main's schema changed while {name:?} was being created"),
-        })
+        outlast_apply(store, name, epoch).await?
     };
     if let Some(error) = backoff {
+        // The tree goes while the ref still holds the name: once the ref is
+        // gone, a new create may own the name and re-fork a tree there.
+        remove_tree_if_present(store, name).await?;
         match store.delete_ref(name).await {
             Ok(()) | Err(StoreError::NotFound(_)) => {}
             Err(e) => {
@@ -122,10 +124,78 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
                 ))
             }
         }
-        remove_tree_if_present(store, name).await?;
         return Err(error);
     }
     Ok(record)
+}
+
+/// The create's side of the handshake with an apply, after its ref is
+/// written: `None` when the branch stands, else why it must withdraw.
+///
+/// An apply that holds the lock now will look for branches before it
+/// publishes, and this ref is visible to it. So wait for the lock to go,
+/// rather than withdraw at once: withdrawing a ref that other operations
+/// may already have seen (a same-name create answering `branch_exists`, a
+/// list) makes a branch appear that no serial order created. Once the lock
+/// is gone, the schema epoch says whether the apply published without
+/// seeing this ref; only then is the branch stale and withdrawn.
+async fn outlast_apply<S: RefStore>(store: &S, name: &str, epoch: u64) -> Result<Option<Error>> {
+    let mut attempt = 0;
+    while lock_held(store).await? {
+        if !store.backoff(attempt).await {
+            return Ok(Some(Error::SchemaApplyInProgress));
+        }
+        attempt += 1;
+    }
+    let now = store
+        .read_main()
+        .await
+        .map_err(|e| Error::storage("re-reading main's head", e))?
+        .schema_epoch;
+    Ok((now != epoch).then(|| Error::Conflict {
+        detail: format!("main's schema changed while {name:?} was being created"),
+    }))
+}
+
+/// The answer for a create that found `name` taken. The ref may belong to
+/// a create still in `outlast_apply`, which can withdraw it; `branch_exists`
+/// is only right for a branch that will stand, so each way the owner could
+/// still back off turns the answer retryable instead:
+/// - the lock is held (also the serial answer: the lock is checked first);
+/// - the ref is gone again, or its parent is (a delete is racing it);
+/// - the ref forked a version of another schema epoch than main's now (an
+///   apply published while the owner waited; it will withdraw).
+///
+/// Seen with the lock free after the ref appeared, an apply that takes the
+/// lock later sees the ref and backs off, so a matching epoch is final.
+async fn taken<S: RefStore>(store: &S, name: &str) -> Error {
+    let unsettled = |why: &str| Error::Conflict {
+        detail: format!("{name:?} is being created or withdrawn by a racing operation ({why})"),
+    };
+    match lock_held(store).await {
+        Ok(true) => return Error::SchemaApplyInProgress,
+        Ok(false) => {}
+        Err(e) => return e,
+    }
+    let record = match store.read_ref(name).await {
+        Ok(record) => record,
+        Err(StoreError::NotFound(_)) => return unsettled("its ref is gone"),
+        Err(e) => return Error::storage(&format!("reading the ref of {name:?}"), e),
+    };
+    let parent = record.parent.as_deref();
+    let forked = match store.epoch_at(parent, record.parent_version).await {
+        Ok(epoch) => epoch,
+        Err(_) if parent_gone(store, parent).await => return unsettled("its parent is gone"),
+        Err(e) => return Error::storage(&format!("reading the fork point of {name:?}"), e),
+    };
+    if parent_gone(store, parent).await {
+        return unsettled("its parent is gone");
+    }
+    match store.read_main().await {
+        Ok(main) if main.schema_epoch == forked => Error::BranchExists { name: name.into() },
+        Ok(_) => unsettled("main's schema changed since it was forked"),
+        Err(e) => Error::storage("reading main's head", e),
+    }
 }
 
 /// How many foreign trees a ref's owner replaces before it gives up: each

@@ -23,12 +23,22 @@ pub struct MemoryState {
     pub refs: BTreeMap<String, RefRecord>,
     pub trees: BTreeMap<String, Tree>,
     pub main: MainHead,
+    /// The main versions that published a schema change: a fork of main at
+    /// version v carries the epoch of v, not of main's head.
+    pub schema_published_at: Vec<u64>,
     /// Every step taken, in order, with the (loom) thread that took it: the
     /// interleaving a failing model prints.
     pub trace: Vec<String>,
 }
 
 impl MemoryState {
+    fn epoch_of_main_at(&self, version: u64) -> u64 {
+        self.schema_published_at
+            .iter()
+            .filter(|&&v| v <= version)
+            .count() as u64
+    }
+
     fn step(&mut self, what: std::fmt::Arguments<'_>) {
         #[cfg(feature = "loom")]
         let who = format!("{:?}", loom::thread::current().id());
@@ -111,9 +121,14 @@ impl MemoryStore {
         state.step(format_args!("publish schema on v{expected_version} -> ok"));
         state.main.version += 1;
         state.main.schema_epoch += 1;
+        let published = state.main.version;
+        state.schema_published_at.push(published);
         Ok(())
     }
 }
+
+/// How often a waiter polls before it gives up (see `RefStore::backoff`).
+pub const WAIT_ATTEMPTS: usize = 64;
 
 fn not_found(what: &str, name: &str) -> StoreError {
     StoreError::NotFound(format!("{what} {name:?}"))
@@ -157,6 +172,13 @@ impl RefStore for MemoryStore {
         removed.then_some(()).ok_or_else(|| not_found("tree", name))
     }
 
+    async fn tree_exists(&self, name: &str) -> StoreResult<bool> {
+        let mut state = self.state.lock().unwrap();
+        let exists = state.trees.contains_key(name);
+        state.step(format_args!("tree {name} exists -> {exists}"));
+        Ok(exists)
+    }
+
     async fn head_version(&self, branch: Option<&str>) -> StoreResult<u64> {
         let state = self.state.lock().unwrap();
         match branch {
@@ -182,7 +204,7 @@ impl RefStore for MemoryStore {
         }
         state.step(format_args!("write tree {name} -> created"));
         let forked_at_epoch = match parent {
-            None => state.main.schema_epoch,
+            None => state.epoch_of_main_at(version),
             Some(p) => state.trees.get(p).map_or(0, |t| t.forked_at_epoch),
         };
         state.trees.insert(
@@ -216,6 +238,31 @@ impl RefStore for MemoryStore {
             main.version, main.stamp, main.schema_epoch
         ));
         Ok(main)
+    }
+
+    async fn epoch_at(&self, branch: Option<&str>, version: u64) -> StoreResult<u64> {
+        let mut state = self.state.lock().unwrap();
+        let epoch = match branch {
+            None => Some(state.epoch_of_main_at(version)),
+            Some(b) => state.trees.get(b).map(|t| t.forked_at_epoch),
+        };
+        state.step(format_args!(
+            "read epoch of {branch:?} v{version} -> {epoch:?}"
+        ));
+        epoch.ok_or_else(|| not_found("tree", branch.unwrap_or_default()))
+    }
+
+    /// Yield to the other threads; give up after `WAIT_ATTEMPTS`. Under loom
+    /// the yield is what lets a waiter's lock holder run.
+    async fn backoff(&self, attempt: usize) -> bool {
+        if attempt >= WAIT_ATTEMPTS {
+            return false;
+        }
+        #[cfg(feature = "loom")]
+        loom::thread::yield_now();
+        #[cfg(not(feature = "loom"))]
+        std::thread::yield_now();
+        true
     }
 
     async fn write_stamp(&self, expected_version: u64, value: &str) -> StoreResult<()> {

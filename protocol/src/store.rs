@@ -101,6 +101,9 @@ pub trait RefStore: Sync {
     /// a concurrent create is writing right now.
     fn remove_tree(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// Whether a branch's tree holds a dataset, in one step.
+    fn tree_exists(&self, name: &str) -> impl Future<Output = StoreResult<bool>> + Send;
+
     /// Latest version of a branch's chain (`None`: main).
     fn head_version(&self, branch: Option<&str>) -> impl Future<Output = StoreResult<u64>> + Send;
 
@@ -117,6 +120,18 @@ pub trait RefStore: Sync {
         -> impl Future<Output = StoreResult<()>> + Send;
 
     fn read_main(&self) -> impl Future<Output = StoreResult<MainHead>> + Send;
+
+    /// The schema epoch of version `version` of `branch` (`None`: main):
+    /// what a fork at that point carries.
+    fn epoch_at(
+        &self,
+        branch: Option<&str>,
+        version: u64,
+    ) -> impl Future<Output = StoreResult<u64>> + Send;
+
+    /// Wait before polling again, the `attempt`-th time (from 0); false when
+    /// the caller should stop waiting.
+    fn backoff(&self, attempt: usize) -> impl Future<Output = bool> + Send;
 
     /// Set main's stamp, as a commit that conflicts with any other stamp
     /// write made after `expected_version`.

@@ -179,21 +179,19 @@ impl SchemaChange for EpochBump<'_> {
     }
 }
 
-/// No public branch stands across a schema change: every branch was forked
-/// at main's current schema epoch. And no lock is left behind.
+/// No public branch stands across a schema change: every branch has a
+/// tree, forked at main's current schema epoch. And no lock is left behind.
+/// (A tree without a ref is a zombie, reused by the next create of its name.)
 fn assert_schema_invariant(state: &MemoryState) {
-    for (name, tree) in &state.trees {
+    for name in state.refs.keys() {
+        let tree = state
+            .trees
+            .get(name)
+            .unwrap_or_else(|| panic!("ref {name} without a tree:{}", trace(state)));
         assert_eq!(
             tree.forked_at_epoch,
             state.main.schema_epoch,
             "branch {name} stands across a schema change; interleaving:{}",
-            trace(state)
-        );
-    }
-    for name in state.refs.keys() {
-        assert!(
-            state.trees.contains_key(name),
-            "ref {name} without a tree:{}",
             trace(state)
         );
     }
@@ -430,5 +428,46 @@ fn create_racing_delete_of_its_parent() {
                 trace(&state)
             );
         }
+    });
+}
+
+// (6) Same-name creates racing an apply. Finding 15: a create saw the ref
+// of its racer, answered `branch_exists`, and the racer then met the lock
+// and withdrew: the name never stood. `branch_exists` must mean a create of
+// the same name succeeded (every other answer here may be retryable).
+#[test]
+fn same_name_creates_racing_an_apply() {
+    plant(None);
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[]));
+        let results = race(&store, 3, |s, i| match i {
+            0 => block_on(apply_under_lock(s, &EpochBump(s))).map(|_| ()),
+            _ => block_on(create_branch(s, "x", "main")).map(|_| ()),
+        });
+        let state = store.snapshot();
+        let kinds: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.kind()))
+            .collect();
+        let created = kinds[1..].iter().filter(|k| k.is_ok()).count();
+        for kind in &kinds[1..] {
+            match kind {
+                Ok(()) => {}
+                Err(ErrorKind::BranchExists) => assert_eq!(
+                    created,
+                    1,
+                    "branch_exists for a name that never stood: {kinds:?}:{}",
+                    trace(&state)
+                ),
+                Err(e) => assert!(e.is_retryable(), "{kinds:?}:{}", trace(&state)),
+            }
+        }
+        assert_eq!(
+            state.refs.contains_key("x"),
+            created == 1,
+            "{kinds:?}:{}",
+            trace(&state)
+        );
+        assert_schema_invariant(&state);
     });
 }
