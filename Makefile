@@ -33,7 +33,7 @@ verify: build
 	@echo "== engine end-to-end scenario (CLI, real Lance, 8 processes on 200 __run__ refs)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
 	@echo "== concurrency tests at the release budget"
-	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 $(CARGO) test -p stampede-engine -p stampede-harness --test concurrency --test cli_processes --test data --test schema_apply
+	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 STAMPEDE_FLEET_ROUNDS=10 $(CARGO) test -p stampede-engine -p stampede-harness --test concurrency --test concurrent --test cli_processes --test data --test schema_apply
 	@echo "== loom (LOOM_MAX_PREEMPTIONS=3, 3 openers)"
 	LOOM_MAX_PREEMPTIONS=3 STAMPEDE_LOOM_OPENERS=3 $(LOOM_TEST)
 	@echo "report: $(REPORT)"

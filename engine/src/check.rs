@@ -35,8 +35,9 @@ pub struct CheckReport {
     pub branches: Vec<String>,
     pub legacy_refs: Vec<String>,
     pub lock_held: bool,
-    /// Findings that are not problems (residue a later cleanup may remove).
-    pub notes: Vec<String>,
+    /// Findings that are not problems: residue invisible to the graph
+    /// (`fix` says what removes it), or why a check was skipped.
+    pub notes: Vec<Problem>,
     pub problems: Vec<Problem>,
 }
 
@@ -153,29 +154,42 @@ async fn tree_names(store: &LanceStore) -> Result<BTreeSet<String>> {
         .collect())
 }
 
-/// Table forks no graph branch's manifest pins: residue of writes that lost
-/// their publish race or died, and of deleted branches.
+/// Table versions no manifest can reach, residue of writes that lost their
+/// publish race or died before it, and of deleted branches: forks no graph
+/// branch pins, and versions on a table's own chain above the newest one
+/// any branch pins (an unpublished tip; the next write forks past it).
 async fn unreferenced_forks(
     store: &LanceStore,
     refs: &stampede_protocol::enumerate::Refs,
     report: &mut CheckReport,
 ) {
-    let mut pinned: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut pinned_forks: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    let mut newest_pinned: BTreeMap<String, u64> = BTreeMap::new();
     let branches = std::iter::once(None).chain(refs.names().filter(|n| !is_internal(n)).map(Some));
     for branch in branches {
         match read_manifest(store, branch).await {
             Ok(manifest) => {
                 for pin in manifest.pins.values() {
-                    if let Some(fork) = &pin.branch {
-                        pinned
-                            .entry(pin.path.clone())
-                            .or_default()
-                            .insert(fork.clone());
+                    match &pin.branch {
+                        Some(fork) => {
+                            pinned_forks
+                                .entry(pin.path.clone())
+                                .or_default()
+                                .insert(fork.clone());
+                        }
+                        None => {
+                            let newest = newest_pinned.entry(pin.path.clone()).or_default();
+                            *newest = (*newest).max(pin.version);
+                        }
                     }
                 }
             }
             Err(_) if branch.is_none() => {
-                report.notes.push("main's manifest rows are not Stampede's (a seed-engine graph?): table checks skipped".into());
+                report.notes.push(Problem {
+                    kind: "seed_engine_tables",
+                    detail: "main's manifest rows are not Stampede's (a seed-engine graph?): table checks skipped".into(),
+                    fix: "none needed".into(),
+                });
                 return;
             }
             Err(_) => {}
@@ -190,18 +204,38 @@ async fn unreferenced_forks(
         let Ok(table) = lance::Dataset::open(&uri).await else {
             continue;
         };
+        if let (Ok(latest), Some(&newest)) = (
+            table.latest_version_id().await,
+            newest_pinned.get(&pin.path),
+        ) {
+            if latest > newest {
+                report.notes.push(Problem {
+                    kind: "unpublished_table_versions",
+                    detail: format!(
+                        "{}: versions {}..={latest} of its main chain are pinned by no manifest (a load, merge or apply that died or lost a race before publishing)",
+                        pin.path,
+                        newest + 1
+                    ),
+                    fix: "harmless and invisible: writes go to a fork past them; Lance's cleanup of old versions removes them".into(),
+                });
+            }
+        }
         let Ok(forks) = table.list_branches().await else {
             continue;
         };
         let unreferenced = forks
             .keys()
-            .filter(|f| !pinned.get(&pin.path).is_some_and(|p| p.contains(*f)))
+            .filter(|f| !pinned_forks.get(&pin.path).is_some_and(|p| p.contains(*f)))
             .count();
         if unreferenced > 0 {
-            report.notes.push(format!(
-                "{}: {unreferenced} table forks no branch pins (residue of lost or dead writes and deleted branches)",
-                pin.path
-            ));
+            report.notes.push(Problem {
+                kind: "unreferenced_table_forks",
+                detail: format!(
+                    "{}: {unreferenced} table forks no branch pins (residue of lost or dead writes and deleted branches)",
+                    pin.path
+                ),
+                fix: "harmless and invisible to the graph; removing the fork (Lance branch) reclaims its space".into(),
+            });
         }
     }
 }

@@ -37,6 +37,9 @@ const DATASET_DIRS: [&str; 5] = [
     "_indices",
     "data",
 ];
+/// Polls of a lock before a waiting create gives up (see `backoff`).
+const LOCK_WAIT_ATTEMPTS: usize = 155;
+
 /// Refs read at once during an enumeration.
 const READ_PARALLELISM: usize = 16;
 
@@ -50,9 +53,6 @@ const INDEX_CACHE_BYTES: usize = 8 << 20;
 /// current graph costs a quarter of a cold `Dataset::open`). Lance keys a
 /// cached manifest by version *and* e-tag, so a tree rewritten at the same
 /// version (a re-forked zombie) is never served stale.
-/// Polls of a lock before a waiting create gives up (see `backoff`).
-const LOCK_WAIT_ATTEMPTS: usize = 155;
-
 fn shared_session() -> Arc<lance::session::Session> {
     static SESSION: std::sync::OnceLock<Arc<lance::session::Session>> = std::sync::OnceLock::new();
     SESSION
@@ -79,7 +79,9 @@ pub struct LanceStore {
 impl LanceStore {
     pub async fn connect(root_uri: &str, params: ObjectStoreParams) -> StoreResult<Self> {
         let manifest_uri = format!("{}/{MANIFEST_DIR}", root_uri.trim_end_matches('/'));
-        let registry = Arc::new(lance::io::ObjectStoreRegistry::default());
+        // The session's registry: the store built here is the one Lance's
+        // dataset opens then find (while this handle holds it), not a second.
+        let registry = shared_session().store_registry();
         let (object_store, base) =
             ObjectStore::from_uri_and_params(registry, &manifest_uri, &params)
                 .await

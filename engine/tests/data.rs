@@ -196,3 +196,59 @@ async fn concurrent_loads_lose_no_update() {
         );
     }
 }
+
+/// A load that died after appending to main's table and before publishing
+/// leaves a version no manifest pins: invisible, named by `check` as
+/// residue (not a problem), and written past by the next load.
+#[tokio::test]
+async fn a_dead_loads_table_version_is_invisible_and_named_by_check() {
+    use arrow_array::{Int32Array, RecordBatch, RecordBatchIterator, StringArray};
+    use std::sync::Arc;
+    let (t, g) = TempGraph::init().await;
+    g.load("main", "Person", &rows(json!([{"name": "a"}])))
+        .await
+        .unwrap();
+    let kinds = |found: &[stampede_engine::check::Problem]| -> Vec<&str> {
+        found.iter().map(|p| p.kind).collect()
+    };
+    let clean = stampede_engine::check::check(&t.root).await.unwrap();
+    assert!(kinds(&clean.notes).is_empty(), "{:?}", clean.notes);
+
+    // What the dead load wrote: one append to tables/Person, never published.
+    let table = lance::Dataset::open(&format!("{}/tables/Person", t.root))
+        .await
+        .unwrap();
+    let schema = Arc::new(arrow_schema::Schema::from(table.schema()));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from(vec!["ghost"])),
+            Arc::new(Int32Array::from(vec![None::<i32>])),
+        ],
+    )
+    .unwrap();
+    let reader = RecordBatchIterator::new(vec![Ok(batch)], schema);
+    let params = lance::dataset::WriteParams {
+        mode: lance::dataset::WriteMode::Append,
+        ..Default::default()
+    };
+    lance::Dataset::write(reader, &format!("{}/tables/Person", t.root), Some(params))
+        .await
+        .unwrap();
+
+    let report = stampede_engine::check::check(&t.root).await.unwrap();
+    assert!(report.healthy(), "{:?}", report.problems);
+    assert_eq!(kinds(&report.notes), ["unpublished_table_versions"]);
+    assert!(
+        report.notes[0].detail.contains("tables/Person"),
+        "{}",
+        report.notes[0].detail
+    );
+    g.load("main", "Person", &rows(json!([{"name": "b"}])))
+        .await
+        .unwrap();
+    assert_eq!(
+        scanned(g.scan("main", "Person").await.unwrap()),
+        json!([{"name": "a", "age": null}, {"name": "b", "age": null}])
+    );
+}

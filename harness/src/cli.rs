@@ -130,7 +130,7 @@ struct VerifyArgs {
     #[arg(long, default_value_t = 50)]
     rounds: u32,
     /// Concurrent actors per round (the judge searches all their orders).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=6))]
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
     actors: u16,
     /// Concurrent actors as `stampede actor` processes instead of tasks.
     #[arg(long)]
@@ -268,11 +268,13 @@ fn check(root: &str, json: bool) -> ExitCode {
         }
     };
     if json {
-        let problems: Vec<Value> = report
-            .problems
-            .iter()
-            .map(|p| json!({"kind": p.kind, "detail": p.detail, "fix": p.fix}))
-            .collect();
+        let as_json = |found: &[stampede_engine::check::Problem]| -> Vec<Value> {
+            found
+                .iter()
+                .map(|p| json!({"kind": p.kind, "detail": p.detail, "fix": p.fix}))
+                .collect()
+        };
+        let (notes, problems) = (as_json(&report.notes), as_json(&report.problems));
         println!(
             "{}",
             json!({
@@ -280,7 +282,7 @@ fn check(root: &str, json: bool) -> ExitCode {
                 "pending": report.pending, "would_sweep": report.would_sweep,
                 "would_keep": report.would_keep, "branches": report.branches,
                 "legacy_refs": report.legacy_refs, "lock_held": report.lock_held,
-                "notes": report.notes, "problems": problems,
+                "notes": notes, "problems": problems,
             })
         );
     } else {
@@ -299,7 +301,10 @@ fn check(root: &str, json: bool) -> ExitCode {
             "schema-apply lock: {}",
             if report.lock_held { "HELD" } else { "free" }
         );
-        report.notes.iter().for_each(|n| println!("note: {n}"));
+        for n in &report.notes {
+            println!("note [{}]: {}", n.kind, n.detail);
+            println!("  {}", n.fix);
+        }
         for p in &report.problems {
             println!("PROBLEM [{}]: {}", p.kind, p.detail);
             println!("  fix: {}", p.fix);

@@ -350,15 +350,20 @@ pub fn judge_state(scenario: &Scenario, state: &State) -> Result<Judged, String>
     })
 }
 
-/// `check`'s problems after recovery (a graph that init never made has
-/// none to report).
+/// `check`'s problems and residue notes after recovery (a graph that init
+/// never made has none to report).
 fn residue(root: &str) -> Vec<String> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
     match runtime.block_on(stampede_engine::check::check(root)) {
-        Ok(report) => report.problems.iter().map(|p| p.kind.to_string()).collect(),
+        Ok(report) => report
+            .problems
+            .iter()
+            .chain(&report.notes)
+            .map(|p| p.kind.to_string())
+            .collect(),
         Err(_) => Vec::new(),
     }
 }

@@ -80,8 +80,12 @@ fn the_judge_rejects_falsified_observations() {
 /// Run `round` `times` times on real Lance, each time with another
 /// interleaving injector; every run must be explained.
 fn judged_repeatedly(round: Round, times: usize) {
+    judged_repeatedly_as(round, Actors::Tasks, times)
+}
+
+fn judged_repeatedly_as(round: Round, actors: Actors, times: usize) {
     for seed in 0..times as u64 {
-        let (seen, view) = execute_with(&round, Actors::Tasks, seed);
+        let (seen, view) = execute_with(&round, actors, seed);
         if let Err(why) = judge(&round, &seen, &view) {
             panic!("injector seed {seed}: {why}");
         }
@@ -205,4 +209,28 @@ fn regression_branch_exists_only_for_a_name_that_stands() {
     };
     judged_repeatedly(round, 15);
     judged_repeatedly(stampede_harness::concurrent::generate(9, 837, 5), 5);
+}
+
+/// The fleet: 8 `stampede actor` processes open a v2 graph with 200
+/// `__run__` refs (one kept by a user branch) read-write at once, judged
+/// against the model like any round: every open succeeds, each swept ref
+/// is swept by exactly one process, the final state is one open's.
+/// STAMPEDE_FLEET_ROUNDS overrides (`make verify` runs more).
+#[test]
+fn eight_processes_open_a_graph_with_200_run_refs() {
+    use stampede_model::{LegacyGraph, LegacyStamp};
+    let round = Round {
+        setup: Some(LegacyGraph {
+            version: 2,
+            run_branches: 200,
+            branches: vec![
+                ("feature".into(), None),
+                ("keep".into(), Some("__run__7".into())),
+            ],
+            stamp: LegacyStamp::Default,
+        }),
+        actors: vec![None; 8],
+    };
+    let rounds = stampede_harness::env_or("STAMPEDE_FLEET_ROUNDS", 2) as usize;
+    judged_repeatedly_as(round, Actors::Processes, rounds);
 }
