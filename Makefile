@@ -73,7 +73,7 @@ sensitivity: deps
 # is in $(CARGO_TARGET_DIR)/criterion/report/index.html.
 bench: deps
 	$(CARGO) bench -p stampede-benches
-	python3 scripts/bench_report.py $(CARGO_TARGET_DIR)/criterion
+	python3 scripts/bench_report.py $(CARGO_TARGET_DIR)/criterion docs/open-latency.svg
 
 lint: deps
 	$(CARGO) fmt --all -- --check

@@ -47,3 +47,42 @@ if case and bench.exists():
     ops = json.loads(bench.read_text()).get("throughput", {}).get("Elements")
     if ops:
         print(f"harness: one sequential case ({ops} engine ops) in {ms(case)}: {ops / case:.0f} ops/s")
+
+
+def svg_plot(path):
+    """Open latency as a log-scale bar chart (an SVG: no plotting library
+    needed, and the README renders it)."""
+    bars = [("raw open, cold", cold), ("raw open, warm", warm),
+            ("stampede RW open", rw), ("stampede RO open", ro)]
+    for n in ["0", "10", "100", "1000"]:
+        bars.append((f"sweep {n} refs", mean("sweep", "stampede_open", n)))
+        bars.append((f"naive {n} refs", mean("sweep", "naive_force_delete", n)))
+    bars = [(label, t) for label, t in bars if t]
+    if not bars:
+        return
+    import math
+    lo, hi = math.log10(min(t for _, t in bars)) - 0.3, math.log10(max(t for _, t in bars)) + 0.3
+    width, left, row = 760, 150, 26
+    height = 40 + row * len(bars) + 30
+    scale = lambda t: left + (math.log10(t) - lo) / (hi - lo) * (width - left - 90)
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">',
+           f'<rect width="{width}" height="{height}" fill="white"/>',
+           '<text x="10" y="20" font-size="14" font-weight="bold">Open latency (criterion mean, log scale)</text>']
+    for decade in range(math.ceil(lo), math.floor(hi) + 1):
+        x = scale(10 ** decade)
+        label = ms(10 ** decade)
+        out.append(f'<line x1="{x:.1f}" y1="30" x2="{x:.1f}" y2="{height - 25}" stroke="#ddd"/>')
+        out.append(f'<text x="{x:.1f}" y="{height - 10}" text-anchor="middle" fill="#555">{label}</text>')
+    for i, (label, t) in enumerate(bars):
+        y = 35 + i * row
+        colour = "#999" if label.startswith(("raw", "naive")) else "#2a7ab0"
+        out.append(f'<text x="{left - 6}" y="{y + 15}" text-anchor="end">{label}</text>')
+        out.append(f'<rect x="{left}" y="{y + 3}" width="{scale(t) - left:.1f}" height="{row - 8}" fill="{colour}"/>')
+        out.append(f'<text x="{scale(t) + 4:.1f}" y="{y + 15}">{ms(t)}</text>')
+    out.append("</svg>")
+    pathlib.Path(path).write_text("\n".join(out) + "\n")
+    print(f"plot: {path}")
+
+
+if len(sys.argv) > 2:
+    svg_plot(sys.argv[2])

@@ -312,7 +312,12 @@ impl Judge<'_> {
     /// Depth-first over serial orders, extending `order` one actor at a
     /// time and abandoning a prefix at its first unexplained outcome, so
     /// 8 actors cost far less than 8! replays.
-    fn search(&self, model: &Model, model_swept: &BTreeSet<String>, order: &mut Vec<usize>) -> bool {
+    fn search(
+        &self,
+        model: &Model,
+        model_swept: &BTreeSet<String>,
+        order: &mut Vec<usize>,
+    ) -> bool {
         if order.len() == self.round.actors.len() {
             let mut model = model.clone();
             model.handle = None;
