@@ -48,7 +48,7 @@ test: deps
 # The control-plane protocols under loom, in release, with its own cargo
 # invocation. Only the Lance-free protocol crate is built (seconds, never
 # Lance). Defaults: bound 4, 3 concurrent openers (~230k executions of the
-# sweep, ~25 s here).
+# sweep, ~100k of same-name creates racing an apply; ~35 s here).
 LOOM_BOUND ?= 4
 LOOM_OPENERS ?= 3
 LOOM_TEST = $(CARGO) test -p stampede-protocol --features loom,defects --test loom -- --test-threads=1
