@@ -19,6 +19,8 @@ def mean(*parts):
 def ms(seconds):
     if seconds is None:
         return "n/a"
+    if seconds >= 1:
+        return f"{seconds:.2f} s"
     return f"{seconds * 1e6:.1f} µs" if seconds < 1e-3 else f"{seconds * 1e3:.2f} ms"
 
 
