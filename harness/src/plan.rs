@@ -336,10 +336,10 @@ pub fn loom_command(bound: u32, test: Option<&str>) -> std::process::Command {
 /// The loom suite (it builds only the protocol crate). Returns the models
 /// run and a failure, if any.
 pub fn loom(bound: u32) -> (u64, Option<Failure>) {
-    let command = format!(
-        "LOOM_MAX_PREEMPTIONS={bound} cargo test -p stampede-protocol --features loom,defects --release --test loom -- --test-threads=1"
-    );
-    let output = loom_command(bound, None).output();
+    let mut loom = loom_command(bound, None);
+    let args: Vec<_> = loom.get_args().map(|a| a.to_string_lossy()).collect();
+    let command = format!("LOOM_MAX_PREEMPTIONS={bound} cargo {}", args.join(" "));
+    let output = loom.output();
     let output = match output {
         Ok(o) => o,
         Err(e) => {

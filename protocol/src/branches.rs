@@ -183,14 +183,14 @@ async fn taken<S: RefStore>(store: &S, name: &str) -> Error {
         Err(e) => return Error::storage(&format!("reading the ref of {name:?}"), e),
     };
     let parent = record.parent.as_deref();
-    let forked = match store.epoch_at(parent, record.parent_version).await {
-        Ok(epoch) => epoch,
-        Err(_) if parent_gone(store, parent).await => return unsettled("its parent is gone"),
-        Err(e) => return Error::storage(&format!("reading the fork point of {name:?}"), e),
-    };
+    let forked = store.epoch_at(parent, record.parent_version).await;
     if parent_gone(store, parent).await {
         return unsettled("its parent is gone");
     }
+    let forked = match forked {
+        Ok(epoch) => epoch,
+        Err(e) => return Error::storage(&format!("reading the fork point of {name:?}"), e),
+    };
     match store.read_main().await {
         Ok(main) if main.schema_epoch == forked => Error::BranchExists { name: name.into() },
         Ok(_) => unsettled("main's schema changed since it was forked"),

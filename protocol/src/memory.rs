@@ -32,11 +32,18 @@ pub struct MemoryState {
 }
 
 impl MemoryState {
-    fn epoch_of_main_at(&self, version: u64) -> u64 {
-        self.schema_published_at
-            .iter()
-            .filter(|&&v| v <= version)
-            .count() as u64
+    /// The schema epoch a fork of `branch` (`None`: main) at `version`
+    /// carries; `None` when the branch has no tree.
+    fn epoch_at(&self, branch: Option<&str>, version: u64) -> Option<u64> {
+        match branch {
+            None => Some(
+                self.schema_published_at
+                    .iter()
+                    .filter(|&&v| v <= version)
+                    .count() as u64,
+            ),
+            Some(b) => self.trees.get(b).map(|t| t.forked_at_epoch),
+        }
     }
 
     fn step(&mut self, what: std::fmt::Arguments<'_>) {
@@ -203,10 +210,7 @@ impl RefStore for MemoryStore {
             return Ok(TreeState::AlreadyExists);
         }
         state.step(format_args!("write tree {name} -> created"));
-        let forked_at_epoch = match parent {
-            None => state.epoch_of_main_at(version),
-            Some(p) => state.trees.get(p).map_or(0, |t| t.forked_at_epoch),
-        };
+        let forked_at_epoch = state.epoch_at(parent, version).unwrap_or(0);
         state.trees.insert(
             name.to_string(),
             Tree {
@@ -242,10 +246,7 @@ impl RefStore for MemoryStore {
 
     async fn epoch_at(&self, branch: Option<&str>, version: u64) -> StoreResult<u64> {
         let mut state = self.state.lock().unwrap();
-        let epoch = match branch {
-            None => Some(state.epoch_of_main_at(version)),
-            Some(b) => state.trees.get(b).map(|t| t.forked_at_epoch),
-        };
+        let epoch = state.epoch_at(branch, version);
         state.step(format_args!(
             "read epoch of {branch:?} v{version} -> {epoch:?}"
         ));
