@@ -15,7 +15,7 @@ use stampede_benches::fresh_copy;
 use stampede_engine::lance::dataset::builder::DatasetBuilder;
 use stampede_engine::lance::session::Session;
 use stampede_engine::lance::Dataset;
-use stampede_engine::legacy::{write_legacy, LegacySpec};
+use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyVersion};
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::{Graph, Mode};
 
@@ -82,7 +82,9 @@ fn sweep(c: &mut Criterion) {
     for refs in [0usize, 10, 100, 1000] {
         let fixture = tempfile::tempdir().unwrap();
         let root = fixture.path().join("graph").to_string_lossy().into_owned();
-        let spec = LegacySpec::new(2).run_branches(refs).branch("user", None);
+        let spec = LegacySpec::new(LegacyVersion::V2)
+            .run_branches(refs)
+            .branch("user", None);
         rt.block_on(write_legacy(&root, &spec)).unwrap();
         let fixture_path = fixture.path().join("graph");
         group.throughput(Throughput::Elements(refs.max(1) as u64));
@@ -115,13 +117,11 @@ fn harness_throughput(c: &mut Criterion) {
     let mut group = c.benchmark_group("harness");
     group.sample_size(10);
     // A fixed case: its op count is the throughput unit.
-    let seed = stampede_harness::sequential::case_seed(1, 0);
+    let seed = stampede_harness::seeds::derive(1, 0);
     let ops = {
-        let before = stampede_harness::sequential::machine::ENGINE_OPS
-            .load(std::sync::atomic::Ordering::Relaxed);
+        let before = stampede_harness::sequential::machine::engine_ops();
         stampede_harness::sequential::run_case(seed, 30).expect("the case passes");
-        stampede_harness::sequential::machine::ENGINE_OPS.load(std::sync::atomic::Ordering::Relaxed)
-            - before
+        stampede_harness::sequential::machine::engine_ops() - before
     };
     group.throughput(Throughput::Elements(ops));
     group.bench_function("sequential_case_30_ops", |b| {

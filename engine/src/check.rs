@@ -11,20 +11,20 @@ use stampede_protocol::enumerate::enumerate;
 use stampede_protocol::names::{is_internal, is_legacy_run};
 use stampede_protocol::{StampState, CURRENT_VERSION};
 
+use crate::commit::read_manifest;
 use crate::error::{Error, Result};
 use crate::graph::{connect, read_main_head};
-use crate::schema_apply::read_manifest;
 use crate::storage::LanceStore;
 
 /// Something wrong with the graph: what, and what to do about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     pub kind: &'static str,
     pub detail: String,
     pub fix: String,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct CheckReport {
     pub stamp: Option<String>,
     pub state: String,
@@ -62,7 +62,7 @@ pub async fn check(root: &str) -> Result<CheckReport> {
         Ok(v) => Some(v),
         Err(e) => {
             report.problems.push(Problem {
-                kind: e.kind().as_str(),
+                kind: e.kind().name(),
                 detail: e.to_string(),
                 fix: match e {
                     Error::UpgradeRequired { .. } => "open it with a newer Stampede".into(),

@@ -7,11 +7,11 @@ use stampede_protocol::lock::lock_held;
 use stampede_protocol::names::{check_branch_reference, MAIN};
 use stampede_protocol::{RefStore, StoreError};
 
+use crate::commit::{publish, read_manifest};
 use crate::error::{write_failed, Error, ErrorKind, Result};
 use crate::graph::Graph;
 use crate::rows::{self, Row};
 use crate::schema::Schema;
-use crate::schema_apply::{publish, read_manifest};
 use crate::tables;
 
 /// Lost publish races a write re-applies before it reports `Conflict`.
@@ -155,7 +155,7 @@ impl Graph {
         let table = tables::open_pinned(self.root_uri(), pin, self.store().params())
             .await
             .map_err(|e| Error::storage(&format!("opening the table of {type_name}"), e))?;
-        let batches = tables::read_all(&table)
+        let batches = crate::dataset::read_all(&table)
             .await
             .map_err(|e| Error::storage(&format!("scanning {type_name}"), e))?;
         Ok(rows::from_batches(

@@ -3,7 +3,7 @@
 //! failures are classified on the way in.
 
 pub use stampede_protocol::error::{Error, ErrorKind, Result};
-use stampede_protocol::StoreError;
+use stampede_protocol::{Cause, StoreError};
 
 /// Classify a Lance failure of one storage step. Unclassified errors stay
 /// `Other` and surface as `Storage`.
@@ -21,7 +21,7 @@ pub(crate) fn classify_lance(error: lance::Error) -> StoreError {
         | L::RetryableCommitConflict { .. }
         | L::TooMuchWriteContention { .. } => StoreError::Conflict(message),
         L::IO { .. } if is_not_found_message(&message) => StoreError::NotFound(message),
-        _ => StoreError::Other(message),
+        other => StoreError::Other(Cause::new(other)),
     }
 }
 
@@ -33,7 +33,7 @@ pub(crate) fn classify_object_store(error: object_store::Error) -> StoreError {
             StoreError::AlreadyExists(message)
         }
         _ if is_not_found_message(&message) => StoreError::NotFound(message),
-        _ => StoreError::Other(message),
+        other => StoreError::Other(Cause::new(other)),
     }
 }
 

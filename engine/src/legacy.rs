@@ -22,10 +22,42 @@ pub enum LegacyStamp {
     Raw(String),
 }
 
+/// The versions older engines wrote. A number the writer does not know is
+/// refused where it is parsed, so a spec always names one of these.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LegacyVersion {
+    /// No stamp, no primary key.
+    V1,
+    /// Primary key on `object_id`, stamp "2".
+    V2,
+}
+
+impl LegacyVersion {
+    pub fn number(self) -> u32 {
+        match self {
+            LegacyVersion::V1 => 1,
+            LegacyVersion::V2 => 2,
+        }
+    }
+}
+
+impl TryFrom<u32> for LegacyVersion {
+    type Error = String;
+
+    fn try_from(version: u32) -> std::result::Result<Self, String> {
+        match version {
+            1 => Ok(LegacyVersion::V1),
+            2 => Ok(LegacyVersion::V2),
+            other => Err(format!(
+                "the legacy writer knows versions 1 and 2, not {other}"
+            )),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LegacySpec {
-    /// 1: no primary key; 2: primary key on `object_id`.
-    pub version: u32,
+    pub version: LegacyVersion,
     /// How many `__run__<i>` branches to fork from main (i = 0..n).
     pub run_branches: usize,
     /// User branches in creation order: (name, parent); a parent is `main`,
@@ -35,7 +67,7 @@ pub struct LegacySpec {
 }
 
 impl LegacySpec {
-    pub fn new(version: u32) -> Self {
+    pub fn new(version: LegacyVersion) -> Self {
         LegacySpec {
             version,
             run_branches: 0,
@@ -61,12 +93,13 @@ impl LegacySpec {
     }
 
     fn shape(&self) -> ManifestShape {
+        let v2 = self.version == LegacyVersion::V2;
         let stamp = match &self.stamp {
-            LegacyStamp::Default if self.version >= 2 => Some(self.version.to_string()),
+            LegacyStamp::Default if v2 => Some(self.version.number().to_string()),
             LegacyStamp::Default | LegacyStamp::Absent => None,
             LegacyStamp::Raw(raw) => Some(raw.clone()),
         };
-        ManifestShape::stamped(stamp, self.version >= 2)
+        ManifestShape::stamped(stamp, v2)
     }
 }
 
@@ -75,14 +108,6 @@ pub fn run_branch_name(i: usize) -> String {
 }
 
 pub async fn write_legacy(root: &str, spec: &LegacySpec) -> Result<()> {
-    if !(1..=2).contains(&spec.version) {
-        return Err(Error::CorruptManifest {
-            detail: format!(
-                "the legacy writer knows versions 1 and 2, not {}",
-                spec.version
-            ),
-        });
-    }
     let store = connect(root, ObjectStoreParams::default()).await?;
     let schema = Schema::parse(EXAMPLE_SCHEMA)?;
     write_graph(&store, &schema, EXAMPLE_SCHEMA, &spec.shape()).await?;
@@ -122,5 +147,19 @@ pub async fn leave_lock(root: &str) -> Result<()> {
     match stampede_protocol::lock::acquire(&store).await {
         Ok(()) | Err(Error::SchemaApplyInProgress) => Ok(()),
         Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::LegacyVersion;
+
+    /// A bad version was once refused by `write_legacy` as
+    /// `corrupt_manifest`, blaming a graph for its caller's input.
+    #[test]
+    fn regression_a_version_the_writer_does_not_know_is_refused_as_input() {
+        assert_eq!(LegacyVersion::try_from(2), Ok(LegacyVersion::V2));
+        let refused = LegacyVersion::try_from(3).expect_err("3 is not a legacy version");
+        assert!(refused.contains('3'), "{refused}");
     }
 }

@@ -5,11 +5,14 @@
 //! [`stampede_protocol`] on [`storage::LanceStore`].
 
 pub mod check;
+pub mod commit;
 pub mod data;
+pub mod dataset;
 pub mod error;
 pub mod graph;
 pub mod legacy;
 pub mod manifest;
+#[cfg(feature = "instrument")]
 pub mod probe;
 pub mod rows;
 pub mod schema;
@@ -18,6 +21,13 @@ pub mod storage;
 pub mod tables;
 
 pub use error::{Error, ErrorKind, Result};
+
+// The protocol crate's `loom` feature swaps its primitives for loom's, which
+// panic outside `loom::model`: a build of the engine must never carry it.
+const _: () = assert!(
+    !stampede_protocol::sync::LOOM,
+    "stampede-protocol's `loom` feature is for `make loom` only; build the engine without it"
+);
 pub use graph::{read_stamp, root_uri, Graph, Mode, StampReport};
 /// The Lance this engine is built on, for harnesses that read graphs through
 /// Lance's own API.

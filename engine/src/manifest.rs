@@ -149,7 +149,7 @@ pub struct ManifestState {
 
 impl ManifestState {
     pub async fn read(dataset: Dataset) -> lance::Result<ManifestState> {
-        let batches = crate::tables::read_all(&dataset).await?;
+        let batches = crate::dataset::read_all(&dataset).await?;
         let schema = Arc::new(ArrowSchema::from(dataset.schema()));
         let batch = arrow_select::concat::concat_batches(&schema, &batches)
             .map_err(|e| lance::Error::invalid_input(e.to_string()))?;

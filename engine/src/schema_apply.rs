@@ -1,18 +1,17 @@
 //! Schema changes: which are supported, and how they are written. The lock
 //! protocol that runs them is `stampede_protocol::lock`.
 
-use stampede_protocol::defects::{planted, Defect};
 use std::collections::BTreeMap;
 
 use arrow_schema::Field;
 use stampede_protocol::lock::SchemaChange;
 
-use crate::error::{classify_lance, write_failed, Error, Result};
+use crate::commit::{publish, read_manifest};
+use crate::error::{write_failed, Error, Result};
 use crate::manifest::{ManifestState, TablePin};
 use crate::schema::{Property, Schema};
 use crate::storage::LanceStore;
 use crate::tables;
-use stampede_protocol::StoreError;
 
 /// One supported step, in the order they are applied.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -158,41 +157,6 @@ impl SchemaChange for EngineChange<'_> {
 
     async fn publish(&self, staged: Staged) -> Result<()> {
         publish(self.store, &staged.main, &self.desired_source, &staged.pins).await
-    }
-}
-
-/// The manifest of a graph branch (`None`: main) at its head.
-pub async fn read_manifest(store: &LanceStore, branch: Option<&str>) -> Result<ManifestState> {
-    let dataset = store
-        .open_branch(branch, None)
-        .await
-        .map_err(|e| Error::storage("opening __manifest", e))?;
-    ManifestState::read(dataset)
-        .await
-        .map_err(|e| Error::CorruptManifest {
-            detail: e.to_string(),
-        })
-}
-
-/// Publish, mapping a lost compare-and-swap to the retryable `Conflict`.
-pub async fn publish(
-    store: &LanceStore,
-    base: &ManifestState,
-    schema_source: &str,
-    pins: &BTreeMap<String, TablePin>,
-) -> Result<()> {
-    if planted(Defect::MigrationDeferred) {
-        let head = crate::graph::read_main_head(store).await?;
-        stampede_protocol::migrate::migrate(store, &head).await?;
-    }
-    match base.publish(schema_source, pins, store.params()).await {
-        Ok(()) => Ok(()),
-        Err(e) => match classify_lance(e) {
-            StoreError::Conflict(detail) | StoreError::AlreadyExists(detail) => {
-                Err(Error::Conflict { detail })
-            }
-            other => Err(Error::storage("publishing a graph commit", other)),
-        },
     }
 }
 

@@ -175,7 +175,7 @@ impl LanceStore {
             .await
             .map_err(classify_object_store)?;
         let contents: BranchContents = serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::Other(format!("ref {name:?} is not valid JSON: {e}")))?;
+            .map_err(|e| StoreError::other(format!("ref {name:?} is not valid JSON: {e}")))?;
         Ok(contents)
     }
 
@@ -254,7 +254,7 @@ impl RefStore for LanceStore {
                 Path::from_url_path(encoded)
                     .map(|p| p.to_string())
                     .map_err(|e| {
-                        StoreError::Other(format!("undecodable ref file {encoded:?}: {e}"))
+                        StoreError::other(format!("undecodable ref file {encoded:?}: {e}"))
                     })
             })
             .collect::<StoreResult<Vec<String>>>()?;
@@ -383,7 +383,7 @@ impl RefStore for LanceStore {
             metadata: Default::default(),
         };
         let json = serde_json::to_vec_pretty(&contents)
-            .map_err(|e| StoreError::Other(format!("encoding ref {:?}: {e}", record.name)))?;
+            .map_err(|e| StoreError::other(format!("encoding ref {:?}: {e}", record.name)))?;
         self.object_store
             .put_if_absent(&self.ref_path(&record.name), PutPayload::from(json))
             .await
@@ -441,12 +441,12 @@ impl RefStore for LanceStore {
         };
         match result.map_err(classify_lance) {
             Ok(()) => Ok(()),
-            Err(StoreError::Other(message)) => {
+            Err(StoreError::Other(cause)) => {
                 // Lance refuses to set a primary key that is already set. If a
                 // concurrent opener set it first, that refusal is a lost race.
                 match self.read_main().await?.pk {
-                    PkState::OnObjectId => Err(StoreError::Conflict(message)),
-                    _ => Err(StoreError::Other(message)),
+                    PkState::OnObjectId => Err(StoreError::Conflict(cause.to_string())),
+                    _ => Err(StoreError::Other(cause)),
                 }
             }
             Err(e) => Err(e),

@@ -4,9 +4,7 @@ use std::sync::Arc;
 
 use arrow_array::{RecordBatch, RecordBatchIterator};
 use arrow_schema::{ArrowError, DataType, Field, Schema as ArrowSchema};
-use futures::StreamExt;
 use lance::dataset::builder::DatasetBuilder;
-use lance::dataset::fragment::FragReadConfig;
 use lance::dataset::{
     InsertBuilder, MergeInsertBuilder, NewColumnTransform, WhenMatched, WhenNotMatched,
     WriteDestination,
@@ -300,7 +298,7 @@ async fn collides(table: &Dataset, key: &[String], batch: &RecordBatch) -> lance
             .collect())
     };
     let incoming = keys_of(batch)?;
-    for existing in read_all(table).await? {
+    for existing in crate::dataset::read_all(table).await? {
         if !keys_of(&existing)?.is_disjoint(&incoming) {
             return Ok(true);
         }
@@ -369,24 +367,6 @@ fn fork_name(graph_branch: &str) -> String {
 fn fork_owner(fork: &str) -> &str {
     fork.rsplit_once(".f").map_or(fork, |(owner, _)| owner)
 }
-
-/// Every live row of a dataset version, read fragment by fragment. This is
-/// Lance's plain read path: no query planning, deletions applied.
-pub async fn read_all(dataset: &Dataset) -> lance::Result<Vec<RecordBatch>> {
-    let mut batches = Vec::new();
-    for fragment in dataset.get_fragments() {
-        let reader = fragment
-            .open(dataset.schema(), FragReadConfig::default())
-            .await?;
-        let mut reads = reader.read_all(READ_BATCH_ROWS).await?;
-        while let Some(read) = reads.next().await {
-            batches.push(read.await?);
-        }
-    }
-    Ok(batches)
-}
-
-const READ_BATCH_ROWS: u32 = 8192;
 
 #[cfg(test)]
 mod tests {
@@ -463,7 +443,7 @@ mod tests {
             let (root, params) = (root.clone(), params.clone());
             async move {
                 names(
-                    &read_all(&open_pinned(&root, &p, &params).await.unwrap())
+                    &crate::dataset::read_all(&open_pinned(&root, &p, &params).await.unwrap())
                         .await
                         .unwrap(),
                 )

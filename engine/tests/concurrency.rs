@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 
 use common::{rounds, strings, TempGraph};
-use stampede_engine::legacy::LegacySpec;
+use stampede_engine::legacy::{LegacySpec, LegacyVersion};
 use stampede_engine::{read_stamp, ErrorKind, Graph, Mode, StampState};
 
 async fn spawn_all<T: Send + 'static>(
@@ -26,7 +26,11 @@ async fn spawn_all<T: Send + 'static>(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_read_write_opens_of_a_legacy_graph() {
     for round in 0..rounds("STAMPEDE_ROUNDS", 30) {
-        let version = if round % 5 == 4 { 1 } else { 2 };
+        let version = if round % 5 == 4 {
+            LegacyVersion::V1
+        } else {
+            LegacyVersion::V2
+        };
         let spec = LegacySpec::new(version)
             .run_branches(50)
             .branch("feature", None)
@@ -54,7 +58,7 @@ async fn concurrent_read_write_opens_of_a_legacy_graph() {
                 assert_eq!(report.kept, strings(&["__run__7"]), "round {round}");
                 // On a v1 graph another opener may have finished v1→v2 first.
                 assert!(
-                    (version..=2).contains(&report.from),
+                    (version.number()..=2).contains(&report.from),
                     "round {round}: {report:?}"
                 );
                 sweepers += 1;

@@ -9,7 +9,7 @@ mod common;
 use std::collections::BTreeMap;
 
 use common::TempGraph;
-use stampede_engine::legacy::{LegacySpec, LegacyStamp};
+use stampede_engine::legacy::{LegacySpec, LegacyStamp, LegacyVersion};
 use stampede_engine::probe::Probe;
 use stampede_engine::storage::LanceStore;
 use stampede_protocol::branches::{create_branch, delete_branch};
@@ -94,7 +94,7 @@ async fn agree(spec: LegacySpec, memory: MemoryStore, steps: &[Step]) {
 
 #[tokio::test]
 async fn lifecycle_of_a_legacy_v2_graph() {
-    let spec = LegacySpec::new(2)
+    let spec = LegacySpec::new(LegacyVersion::V2)
         .run_branches(2)
         .branch("u", Some("__run__1"))
         .branch("w", Some("u"));
@@ -145,30 +145,34 @@ async fn lifecycle_of_a_legacy_v2_graph() {
 async fn every_migration_start() {
     use Step::*;
     for (spec, stamp, pk) in [
-        (LegacySpec::new(1).run_branches(1), None, false),
         (
-            LegacySpec::new(2)
+            LegacySpec::new(LegacyVersion::V1).run_branches(1),
+            None,
+            false,
+        ),
+        (
+            LegacySpec::new(LegacyVersion::V2)
                 .run_branches(1)
                 .stamp(LegacyStamp::Absent),
             None,
             true,
         ),
         (
-            LegacySpec::new(2)
+            LegacySpec::new(LegacyVersion::V2)
                 .run_branches(1)
                 .stamp(LegacyStamp::Raw("abc".into())),
             Some("abc"),
             true,
         ),
         (
-            LegacySpec::new(2)
+            LegacySpec::new(LegacyVersion::V2)
                 .run_branches(1)
                 .stamp(LegacyStamp::Raw("99".into())),
             Some("99"),
             true,
         ),
         (
-            LegacySpec::new(2)
+            LegacySpec::new(LegacyVersion::V2)
                 .run_branches(1)
                 .stamp(LegacyStamp::Raw("3".into())),
             Some("3"),
@@ -183,7 +187,9 @@ async fn every_migration_start() {
 /// The race itself: a ref deleted between the list and the read.
 #[tokio::test]
 async fn a_ref_vanishing_between_list_and_read_is_the_modelled_race() {
-    let spec = LegacySpec::new(2).run_branches(4).branch("u", None);
+    let spec = LegacySpec::new(LegacyVersion::V2)
+        .run_branches(4)
+        .branch("u", None);
     let t = TempGraph::legacy(&spec).await;
     let probe = Probe::new();
     let root = stampede_engine::root_uri(&t.root);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use common::TempGraph;
 use serde_json::json;
-use stampede_engine::legacy::LegacySpec;
+use stampede_engine::legacy::{LegacySpec, LegacyVersion};
 use stampede_engine::probe::Probe;
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::{Graph, Mode};
@@ -52,7 +52,11 @@ async fn cost_of_opening_a_current_graph() {
 #[tokio::test]
 async fn cost_of_opening_a_legacy_graph_with_10_run_refs() {
     let t = TempGraph::object_store()
-        .with_legacy(&LegacySpec::new(2).run_branches(10).branch("u", None))
+        .with_legacy(
+            &LegacySpec::new(LegacyVersion::V2)
+                .run_branches(10)
+                .branch("u", None),
+        )
         .await;
     let probe = Probe::new();
     let g = probed(&t, Mode::ReadWrite, &probe).await;

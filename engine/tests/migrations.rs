@@ -5,10 +5,10 @@ mod common;
 
 use common::{strings, TempGraph};
 use lance::Dataset;
-use stampede_engine::legacy::{LegacySpec, LegacyStamp};
+use stampede_engine::legacy::{LegacySpec, LegacyStamp, LegacyVersion};
 use stampede_engine::{read_stamp, Mode, PkState, StampState};
 
-fn legacy(version: u32) -> LegacySpec {
+fn legacy(version: LegacyVersion) -> LegacySpec {
     LegacySpec::new(version)
         .run_branches(4)
         .branch("feature", None)
@@ -24,7 +24,7 @@ async fn assert_current(t: &TempGraph) {
 
 #[tokio::test]
 async fn v1_to_v3_end_to_end() {
-    let t = TempGraph::legacy(&legacy(1)).await;
+    let t = TempGraph::legacy(&legacy(LegacyVersion::V1)).await;
     let g = t.rw().await;
     let report = g.report();
     assert_eq!((report.from, report.to), (1, 3));
@@ -60,7 +60,7 @@ async fn v1_to_v3_end_to_end() {
 
 #[tokio::test]
 async fn a_migrated_graph_reopens_without_writing() {
-    let t = TempGraph::legacy(&legacy(2)).await;
+    let t = TempGraph::legacy(&legacy(LegacyVersion::V2)).await;
     t.rw().await;
     let before = t.files();
     let g = t.rw().await;
@@ -71,7 +71,7 @@ async fn a_migrated_graph_reopens_without_writing() {
 
 #[tokio::test]
 async fn reentry_after_the_primary_key_commit() {
-    let t = TempGraph::legacy(&legacy(2).stamp(LegacyStamp::Absent)).await;
+    let t = TempGraph::legacy(&legacy(LegacyVersion::V2).stamp(LegacyStamp::Absent)).await;
     let g = t.rw().await;
     // Lance refuses to set a primary key twice: success proves it was not.
     assert_eq!((g.report().from, g.report().to), (1, 3));
@@ -81,7 +81,7 @@ async fn reentry_after_the_primary_key_commit() {
 
 #[tokio::test]
 async fn reentry_in_the_middle_of_the_sweep() {
-    let t = TempGraph::legacy(&legacy(2)).await;
+    let t = TempGraph::legacy(&legacy(LegacyVersion::V2)).await;
     // The dead opener had deleted __run__0 entirely, and __run__1's ref but
     // not its tree.
     std::fs::remove_file(t.ref_file("__run__0")).unwrap();
@@ -105,7 +105,12 @@ async fn reentry_in_the_middle_of_the_sweep() {
 
 #[tokio::test]
 async fn reentry_after_the_sweep_before_the_stamp() {
-    let t = TempGraph::legacy(&LegacySpec::new(2).run_branches(3).branch("u", None)).await;
+    let t = TempGraph::legacy(
+        &LegacySpec::new(LegacyVersion::V2)
+            .run_branches(3)
+            .branch("u", None),
+    )
+    .await;
     for i in 0..3 {
         std::fs::remove_file(t.ref_file(&format!("__run__{i}"))).unwrap();
         std::fs::remove_dir_all(t.tree_dir(&format!("__run__{i}"))).unwrap();
@@ -119,7 +124,7 @@ async fn reentry_after_the_sweep_before_the_stamp() {
 
 #[tokio::test]
 async fn user_run_branches_created_after_migration_are_never_swept() {
-    let t = TempGraph::legacy(&LegacySpec::new(2).run_branches(2)).await;
+    let t = TempGraph::legacy(&LegacySpec::new(LegacyVersion::V2).run_branches(2)).await;
     let g = t.rw().await;
     assert_eq!(g.report().swept.len(), 2);
     g.branch_create("__run__0", "main").await.unwrap();
@@ -136,7 +141,7 @@ async fn user_run_branches_created_after_migration_are_never_swept() {
 
 #[tokio::test]
 async fn read_only_on_a_legacy_graph_shows_the_migrated_view_and_writes_nothing() {
-    let t = TempGraph::legacy(&legacy(1)).await;
+    let t = TempGraph::legacy(&legacy(LegacyVersion::V1)).await;
     let before = t.files();
     let g = t.ro().await;
     assert_eq!((g.report().from, g.report().to), (1, 1));

@@ -231,7 +231,7 @@ async fn racing_applies_serialize() {
 /// main's schema, when creates race an apply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn branches_racing_an_apply_never_stand_across_it() {
-    use stampede_engine::schema_apply::read_manifest;
+    use stampede_engine::commit::read_manifest;
     for round in 0..common::rounds("STAMPEDE_ROUNDS", 10) {
         let (t, g) = TempGraph::init().await;
         let apply = {

@@ -4,7 +4,7 @@ mod common;
 
 use common::{kind, TempGraph};
 use lance::Dataset;
-use stampede_engine::legacy::{LegacySpec, LegacyStamp};
+use stampede_engine::legacy::{LegacySpec, LegacyStamp, LegacyVersion};
 use stampede_engine::manifest::PK_KEY;
 use stampede_engine::{read_stamp, ErrorKind, Mode, PkState, StampState};
 
@@ -15,61 +15,61 @@ struct Case {
     open: Result<u32, ErrorKind>,
 }
 
-fn raw(version: u32, value: &str) -> LegacySpec {
+fn raw(version: LegacyVersion, value: &str) -> LegacySpec {
     LegacySpec::new(version).stamp(LegacyStamp::Raw(value.into()))
 }
 
 fn cases() -> Vec<Case> {
-    let corrupt = |v: u32, value: &str| Case {
+    let corrupt = |v: LegacyVersion, value: &str| Case {
         spec: raw(v, value),
         state: StampState::Corrupt(value.into()),
         open: Err(ErrorKind::CorruptStamp),
     };
     vec![
         Case {
-            spec: LegacySpec::new(1),
+            spec: LegacySpec::new(LegacyVersion::V1),
             state: StampState::Unstamped,
             open: Ok(1),
         },
         Case {
-            spec: LegacySpec::new(2).stamp(LegacyStamp::Absent),
+            spec: LegacySpec::new(LegacyVersion::V2).stamp(LegacyStamp::Absent),
             state: StampState::PkSetUnstamped,
             open: Ok(1),
         },
         Case {
-            spec: raw(1, "1"),
+            spec: raw(LegacyVersion::V1, "1"),
             state: StampState::Version(1),
             open: Ok(1),
         },
         Case {
-            spec: LegacySpec::new(2),
+            spec: LegacySpec::new(LegacyVersion::V2),
             state: StampState::Version(2),
             open: Ok(2),
         },
         Case {
-            spec: raw(2, "3"),
+            spec: raw(LegacyVersion::V2, "3"),
             state: StampState::Version(3),
             open: Ok(3),
         },
         Case {
-            spec: raw(2, "4"),
+            spec: raw(LegacyVersion::V2, "4"),
             state: StampState::Version(4),
             open: Err(ErrorKind::UpgradeRequired),
         },
         Case {
-            spec: raw(2, "99"),
+            spec: raw(LegacyVersion::V2, "99"),
             state: StampState::Version(99),
             open: Err(ErrorKind::UpgradeRequired),
         },
-        corrupt(2, "abc"),
-        corrupt(2, " 3"),
-        corrupt(2, "3 "),
-        corrupt(2, "0"),
-        corrupt(2, "03"),
-        corrupt(2, "+2"),
-        corrupt(2, ""),
+        corrupt(LegacyVersion::V2, "abc"),
+        corrupt(LegacyVersion::V2, " 3"),
+        corrupt(LegacyVersion::V2, "3 "),
+        corrupt(LegacyVersion::V2, "0"),
+        corrupt(LegacyVersion::V2, "03"),
+        corrupt(LegacyVersion::V2, "+2"),
+        corrupt(LegacyVersion::V2, ""),
         // Never read as v1, even without a primary key.
-        corrupt(1, "x"),
+        corrupt(LegacyVersion::V1, "x"),
     ]
 }
 
@@ -127,10 +127,10 @@ async fn every_stamp_state_in_both_modes() {
 
 #[tokio::test]
 async fn errors_name_the_raw_value_and_the_versions() {
-    let t = TempGraph::legacy(&raw(2, " 3")).await;
+    let t = TempGraph::legacy(&raw(LegacyVersion::V2, " 3")).await;
     let err = t.open(Mode::ReadWrite).await.unwrap_err();
     assert!(err.to_string().contains("\" 3\""), "{err}");
-    let t = TempGraph::legacy(&raw(2, "99")).await;
+    let t = TempGraph::legacy(&raw(LegacyVersion::V2, "99")).await;
     let err = t.open(Mode::ReadOnly).await.unwrap_err();
     assert!(
         err.to_string().contains("99") && err.to_string().contains('3'),
@@ -140,7 +140,7 @@ async fn errors_name_the_raw_value_and_the_versions() {
 
 #[tokio::test]
 async fn a_primary_key_on_another_field_is_a_corrupt_manifest() {
-    let t = TempGraph::legacy(&LegacySpec::new(1)).await;
+    let t = TempGraph::legacy(&LegacySpec::new(LegacyVersion::V1)).await;
     let mut manifest = Dataset::open(&format!("{}/__manifest", t.root))
         .await
         .unwrap();

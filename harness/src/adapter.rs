@@ -12,21 +12,10 @@ use std::sync::Arc;
 use stampede_engine::lance::dataset::builder::DatasetBuilder;
 use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_engine::lance::session::Session;
+use stampede_engine::{Graph, STAMP_KEY};
+use stampede_model::{ErrorKind, Op, Outcome, Row, StampView, View};
 
-use serde_json::Value as Json;
-use stampede_engine::legacy::{
-    leave_lock, write_legacy, LegacySpec, LegacyStamp as EngineLegacyStamp,
-};
-use stampede_engine::schema::EXAMPLE_SCHEMA;
-use stampede_engine::STAMP_KEY;
-use stampede_engine::{self as engine, Graph};
-use stampede_model::{
-    Desired, ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, Row,
-    RowInput, StampState, StampView, Value, View,
-};
-
-/// Text the schema parser refuses, for `Desired::Malformed`.
-pub const MALFORMED_SCHEMA: &str = "node {";
+use crate::runner::{self, Runner};
 
 pub trait SystemUnderTest {
     /// Apply one op. Ops through the handle without one held are
@@ -40,8 +29,8 @@ pub struct Stampede {
     runtime: tokio::runtime::Runtime,
     dir: tempfile::TempDir,
     generation: usize,
-    root: String,
-    handle: Option<Graph>,
+    /// The root, the handle and the store parameters (a campaign's probe).
+    runner: Runner,
     /// The observer's own Lance session (its cache, not the engine's).
     session: Arc<Session>,
     /// Rows per type seen through the handle, by the manifest file they were
@@ -50,8 +39,6 @@ pub struct Stampede {
     seen_rows: RefCell<HashMap<ManifestFile, RowsByType>>,
     /// Main's type names, by main's manifest file.
     seen_types: RefCell<HashMap<ManifestFile, Vec<String>>>,
-    /// Store parameters for the handles it opens (a campaign's probe).
-    params: ObjectStoreParams,
     /// Prefix of every root: `""` (a plain path, where Lance takes local
     /// shortcuts) or `file-object-store://` (every call through the store,
     /// so a probe sees all of them).
@@ -73,12 +60,10 @@ impl Stampede {
                 .expect("a tokio runtime"),
             dir,
             generation: 0,
-            root,
-            handle: None,
+            runner: Runner::new(&root, ObjectStoreParams::default()),
             session: Arc::new(Session::default()),
             seen_rows: RefCell::default(),
             seen_types: RefCell::default(),
-            params: ObjectStoreParams::default(),
         }
     }
 
@@ -87,7 +72,7 @@ impl Stampede {
     pub fn through_object_store() -> Self {
         let mut sut = Self::new();
         sut.scheme = "file-object-store://";
-        sut.root = sut.root_of(0);
+        sut.runner.root = sut.root_of(0);
         sut
     }
 
@@ -98,28 +83,31 @@ impl Stampede {
 
     /// Open (and init) the next handles with these store parameters.
     pub fn use_params(&mut self, params: ObjectStoreParams) {
-        self.params = params;
+        self.runner.params = params;
     }
 
     pub fn root(&self) -> &str {
-        &self.root
+        &self.runner.root
     }
 
     /// An adapter observing an existing graph root (a campaign's shared
     /// graph), with no handle yet.
     pub fn observing(root: &str) -> Self {
-        Stampede {
-            root: root.to_string(),
-            ..Self::new()
-        }
+        let mut sut = Self::new();
+        sut.runner.root = root.to_string();
+        sut
     }
 
     fn with_handle<T>(
         &self,
-        f: impl AsyncFnOnce(&Graph) -> engine::Result<T>,
+        f: impl AsyncFnOnce(&Graph) -> Result<T, ErrorKind>,
     ) -> Result<T, ErrorKind> {
-        let graph = self.handle.as_ref().ok_or(ErrorKind::NotInitialized)?;
-        self.runtime.block_on(f(graph)).map_err(kind)
+        let graph = self
+            .runner
+            .handle
+            .as_ref()
+            .ok_or(ErrorKind::NotInitialized)?;
+        self.runtime.block_on(f(graph))
     }
 }
 
@@ -131,96 +119,21 @@ impl Default for Stampede {
 
 impl SystemUnderTest for Stampede {
     fn apply(&mut self, op: &Op) -> Outcome {
-        match op {
-            Op::Init => {
-                let graph = self
-                    .runtime
-                    .block_on(Graph::init_with(
-                        &self.root,
-                        EXAMPLE_SCHEMA,
-                        self.params.clone(),
-                    ))
-                    .map_err(kind)?;
-                self.handle = Some(graph);
-                Ok(Observation::Done)
-            }
-            Op::Open(mode) => {
-                let mode = match mode {
-                    Mode::ReadWrite => engine::Mode::ReadWrite,
-                    Mode::ReadOnly => engine::Mode::ReadOnly,
-                };
-                self.handle = None;
-                let graph = self
-                    .runtime
-                    .block_on(Graph::open_with(&self.root, mode, self.params.clone()))
-                    .map_err(kind)?;
-                let report = report(graph.report());
-                self.handle = Some(graph);
-                Ok(Observation::Opened(report))
-            }
-            Op::WriteLegacy(spec) => {
-                self.handle = None;
-                self.generation += 1;
-                self.root = self.root_of(self.generation);
-                self.runtime
-                    .block_on(write_legacy(&self.root, &legacy_spec(spec)))
-                    .map_err(kind)?;
-                Ok(Observation::Done)
-            }
-            Op::BranchCreate { name, from } => self
-                .with_handle(async |g| g.branch_create(name, from).await)
-                .map(|()| Observation::Done),
-            Op::BranchDelete { name } => self
-                .with_handle(async |g| g.branch_delete(name).await)
-                .map(|()| Observation::Done),
-            Op::BranchList => self
-                .with_handle(async |g| g.branch_list().await)
-                .map(Observation::Branches),
-            Op::Stamp => self.read_stamp().map(Observation::Stamp),
-            Op::ApplySchema(desired) => {
-                let source = match desired {
-                    Desired::Schema(spec) => spec.render(),
-                    Desired::Malformed => MALFORMED_SCHEMA.to_string(),
-                };
-                self.with_handle(async |g| g.apply_schema(&source).await)
-                    .map(|r| Observation::Applied {
-                        applied: r.applied,
-                        steps: r.steps.iter().map(ToString::to_string).collect(),
-                        lock_released: r.lock_released,
-                    })
-            }
-            Op::Load {
-                branch,
-                type_name,
-                rows,
-            } => {
-                let rows: Vec<Json> = rows.iter().map(to_json).collect();
-                self.with_handle(async |g| g.load(branch, type_name, &rows).await)
-                    .map(Observation::Loaded)
-            }
-            Op::Scan { branch, type_name } => self
-                .with_handle(async |g| g.scan(branch, type_name).await)
-                .map(|rows| Observation::Rows(rows.into_iter().map(from_json).collect())),
-            Op::Merge { source, target } => self
-                .with_handle(async |g| g.branch_merge(source, target).await)
-                .map(|()| Observation::Done),
-            Op::Unlock => self
-                .with_handle(async |g| g.unlock().await)
-                .map(Observation::Unlocked),
-            Op::LeaveLock => self
-                .runtime
-                .block_on(leave_lock(&self.root))
-                .map(|()| Observation::Done)
-                .map_err(kind),
+        if let Op::WriteLegacy(_) = op {
+            // A legacy graph is written at a fresh root, never over the last.
+            self.generation += 1;
+            self.runner.root = self.root_of(self.generation);
         }
+        self.runtime.block_on(self.runner.apply(op))
     }
 
     fn view(&self) -> View {
         let (stamp, refs) = self.observe_lance();
         let list = self
+            .runner
             .handle
             .is_some()
-            .then(|| self.with_handle(async |g| g.branch_list().await));
+            .then(|| self.with_handle(async |g| g.branch_list().await.map_err(runner::kind)));
         let rows = match &list {
             Some(Ok(branches)) => self.observe_rows(branches),
             _ => BTreeMap::new(),
@@ -235,22 +148,6 @@ impl SystemUnderTest for Stampede {
 }
 
 impl Stampede {
-    fn read_stamp(&self) -> Result<StampView, ErrorKind> {
-        let report = self
-            .runtime
-            .block_on(engine::read_stamp(&self.root))
-            .map_err(kind)?;
-        Ok(StampView {
-            state: match report.state {
-                engine::StampState::Unstamped => StampState::Unstamped,
-                engine::StampState::PkSetUnstamped => StampState::PkSetUnstamped,
-                engine::StampState::Version(v) => StampState::Version(v),
-                engine::StampState::Corrupt(raw) => StampState::Corrupt(raw),
-            },
-            verdict: report.verdict.map_err(kind),
-        })
-    }
-
     /// Main's raw stamp and primary key, and the refs as Lance itself lists
     /// them: an observer independent of the engine's own reading code (the
     /// engine's reading is judged through `Op::Stamp`).
@@ -261,7 +158,7 @@ impl Stampede {
         Result<StampView, ErrorKind>,
         BTreeMap<String, Option<String>>,
     ) {
-        let uri = format!("{}/__manifest", self.root);
+        let uri = format!("{}/__manifest", self.root());
         self.runtime.block_on(async {
             let opened = DatasetBuilder::from_uri(&uri)
                 .with_session(self.session.clone())
@@ -307,7 +204,9 @@ impl Stampede {
         let types = match cached {
             Some(types) => types,
             None => {
-                let Ok((_, schema)) = self.with_handle(async |g| g.schema().await) else {
+                let Ok((_, schema)) =
+                    self.with_handle(async |g| g.schema().await.map_err(runner::kind))
+                else {
                     return BTreeMap::new();
                 };
                 let types: Vec<String> = schema.types.keys().cloned().collect();
@@ -326,9 +225,8 @@ impl Stampede {
                 let by_type: BTreeMap<_, _> = types
                     .iter()
                     .map(|type_name| {
-                        let rows = self
-                            .with_handle(async |g| g.scan(branch, type_name).await)
-                            .map(|rows| rows.into_iter().map(from_json).collect());
+                        let rows =
+                            self.with_handle(async |g| runner::scan(g, branch, type_name).await);
                         (type_name.clone(), rows)
                     })
                     .collect();
@@ -346,7 +244,7 @@ impl Stampede {
 
     /// Which manifest file a branch's head is, read through Lance.
     fn manifest_file(&self, branch: &str) -> Option<ManifestFile> {
-        let uri = format!("{}/__manifest", self.root);
+        let uri = format!("{}/__manifest", self.root());
         self.runtime.block_on(async {
             let builder = DatasetBuilder::from_uri(&uri).with_session(self.session.clone());
             let builder = if branch == "main" {
@@ -357,69 +255,11 @@ impl Stampede {
             let dataset = builder.load().await.ok()?;
             let location = dataset.manifest_location();
             Some((
-                self.root.clone(),
+                self.root().to_string(),
                 branch.to_string(),
                 location.version,
                 location.e_tag.clone(),
             ))
         })
     }
-}
-
-pub(crate) fn to_json(row: &RowInput) -> Json {
-    let mut object = serde_json::Map::new();
-    for (field, value) in row {
-        let json = match value {
-            Value::Null => Json::Null,
-            Value::Bool(b) => Json::from(*b),
-            Value::Int(n) => Json::from(*n),
-            Value::Str(s) => Json::from(s.as_str()),
-        };
-        object.insert(field.clone(), json);
-    }
-    Json::Object(object)
-}
-
-pub(crate) fn from_json(row: serde_json::Map<String, Json>) -> Row {
-    row.into_iter()
-        .map(|(field, json)| {
-            let value = match json {
-                Json::Null => Value::Null,
-                Json::Bool(b) => Value::Bool(b),
-                Json::String(s) => Value::Str(s),
-                Json::Number(n) => Value::Int(n.as_i64().expect("tables hold integers only here")),
-                other => panic!("a scan returned {other} for {field}"),
-            };
-            (field, value)
-        })
-        .collect()
-}
-
-/// Kinds cross by name: the model shares no type with the engine.
-pub fn kind(error: engine::Error) -> ErrorKind {
-    let name = error.kind().as_str();
-    ErrorKind::from_name(name).unwrap_or_else(|| panic!("the model has no error kind {name:?}"))
-}
-
-fn report(report: &engine::OpenReport) -> OpenReport {
-    OpenReport {
-        from: report.from,
-        to: report.to,
-        swept: report.swept.clone(),
-        kept: report.kept.clone(),
-    }
-}
-
-pub fn legacy_spec(graph: &LegacyGraph) -> LegacySpec {
-    let mut spec = LegacySpec::new(graph.version)
-        .run_branches(graph.run_branches)
-        .stamp(match &graph.stamp {
-            LegacyStamp::Default => EngineLegacyStamp::Default,
-            LegacyStamp::Absent => EngineLegacyStamp::Absent,
-            LegacyStamp::Raw(raw) => EngineLegacyStamp::Raw(raw.clone()),
-        });
-    for (name, parent) in &graph.branches {
-        spec = spec.branch(name, parent.as_deref());
-    }
-    spec
 }

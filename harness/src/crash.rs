@@ -469,19 +469,6 @@ pub fn run_scenario(
     report
 }
 
-/// Run the campaign over `scenarios` (all of them when empty).
-pub fn run(
-    names: &[String],
-    budget: Budget,
-    mut progress: impl FnMut(&str, &State),
-) -> Vec<ScenarioReport> {
-    scenarios()
-        .into_iter()
-        .filter(|s| names.is_empty() || names.iter().any(|n| n == s.name))
-        .map(|s| run_scenario(&s, budget, |state| progress(s.name, state)))
-        .collect()
-}
-
 /// Re-run one crash state, saying what the judge saw.
 pub fn replay(token: &str) -> Result<bool, String> {
     let (name, state) = parse_token(token).ok_or_else(|| format!("not a crash token: {token}"))?;

@@ -10,55 +10,17 @@
 //! must succeed whenever the model's does — the graph stays openable. Both
 //! sides then continue from that state with a read-write handle.
 
-use std::time::{Duration, Instant};
-
 use stampede_engine::probe::{FaultPlan, Probe};
 use stampede_model::{Mode, Op};
 
 use crate::adapter::{Stampede, SystemUnderTest};
 use crate::effects::{candidates, expect, matching, observe, outcome_fits};
-use crate::sequential::case_seed;
 use crate::sequential::machine::Reference;
 
-#[derive(Clone, Copy, Debug)]
-pub struct Budget {
-    pub seed: u64,
-    pub cases: u32,
-    pub max_ops: usize,
-    /// Per mille of calls failing before storage.
-    pub transient: u32,
-    /// Per mille of writes whose acknowledgement is lost.
-    pub lost_ack: u32,
-}
-
-impl Budget {
-    pub fn new(seed: u64, cases: u32, max_ops: usize) -> Budget {
-        Budget {
-            seed,
-            cases,
-            max_ops,
-            transient: 60,
-            lost_ack: 200,
-        }
-    }
-}
-
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub cases: u32,
-    pub ops: u64,
-    /// Ops that met at least one injected fault.
-    pub faulted_ops: u64,
-    pub injected: u64,
-    pub elapsed: Duration,
-    pub failures: Vec<Failure>,
-}
-
-#[derive(Debug)]
-pub struct Failure {
-    pub replay: String,
-    pub message: String,
-}
+/// Per mille of calls failing before they reach storage.
+pub const TRANSIENT_PER_MILLE: u32 = 60;
+/// Per mille of writes whose acknowledgement is lost after they took effect.
+pub const LOST_ACK_PER_MILLE: u32 = 200;
 
 pub fn replay_token(case_seed: u64, max_ops: usize) -> String {
     format!("faults:{case_seed:016x}:{max_ops}")
@@ -83,7 +45,6 @@ pub struct CaseReport {
 pub fn run_case(
     case_seed: u64,
     max_ops: usize,
-    budget: &Budget,
     mut trace: impl FnMut(&str),
 ) -> Result<CaseReport, String> {
     let steps = crate::sequential::generate_steps(case_seed, max_ops);
@@ -101,9 +62,9 @@ pub fn run_case(
         let faulty = !matches!(op, Op::WriteLegacy(_) | Op::LeaveLock | Op::Stamp);
         probe.set_plan(faulty.then(|| {
             FaultPlan::faults(
-                case_seed ^ (i as u64).wrapping_mul(0x9E37_79B9),
-                budget.transient,
-                budget.lost_ack,
+                crate::seeds::mix(case_seed, i),
+                TRANSIENT_PER_MILLE,
+                LOST_ACK_PER_MILLE,
             )
         }));
         let outcome = sut.apply(&op);
@@ -170,35 +131,11 @@ pub fn run_case(
     Ok(report)
 }
 
-pub fn run(budget: Budget, mut progress: impl FnMut(u32, &Summary)) -> Summary {
-    let start = Instant::now();
-    let mut summary = Summary::default();
-    for index in 0..budget.cases {
-        let seed = case_seed(budget.seed, index);
-        match run_case(seed, budget.max_ops, &budget, |_| {}) {
-            Ok(report) => {
-                summary.ops += report.ops;
-                summary.faulted_ops += report.faulted_ops;
-                summary.injected += report.injected;
-            }
-            Err(message) => summary.failures.push(Failure {
-                replay: replay_token(seed, budget.max_ops),
-                message,
-            }),
-        }
-        summary.cases += 1;
-        summary.elapsed = start.elapsed();
-        progress(index, &summary);
-    }
-    summary
-}
-
 /// Re-run one case, printing every op, both outcomes and the faults met.
 pub fn replay(token: &str) -> Result<bool, String> {
     let (seed, max_ops) =
         parse_token(token).ok_or_else(|| format!("not a faults token: {token}"))?;
-    let budget = Budget::new(0, 1, max_ops);
-    match run_case(seed, max_ops, &budget, |line| println!("{line}")) {
+    match run_case(seed, max_ops, |line| println!("{line}")) {
         Ok(report) => {
             println!(
                 "{token}: passes ({} ops, {} met faults)",

@@ -9,6 +9,9 @@ pub mod crash;
 pub mod effects;
 pub mod faults;
 pub mod plan;
+pub mod quiet;
+pub mod runner;
+pub mod seeds;
 #[cfg(feature = "defects")]
 pub mod sensitivity;
 pub mod sequential;

@@ -1,14 +1,19 @@
-//! `stampede verify`: a plan of campaigns, each under a budget, sharded
-//! across processes with `--jobs`, reported as one table (and as JSON).
+//! `stampede verify`: a plan of campaigns, each a list of units (sequential
+//! and fault cases, concurrent rounds, crash scenarios, the loom suite) run
+//! by one loop under a stop rule, sharded across processes with `--jobs`,
+//! reported as one table and as JSON derived from the types below.
 
 use std::io::IsTerminal;
 use std::time::Instant;
 
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
-use crate::sequential::case_seed;
+use crate::seeds::derive;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, Serialize, Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
 pub enum Campaign {
     /// Random op sequences, engine vs model, op by op.
     Sequential,
@@ -34,7 +39,8 @@ impl Campaign {
         }
     }
 
-    fn unit(self) -> &'static str {
+    /// What the table counts: crash scenarios run as many states.
+    pub fn unit(self) -> &'static str {
         match self {
             Campaign::Sequential | Campaign::Faults => "cases",
             Campaign::Concurrent => "rounds",
@@ -42,21 +48,11 @@ impl Campaign {
             Campaign::Loom => "models",
         }
     }
-
-    pub fn from_name(name: &str) -> Option<Campaign> {
-        [
-            Campaign::Sequential,
-            Campaign::Concurrent,
-            Campaign::Crash,
-            Campaign::Faults,
-            Campaign::Loom,
-        ]
-        .into_iter()
-        .find(|c| c.name() == name)
-    }
 }
 
-#[derive(Clone, Debug)]
+/// Everything that names a run: the root seed and every budget. Shards get
+/// it as a file, so a child runs exactly its parent's plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Budgets {
     pub seed: u64,
     pub cases: u32,
@@ -69,6 +65,36 @@ pub struct Budgets {
     /// Kill the recovering open at every n-th write (0: never).
     pub second_death_stride: u64,
     pub loom_bound: u32,
+    /// A proptest regression file the sequential campaign replays first
+    /// and records failures in (the test suite's; never a shard's).
+    #[serde(skip)]
+    pub regressions: Option<&'static str>,
+}
+
+impl Default for Budgets {
+    /// `stampede verify`'s defaults.
+    fn default() -> Self {
+        Budgets {
+            seed: 1,
+            cases: 100,
+            max_ops: 30,
+            rounds: 50,
+            actors: 4,
+            processes: false,
+            fault_cases: 50,
+            second_death_stride: 1,
+            loom_bound: 3,
+            regressions: None,
+        }
+    }
+}
+
+/// When a campaign stops: after its whole budget (verification), or at its
+/// first failure (sensitivity: how much it took to catch a defect).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    Budget,
+    FirstFailure,
 }
 
 /// This process's share: unit `i` runs when `i % of == index`.
@@ -84,23 +110,60 @@ impl Shard {
     fn owns(self, unit: u32) -> bool {
         unit % self.of == self.index
     }
+
+    /// `I/N` with `I < N`.
+    pub fn parse(text: &str) -> Option<Shard> {
+        let (index, of) = text.split_once('/')?;
+        let shard = Shard {
+            index: index.parse().ok()?,
+            of: of.parse().ok()?,
+        };
+        (shard.index < shard.of).then_some(shard)
+    }
 }
 
-#[derive(Clone, Debug, Default)]
+/// One failure of any campaign, with the token that replays it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
+    pub campaign: Campaign,
+    /// `stampede replay <this>` re-runs it (loom: a command to run).
     pub replay: String,
     pub message: String,
 }
 
-#[derive(Clone, Debug)]
+impl Failure {
+    /// What a person runs to see this failure again.
+    pub fn replay_line(&self) -> String {
+        match self.campaign {
+            Campaign::Loom => format!("replay: {}", self.replay),
+            _ => format!("replay: stampede replay {}", self.replay),
+        }
+    }
+}
+
+/// Per-operation figures of the crash campaign.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CrashDetail {
+    pub operation: String,
+    pub writes: u64,
+    pub states: u64,
+    pub violations: u64,
+    /// `check`'s problem and note kinds after recovery, by states.
+    pub residue: std::collections::BTreeMap<String, u64>,
+    pub seconds: f64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CampaignResult {
     pub campaign: Campaign,
+    /// Cases, rounds, crash states or loom models run.
     pub units: u64,
     pub ops: u64,
+    /// Fault campaign: ops that met at least one injected fault.
+    pub faulted_ops: u64,
     pub failures: Vec<Failure>,
     pub seconds: f64,
-    /// Per-part figures (the crash campaign: one per operation).
-    pub details: Vec<Value>,
+    pub crash: Vec<CrashDetail>,
 }
 
 impl CampaignResult {
@@ -109,9 +172,10 @@ impl CampaignResult {
             campaign,
             units: 0,
             ops: 0,
+            faulted_ops: 0,
             failures: Vec::new(),
             seconds: 0.0,
-            details: Vec::new(),
+            crash: Vec::new(),
         }
     }
 
@@ -119,193 +183,211 @@ impl CampaignResult {
         self.ops as f64 / self.seconds.max(1e-9)
     }
 
-    pub fn to_json(&self) -> Value {
-        json!({
-            "campaign": self.campaign.name(),
-            "unit": self.campaign.unit(),
-            "units": self.units,
-            "ops": self.ops,
-            "failures": self.failures.len(),
-            "ops_per_second": self.ops_per_second(),
-            "seconds": self.seconds,
-            "details": self.details,
-            "failed": self.failures.iter().map(|f| json!({
-                "replay": f.replay, "message": f.message,
-            })).collect::<Vec<_>>(),
-        })
-    }
-
-    pub fn from_json(value: &Value) -> Option<CampaignResult> {
-        Some(CampaignResult {
-            campaign: Campaign::from_name(value["campaign"].as_str()?)?,
-            units: value["units"].as_u64()?,
-            ops: value["ops"].as_u64()?,
-            seconds: value["seconds"].as_f64()?,
-            details: value["details"].as_array().cloned().unwrap_or_default(),
-            failures: value["failed"]
-                .as_array()?
-                .iter()
-                .map(|f| Failure {
-                    replay: f["replay"].as_str().unwrap_or_default().to_string(),
-                    message: f["message"].as_str().unwrap_or_default().to_string(),
-                })
-                .collect(),
-        })
+    /// Add one unit's (or one shard's) figures.
+    fn absorb(&mut self, other: CampaignResult) {
+        self.units += other.units;
+        self.ops += other.ops;
+        self.faulted_ops += other.faulted_ops;
+        self.failures.extend(other.failures);
+        self.crash.extend(other.crash);
     }
 }
 
-/// A progress line: redrawn in place on a terminal, a plain line every
-/// tenth of the budget otherwise.
-pub struct Progress {
-    campaign: &'static str,
-    total: u64,
-    terminal: bool,
-    quiet: bool,
-    last_tenth: u64,
+/// The `--json` report of a plan.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub harness_version: String,
+    pub jobs: u32,
+    pub budgets: Budgets,
+    pub results: Vec<CampaignResult>,
+    pub passed: bool,
 }
 
-impl Progress {
-    pub fn new(campaign: Campaign, total: u64, quiet: bool) -> Self {
-        Progress {
-            campaign: campaign.name(),
-            total: total.max(1),
-            terminal: std::io::stderr().is_terminal(),
-            quiet,
-            last_tenth: 0,
-        }
-    }
-
-    pub fn tick(&mut self, done: u64, failures: usize) {
-        if self.quiet {
-            return;
-        }
-        if self.terminal {
-            let width = 30;
-            let filled = (done * width / self.total).min(width) as usize;
-            eprint!(
-                "\r{:<11} [{}{}] {done}/{} failures {failures}  ",
-                self.campaign,
-                "#".repeat(filled),
-                " ".repeat(width as usize - filled),
-                self.total
-            );
-            if done >= self.total {
-                eprintln!();
-            }
-        } else {
-            let tenth = done * 10 / self.total;
-            if tenth > self.last_tenth {
-                self.last_tenth = tenth;
-                eprintln!(
-                    "  {}: {done}/{} failures {failures}",
-                    self.campaign, self.total
-                );
-            }
+impl Report {
+    pub fn new(budgets: &Budgets, jobs: u32, results: Vec<CampaignResult>) -> Self {
+        Report {
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            jobs,
+            budgets: budgets.clone(),
+            passed: results.iter().all(|r| r.failures.is_empty()),
+            results,
         }
     }
 }
 
-/// Run one campaign (this process's shard of it).
-pub fn run(campaign: Campaign, budgets: &Budgets, shard: Shard, quiet: bool) -> CampaignResult {
-    let start = Instant::now();
-    let mut result = CampaignResult::new(campaign);
+/// How many units a campaign's budget holds.
+fn unit_count(campaign: Campaign, budgets: &Budgets) -> u32 {
+    match campaign {
+        Campaign::Sequential => budgets.cases,
+        Campaign::Faults => budgets.fault_cases,
+        Campaign::Concurrent => budgets.rounds,
+        Campaign::Crash => crate::crash::scenarios().len() as u32,
+        Campaign::Loom => 1,
+    }
+}
+
+/// Run unit `index` of `campaign`.
+fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult {
+    let mut unit = CampaignResult::new(campaign);
+    let fail = |replay: String, message: String| Failure {
+        campaign,
+        replay,
+        message,
+    };
     match campaign {
         Campaign::Sequential => {
-            let mut progress = Progress::new(campaign, u64::from(budgets.cases), quiet);
-            let ops_before =
-                crate::sequential::machine::ENGINE_OPS.load(std::sync::atomic::Ordering::Relaxed);
-            for index in (0..budgets.cases).filter(|i| shard.owns(*i)) {
-                let seed = case_seed(budgets.seed, index);
-                if let Err(failure) = crate::sequential::run_case(seed, budgets.max_ops) {
-                    result.failures.push(Failure {
-                        replay: failure.replay.clone(),
-                        message: failure.to_string(),
-                    });
-                }
-                result.units += 1;
-                progress.tick(u64::from(index + 1), result.failures.len());
+            let ops = crate::sequential::machine::engine_ops();
+            let seed = derive(budgets.seed, index);
+            if let Err(failure) =
+                crate::sequential::run_case_with(seed, budgets.max_ops, budgets.regressions)
+            {
+                unit.failures
+                    .push(fail(failure.replay.clone(), failure.to_string()));
             }
-            result.ops = crate::sequential::machine::ENGINE_OPS
-                .load(std::sync::atomic::Ordering::Relaxed)
-                - ops_before;
+            unit.units = 1;
+            unit.ops = crate::sequential::machine::engine_ops() - ops;
         }
         Campaign::Faults => {
-            let mut progress = Progress::new(campaign, u64::from(budgets.fault_cases), quiet);
-            let budget =
-                crate::faults::Budget::new(budgets.seed, budgets.fault_cases, budgets.max_ops);
-            for index in (0..budgets.fault_cases).filter(|i| shard.owns(*i)) {
-                let seed = case_seed(budgets.seed, index);
-                match crate::faults::run_case(seed, budgets.max_ops, &budget, |_| {}) {
-                    Ok(report) => result.ops += report.ops,
-                    Err(message) => result.failures.push(Failure {
-                        replay: crate::faults::replay_token(seed, budgets.max_ops),
-                        message,
-                    }),
+            let seed = derive(budgets.seed, index);
+            match crate::faults::run_case(seed, budgets.max_ops, |_| {}) {
+                Ok(report) => {
+                    unit.ops = report.ops;
+                    unit.faulted_ops = report.faulted_ops;
                 }
-                result.units += 1;
-                progress.tick(u64::from(index + 1), result.failures.len());
+                Err(message) => unit.failures.push(fail(
+                    crate::faults::replay_token(seed, budgets.max_ops),
+                    message,
+                )),
             }
+            unit.units = 1;
         }
         Campaign::Concurrent => {
-            use crate::concurrent::{execute_with, generate, judge, replay_token, Actors};
-            let mut progress = Progress::new(campaign, u64::from(budgets.rounds), quiet);
+            use crate::concurrent::{execute_with, generate, injector_seed, judge, Actors};
             let actors = if budgets.processes {
                 Actors::Processes
             } else {
                 Actors::Tasks
             };
-            for index in (0..budgets.rounds).filter(|i| shard.owns(*i)) {
-                let round = generate(budgets.seed, index, budgets.actors);
-                let (seen, view) = execute_with(&round, actors, budgets.seed ^ u64::from(index));
-                if let Err(why) = judge(&round, &seen, &view) {
-                    result.failures.push(Failure {
-                        replay: replay_token(budgets.seed, index, budgets.actors),
-                        message: why,
-                    });
-                }
-                result.units += 1;
-                result.ops += round.actors.len() as u64;
-                progress.tick(u64::from(index + 1), result.failures.len());
+            let round = generate(budgets.seed, index, budgets.actors);
+            let (seen, view) = execute_with(&round, actors, injector_seed(budgets.seed, index));
+            if let Err(why) = judge(&round, &seen, &view) {
+                unit.failures.push(fail(
+                    crate::concurrent::replay_token(budgets.seed, index, budgets.actors),
+                    why,
+                ));
             }
+            unit.units = 1;
+            unit.ops = round.actors.len() as u64;
         }
         Campaign::Crash => {
-            let scenarios = crate::crash::scenarios();
-            let mut progress = Progress::new(campaign, scenarios.len() as u64, quiet);
+            let scenario = &crate::crash::scenarios()[index as usize];
             let budget = crate::crash::Budget {
                 second_death_stride: (budgets.second_death_stride > 0)
                     .then_some(budgets.second_death_stride),
             };
-            for (index, scenario) in scenarios.iter().enumerate() {
-                if !shard.owns(index as u32) {
-                    continue;
-                }
-                let report = crate::crash::run_scenario(scenario, budget, |_| {});
-                result.details.push(json!({
-                    "operation": report.name, "writes": report.writes,
-                    "states": report.states, "violations": report.violations.len(),
-                    "residue": report.residue, "seconds": report.seconds,
-                }));
-                result.units += report.states;
-                result.ops += report.states;
-                result
-                    .failures
-                    .extend(report.violations.iter().map(|v| Failure {
-                        replay: v.token.clone(),
-                        message: v.what.clone(),
-                    }));
-                progress.tick(index as u64 + 1, result.failures.len());
-            }
+            let report = crate::crash::run_scenario(scenario, budget, |_| {});
+            unit.units = report.states;
+            unit.ops = report.states;
+            unit.failures.extend(
+                report
+                    .violations
+                    .iter()
+                    .map(|v| fail(v.token.clone(), v.what.clone())),
+            );
+            unit.crash.push(CrashDetail {
+                operation: report.name.to_string(),
+                writes: report.writes,
+                states: report.states,
+                violations: report.violations.len() as u64,
+                residue: report.residue,
+                seconds: report.seconds,
+            });
         }
         Campaign::Loom => {
-            if shard.index == 0 {
-                let (units, failure) = crate::plan::loom(budgets.loom_bound);
-                result.units = units;
-                result.failures.extend(failure);
-            }
+            let (models, failure) = loom(budgets.loom_bound);
+            unit.units = models;
+            unit.failures.extend(failure);
         }
     }
+    unit
+}
+
+/// Run this shard of one campaign: every unit it owns, in order, until the
+/// budget is spent or, with [`Stop::FirstFailure`], a unit fails.
+pub fn run(
+    campaign: Campaign,
+    budgets: &Budgets,
+    shard: Shard,
+    stop: Stop,
+    quiet: bool,
+) -> CampaignResult {
+    let start = Instant::now();
+    let mut result = CampaignResult::new(campaign);
+    let total = unit_count(campaign, budgets);
+    let progress = Progress::new(campaign, u64::from(total), quiet);
+    for index in (0..total).filter(|i| shard.owns(*i)) {
+        result.absorb(run_unit(campaign, budgets, index));
+        progress.tick(u64::from(index + 1), result.failures.len());
+        if stop == Stop::FirstFailure && !result.failures.is_empty() {
+            break;
+        }
+    }
+    progress.finish();
     result.seconds = start.elapsed().as_secs_f64();
     result
+}
+
+/// A progress bar on a terminal (indicatif); a plain line every tenth of
+/// the budget otherwise, so CI logs show progress too.
+struct Progress {
+    bar: indicatif::ProgressBar,
+    campaign: Campaign,
+    plain: bool,
+    last_tenth: std::cell::Cell<u64>,
+}
+
+impl Progress {
+    fn new(campaign: Campaign, total: u64, quiet: bool) -> Self {
+        let terminal = std::io::stderr().is_terminal();
+        let bar = if quiet || !terminal {
+            indicatif::ProgressBar::hidden()
+        } else {
+            indicatif::ProgressBar::new(total)
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{prefix:<11} [{bar:30}] {pos}/{len} {msg} ({elapsed})",
+            )
+            .expect("a valid template")
+            .progress_chars("#>-"),
+        );
+        bar.set_prefix(campaign.name());
+        bar.set_length(total.max(1));
+        Progress {
+            bar,
+            campaign,
+            plain: !quiet && !terminal,
+            last_tenth: std::cell::Cell::new(0),
+        }
+    }
+
+    fn tick(&self, done: u64, failures: usize) {
+        self.bar.set_position(done);
+        self.bar.set_message(format!("failures {failures}"));
+        let total = self.bar.length().unwrap_or(1).max(1);
+        let tenth = done * 10 / total;
+        if self.plain && tenth > self.last_tenth.get() {
+            self.last_tenth.set(tenth);
+            eprintln!(
+                "  {}: {done}/{total} failures {failures}",
+                self.campaign.name()
+            );
+        }
+    }
+
+    fn finish(&self) {
+        self.bar.finish_and_clear();
+    }
 }
 
 /// `cargo test` of the loom suite in release, in the source tree (`cargo`
@@ -333,22 +415,32 @@ pub fn loom_command(bound: u32, test: Option<&str>) -> std::process::Command {
     command
 }
 
+/// The shell form of a command, to print for a person to run.
+pub fn shell_form(command: &std::process::Command) -> String {
+    let env = command
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())));
+    let program = std::iter::once(command.get_program().to_string_lossy().into_owned());
+    let args = command.get_args().map(|a| a.to_string_lossy().into_owned());
+    env.chain(program).chain(args).collect::<Vec<_>>().join(" ")
+}
+
 /// The loom suite (it builds only the protocol crate). Returns the models
-/// run and a failure, if any.
+/// run and a failure, if any, whose replay is the command to run.
 pub fn loom(bound: u32) -> (u64, Option<Failure>) {
     let mut loom = loom_command(bound, None);
-    let args: Vec<_> = loom.get_args().map(|a| a.to_string_lossy()).collect();
-    let command = format!("LOOM_MAX_PREEMPTIONS={bound} cargo {}", args.join(" "));
-    let output = loom.output();
-    let output = match output {
+    let command = shell_form(&loom);
+    let failure = |message: String| Failure {
+        campaign: Campaign::Loom,
+        replay: command.clone(),
+        message,
+    };
+    let output = match loom.output() {
         Ok(o) => o,
         Err(e) => {
             return (
                 0,
-                Some(Failure {
-                    replay: command,
-                    message: format!("could not run cargo for loom: {e}"),
-                }),
+                Some(failure(format!("could not run cargo for loom: {e}"))),
             )
         }
     };
@@ -358,27 +450,15 @@ pub fn loom(bound: u32) -> (u64, Option<Failure>) {
         .filter(|l| l.starts_with("test ") && l.ends_with(" ok"))
         .count() as u64;
     if output.status.success() {
-        (passed, None)
-    } else {
-        (
-            passed,
-            Some(Failure {
-                replay: command,
-                message: format!(
-                    "{stdout}\n{}",
-                    String::from_utf8_lossy(&output.stderr)
-                        .lines()
-                        .rev()
-                        .take(40)
-                        .collect::<Vec<_>>()
-                        .into_iter()
-                        .rev()
-                        .collect::<Vec<_>>()
-                        .join("\n")
-                ),
-            }),
-        )
+        return (passed, None);
     }
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let tail: Vec<&str> = stderr.lines().rev().take(40).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    (
+        passed,
+        Some(failure(format!("{stdout}\n{}", tail.join("\n")))),
+    )
 }
 
 /// Merge the shards of one campaign, run by separate processes.
@@ -386,10 +466,7 @@ pub fn merge(parts: Vec<CampaignResult>, seconds: f64) -> Option<CampaignResult>
     let mut parts = parts.into_iter();
     let mut merged = parts.next()?;
     for part in parts {
-        merged.units += part.units;
-        merged.ops += part.ops;
-        merged.failures.extend(part.failures);
-        merged.details.extend(part.details);
+        merged.absorb(part);
     }
     merged.seconds = seconds;
     Some(merged)
@@ -416,41 +493,17 @@ pub fn print_table(results: &[CampaignResult]) {
 
 /// Per-operation figures of a crash campaign.
 pub fn print_crash_details(result: &CampaignResult) {
-    if result.details.is_empty() {
+    if result.crash.is_empty() {
         return;
     }
     println!(
         "{:<20} {:>6} {:>7} {:>10}  residue after recovery (states)",
         "operation", "writes", "states", "violations"
     );
-    for d in &result.details {
+    for d in &result.crash {
         println!(
-            "{:<20} {:>6} {:>7} {:>10}  {}",
-            d["operation"].as_str().unwrap_or_default(),
-            d["writes"],
-            d["states"],
-            d["violations"],
-            d["residue"]
+            "{:<20} {:>6} {:>7} {:>10}  {:?}",
+            d.operation, d.writes, d.states, d.violations, d.residue
         );
     }
-}
-
-pub fn report_json(budgets: &Budgets, jobs: u32, results: &[CampaignResult]) -> Value {
-    json!({
-        "harness_version": env!("CARGO_PKG_VERSION"),
-        "seed": budgets.seed,
-        "jobs": jobs,
-        "budgets": {
-            "sequential_cases": budgets.cases,
-            "max_ops": budgets.max_ops,
-            "concurrent_rounds": budgets.rounds,
-            "actors": budgets.actors,
-            "processes": budgets.processes,
-            "fault_cases": budgets.fault_cases,
-            "second_death_stride": budgets.second_death_stride,
-            "loom_bound": budgets.loom_bound,
-        },
-        "results": results.iter().map(CampaignResult::to_json).collect::<Vec<_>>(),
-        "passed": results.iter().all(|r| r.failures.is_empty()),
-    })
 }

@@ -2,29 +2,40 @@
 //! one real graph, judged order-blind against the model.
 //! STAMPEDE_ROUNDS / STAMPEDE_ACTORS / STAMPEDE_SEED override.
 
-use stampede_harness::concurrent::{execute, execute_with, judge, run, Actors, Round};
+use stampede_harness::concurrent::{execute, execute_with, judge, Actors, Round};
 use stampede_harness::env_or;
+use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
 
 #[test]
 fn concurrent_rounds_have_a_serial_explanation() {
-    let seed = env_or("STAMPEDE_SEED", 20261124);
-    let summary = run(
-        seed,
-        env_or("STAMPEDE_ROUNDS", 20) as u32,
-        env_or("STAMPEDE_ACTORS", 4) as usize,
+    let budgets = Budgets {
+        seed: env_or("STAMPEDE_SEED", 20261124),
+        rounds: env_or("STAMPEDE_ROUNDS", 20) as u32,
+        actors: env_or("STAMPEDE_ACTORS", 4) as usize,
+        ..Budgets::default()
+    };
+    let result = run(
+        Campaign::Concurrent,
+        &budgets,
+        Shard::ALL,
+        Stop::Budget,
+        true,
     );
     eprintln!(
-        "concurrent: seed {seed} rounds {} actor ops {} failures {}",
-        summary.rounds,
-        summary.actor_ops,
-        summary.failures.len()
+        "concurrent: seed {} rounds {} actor ops {} failures {}",
+        budgets.seed,
+        result.units,
+        result.ops,
+        result.failures.len()
     );
-    assert!(summary.rounds > 0);
-    if let Some(first) = summary.failures.first() {
+    assert!(result.units > 0);
+    if let Some(first) = result.failures.first() {
         panic!(
-            "{} of {} rounds unexplained; first:\n{first}",
-            summary.failures.len(),
-            summary.rounds
+            "{} of {} rounds unexplained; first:\n{}\n{}",
+            result.failures.len(),
+            result.units,
+            first.message,
+            first.replay_line()
         );
     }
 }

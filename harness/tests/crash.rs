@@ -22,10 +22,24 @@ fn enumerate(name: &str) {
     assert!(violations.is_empty(), "{}", violations.join("\n\n"));
 }
 
+/// One test per scenario (they run in parallel), and the list of names they
+/// cover, which `every_scenario_has_a_test` holds to `scenarios()`.
 macro_rules! crash_tests {
     ($($test:ident => $name:literal),* $(,)?) => {
         $(#[test] fn $test() { enumerate($name); })*
+        const TESTED: &[&str] = &[$($name),*];
     };
+}
+
+/// A scenario added to `crash::scenarios()` without a test here would go
+/// silently untested.
+#[test]
+fn every_scenario_has_a_test() {
+    let names: Vec<&str> = stampede_harness::crash::scenarios()
+        .iter()
+        .map(|s| s.name)
+        .collect();
+    assert_eq!(TESTED, names.as_slice());
 }
 
 crash_tests! {

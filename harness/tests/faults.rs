@@ -4,24 +4,25 @@
 //! model.
 
 use stampede_harness::env_or;
-use stampede_harness::faults::{run, Budget};
+use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
 
 #[test]
 fn fault_campaign_finds_nothing_on_the_clean_engine() {
-    let budget = Budget::new(
-        env_or("STAMPEDE_SEED", 1),
-        env_or("STAMPEDE_FAULT_CASES", 24) as u32,
-        20,
-    );
-    let summary = run(budget, |_, _| {});
-    let failures: Vec<String> = summary
+    let budgets = Budgets {
+        seed: env_or("STAMPEDE_SEED", 1),
+        fault_cases: env_or("STAMPEDE_FAULT_CASES", 24) as u32,
+        max_ops: 20,
+        ..Budgets::default()
+    };
+    let result = run(Campaign::Faults, &budgets, Shard::ALL, Stop::Budget, true);
+    let failures: Vec<String> = result
         .failures
         .iter()
-        .map(|f| format!("{}\nreplay: stampede replay {}", f.message, f.replay))
+        .map(|f| format!("{}\n{}", f.message, f.replay_line()))
         .collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     assert!(
-        summary.faulted_ops * 8 >= summary.ops,
-        "too few ops met a fault to judge anything: {summary:?}"
+        result.faulted_ops * 8 >= result.ops,
+        "too few ops met a fault to judge anything: {result:?}"
     );
 }

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 
 use stampede_engine::defects::{plant, Defect};
 use stampede_harness::crash::{run_scenario, scenario, Budget};
-use stampede_harness::sequential::{case_seed, run_case};
+use stampede_harness::seeds::derive;
+use stampede_harness::sequential::run_case;
 
 static PLANTING: Mutex<()> = Mutex::new(());
 
@@ -24,7 +25,7 @@ fn with_planted<T>(defect: Defect, f: impl FnOnce() -> T) -> T {
 /// The sequential campaign (seed 1) catches `defect` within `cases`.
 fn sequential_catches(defect: Defect, cases: u32) {
     let caught = with_planted(defect, || {
-        (0..cases).find(|i| run_case(case_seed(1, *i), 30).is_err())
+        (0..cases).find(|i| run_case(derive(1, *i), 30).is_err())
     });
     assert!(
         caught.is_some(),

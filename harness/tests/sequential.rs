@@ -5,37 +5,42 @@
 //! later runs replay first. STAMPEDE_CASES / STAMPEDE_SEED override.
 
 use stampede_harness::env_or;
-use stampede_harness::sequential::{run_with, Budget};
+use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
 
 #[test]
 fn engine_agrees_with_the_model_op_by_op() {
-    let budget = Budget {
+    let budgets = Budgets {
         seed: env_or("STAMPEDE_SEED", 20261124),
         cases: env_or("STAMPEDE_CASES", 64) as u32,
-        max_ops: 30,
+        regressions: Some("tests/sequential.proptest-regressions"),
+        ..Budgets::default()
     };
-    let summary = run_with(
-        budget,
-        Some("tests/sequential.proptest-regressions"),
-        |_, _| {},
+    let result = run(
+        Campaign::Sequential,
+        &budgets,
+        Shard::ALL,
+        Stop::Budget,
+        true,
     );
     eprintln!(
         "sequential: seed {} cases {} ops {} failures {} ops/s {:.0}",
-        budget.seed,
-        summary.cases,
-        summary.ops,
-        summary.failures.len(),
-        summary.ops_per_second()
+        budgets.seed,
+        result.units,
+        result.ops,
+        result.failures.len(),
+        result.ops_per_second()
     );
     assert!(
-        summary.ops > u64::from(budget.cases),
+        result.ops > u64::from(budgets.cases),
         "the campaign ran no engine ops"
     );
-    if let Some(first) = summary.failures.first() {
+    if let Some(first) = result.failures.first() {
         panic!(
-            "{} of {} cases failed; first:\n{first}",
-            summary.failures.len(),
-            summary.cases
+            "{} of {} cases failed; first:\n{}\n{}",
+            result.failures.len(),
+            result.units,
+            first.message,
+            first.replay_line()
         );
     }
 }

@@ -14,7 +14,7 @@ pub mod stamp;
 pub mod state;
 pub mod vocabulary;
 
-pub use rows::{Row, RowInput, Value};
+pub use rows::{Row, RowInput, Value, F64};
 pub use schema::{Desired, SchemaSpec};
 pub use state::Model;
 pub use vocabulary::{

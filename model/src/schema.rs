@@ -5,14 +5,17 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum PropType {
     String,
     I32,
     I64,
+    F64,
     Bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Prop {
     pub name: String,
     pub ty: PropType,
@@ -21,24 +24,28 @@ pub struct Prop {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Kind {
     Node,
     Edge { src: String, dst: String },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TypeSpec {
     pub kind: Kind,
     pub props: Vec<Prop>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SchemaSpec {
     pub types: BTreeMap<String, TypeSpec>,
 }
 
 /// What `apply_schema` is given: a schema, or text that does not parse.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Desired {
     Schema(SchemaSpec),
     Malformed,
@@ -142,6 +149,7 @@ impl SchemaSpec {
                     PropType::String => "String",
                     PropType::I32 => "I32",
                     PropType::I64 => "I64",
+                    PropType::F64 => "F64",
                     PropType::Bool => "Bool",
                 };
                 let _ = write!(

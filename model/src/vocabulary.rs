@@ -2,88 +2,14 @@
 //! harness. Outcomes carry an error *kind*, never a message.
 
 use std::collections::BTreeMap;
-use std::fmt;
+
+pub use stampede_vocabulary::ErrorKind;
 
 use crate::rows::{Row, RowInput};
 use crate::schema::Desired;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ErrorKind {
-    AlreadyInitialized,
-    NotInitialized,
-    ReadOnly,
-    InvalidBranchName,
-    ReservedBranch,
-    InternalRef,
-    BranchExists,
-    BranchNotFound,
-    DependentBranches,
-    SameBranch,
-    SchemaApplyInProgress,
-    BlockingBranches,
-    CorruptStamp,
-    UpgradeRequired,
-    CorruptManifest,
-    InvalidSchema,
-    UnsupportedSchemaChange,
-    TypeNotFound,
-    InvalidRow,
-    Conflict,
-    Storage,
-}
-
-impl ErrorKind {
-    const NAMES: [(ErrorKind, &'static str); 21] = [
-        (ErrorKind::AlreadyInitialized, "already_initialized"),
-        (ErrorKind::NotInitialized, "not_initialized"),
-        (ErrorKind::ReadOnly, "read_only"),
-        (ErrorKind::InvalidBranchName, "invalid_branch_name"),
-        (ErrorKind::ReservedBranch, "reserved_branch"),
-        (ErrorKind::InternalRef, "internal_ref"),
-        (ErrorKind::BranchExists, "branch_exists"),
-        (ErrorKind::BranchNotFound, "branch_not_found"),
-        (ErrorKind::DependentBranches, "dependent_branches"),
-        (ErrorKind::SameBranch, "same_branch"),
-        (ErrorKind::SchemaApplyInProgress, "schema_apply_in_progress"),
-        (ErrorKind::BlockingBranches, "blocking_branches"),
-        (ErrorKind::CorruptStamp, "corrupt_stamp"),
-        (ErrorKind::UpgradeRequired, "upgrade_required"),
-        (ErrorKind::CorruptManifest, "corrupt_manifest"),
-        (ErrorKind::InvalidSchema, "invalid_schema"),
-        (
-            ErrorKind::UnsupportedSchemaChange,
-            "unsupported_schema_change",
-        ),
-        (ErrorKind::TypeNotFound, "type_not_found"),
-        (ErrorKind::InvalidRow, "invalid_row"),
-        (ErrorKind::Conflict, "conflict"),
-        (ErrorKind::Storage, "storage"),
-    ];
-
-    /// The kind's wire name, as the CLI prints it in `error[<name>]`.
-    pub fn name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(k, _)| *k == self)
-            .map(|(_, n)| *n)
-            .expect("every kind is named")
-    }
-
-    pub fn from_name(name: &str) -> Option<ErrorKind> {
-        Self::NAMES
-            .iter()
-            .find(|(_, n)| *n == name)
-            .map(|(k, _)| *k)
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Mode {
     ReadWrite,
     ReadOnly,
@@ -91,6 +17,7 @@ pub enum Mode {
 
 /// Main's stamp as written by a legacy engine.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum LegacyStamp {
     /// None for v1, "2" for v2.
     Default,
@@ -101,6 +28,7 @@ pub enum LegacyStamp {
 
 /// A graph as an older engine left it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LegacyGraph {
     pub version: u32,
     /// `__run__0` .. `__run__{n-1}`, forked from main.
@@ -112,6 +40,7 @@ pub struct LegacyGraph {
 
 /// One operation, with every target already a concrete name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Op {
     /// Create a graph at the current root and take a read-write handle.
     Init,
@@ -183,6 +112,7 @@ impl Op {
 
 /// What one read-write open did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct OpenReport {
     pub from: u32,
     pub to: u32,
@@ -191,6 +121,7 @@ pub struct OpenReport {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum StampState {
     Unstamped,
     PkSetUnstamped,
@@ -199,6 +130,7 @@ pub enum StampState {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StampView {
     pub state: StampState,
     /// The version an open starts from, or the guard's refusal.
@@ -206,6 +138,7 @@ pub struct StampView {
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Observation {
     Done,
     Opened(OpenReport),

@@ -100,6 +100,8 @@ impl Defect {
 pub const DEFECT_ENV: &str = "STAMPEDE_DEFECT";
 
 #[cfg(feature = "defects")]
+// A process-wide switch, set outside any loom model: std's atomic on
+// purpose, not the `sync` facade's.
 static PLANTED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
 
 /// Plant `defect` (or none) for the whole process.

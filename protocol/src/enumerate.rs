@@ -33,7 +33,7 @@ pub async fn enumerate<S: RefStore>(store: &S) -> Result<Refs> {
         for (name, read) in names.iter().zip(store.read_refs(&names).await) {
             match read {
                 Ok(record) => refs.push(record),
-                Err(StoreError::NotFound(e)) if planted(Defect::NoEnumerationRetry) => {
+                Err(e @ StoreError::NotFound(_)) if planted(Defect::NoEnumerationRetry) => {
                     return Err(Error::storage(&format!("reading ref {name:?}"), e))
                 }
                 Err(StoreError::NotFound(_)) => vanished = true,

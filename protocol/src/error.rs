@@ -1,146 +1,77 @@
-//! One error type for every operation. Its [`ErrorKind`] is the shared
-//! vocabulary of engine, model and harness; messages are for people and
-//! always name the input they are about.
+//! One error type for every operation. Its [`ErrorKind`] is the vocabulary
+//! engine, model and harness share (`stampede-vocabulary`); messages are
+//! for people and always name the input they are about.
 
-use std::fmt;
+use std::sync::Arc;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum ErrorKind {
-    AlreadyInitialized,
-    NotInitialized,
-    ReadOnly,
-    InvalidBranchName,
-    ReservedBranch,
-    InternalRef,
-    BranchExists,
-    BranchNotFound,
-    DependentBranches,
-    SameBranch,
-    SchemaApplyInProgress,
-    BlockingBranches,
-    CorruptStamp,
-    UpgradeRequired,
-    CorruptManifest,
-    InvalidSchema,
-    UnsupportedSchemaChange,
-    TypeNotFound,
-    InvalidRow,
-    Conflict,
-    Storage,
-}
+pub use stampede_vocabulary::ErrorKind;
 
-impl ErrorKind {
-    /// The stable snake_case name printed by the CLI as `error[<name>]`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorKind::AlreadyInitialized => "already_initialized",
-            ErrorKind::NotInitialized => "not_initialized",
-            ErrorKind::ReadOnly => "read_only",
-            ErrorKind::InvalidBranchName => "invalid_branch_name",
-            ErrorKind::ReservedBranch => "reserved_branch",
-            ErrorKind::InternalRef => "internal_ref",
-            ErrorKind::BranchExists => "branch_exists",
-            ErrorKind::BranchNotFound => "branch_not_found",
-            ErrorKind::DependentBranches => "dependent_branches",
-            ErrorKind::SameBranch => "same_branch",
-            ErrorKind::SchemaApplyInProgress => "schema_apply_in_progress",
-            ErrorKind::BlockingBranches => "blocking_branches",
-            ErrorKind::CorruptStamp => "corrupt_stamp",
-            ErrorKind::UpgradeRequired => "upgrade_required",
-            ErrorKind::CorruptManifest => "corrupt_manifest",
-            ErrorKind::InvalidSchema => "invalid_schema",
-            ErrorKind::UnsupportedSchemaChange => "unsupported_schema_change",
-            ErrorKind::TypeNotFound => "type_not_found",
-            ErrorKind::InvalidRow => "invalid_row",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Storage => "storage",
-        }
-    }
-
-    /// Kinds a concurrent operation may return instead of taking effect.
-    pub fn is_retryable(self) -> bool {
-        matches!(
-            self,
-            ErrorKind::SchemaApplyInProgress | ErrorKind::BlockingBranches | ErrorKind::Conflict
-        )
-    }
-}
-
-impl fmt::Display for ErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
-    AlreadyInitialized {
-        root: String,
-    },
-    NotInitialized {
-        root: String,
-    },
-    ReadOnly {
-        operation: &'static str,
-    },
-    InvalidBranchName {
-        name: String,
-        reason: String,
-    },
-    ReservedBranch {
-        name: String,
-    },
-    InternalRef {
-        name: String,
-    },
-    BranchExists {
-        name: String,
-    },
-    BranchNotFound {
-        name: String,
-    },
+    #[error("graph at {root:?} is already initialized (it has a __manifest)")]
+    AlreadyInitialized { root: String },
+    #[error("no graph at {root:?}: __manifest does not exist (run `stampede init`)")]
+    NotInitialized { root: String },
+    #[error("{operation} needs a read-write handle; this one was opened read-only")]
+    ReadOnly { operation: &'static str },
+    #[error("invalid branch name {name:?}: {reason}")]
+    InvalidBranchName { name: String, reason: String },
+    #[error("branch name {name:?} is reserved for the default branch")]
+    ReservedBranch { name: String },
+    #[error("{name:?} names an internal system ref and cannot be used as a branch")]
+    InternalRef { name: String },
+    #[error("branch {name:?} already exists")]
+    BranchExists { name: String },
+    #[error("branch {name:?} does not exist")]
+    BranchNotFound { name: String },
+    #[error("branch {name:?} cannot be deleted: branches {dependents:?} were forked from it")]
     DependentBranches {
         name: String,
         dependents: Vec<String>,
     },
-    SameBranch {
-        name: String,
-    },
+    #[error("source and target are the same branch {name:?}")]
+    SameBranch { name: String },
+    #[error(
+        "a schema apply holds the __schema_apply_lock__ ref; retry, or run `stampede unlock` if it crashed"
+    )]
     SchemaApplyInProgress,
-    BlockingBranches {
-        branches: Vec<String>,
-    },
-    CorruptStamp {
-        raw: String,
-    },
-    UpgradeRequired {
-        found: String,
-        supported: u32,
-    },
-    CorruptManifest {
-        detail: String,
-    },
+    #[error("schema apply needs main to be the only branch; delete or merge {branches:?} first")]
+    BlockingBranches { branches: Vec<String> },
+    #[error(
+        "internal schema stamp {raw:?} on main is not a canonical version number; refusing to read or migrate"
+    )]
+    CorruptStamp { raw: String },
+    #[error(
+        "graph has internal schema version {found}, this engine supports up to {supported}: upgrade Stampede"
+    )]
+    UpgradeRequired { found: String, supported: u32 },
+    #[error("corrupt __manifest: {detail}")]
+    CorruptManifest { detail: String },
+    #[error("schema error at line {line}, column {column}: {message}")]
     InvalidSchema {
         line: usize,
         column: usize,
         message: String,
     },
-    UnsupportedSchemaChange {
-        step: String,
-    },
-    TypeNotFound {
-        name: String,
-    },
+    #[error("unsupported schema change: {step}")]
+    UnsupportedSchemaChange { step: String },
+    #[error("type {name:?} is not in the schema")]
+    TypeNotFound { name: String },
+    #[error("row {line}: field {field:?}: {message}")]
     InvalidRow {
         line: usize,
         field: String,
         message: String,
     },
-    Conflict {
-        detail: String,
-    },
+    #[error("concurrent change conflicted; retry: {detail}")]
+    Conflict { detail: String },
+    /// A failure the engine could not classify: what it was doing, and the
+    /// underlying store error (Lance's or object_store's) as `source()`.
+    #[error("storage error: {context}: {source}")]
     Storage {
-        detail: String,
+        context: String,
+        #[source]
+        source: Cause,
     },
 }
 
@@ -171,83 +102,78 @@ impl Error {
         }
     }
 
-    /// A store failure the protocol had no expectation for.
-    pub fn storage(context: &str, error: impl fmt::Display) -> Self {
+    /// A store failure the protocol had no expectation for, keeping the
+    /// failure itself as the source.
+    pub fn storage(context: &str, error: impl std::error::Error + Send + Sync + 'static) -> Self {
         Error::Storage {
-            detail: format!("{context}: {error}"),
+            context: context.to_string(),
+            source: Cause::new(error),
         }
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::AlreadyInitialized { root } => {
-                write!(f, "graph at {root:?} is already initialized (it has a __manifest)")
-            }
-            Error::NotInitialized { root } => {
-                write!(f, "no graph at {root:?}: __manifest does not exist (run `stampede init`)")
-            }
-            Error::ReadOnly { operation } => {
-                write!(f, "{operation} needs a read-write handle; this one was opened read-only")
-            }
-            Error::InvalidBranchName { name, reason } => {
-                write!(f, "invalid branch name {name:?}: {reason}")
-            }
-            Error::ReservedBranch { name } => {
-                write!(f, "branch name {name:?} is reserved for the default branch")
-            }
-            Error::InternalRef { name } => {
-                write!(f, "{name:?} names an internal system ref and cannot be used as a branch")
-            }
-            Error::BranchExists { name } => write!(f, "branch {name:?} already exists"),
-            Error::BranchNotFound { name } => write!(f, "branch {name:?} does not exist"),
-            Error::DependentBranches { name, dependents } => write!(
-                f,
-                "branch {name:?} cannot be deleted: branches {dependents:?} were forked from it"
-            ),
-            Error::SameBranch { name } => {
-                write!(f, "source and target are the same branch {name:?}")
-            }
-            Error::SchemaApplyInProgress => write!(
-                f,
-                "a schema apply holds the __schema_apply_lock__ ref; retry, or run `stampede unlock` if it crashed"
-            ),
-            Error::BlockingBranches { branches } => write!(
-                f,
-                "schema apply needs main to be the only branch; delete or merge {branches:?} first"
-            ),
-            Error::CorruptStamp { raw } => write!(
-                f,
-                "internal schema stamp {raw:?} on main is not a canonical version number; refusing to read or migrate"
-            ),
-            Error::UpgradeRequired { found, supported } => write!(
-                f,
-                "graph has internal schema version {found}, this engine supports up to {supported}: upgrade Stampede"
-            ),
-            Error::CorruptManifest { detail } => write!(f, "corrupt __manifest: {detail}"),
-            Error::InvalidSchema {
-                line,
-                column,
-                message,
-            } => write!(f, "schema error at line {line}, column {column}: {message}"),
-            Error::UnsupportedSchemaChange { step } => {
-                write!(f, "unsupported schema change: {step}")
-            }
-            Error::TypeNotFound { name } => write!(f, "type {name:?} is not in the schema"),
-            Error::InvalidRow {
-                line,
-                field,
-                message,
-            } => write!(f, "row {line}: field {field:?}: {message}"),
-            Error::Conflict { detail } => {
-                write!(f, "concurrent change conflicted; retry: {detail}")
-            }
-            Error::Storage { detail } => write!(f, "storage error: {detail}"),
-        }
+/// The underlying failure of a `Storage` error or of a store step the store
+/// could not classify: any error, shared so that errors stay `Clone`.
+/// Two causes are equal when they say the same thing.
+#[derive(Clone, Debug)]
+pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
+
+impl Cause {
+    /// A cause that is only a message (no underlying error value).
+    pub fn message(text: impl Into<String>) -> Self {
+        Cause(Arc::new(Message(text.into())))
     }
 }
 
-impl std::error::Error for Error {}
+impl Cause {
+    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Cause(Arc::new(error))
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::error::Error for Cause {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        self.0.source()
+    }
+}
+
+impl PartialEq for Cause {
+    fn eq(&self, other: &Self) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Cause {}
+
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+struct Message(String);
 
 pub type Result<T> = std::result::Result<T, Error>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::StoreError;
+
+    #[test]
+    fn a_storage_error_keeps_the_store_failure_as_its_source() {
+        let error = Error::storage(
+            "reading main's head",
+            StoreError::Other(Cause::message("disk on fire")),
+        );
+        assert_eq!(error.kind(), ErrorKind::Storage);
+        let source = std::error::Error::source(&error).expect("a source");
+        assert_eq!(source.to_string(), "disk on fire");
+        assert_eq!(
+            error.to_string(),
+            "storage error: reading main's head: disk on fire"
+        );
+    }
+}

@@ -19,7 +19,7 @@ pub mod stamp;
 pub mod store;
 pub mod sync;
 
-pub use error::{Error, ErrorKind, Result};
+pub use error::{Cause, Error, ErrorKind, Result};
 pub use migrate::OpenReport;
 pub use stamp::{StampState, CURRENT_VERSION};
 pub use store::{MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState};

@@ -47,11 +47,8 @@ impl MemoryState {
     }
 
     fn step(&mut self, what: std::fmt::Arguments<'_>) {
-        #[cfg(feature = "loom")]
-        let who = format!("{:?}", loom::thread::current().id());
-        #[cfg(not(feature = "loom"))]
-        let who = String::from("-");
-        self.trace.push(format!("{who}: {what}"));
+        let who = crate::sync::thread::current().id();
+        self.trace.push(format!("{who:?}: {what}"));
     }
 }
 
@@ -259,10 +256,7 @@ impl RefStore for MemoryStore {
         if attempt >= WAIT_ATTEMPTS {
             return false;
         }
-        #[cfg(feature = "loom")]
-        loom::thread::yield_now();
-        #[cfg(not(feature = "loom"))]
-        std::thread::yield_now();
+        crate::sync::thread::yield_now();
         true
     }
 
@@ -292,7 +286,7 @@ impl RefStore for MemoryStore {
             )));
         }
         if state.main.pk != PkState::Absent {
-            return Err(StoreError::Other("the primary key is already set".into()));
+            return Err(StoreError::other("the primary key is already set"));
         }
         state.main.version += 1;
         state.main.pk = PkState::OnObjectId;

@@ -7,6 +7,8 @@
 
 use std::future::Future;
 
+use crate::error::Cause;
+
 /// One branch ref as the protocols see it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefRecord {
@@ -48,23 +50,24 @@ pub enum TreeState {
 }
 
 /// The store's classification of a failed step.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum StoreError {
+    #[error("not found: {0}")]
     NotFound(String),
+    #[error("already exists: {0}")]
     AlreadyExists(String),
     /// A compare-and-swap lost to a concurrent commit.
+    #[error("commit conflict: {0}")]
     Conflict(String),
-    Other(String),
+    /// Anything else, with the store's own error.
+    #[error(transparent)]
+    Other(Cause),
 }
 
-impl std::fmt::Display for StoreError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            StoreError::NotFound(m) => write!(f, "not found: {m}"),
-            StoreError::AlreadyExists(m) => write!(f, "already exists: {m}"),
-            StoreError::Conflict(m) => write!(f, "commit conflict: {m}"),
-            StoreError::Other(m) => f.write_str(m),
-        }
+impl StoreError {
+    /// An unclassified failure described only by a message.
+    pub fn other(message: impl Into<String>) -> Self {
+        StoreError::Other(Cause::message(message))
     }
 }
 

@@ -279,8 +279,13 @@ impl ReferenceStateMachine for ModelMachine {
     }
 }
 
-/// Engine ops applied by every campaign in this process (for ops/s).
-pub static ENGINE_OPS: AtomicU64 = AtomicU64::new(0);
+/// Engine ops applied by every sequential case in this process (for ops/s).
+static ENGINE_OPS: AtomicU64 = AtomicU64::new(0);
+
+/// Engine ops applied so far by sequential cases in this process.
+pub fn engine_ops() -> u64 {
+    ENGINE_OPS.load(Ordering::Relaxed)
+}
 
 pub struct EngineTest;
 

@@ -8,25 +8,15 @@ pub mod generators;
 pub mod machine;
 
 use std::fmt::Write as _;
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
 
 use proptest::test_runner::{
-    Config, FailurePersistence, FileFailurePersistence, RngAlgorithm, TestError, TestRng,
-    TestRunner,
+    Config, FailurePersistence, FileFailurePersistence, TestError, TestRunner,
 };
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use stampede_model::{Model, Op, Outcome, View};
 
 use crate::adapter::{Stampede, SystemUnderTest};
-use machine::{EngineTest, ModelMachine, Reference, Step, ENGINE_OPS};
-
-#[derive(Clone, Copy, Debug)]
-pub struct Budget {
-    pub seed: u64,
-    pub cases: u32,
-    pub max_ops: usize,
-}
+use machine::{EngineTest, ModelMachine, Reference, Step};
 
 #[derive(Debug)]
 pub struct Failure {
@@ -47,28 +37,6 @@ impl std::fmt::Display for Failure {
     }
 }
 
-#[derive(Debug)]
-pub struct Summary {
-    pub cases: u32,
-    pub ops: u64,
-    pub elapsed: Duration,
-    pub failures: Vec<Failure>,
-}
-
-impl Summary {
-    pub fn ops_per_second(&self) -> f64 {
-        self.ops as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-/// The seed of case `index` of a run named by `seed` (splitmix64).
-pub fn case_seed(seed: u64, index: u32) -> u64 {
-    let mut z = seed.wrapping_add(u64::from(index).wrapping_mul(0x9E37_79B9_7F4A_7C15));
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
 pub fn replay_token(case_seed: u64, max_ops: usize) -> String {
     format!("seq:{case_seed:016x}:{max_ops}")
 }
@@ -80,46 +48,14 @@ pub fn parse_token(token: &str) -> Option<(u64, usize)> {
     parts.next().is_none().then_some((seed, max_ops))
 }
 
-/// Run `budget.cases` cases; `progress` hears after each.
-pub fn run(budget: Budget, progress: impl FnMut(u32, &Summary)) -> Summary {
-    run_with(budget, None, progress)
-}
-
-/// As [`run`], recording failing cases in a proptest regression file that
-/// later runs replay first.
-pub fn run_with(
-    budget: Budget,
-    regressions: Option<&'static str>,
-    mut progress: impl FnMut(u32, &Summary),
-) -> Summary {
-    let start = Instant::now();
-    let ops_before = ENGINE_OPS.load(Ordering::Relaxed);
-    let mut summary = Summary {
-        cases: 0,
-        ops: 0,
-        elapsed: Duration::ZERO,
-        failures: Vec::new(),
-    };
-    for index in 0..budget.cases {
-        if let Err(failure) =
-            run_case_with(case_seed(budget.seed, index), budget.max_ops, regressions)
-        {
-            summary.failures.push(failure);
-        }
-        summary.cases += 1;
-        summary.ops = ENGINE_OPS.load(Ordering::Relaxed) - ops_before;
-        summary.elapsed = start.elapsed();
-        progress(index, &summary);
-    }
-    summary
-}
-
 /// Generate, run and (on failure) shrink one case.
 pub fn run_case(case_seed: u64, max_ops: usize) -> Result<(), Failure> {
     run_case_with(case_seed, max_ops, None)
 }
 
-fn run_case_with(
+/// As [`run_case`], recording a failing case in a proptest regression
+/// file that later runs replay first.
+pub fn run_case_with(
     case_seed: u64,
     max_ops: usize,
     regressions: Option<&'static str>,
@@ -132,11 +68,10 @@ fn run_case_with(
         max_shrink_iters: 2048,
         ..Config::default()
     };
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(case_seed));
-    let mut runner = TestRunner::new_with_rng(config.clone(), rng);
+    let mut runner = TestRunner::new_with_rng(config.clone(), crate::seeds::case_rng(case_seed));
     let strategy = ModelMachine::sequential_strategy(1..=max_ops);
     // The case's value (model state and steps) is large; box the error.
-    let result = quietly(|| {
+    let result = crate::quiet::quietly(|| {
         runner
             .run(&strategy, |(initial, steps, seen)| {
                 EngineTest::test_sequential(config.clone(), initial, steps, seen);
@@ -163,30 +98,12 @@ fn run_case_with(
 /// the sequential alphabet their own way.
 pub fn generate_steps(case_seed: u64, max_ops: usize) -> Vec<Step> {
     use proptest::strategy::{Strategy, ValueTree};
-    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes(case_seed));
-    let mut runner = TestRunner::new_with_rng(Config::default(), rng);
+    let mut runner = TestRunner::new_with_rng(Config::default(), crate::seeds::case_rng(case_seed));
     let (_, steps, _) = ModelMachine::sequential_strategy(1..=max_ops)
         .new_tree(&mut runner)
         .expect("a case")
         .current();
     steps
-}
-
-/// Shrinking panics many times on purpose; keep stderr for the verdict.
-fn quietly<T>(f: impl FnOnce() -> T) -> T {
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let out = f();
-    std::panic::set_hook(previous);
-    out
-}
-
-fn seed_bytes(seed: u64) -> [u8; 32] {
-    let mut bytes = [0u8; 32];
-    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
-        chunk.copy_from_slice(&case_seed(seed, i as u32).to_le_bytes());
-    }
-    bytes
 }
 
 fn model_trace(steps: &[Step]) -> Vec<(Op, Outcome)> {
@@ -279,7 +196,8 @@ pub fn replay(token: &str) -> Result<bool, String> {
     Ok(false)
 }
 
-fn view_diff(engine: &View, model: &View) -> String {
+/// Every part of two views that differs, rows included.
+pub fn view_diff(engine: &View, model: &View) -> String {
     let mut parts = Vec::new();
     if engine.stamp != model.stamp {
         parts.push(format!(
@@ -298,6 +216,16 @@ fn view_diff(engine: &View, model: &View) -> String {
             "list engine {:?} model {:?}",
             engine.list, model.list
         ));
+    }
+    let keys: std::collections::BTreeSet<_> = engine.rows.keys().chain(model.rows.keys()).collect();
+    for key in keys {
+        let (seen, derived) = (engine.rows.get(key), model.rows.get(key));
+        if seen != derived {
+            parts.push(format!(
+                "rows {}/{} engine {seen:?} model {derived:?}",
+                key.0, key.1
+            ));
+        }
     }
     parts.join("; ")
 }

@@ -1,0 +1,254 @@
+//! `stampede`: exit 0 on success; an operation's error exits 1 and prints
+//! `error[<kind>]: <message>` on stderr; a usage error exits 2.
+//!
+//! The operator commands live in [`operate`], the verification driver in
+//! [`verify`]; the `--json` outputs are the types of [`shapes`].
+
+mod operate;
+pub mod shapes;
+mod verify;
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use stampede_engine::names::MAIN;
+
+use crate::plan::Campaign;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "stampede",
+    version,
+    about = "Verify and operate Stampede graphs on Lance"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create a graph: one table per type, then __manifest in one commit.
+    Init {
+        root: String,
+        #[arg(long)]
+        schema: String,
+    },
+    /// Open a graph (read-write migrates it) and print what the open did.
+    Open {
+        root: String,
+        #[arg(long)]
+        read_only: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List, create or delete branches.
+    #[command(subcommand)]
+    Branch(BranchCommand),
+    /// Show or apply main's schema.
+    #[command(subcommand)]
+    Schema(SchemaCommand),
+    /// Upsert JSON Lines rows into a type on a branch (`-` reads stdin).
+    Load {
+        root: String,
+        branch: String,
+        type_name: String,
+        file: String,
+    },
+    /// Print a type's rows on a branch in key order.
+    Scan {
+        root: String,
+        branch: String,
+        type_name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a schema-apply lock left by a crashed apply.
+    Unlock { root: String },
+    /// Inspect a graph read-only: stamp, pending migrations, branches, lock,
+    /// legacy refs, zombie trees, refs without trees. Exit 1 on a problem.
+    Check {
+        root: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print main's internal schema stamp. Never writes.
+    Stamp {
+        root: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a graph as an older engine left it (a test fixture).
+    Legacy(LegacyArgs),
+    /// Run the campaign plan (sequential, concurrent, crash, faults, and
+    /// loom when asked) and print a table; exit 0 only if nothing failed.
+    Verify(VerifyArgs),
+    /// Re-run one failure from the token a campaign printed (seq:…,
+    /// faults:…, crash:…, concurrent:…).
+    Replay { token: String },
+    /// One concurrent-campaign actor (used by `verify --processes`): open
+    /// ROOT read-write, run OP (JSON), print what it saw as JSON.
+    #[command(hide = true)]
+    Actor {
+        root: String,
+        op: String,
+        /// Seed of the interleaving injector (delays before storage calls).
+        #[arg(long)]
+        interleave: Option<u64>,
+    },
+    /// Plant each historical defect in turn and show which campaign
+    /// catches it (only in `stampede-sensitivity`, built with `defects`).
+    #[cfg(feature = "defects")]
+    Sensitivity(SensitivityArgs),
+}
+
+#[cfg(feature = "defects")]
+#[derive(Args, Debug)]
+struct SensitivityArgs {
+    /// Only these defects (numbers 1–15); default: all, then the clean engine.
+    #[arg(long = "defect")]
+    defects: Vec<u8>,
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 200)]
+    cases: u32,
+    #[arg(long, default_value_t = 100)]
+    fault_cases: u32,
+    #[arg(long, default_value_t = 150)]
+    rounds: u32,
+    /// Skip loom (it runs `cargo test` on the protocol crate).
+    #[arg(long)]
+    no_loom: bool,
+}
+
+#[derive(Args, Debug)]
+struct VerifyArgs {
+    /// Campaigns to run (repeatable). Default: sequential, concurrent,
+    /// crash and faults.
+    #[arg(long = "campaign", value_enum)]
+    campaigns: Vec<Campaign>,
+    /// Sequential cases.
+    #[arg(long, default_value_t = 100)]
+    cases: u32,
+    /// Concurrent rounds.
+    #[arg(long, default_value_t = 50)]
+    rounds: u32,
+    /// Concurrent actors per round (the judge searches all their orders).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
+    actors: u16,
+    /// Concurrent actors as `stampede actor` processes instead of tasks.
+    #[arg(long)]
+    processes: bool,
+    /// Fault-campaign cases.
+    #[arg(long, default_value_t = 50)]
+    fault_cases: u32,
+    /// Crash campaign: also kill the recovering open at every N-th of its
+    /// writes (0: never).
+    #[arg(long, default_value_t = 1)]
+    second_death_stride: u64,
+    /// Loom's preemption bound (with --campaign loom).
+    #[arg(long, default_value_t = 3)]
+    loom_bound: u32,
+    /// The root seed; case i runs with a seed derived from it.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    #[arg(long, default_value_t = 30)]
+    max_ops: usize,
+    /// Shard every campaign across N processes.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
+    jobs: u32,
+    /// Write a machine-readable report here.
+    #[arg(long, value_name = "FILE")]
+    json: Option<std::path::PathBuf>,
+    /// Run only shard I of N (what --jobs hands each process).
+    #[arg(long, hide = true, value_name = "I/N")]
+    shard: Option<String>,
+    /// Run the plan in this file (what --jobs hands each process) instead of
+    /// the budgets given as flags.
+    #[arg(long, hide = true, value_name = "FILE")]
+    plan: Option<std::path::PathBuf>,
+    /// No progress output.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum BranchCommand {
+    List {
+        root: String,
+        #[arg(long)]
+        read_only: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    Create {
+        root: String,
+        name: String,
+        #[arg(long, default_value = MAIN)]
+        from: String,
+    },
+    Delete {
+        root: String,
+        name: String,
+    },
+    /// Upsert every row of SOURCE into TARGET (source wins), one commit.
+    Merge {
+        root: String,
+        source: String,
+        target: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum SchemaCommand {
+    Show {
+        root: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Apply {
+        root: String,
+        file: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args, Debug)]
+struct LegacyArgs {
+    root: String,
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=2))]
+    version: u32,
+    /// Fork this many `__run__<i>` branches (i = 0..N) from main.
+    #[arg(long, default_value_t = 0)]
+    run_branches: usize,
+    /// A user branch, optionally forked from PARENT (main, a `__run__<i>` or
+    /// an earlier --branch). Repeatable; created in order.
+    #[arg(long = "branch", value_name = "NAME[:PARENT]")]
+    branches: Vec<String>,
+    /// Write this raw stamp value instead of the version's own.
+    #[arg(long, conflicts_with = "no_stamp")]
+    stamp: Option<String>,
+    /// Write no stamp key (with --version 2: a v1→v2 step stopped after its
+    /// primary-key commit).
+    #[arg(long)]
+    no_stamp: bool,
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Campaigns run their own runtimes, one per case.
+    match cli.command {
+        Command::Verify(args) => verify::verify(args),
+        Command::Replay { token } => verify::replay(&token),
+        Command::Check { root, json } => operate::check(&root, json),
+        Command::Actor {
+            root,
+            op,
+            interleave,
+        } => verify::actor(&root, interleave, &op),
+        #[cfg(feature = "defects")]
+        Command::Sensitivity(args) => verify::sensitivity(args),
+        command => operate::run_command(command),
+    }
+}

@@ -1,0 +1,202 @@
+//! The verification driver: `stampede verify` (the plan, sharded across
+//! child processes with `--jobs`), `replay`, the hidden `actor`, and
+//! `sensitivity` in the defects build.
+
+use std::process::ExitCode;
+
+use super::VerifyArgs;
+use crate::plan::{Budgets, Campaign, CampaignResult, Report, Shard, Stop};
+
+/// Exit 2 with a usage error.
+pub(super) fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+pub(super) fn replay(token: &str) -> ExitCode {
+    match crate::replay(token) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => usage(message),
+    }
+}
+
+pub(super) fn actor(root: &str, interleave: Option<u64>, op: &str) -> ExitCode {
+    match crate::concurrent::actor_main(root, interleave, op) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => usage(message),
+    }
+}
+
+fn budgets(args: &VerifyArgs) -> Budgets {
+    Budgets {
+        seed: args.seed,
+        cases: args.cases,
+        max_ops: args.max_ops,
+        rounds: args.rounds,
+        actors: usize::from(args.actors),
+        processes: args.processes,
+        fault_cases: args.fault_cases,
+        second_death_stride: args.second_death_stride,
+        loom_bound: args.loom_bound,
+        regressions: None,
+    }
+}
+
+pub(super) fn verify(args: VerifyArgs) -> ExitCode {
+    let campaigns = if args.campaigns.is_empty() {
+        vec![
+            Campaign::Sequential,
+            Campaign::Concurrent,
+            Campaign::Crash,
+            Campaign::Faults,
+        ]
+    } else {
+        args.campaigns.clone()
+    };
+    // A shard runs its parent's plan, read from the file it was handed.
+    let budgets = match &args.plan {
+        Some(path) => match read_plan(path) {
+            Ok(budgets) => budgets,
+            Err(message) => return usage(message),
+        },
+        None => budgets(&args),
+    };
+    let shard = match args.shard.as_deref().map(Shard::parse) {
+        None => Shard::ALL,
+        Some(Some(shard)) => shard,
+        Some(None) => return usage("--shard takes I/N with I < N"),
+    };
+    let is_shard = args.shard.is_some();
+    let mut results = Vec::new();
+    for campaign in campaigns {
+        let result = if args.jobs > 1 && !is_shard && campaign != Campaign::Loom {
+            match run_sharded(campaign, &budgets, args.jobs, args.quiet) {
+                Ok(r) => r,
+                Err(e) => return usage(e),
+            }
+        } else {
+            crate::plan::run(campaign, &budgets, shard, Stop::Budget, args.quiet)
+        };
+        if !is_shard {
+            for failure in &result.failures {
+                println!(
+                    "FAILURE [{}]\n{}\n{}\n",
+                    campaign.name(),
+                    failure.message,
+                    failure.replay_line()
+                );
+            }
+        }
+        results.push(result);
+    }
+    if !is_shard {
+        results.iter().for_each(crate::plan::print_crash_details);
+        crate::plan::print_table(&results);
+    }
+    let report = Report::new(&budgets, args.jobs, results);
+    if let Some(path) = &args.json {
+        let text = serde_json::to_string_pretty(&report).expect("reports serialize");
+        if let Err(e) = std::fs::write(path, text + "\n") {
+            return usage(format!("writing {}: {e}", path.display()));
+        }
+    }
+    if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn read_plan(path: &std::path::Path) -> Result<Budgets, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read the plan {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("not a plan: {}: {e}", path.display()))
+}
+
+/// Run `campaign` as `jobs` child processes, one shard each, all reading the
+/// same plan file, and merge their reports.
+fn run_sharded(
+    campaign: Campaign,
+    budgets: &Budgets,
+    jobs: u32,
+    quiet: bool,
+) -> Result<CampaignResult, String> {
+    let start = std::time::Instant::now();
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let plan = dir.path().join("plan.json");
+    let text = serde_json::to_string_pretty(budgets).expect("budgets serialize");
+    std::fs::write(&plan, text).map_err(|e| format!("writing {}: {e}", plan.display()))?;
+    let children: Vec<_> = (0..jobs)
+        .map(|i| {
+            let report = dir.path().join(format!("shard-{i}.json"));
+            std::process::Command::new(&exe)
+                .arg("verify")
+                .arg("--quiet")
+                .args(["--campaign", campaign.name()])
+                .arg("--plan")
+                .arg(&plan)
+                .args(["--shard", &format!("{i}/{jobs}")])
+                .arg("--json")
+                .arg(&report)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .map(|child| (child, report))
+                .map_err(|e| e.to_string())
+        })
+        .collect::<Result<_, _>>()?;
+    if !quiet {
+        eprintln!("{}: {jobs} shards running", campaign.name());
+    }
+    let mut parts = Vec::new();
+    for (mut child, path) in children {
+        child.wait().map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| format!("shard report {}: {e}", path.display()))?;
+        let report: Report = serde_json::from_str(&text)
+            .map_err(|e| format!("shard report {}: {e}", path.display()))?;
+        parts.extend(report.results);
+    }
+    crate::plan::merge(parts, start.elapsed().as_secs_f64())
+        .ok_or_else(|| format!("no shard of {} reported", campaign.name()))
+}
+
+#[cfg(feature = "defects")]
+pub(super) fn sensitivity(args: super::SensitivityArgs) -> ExitCode {
+    use stampede_engine::defects::Defect;
+    let budgets = crate::sensitivity::budgets(args.seed, args.cases, args.fault_cases, args.rounds);
+    let mut defects: Vec<Option<Defect>> = if args.defects.is_empty() {
+        Defect::ALL.iter().map(|d| Some(*d)).chain([None]).collect()
+    } else {
+        args.defects
+            .iter()
+            .map(|n| Defect::from_number(*n))
+            .map(|d| d.map(Some))
+            .collect::<Option<_>>()
+            .unwrap_or_default()
+    };
+    if defects.is_empty() {
+        return usage("defects are numbered 1 to 15");
+    }
+    defects.dedup();
+    let mut rows = Vec::new();
+    for defect in defects {
+        let row = crate::sensitivity::row(defect, &budgets, !args.no_loom);
+        eprintln!(
+            "{}: {}",
+            defect.map_or("clean engine", |d| d.name()),
+            row.caught_by.map_or("nothing", Campaign::name)
+        );
+        rows.push(row);
+    }
+    crate::sensitivity::print_table(&rows);
+    let sound = rows
+        .iter()
+        .all(|r| r.defect.is_some() == r.caught_by.is_some());
+    if sound {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,157 @@
+//! Running a round on a real graph: actors as tokio tasks or as `stampede
+//! actor` processes, each through its own interleaving injector.
+
+use stampede_engine::probe::{FaultPlan, Probe};
+use stampede_model::{Mode, Observation, Op, View};
+
+use super::{Round, Seen};
+use crate::adapter::{Stampede, SystemUnderTest};
+use crate::runner::Runner;
+
+/// How the actors of a round run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Actors {
+    /// Tokio tasks of this process, each storage call passing an
+    /// interleaving injector (seeded delays and yields).
+    Tasks,
+    /// `stampede actor` processes, each with its own injector.
+    Processes,
+}
+
+/// Run a round with tasks and injector seed 0.
+pub fn execute(round: &Round) -> (Vec<Seen>, View) {
+    execute_with(round, Actors::Tasks, 0)
+}
+
+/// Run a round on a real graph; return what each actor saw and the final
+/// view (observed through a fresh read-only handle). Actor `i`'s injector
+/// is seeded by `seeds::mix(seed, i)`.
+pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, View) {
+    let mut observer = Stampede::through_object_store();
+    match &round.setup {
+        Some(graph) => observer
+            .apply(&Op::WriteLegacy(graph.clone()))
+            .expect("the fixture writes"),
+        None => observer.apply(&Op::Init).expect("init"),
+    };
+    let root = observer.root().to_string();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let seen = runtime.block_on(async {
+        let tasks: Vec<_> = round
+            .actors
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, op)| {
+                let root = root.clone();
+                let injector = crate::seeds::mix(seed, i);
+                tokio::spawn(async move {
+                    match actors {
+                        Actors::Tasks => act(&root, op, Some(injector)).await,
+                        Actors::Processes => act_in_process(&root, op, injector).await,
+                    }
+                })
+            })
+            .collect();
+        let mut seen = Vec::new();
+        for task in tasks {
+            seen.push(task.await.expect("an actor panicked"));
+        }
+        seen
+    });
+    let mut view = Stampede::observing(&root);
+    // A corrupt or too-new stamp refuses the read-only open: the view then
+    // has no handle, on both sides.
+    let _ = view.apply(&Op::Open(Mode::ReadOnly));
+    let final_view = view.view();
+    drop(observer);
+    (seen, final_view)
+}
+
+/// One actor: open read-write (through an interleaving injector when
+/// seeded), then run `op` through the one op runner.
+pub async fn act(root: &str, op: Option<Op>, injector: Option<u64>) -> Seen {
+    let params = match injector {
+        Some(seed) => {
+            let probe = Probe::new();
+            probe.set_plan(Some(FaultPlan::interleaving(seed)));
+            probe.params()
+        }
+        None => Default::default(),
+    };
+    let mut runner = Runner::new(root, params);
+    let opened = runner.apply(&Op::Open(Mode::ReadWrite)).await;
+    let swept = match &opened {
+        Ok(Observation::Opened(report)) => report.swept.clone(),
+        _ => Vec::new(),
+    };
+    let outcome = match (opened, op) {
+        (Err(kind), _) => Err(kind),
+        (Ok(opened), None) => Ok(opened),
+        (Ok(_), Some(op)) => runner.apply(&op).await,
+    };
+    Seen { swept, outcome }
+}
+
+/// The `stampede` binary actors run as: `$STAMPEDE_BIN`, this executable
+/// when it is `stampede`, or the `stampede` beside a test binary's `deps/`.
+fn stampede_binary() -> std::path::PathBuf {
+    if let Some(bin) = std::env::var_os("STAMPEDE_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("the current executable");
+    if exe
+        .file_name()
+        .is_some_and(|n| n.to_string_lossy().starts_with("stampede"))
+    {
+        return exe;
+    }
+    let dir = exe.parent().expect("a directory");
+    let dir = if dir.ends_with("deps") {
+        dir.parent().expect("the profile directory")
+    } else {
+        dir
+    };
+    dir.join("stampede")
+}
+
+/// Run one actor as a `stampede actor` process: its op goes in as JSON, what
+/// it saw comes back as JSON (both derived from the model's vocabulary).
+async fn act_in_process(root: &str, op: Option<Op>, injector: u64) -> Seen {
+    let op = serde_json::to_string(&op).expect("ops serialize");
+    let output = tokio::process::Command::new(stampede_binary())
+        .args(["actor", root, "--interleave", &injector.to_string(), &op])
+        .output()
+        .await
+        .expect("an actor process starts");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let line = stdout.lines().last().unwrap_or_default();
+    serde_json::from_str(line).unwrap_or_else(|e| {
+        panic!(
+            "an actor process printed no verdict ({e}): {stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// The body of `stampede actor`: act once, print what was seen as JSON.
+pub fn actor_main(root: &str, interleave: Option<u64>, op: &str) -> Result<(), String> {
+    let op: Option<Op> =
+        serde_json::from_str(op).map_err(|e| format!("not an actor op ({e}): {op}"))?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let seen = runtime.block_on(act(root, op, interleave));
+    println!(
+        "{}",
+        serde_json::to_string(&seen).map_err(|e| e.to_string())?
+    );
+    Ok(())
+}

@@ -1,0 +1,84 @@
+//! Generating rounds: the concurrent alphabet and its setups.
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+use stampede_model::schema::{Prop, PropType};
+use stampede_model::{Desired, LegacyGraph, Op, SchemaSpec, Value};
+
+use super::Round;
+use crate::sequential::generators::legacy_graph;
+
+fn actor_op() -> impl Strategy<Value = Option<Op>> {
+    let name = proptest::sample::select(vec!["a", "b", "__run__0", "a/b"]);
+    let from = proptest::sample::select(vec!["main", "main", "a", "__run__1"]);
+    let person = (proptest::sample::select(vec!["p", "q", "r"]), 0i64..3).prop_map(|(n, age)| {
+        vec![
+            ("name".to_string(), Value::Str(n.into())),
+            ("age".to_string(), Value::Int(age)),
+        ]
+    });
+    let property = proptest::sample::select(vec!["email", "nick"]);
+    prop_oneof![
+        3 => Just(None),
+        3 => (name.clone(), from.clone()).prop_map(|(n, f)| Some(Op::BranchCreate { name: n.into(), from: f.into() })),
+        2 => name.prop_map(|n| Some(Op::BranchDelete { name: n.into() })),
+        1 => Just(Some(Op::BranchList)),
+        2 => (from.clone(), proptest::collection::vec(person, 1..=2)).prop_map(|(b, rows)| Some(Op::Load {
+            branch: b.into(),
+            type_name: "Person".into(),
+            rows,
+        })),
+        1 => from.prop_map(|s| Some(Op::Merge { source: s.into(), target: "main".into() })),
+        1 => property.prop_map(|p| Some(Op::ApplySchema(Desired::Schema(person_with(p))))),
+    ]
+}
+
+/// The example schema plus an optional `Person` property: the concurrent
+/// alphabet's only schema change (and the crash campaign's apply).
+pub fn person_with(property: &str) -> SchemaSpec {
+    let mut schema = SchemaSpec::example();
+    schema
+        .types
+        .get_mut("Person")
+        .expect("the example has Person")
+        .props
+        .push(Prop::new(property, PropType::String, true, false));
+    schema
+}
+
+/// Legacy graphs with up to 200 `__run__*` refs: many refs make the sweep
+/// long enough for openers to overlap everywhere in it.
+fn setup() -> impl Strategy<Value = LegacyGraph> {
+    let runs = prop_oneof![
+        8 => 0usize..=3,
+        2 => Just(10usize),
+        1 => Just(50usize),
+        1 => Just(200usize),
+    ];
+    (legacy_graph(), runs).prop_map(|(mut graph, runs)| {
+        // User branches may fork from `__run__<i>`: keep those within reach.
+        graph.run_branches = graph.run_branches.max(runs);
+        graph
+    })
+}
+
+pub fn round(actors: usize) -> impl Strategy<Value = Round> {
+    (
+        proptest::option::weighted(0.6, setup()),
+        proptest::collection::vec(actor_op(), actors..=actors),
+    )
+        .prop_map(|(setup, actors)| Round { setup, actors })
+}
+
+/// Generate round `index` of a campaign named by `seed`.
+pub fn generate(seed: u64, index: u32, actors: usize) -> Round {
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        crate::seeds::round_rng(crate::seeds::derive(seed, index)),
+    );
+    round(actors)
+        .new_tree(&mut runner)
+        .expect("a round")
+        .current()
+}

@@ -1,0 +1,138 @@
+//! The order-blind judge: a round is explained when some serial order of
+//! its actors, run in the model, gives every observed outcome and the final
+//! state. An actor that failed with a retryable kind may have had no effect;
+//! who swept which legacy ref is judged in aggregate.
+
+use std::collections::BTreeSet;
+
+use stampede_model::{Mode, Model, Observation, Op, Outcome, View};
+
+use super::{Round, Seen};
+
+fn retryable(outcome: &Outcome) -> bool {
+    matches!(outcome, Err(kind) if kind.is_retryable())
+}
+
+/// Search serial orders; return the first that explains the round.
+pub fn judge(round: &Round, seen: &[Seen], final_view: &View) -> Result<Vec<usize>, String> {
+    let mut base = Model::default();
+    match &round.setup {
+        Some(graph) => base.apply(&Op::WriteLegacy(graph.clone())),
+        None => base.apply(&Op::Init),
+    }
+    .map_err(|e| format!("the model refused the setup: {e:?}"))?;
+    // Each legacy ref is swept by at most one actor.
+    let mut swept_by_actors = BTreeSet::new();
+    for s in seen {
+        for name in &s.swept {
+            if !swept_by_actors.insert(name.clone()) {
+                return Err(format!("{name} was swept by two actors"));
+            }
+        }
+    }
+    let judge = Judge {
+        round,
+        seen,
+        swept: &swept_by_actors,
+        final_view,
+        withdrawn: withdrawn_creates(round, seen),
+    };
+    let mut order = Vec::with_capacity(round.actors.len());
+    if judge.search(&base, &BTreeSet::new(), &mut order) {
+        Ok(order)
+    } else {
+        Err(format!(
+            "no serial order explains the round\n  setup: {:?}\n  actors: {:?}\n  seen: {seen:?}\n  final: {final_view:?}",
+            round.setup, round.actors
+        ))
+    }
+}
+
+/// What a round's serial orders are judged against.
+struct Judge<'a> {
+    round: &'a Round,
+    seen: &'a [Seen],
+    swept: &'a BTreeSet<String>,
+    final_view: &'a View,
+    withdrawn: BTreeSet<String>,
+}
+
+impl Judge<'_> {
+    /// Depth-first over serial orders, extending `order` one actor at a
+    /// time and abandoning a prefix at its first unexplained outcome, so
+    /// 8 actors cost far less than 8! replays.
+    fn search(
+        &self,
+        model: &Model,
+        model_swept: &BTreeSet<String>,
+        order: &mut Vec<usize>,
+    ) -> bool {
+        if order.len() == self.round.actors.len() {
+            let mut model = model.clone();
+            model.handle = None;
+            let _ = model.apply(&Op::Open(Mode::ReadOnly));
+            return model_swept == self.swept && model.view() == *self.final_view;
+        }
+        for i in 0..self.round.actors.len() {
+            if order.contains(&i) {
+                continue;
+            }
+            let (mut next, mut next_swept) = (model.clone(), model_swept.clone());
+            if self.step(&mut next, &mut next_swept, i) {
+                order.push(i);
+                if self.search(&next, &next_swept, order) {
+                    return true;
+                }
+                order.pop();
+            }
+        }
+        false
+    }
+
+    /// Run actor `i` (open read-write, then its op) on `model`; whether its
+    /// outcome is the one seen.
+    fn step(&self, model: &mut Model, model_swept: &mut BTreeSet<String>, i: usize) -> bool {
+        let seen = &self.seen[i].outcome;
+        let opened = model.apply(&Op::Open(Mode::ReadWrite));
+        if let Ok(Observation::Opened(report)) = &opened {
+            model_swept.extend(report.swept.iter().cloned());
+        }
+        let expected = match (&self.round.actors[i], opened) {
+            (_, Err(e)) => Err(e),
+            (Some(op), Ok(_)) => {
+                if retryable(seen) {
+                    // Allowed to have had no effect.
+                    return true;
+                }
+                model.apply(op)
+            }
+            (None, Ok(observation)) => Ok(observation),
+        };
+        match (&expected, seen) {
+            // Reports: who swept what is judged in aggregate at the end.
+            (Ok(Observation::Opened(e)), Ok(Observation::Opened(o))) => e.to == o.to,
+            // A create writes its ref and then looks for the lock (DESIGN's
+            // protocol); one that then withdraws was briefly visible. A list
+            // may show such names, and only such names, beyond the order's.
+            (Ok(Observation::Branches(e)), Ok(Observation::Branches(o))) => {
+                o.iter()
+                    .all(|n| e.contains(n) || self.withdrawn.contains(n))
+                    && e.iter().all(|n| o.contains(n))
+            }
+            (e, o) => e == o,
+        }
+    }
+}
+
+/// Names whose create failed retryably in this round (and so withdrew).
+fn withdrawn_creates(round: &Round, seen: &[Seen]) -> BTreeSet<String> {
+    round
+        .actors
+        .iter()
+        .zip(seen)
+        .filter_map(|(op, s)| match op {
+            Some(Op::BranchCreate { name, .. }) if retryable(&s.outcome) => Some(name.clone()),
+            _ => None,
+        })
+        .collect()
+}

@@ -1,0 +1,29 @@
+//! Shrinking panics many times on purpose. Those panics are silenced on the
+//! thread that shrinks, and only there: one process-wide hook, installed
+//! once, forwards every other thread's panic to the hook that was before it
+//! (swapping the hook per call would silence test threads running beside).
+
+use std::cell::Cell;
+use std::sync::Once;
+
+thread_local! {
+    static QUIET: Cell<bool> = const { Cell::new(false) };
+}
+
+static INSTALL: Once = Once::new();
+
+/// Run `f` with this thread's panic messages silenced.
+pub fn quietly<T>(f: impl FnOnce() -> T) -> T {
+    INSTALL.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if !QUIET.with(Cell::get) {
+                previous(info);
+            }
+        }));
+    });
+    let was = QUIET.with(|q| q.replace(true));
+    let out = f();
+    QUIET.with(|q| q.set(was));
+    out
+}

@@ -1,0 +1,219 @@
+//! The one mapping from the model's vocabulary to engine calls.
+//!
+//! Every campaign applies ops through [`Runner::apply`]: the sequential and
+//! fault campaigns through the blocking [`crate::adapter::Stampede`], the
+//! concurrent actors (tasks and `stampede actor` processes) directly. An op
+//! is therefore run the same way wherever it is judged.
+
+use serde_json::Value as Json;
+use stampede_engine::lance::io::ObjectStoreParams;
+use stampede_engine::legacy::{
+    leave_lock, write_legacy, LegacySpec, LegacyStamp as EngineStamp, LegacyVersion,
+};
+use stampede_engine::schema::EXAMPLE_SCHEMA;
+use stampede_engine::{self as engine, Graph};
+use stampede_model::{
+    Desired, ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, Row,
+    RowInput, StampState, StampView, Value,
+};
+
+/// Text the schema parser refuses, for `Desired::Malformed`.
+pub const MALFORMED_SCHEMA: &str = "node {";
+
+/// A client of one graph root: the handle it holds (if any) and the store
+/// parameters (a campaign's probe) every handle it opens carries.
+pub struct Runner {
+    pub root: String,
+    pub params: ObjectStoreParams,
+    pub handle: Option<Graph>,
+}
+
+impl Runner {
+    pub fn new(root: &str, params: ObjectStoreParams) -> Self {
+        Runner {
+            root: root.to_string(),
+            params,
+            handle: None,
+        }
+    }
+
+    /// Apply one op. Ops through the handle without one held are
+    /// `not_initialized`, as in the model.
+    pub async fn apply(&mut self, op: &Op) -> Outcome {
+        match op {
+            Op::Init => {
+                let graph = Graph::init_with(&self.root, EXAMPLE_SCHEMA, self.params.clone())
+                    .await
+                    .map_err(kind)?;
+                self.handle = Some(graph);
+                Ok(Observation::Done)
+            }
+            Op::Open(mode) => {
+                self.handle = None;
+                let mode = match mode {
+                    Mode::ReadWrite => engine::Mode::ReadWrite,
+                    Mode::ReadOnly => engine::Mode::ReadOnly,
+                };
+                let graph = Graph::open_with(&self.root, mode, self.params.clone())
+                    .await
+                    .map_err(kind)?;
+                let report = open_report(graph.report());
+                self.handle = Some(graph);
+                Ok(Observation::Opened(report))
+            }
+            Op::WriteLegacy(graph) => {
+                self.handle = None;
+                write_legacy(&self.root, &legacy_spec(graph))
+                    .await
+                    .map_err(kind)?;
+                Ok(Observation::Done)
+            }
+            Op::Stamp => read_stamp(&self.root).await.map(Observation::Stamp),
+            Op::LeaveLock => leave_lock(&self.root)
+                .await
+                .map(|()| Observation::Done)
+                .map_err(kind),
+            _ => {
+                let graph = self.handle.as_ref().ok_or(ErrorKind::NotInitialized)?;
+                on_handle(graph, op).await
+            }
+        }
+    }
+}
+
+/// An op that goes through a held handle.
+async fn on_handle(graph: &Graph, op: &Op) -> Outcome {
+    match op {
+        Op::BranchCreate { name, from } => graph
+            .branch_create(name, from)
+            .await
+            .map(|()| Observation::Done),
+        Op::BranchDelete { name } => graph.branch_delete(name).await.map(|()| Observation::Done),
+        Op::BranchList => graph.branch_list().await.map(Observation::Branches),
+        Op::ApplySchema(desired) => {
+            let source = match desired {
+                Desired::Schema(spec) => spec.render(),
+                Desired::Malformed => MALFORMED_SCHEMA.to_string(),
+            };
+            graph
+                .apply_schema(&source)
+                .await
+                .map(|r| Observation::Applied {
+                    applied: r.applied,
+                    steps: r.steps.iter().map(ToString::to_string).collect(),
+                    lock_released: r.lock_released,
+                })
+        }
+        Op::Load {
+            branch,
+            type_name,
+            rows,
+        } => {
+            let rows: Vec<Json> = rows.iter().map(to_json).collect();
+            graph
+                .load(branch, type_name, &rows)
+                .await
+                .map(Observation::Loaded)
+        }
+        Op::Scan { branch, type_name } => {
+            return scan(graph, branch, type_name).await.map(Observation::Rows)
+        }
+        Op::Merge { source, target } => graph
+            .branch_merge(source, target)
+            .await
+            .map(|()| Observation::Done),
+        Op::Unlock => graph.unlock().await.map(Observation::Unlocked),
+        Op::Init | Op::Open(_) | Op::WriteLegacy(_) | Op::Stamp | Op::LeaveLock => {
+            unreachable!("{op:?} needs no handle")
+        }
+    }
+    .map_err(kind)
+}
+
+/// A scan whose rows arrive in the model's form. A cell the model has no
+/// value for cannot be judged equal to anything: `storage`, never a panic.
+pub async fn scan(graph: &Graph, branch: &str, type_name: &str) -> Result<Vec<Row>, ErrorKind> {
+    let rows = graph.scan(branch, type_name).await.map_err(kind)?;
+    rows.into_iter()
+        .map(from_json)
+        .collect::<Result<_, _>>()
+        .map_err(|_| ErrorKind::Storage)
+}
+
+/// The engine's error kinds are the model's: one vocabulary.
+pub fn kind(error: engine::Error) -> ErrorKind {
+    error.kind()
+}
+
+pub fn open_report(report: &engine::OpenReport) -> OpenReport {
+    OpenReport {
+        from: report.from,
+        to: report.to,
+        swept: report.swept.clone(),
+        kept: report.kept.clone(),
+    }
+}
+
+async fn read_stamp(root: &str) -> Result<StampView, ErrorKind> {
+    let report = engine::read_stamp(root).await.map_err(kind)?;
+    Ok(StampView {
+        state: match report.state {
+            engine::StampState::Unstamped => StampState::Unstamped,
+            engine::StampState::PkSetUnstamped => StampState::PkSetUnstamped,
+            engine::StampState::Version(v) => StampState::Version(v),
+            engine::StampState::Corrupt(raw) => StampState::Corrupt(raw),
+        },
+        verdict: report.verdict.map_err(kind),
+    })
+}
+
+pub fn legacy_spec(graph: &LegacyGraph) -> LegacySpec {
+    let version =
+        LegacyVersion::try_from(graph.version).expect("the model writes versions 1 and 2");
+    let mut spec = LegacySpec::new(version)
+        .run_branches(graph.run_branches)
+        .stamp(match &graph.stamp {
+            LegacyStamp::Default => EngineStamp::Default,
+            LegacyStamp::Absent => EngineStamp::Absent,
+            LegacyStamp::Raw(raw) => EngineStamp::Raw(raw.clone()),
+        });
+    for (name, parent) in &graph.branches {
+        spec = spec.branch(name, parent.as_deref());
+    }
+    spec
+}
+
+pub fn to_json(row: &RowInput) -> Json {
+    let mut object = serde_json::Map::new();
+    for (field, value) in row {
+        let json = match value {
+            Value::Null => Json::Null,
+            Value::Bool(b) => Json::from(*b),
+            Value::Int(n) => Json::from(*n),
+            Value::F64(x) => Json::from(x.get()),
+            Value::Str(s) => Json::from(s.as_str()),
+        };
+        object.insert(field.clone(), json);
+    }
+    Json::Object(object)
+}
+
+/// A scanned row in the model's form; a cell it has no value for is named.
+pub fn from_json(row: serde_json::Map<String, Json>) -> Result<Row, String> {
+    row.into_iter()
+        .map(|(field, json)| {
+            let value = match json {
+                Json::Null => Value::Null,
+                Json::Bool(b) => Value::Bool(b),
+                Json::String(s) => Value::Str(s),
+                Json::Number(n) => match (n.as_i64(), n.as_f64()) {
+                    (Some(i), _) => Value::Int(i),
+                    (None, Some(x)) => Value::f64(x),
+                    (None, None) => return Err(format!("field {field:?} holds the number {n}")),
+                },
+                other => return Err(format!("field {field:?} holds {other}")),
+            };
+            Ok((field, value))
+        })
+        .collect()
+}
