@@ -13,7 +13,7 @@ CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
 
-.PHONY: verify test loom bench sensitivity deps build lint fmt
+.PHONY: verify test loom bench sensitivity figures deps build lint fmt
 
 # The verification plan. SEED names the run; the budgets below take about
 # five minutes here (2 cores, tmpfs); JOBS shards each campaign across
@@ -33,15 +33,22 @@ verify: build
 	@echo "== engine end-to-end scenario (CLI, real Lance, 8 processes on 200 __run__ refs)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
 	@echo "== concurrency tests at the release budget"
-	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 STAMPEDE_FLEET_ROUNDS=10 $(CARGO) test -p stampede-engine -p stampede-harness --test concurrency --test concurrent --test cli_processes --test data --test schema_apply
+	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 STAMPEDE_FLEET_ROUNDS=10 $(CARGO) test --workspace --test concurrency --test concurrent --test cli_processes --test data --test schema_apply
 	@echo "== loom (LOOM_MAX_PREEMPTIONS=3, 3 openers)"
 	LOOM_MAX_PREEMPTIONS=3 STAMPEDE_LOOM_OPENERS=3 $(LOOM_TEST)
 	@echo "report: $(REPORT)"
+	$(MAKE) --no-print-directory figures
+
+# The figure tables of docs/figures.md, regenerated from the last verify
+# report (each block names the report, seed and harness revision).
+figures:
+	$(STAMPEDE) figures $(REPORT) --doc docs/figures.md
 
 test: deps
+	CARGO=$(CARGO) scripts/one-build.sh
 	$(CARGO) test --workspace
 	@echo "== sensitivity, cheap half (defects a sequential or crash campaign catches)"
-	$(CARGO) test -p stampede-harness --features defects --test sensitivity
+	$(CARGO) test --workspace --features stampede-harness/defects --test sensitivity
 	@echo "== loom, small bound (LOOM_MAX_PREEMPTIONS=2, 2 openers)"
 	LOOM_MAX_PREEMPTIONS=2 STAMPEDE_LOOM_OPENERS=2 $(LOOM_TEST)
 
@@ -53,19 +60,27 @@ LOOM_BOUND ?= 4
 LOOM_OPENERS ?= 3
 LOOM_TEST = $(CARGO) test -p stampede-protocol --features loom,defects --test loom -- --test-threads=1
 
+# Each model's explored executions go to docs/loom-executions.txt.
 loom: deps
-	LOOM_MAX_PREEMPTIONS=$(LOOM_BOUND) STAMPEDE_LOOM_OPENERS=$(LOOM_OPENERS) $(CARGO) test -p stampede-protocol --features loom,defects --release --test loom -- --test-threads=1 --nocapture
+	set -o pipefail; LOOM_MAX_PREEMPTIONS=$(LOOM_BOUND) STAMPEDE_LOOM_OPENERS=$(LOOM_OPENERS) $(CARGO) test -p stampede-protocol --features loom,defects --release --test loom -- --test-threads=1 --nocapture 2>&1 \
+	  | tee /dev/stderr | grep -E '^test |explored' \
+	  | { echo "# make loom: LOOM_MAX_PREEMPTIONS=$(LOOM_BOUND) STAMPEDE_LOOM_OPENERS=$(LOOM_OPENERS), revision $$(git rev-parse --short=12 HEAD 2>/dev/null || echo unknown), $$(date -u +%F)"; cat; } > docs/loom-executions.txt
 
+# The same invocation as `make test`'s (dev-dependencies included), so the
+# two commands share every artifact: after either, the other compiles only
+# the workspace's own crates (scripts/one-build.sh keeps the feature sets
+# of every invocation here equal).
 build: deps
-	$(CARGO) build -p stampede-harness --bins
+	$(CARGO) test --workspace --no-run
 
 # Plant each of the 14 historical defects (and the seed's create) in turn;
 # print which campaign caught it first, after how much, and its replay.
 # The clean engine runs the same budgets and must be caught by nothing.
 SENSITIVITY_ARGS ?= --cases 100 --rounds 100 --fault-cases 50
 sensitivity: deps
-	$(CARGO) build -p stampede-harness --features defects --bin stampede-sensitivity
-	CARGO=$(CARGO) $(CARGO_TARGET_DIR)/debug/stampede-sensitivity sensitivity --seed $(SEED) $(SENSITIVITY_ARGS)
+	$(CARGO) test --workspace --features stampede-harness/defects --no-run
+	set -o pipefail; CARGO=$(CARGO) $(CARGO_TARGET_DIR)/debug/stampede-sensitivity sensitivity --seed $(SEED) $(SENSITIVITY_ARGS) \
+	  | tee docs/sensitivity-table.txt
 
 # Criterion benchmarks, in release (the only target that builds Lance in
 # release: ~45 min cold on 2 cores). Figures print as ratios against the
@@ -73,9 +88,10 @@ sensitivity: deps
 # is in $(CARGO_TARGET_DIR)/criterion/report/index.html.
 bench: deps
 	$(CARGO) bench -p stampede-benches
-	python3 scripts/bench_report.py $(CARGO_TARGET_DIR)/criterion docs/open-latency.svg
+	set -o pipefail; python3 scripts/bench_report.py $(CARGO_TARGET_DIR)/criterion docs/open-latency.svg | tee docs/bench-figures.txt
 
 lint: deps
+	CARGO=$(CARGO) scripts/one-build.sh
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p stampede-protocol --features loom,defects --all-targets -- -D warnings

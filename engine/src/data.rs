@@ -10,6 +10,7 @@ use stampede_protocol::{RefStore, StoreError};
 use crate::commit::{publish, read_manifest};
 use crate::error::{write_failed, Error, ErrorKind, Result};
 use crate::graph::Graph;
+use crate::manifest::pin_of;
 use crate::rows::{self, Row};
 use crate::schema::Schema;
 use crate::tables;
@@ -44,9 +45,7 @@ impl Graph {
             let batch = rows::to_batch(&schema, def, rows)?;
             let written = batch.num_rows();
             let mut pins = manifest.pins.clone();
-            let pin = pins.get(type_name).ok_or_else(|| Error::CorruptManifest {
-                detail: format!("no table row for type {type_name}"),
-            })?;
+            let pin = pin_of(&pins, type_name)?;
             let new_pin = tables::upsert(
                 self.root_uri(),
                 pin,
@@ -83,7 +82,7 @@ impl Graph {
                 name: type_name.into(),
             });
         }
-        self.scan_pinned(&schema, type_name, &manifest.pins[type_name])
+        self.scan_pinned(&schema, type_name, pin_of(&manifest.pins, type_name)?)
             .await
     }
 
@@ -118,7 +117,7 @@ impl Graph {
             let mut pins = into.pins.clone();
             for (type_name, def) in &schema.types {
                 let rows = self
-                    .scan_pinned(&schema, type_name, &from.pins[type_name])
+                    .scan_pinned(&schema, type_name, pin_of(&from.pins, type_name)?)
                     .await?;
                 if rows.is_empty() {
                     continue;
@@ -127,7 +126,7 @@ impl Graph {
                 let batch = rows::to_batch(&schema, def, &rows)?;
                 let new_pin = tables::upsert(
                     self.root_uri(),
-                    &pins[type_name],
+                    pin_of(&pins, type_name)?,
                     target,
                     rows::key_columns(def),
                     batch,

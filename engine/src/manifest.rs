@@ -41,6 +41,18 @@ impl TablePin {
     }
 }
 
+/// The pin of `type_name` in a manifest's pins: a schema type without a
+/// table row is a damaged manifest, named, never a panic.
+pub fn pin_of<'a>(
+    pins: &'a BTreeMap<String, TablePin>,
+    type_name: &str,
+) -> crate::error::Result<&'a TablePin> {
+    pins.get(type_name)
+        .ok_or_else(|| crate::error::Error::CorruptManifest {
+            detail: format!("no table row for type {type_name}"),
+        })
+}
+
 /// Schema metadata on `__manifest`: bumped by each published schema change.
 pub const EPOCH_KEY: &str = "stampede:schema_epoch";
 

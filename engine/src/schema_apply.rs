@@ -141,7 +141,7 @@ impl SchemaChange for EngineChange<'_> {
                         .find(|p| &p.name == property)
                         .expect("diffed");
                     let field = Field::new(&prop.name, tables::data_type(prop.ty), true);
-                    let pin = &pins[type_name];
+                    let pin = crate::manifest::pin_of(&pins, type_name)?;
                     // Boxed: Lance's add_columns future nested in the
                     // protocol's apply future overflows the layout query depth.
                     let adding = tables::add_optional_columns(root, pin, vec![field], params);

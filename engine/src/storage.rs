@@ -37,8 +37,19 @@ const DATASET_DIRS: [&str; 5] = [
     "_indices",
     "data",
 ];
-/// Polls of a lock before a waiting create gives up (see `backoff`).
-const LOCK_WAIT_ATTEMPTS: usize = 155;
+/// How long a create waits out a held lock before it gives up (see
+/// `backoff`): longer than any live apply holds the lock, short enough that
+/// a create racing an apply that died holding it gives up.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// The `attempt`-th wait (from 0) of a create polling a held lock: 5 ms
+/// doubling to 100 ms, until `LOCK_WAIT` has passed in all (`None`).
+fn lock_poll_delay(attempt: usize) -> Option<std::time::Duration> {
+    let delay =
+        |n: usize| std::time::Duration::from_millis(5u64.saturating_mul(1 << n.min(5)).min(100));
+    let waited: std::time::Duration = (0..attempt).map(delay).sum();
+    (waited < LOCK_WAIT).then(|| delay(attempt))
+}
 
 /// Refs read at once during an enumeration.
 const READ_PARALLELISM: usize = 16;
@@ -403,16 +414,15 @@ impl RefStore for LanceStore {
         Ok(main_head(&dataset).schema_epoch)
     }
 
-    /// 5 ms doubling to 100 ms, about 15 s in all: longer than any live
-    /// apply holds the lock, short enough that a create racing an apply
-    /// that died holding it gives up.
+    /// Waits `lock_poll_delay(attempt)`; false once `LOCK_WAIT` has passed.
     async fn backoff(&self, attempt: usize) -> bool {
-        if attempt >= LOCK_WAIT_ATTEMPTS {
-            return false;
+        match lock_poll_delay(attempt) {
+            Some(delay) => {
+                tokio::time::sleep(delay).await;
+                true
+            }
+            None => false,
         }
-        let millis = 5u64.saturating_mul(1 << attempt.min(5)).min(100);
-        tokio::time::sleep(std::time::Duration::from_millis(millis)).await;
-        true
     }
 
     async fn write_stamp(&self, expected_version: u64, value: &str) -> StoreResult<()> {
@@ -451,5 +461,22 @@ impl RefStore for LanceStore {
             }
             Err(e) => Err(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{lock_poll_delay, LOCK_WAIT};
+
+    #[test]
+    fn a_create_waits_out_a_lock_for_lock_wait_then_gives_up() {
+        let delays: Vec<_> = (0..).map_while(lock_poll_delay).collect();
+        let waited: std::time::Duration = delays.iter().sum();
+        assert!(waited >= LOCK_WAIT, "{waited:?}");
+        assert!(
+            waited < LOCK_WAIT + std::time::Duration::from_millis(100),
+            "{waited:?}"
+        );
+        assert_eq!(delays[0], std::time::Duration::from_millis(5));
     }
 }

@@ -252,3 +252,37 @@ async fn a_dead_loads_table_version_is_invisible_and_named_by_check() {
         json!([{"name": "a", "age": null}, {"name": "b", "age": null}])
     );
 }
+
+/// A manifest whose schema names a type it pins no table for (a damaged
+/// or foreign manifest): scan and merge once indexed the pins and panicked,
+/// where load answered `corrupt_manifest`. Now all three name the type.
+#[tokio::test]
+async fn regression_a_type_without_a_pin_is_corrupt_manifest_not_a_panic() {
+    use stampede_engine::commit::{publish, read_manifest};
+    let (_t, g) = TempGraph::init().await;
+    g.branch_create("a", "main").await.unwrap();
+    g.load("a", "Person", &rows(json!([{"name": "on-a"}])))
+        .await
+        .unwrap();
+    let main = read_manifest(g.store(), None).await.unwrap();
+    let mut pins = main.pins.clone();
+    pins.remove("Person").expect("Person is pinned");
+    publish(g.store(), &main, &main.schema_source, &pins)
+        .await
+        .unwrap();
+    assert_eq!(
+        kind(g.scan("main", "Person").await),
+        ErrorKind::CorruptManifest
+    );
+    assert_eq!(
+        kind(g.branch_merge("a", "main").await),
+        ErrorKind::CorruptManifest
+    );
+    assert_eq!(
+        kind(
+            g.load("main", "Person", &rows(json!([{"name": "x"}])))
+                .await
+        ),
+        ErrorKind::CorruptManifest
+    );
+}

@@ -30,6 +30,7 @@ use stampede_model::{Desired, LegacyStamp, Mode, Model, Op, RowInput, SchemaSpec
 
 use crate::adapter::{Stampede, SystemUnderTest};
 use crate::effects::{candidates, expect, matching, observe, outcome_fits, Candidate};
+use crate::plan::{Campaign, Failure};
 
 /// One writing operation and the graph it runs on.
 #[derive(Clone, Debug)]
@@ -205,12 +206,6 @@ pub fn parse_token(token: &str) -> Option<(String, State)> {
     parts.next().is_none().then_some((name, State { k, j }))
 }
 
-#[derive(Clone, Debug)]
-pub struct Violation {
-    pub token: String,
-    pub what: String,
-}
-
 /// What the campaign found for one scenario.
 #[derive(Clone, Debug, Default)]
 pub struct ScenarioReport {
@@ -218,7 +213,8 @@ pub struct ScenarioReport {
     /// Durable writes of a clean run.
     pub writes: u64,
     pub states: u64,
-    pub violations: Vec<Violation>,
+    /// Each with its crash token (`crash:<scenario>:<k>[:<j>]`).
+    pub violations: Vec<Failure>,
     /// `check`'s problem kinds after recovery, by the states that left them.
     pub residue: BTreeMap<String, u64>,
     pub seconds: f64,
@@ -428,9 +424,10 @@ pub fn run_scenario(
     let writes = match count_writes(scenario) {
         Ok(w) => w,
         Err(what) => {
-            report.violations.push(Violation {
-                token: State { k: 0, j: None }.token(scenario.name),
-                what,
+            report.violations.push(Failure {
+                campaign: Campaign::Crash,
+                replay: State { k: 0, j: None }.token(scenario.name),
+                message: what,
             });
             return report;
         }
@@ -447,9 +444,10 @@ pub fn run_scenario(
                 Some(judged)
             }
             Err(what) => {
-                report.violations.push(Violation {
-                    token: state.token(scenario.name),
-                    what,
+                report.violations.push(Failure {
+                    campaign: Campaign::Crash,
+                    replay: state.token(scenario.name),
+                    message: what,
                 });
                 None
             }

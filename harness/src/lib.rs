@@ -8,6 +8,7 @@ pub mod concurrent;
 pub mod crash;
 pub mod effects;
 pub mod faults;
+pub mod figures;
 pub mod plan;
 pub mod quiet;
 pub mod runner;
@@ -17,13 +18,8 @@ pub mod sensitivity;
 pub mod sequential;
 
 /// A budget from the environment (`STAMPEDE_CASES`, `STAMPEDE_ROUNDS`,
-/// `STAMPEDE_SEED`, ...), or its default.
-pub fn env_or(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+/// `STAMPEDE_SEED`, ...), or its default: the workspace's one reader.
+pub use stampede_vocabulary::env_budget as env_or;
 
 /// Re-run one failure from the token a campaign printed: `seq:…`,
 /// `faults:…`, `crash:…` or `concurrent:…`.

@@ -153,6 +153,20 @@ pub struct CrashDetail {
     pub seconds: f64,
 }
 
+impl CrashDetail {
+    /// The residue as people read it: `kind: states, ...`, or `–`.
+    pub fn residue_text(&self) -> String {
+        if self.residue.is_empty() {
+            return "–".to_string();
+        }
+        self.residue
+            .iter()
+            .map(|(kind, states)| format!("{kind}: {states}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CampaignResult {
     pub campaign: Campaign,
@@ -197,6 +211,8 @@ impl CampaignResult {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
     pub harness_version: String,
+    /// The git commit the harness was built from ("unknown" outside one).
+    pub revision: String,
     pub jobs: u32,
     pub budgets: Budgets,
     pub results: Vec<CampaignResult>,
@@ -207,6 +223,7 @@ impl Report {
     pub fn new(budgets: &Budgets, jobs: u32, results: Vec<CampaignResult>) -> Self {
         Report {
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            revision: env!("STAMPEDE_REVISION").to_string(),
             jobs,
             budgets: budgets.clone(),
             passed: results.iter().all(|r| r.failures.is_empty()),
@@ -238,12 +255,9 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
         Campaign::Sequential => {
             let ops = crate::sequential::machine::engine_ops();
             let seed = derive(budgets.seed, index);
-            if let Err(failure) =
-                crate::sequential::run_case_with(seed, budgets.max_ops, budgets.regressions)
-            {
-                unit.failures
-                    .push(fail(failure.replay.clone(), failure.to_string()));
-            }
+            unit.failures.extend(
+                crate::sequential::run_case_with(seed, budgets.max_ops, budgets.regressions).err(),
+            );
             unit.units = 1;
             unit.ops = crate::sequential::machine::engine_ops() - ops;
         }
@@ -288,12 +302,6 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             let report = crate::crash::run_scenario(scenario, budget, |_| {});
             unit.units = report.states;
             unit.ops = report.states;
-            unit.failures.extend(
-                report
-                    .violations
-                    .iter()
-                    .map(|v| fail(v.token.clone(), v.what.clone())),
-            );
             unit.crash.push(CrashDetail {
                 operation: report.name.to_string(),
                 writes: report.writes,
@@ -302,6 +310,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                 residue: report.residue,
                 seconds: report.seconds,
             });
+            unit.failures.extend(report.violations);
         }
         Campaign::Loom => {
             let (models, failure) = loom(budgets.loom_bound);
@@ -468,6 +477,11 @@ pub fn merge(parts: Vec<CampaignResult>, seconds: f64) -> Option<CampaignResult>
     for part in parts {
         merged.absorb(part);
     }
+    // Shards interleave scenarios; report them in the plan's order.
+    let order: Vec<&str> = crate::crash::scenarios().iter().map(|s| s.name).collect();
+    merged
+        .crash
+        .sort_by_key(|d| order.iter().position(|name| *name == d.operation));
     merged.seconds = seconds;
     Some(merged)
 }
@@ -502,8 +516,12 @@ pub fn print_crash_details(result: &CampaignResult) {
     );
     for d in &result.crash {
         println!(
-            "{:<20} {:>6} {:>7} {:>10}  {:?}",
-            d.operation, d.writes, d.states, d.violations, d.residue
+            "{:<20} {:>6} {:>7} {:>10}  {}",
+            d.operation,
+            d.writes,
+            d.states,
+            d.violations,
+            d.residue_text()
         );
     }
 }

@@ -42,10 +42,23 @@ fn error_kind(out: &Output) -> String {
 }
 
 fn rounds() -> usize {
-    std::env::var("STAMPEDE_PROCESS_ROUNDS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30)
+    stampede_harness::env_or("STAMPEDE_PROCESS_ROUNDS", 30) as usize
+}
+
+/// A schema or rows file that cannot be read is the caller's input: once
+/// `error[storage]` and exit 1, now a usage error (exit 2) that names the
+/// file, and nothing is written.
+#[test]
+fn regression_an_unreadable_input_file_is_a_usage_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("g");
+    let root = root.to_str().unwrap();
+    let missing = dir.path().join("no-such.schema");
+    let missing = missing.to_str().unwrap();
+    let out = stampede(&["init", root, "--schema", missing]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no-such.schema"));
+    assert!(!std::path::Path::new(root).exists(), "init wrote a graph");
 }
 
 /// 8 processes open a v2 graph with 50 `__run__*` refs and 2 user branches

@@ -17,7 +17,7 @@ fn enumerate(name: &str) {
     let violations: Vec<String> = report
         .violations
         .iter()
-        .map(|v| format!("stampede replay {}\n{}", v.token, v.what))
+        .map(|v| format!("{}\n{}", v.replay_line(), v.message))
         .collect();
     assert!(violations.is_empty(), "{}", violations.join("\n\n"));
 }

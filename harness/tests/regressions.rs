@@ -56,3 +56,44 @@ fn the_models_example_schema_is_the_engines() {
         Schema::parse(EXAMPLE_SCHEMA).unwrap()
     );
 }
+
+/// `F64` was in the schema language and the engine but not in the model,
+/// and the adapter panicked on a scanned float: a property of type F64 now
+/// loads floats and integers (read back as floats) on both sides alike.
+#[test]
+fn regression_f64_properties_agree_with_the_model() {
+    use stampede_model::schema::{Prop, PropType};
+    use stampede_model::{Desired, SchemaSpec, Value};
+    let mut schema = SchemaSpec::example();
+    schema
+        .types
+        .get_mut("Person")
+        .expect("Person")
+        .props
+        .push(Prop::new("score", PropType::F64, true, false));
+    let person = |name: &str, score: Value| {
+        vec![
+            ("name".to_string(), Value::Str(name.into())),
+            ("score".to_string(), score),
+        ]
+    };
+    check_ops(&[
+        Op::Init,
+        Op::ApplySchema(Desired::Schema(schema)),
+        Op::Load {
+            branch: "main".into(),
+            type_name: "Person".into(),
+            rows: vec![person("a", Value::f64(1.5)), person("b", Value::Int(2))],
+        },
+        Op::Load {
+            branch: "main".into(),
+            type_name: "Person".into(),
+            rows: vec![person("c", Value::Str("high".into()))],
+        },
+        Op::Scan {
+            branch: "main".into(),
+            type_name: "Person".into(),
+        },
+    ])
+    .unwrap();
+}

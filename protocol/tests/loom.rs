@@ -26,10 +26,7 @@ use stampede_protocol::names::SCHEMA_APPLY_LOCK;
 use stampede_protocol::{Error, ErrorKind, OpenReport, RefStore, StoreError};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    stampede_vocabulary::env_budget(name, default as u64) as usize
 }
 
 static EXECUTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);

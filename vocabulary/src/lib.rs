@@ -111,6 +111,17 @@ impl fmt::Display for ErrorKind {
     }
 }
 
+/// A budget (cases, rounds, a bound) from the environment variable `name`
+/// (`STAMPEDE_ROUNDS`, `LOOM_MAX_PREEMPTIONS`, ...), or `default` when it is
+/// unset or not a number: the one reader every test suite uses, so
+/// `make verify` raises every budget the same way.
+pub fn env_budget(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 #[cfg(test)]
 mod tests {
     use super::ErrorKind;

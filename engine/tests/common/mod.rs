@@ -121,8 +121,5 @@ pub fn strings(names: &[&str]) -> Vec<String> {
 /// Rounds for the repeated concurrency tests: small in `make test`, larger
 /// in `make verify` (STAMPEDE_ROUNDS).
 pub fn rounds(var: &str, default: usize) -> usize {
-    std::env::var(var)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
+    stampede_vocabulary::env_budget(var, default as u64) as usize
 }

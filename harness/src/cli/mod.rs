@@ -83,6 +83,15 @@ enum Command {
     /// Run the campaign plan (sequential, concurrent, crash, faults, and
     /// loom when asked) and print a table; exit 0 only if nothing failed.
     Verify(VerifyArgs),
+    /// Rewrite the generated figure blocks of a Markdown file from a
+    /// `stampede verify --json` report (`make figures`).
+    Figures {
+        /// The verify report.
+        report: std::path::PathBuf,
+        /// The document whose `<!-- generated:NAME -->` blocks to rewrite.
+        #[arg(long)]
+        doc: std::path::PathBuf,
+    },
     /// Re-run one failure from the token a campaign printed (seq:…,
     /// faults:…, crash:…, concurrent:…).
     Replay { token: String },
@@ -241,6 +250,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Verify(args) => verify::verify(args),
         Command::Replay { token } => verify::replay(&token),
+        Command::Figures { report, doc } => verify::figures(&report, &doc),
         Command::Check { root, json } => operate::check(&root, json),
         Command::Actor {
             root,

@@ -21,13 +21,7 @@ pub(super) fn check(root: &str, json: bool) -> ExitCode {
         }
     };
     if json {
-        #[derive(serde::Serialize)]
-        struct Checked<'a> {
-            healthy: bool,
-            #[serde(flatten)]
-            report: &'a stampede_engine::check::CheckReport,
-        }
-        let checked = Checked {
+        let checked = shapes::Checked {
             healthy: report.healthy(),
             report: &report,
         };
@@ -248,6 +242,7 @@ async fn run(command: Command) -> Result<(), Failed> {
         Command::Sensitivity(_) => unreachable!("handled in main"),
         Command::Verify(_)
         | Command::Replay { .. }
+        | Command::Figures { .. }
         | Command::Check { .. }
         | Command::Actor { .. } => {
             unreachable!("handled in main")

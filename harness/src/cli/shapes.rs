@@ -5,6 +5,14 @@ use serde::Serialize;
 use stampede_engine::schema_apply::ApplyReport;
 use stampede_engine::{OpenReport, PkState, StampReport, StampState};
 
+/// `stampede check --json`: the report and whether it is healthy.
+#[derive(Debug, Serialize)]
+pub struct Checked<'a> {
+    pub healthy: bool,
+    #[serde(flatten)]
+    pub report: &'a stampede_engine::check::CheckReport,
+}
+
 /// `stampede open --json`.
 #[derive(Debug, Serialize)]
 pub struct Opened {

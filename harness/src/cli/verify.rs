@@ -21,6 +21,36 @@ pub(super) fn replay(token: &str) -> ExitCode {
     }
 }
 
+/// `stampede figures`: regenerate a document's figure blocks from a report.
+pub(super) fn figures(report: &std::path::Path, doc: &std::path::Path) -> ExitCode {
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+    };
+    let rewritten = read(report).and_then(|text| {
+        let parsed: Report = serde_json::from_str(&text)
+            .map_err(|e| format!("not a verify report: {}: {e}", report.display()))?;
+        let mut text = read(doc)?;
+        let source = report.file_name().map_or_else(
+            || report.display().to_string(),
+            |n| n.to_string_lossy().into_owned(),
+        );
+        for (name, body) in crate::figures::blocks(&parsed, &source) {
+            text = crate::figures::rewrite(&text, name, &body)
+                .map_err(|e| format!("{}: {e}", doc.display()))?;
+        }
+        Ok(text)
+    });
+    match rewritten.and_then(|text| {
+        std::fs::write(doc, text).map_err(|e| format!("writing {}: {e}", doc.display()))
+    }) {
+        Ok(()) => {
+            println!("rewrote the figures of {}", doc.display());
+            ExitCode::SUCCESS
+        }
+        Err(message) => usage(message),
+    }
+}
+
 pub(super) fn actor(root: &str, interleave: Option<u64>, op: &str) -> ExitCode {
     match crate::concurrent::actor_main(root, interleave, op) {
         Ok(()) => ExitCode::SUCCESS,

@@ -16,24 +16,31 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use stampede_model::{Model, Op, Outcome, View};
 
 use crate::adapter::{Stampede, SystemUnderTest};
+use crate::plan::{Campaign, Failure};
 use machine::{EngineTest, ModelMachine, Reference, Step};
 
-#[derive(Debug)]
-pub struct Failure {
-    pub replay: String,
-    pub message: String,
+/// A failing case, shrunk: what broke, and the ops that show it.
+struct Shrunk {
+    message: String,
     /// The shrunk sequence, as concrete ops with the model's outcomes.
-    pub ops: Vec<(Op, Outcome)>,
+    ops: Vec<(Op, Outcome)>,
 }
 
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "{}", self.message)?;
-        writeln!(f, "shrunk to {} ops (model outcomes):", self.ops.len())?;
+impl Shrunk {
+    fn into_failure(self, replay: String) -> Failure {
+        let mut message = format!(
+            "{}\nshrunk to {} ops (model outcomes):",
+            self.message,
+            self.ops.len()
+        );
         for (i, (op, outcome)) in self.ops.iter().enumerate() {
-            writeln!(f, "  {:>2}. {op:?} => {outcome:?}", i + 1)?;
+            let _ = write!(message, "\n  {:>2}. {op:?} => {outcome:?}", i + 1);
         }
-        write!(f, "replay: stampede replay {}", self.replay)
+        Failure {
+            campaign: Campaign::Sequential,
+            replay,
+            message,
+        }
     }
 }
 
@@ -60,6 +67,11 @@ pub fn run_case_with(
     max_ops: usize,
     regressions: Option<&'static str>,
 ) -> Result<(), Failure> {
+    shrink(case_seed, max_ops, regressions)
+        .map_err(|shrunk| shrunk.into_failure(replay_token(case_seed, max_ops)))
+}
+
+fn shrink(case_seed: u64, max_ops: usize, regressions: Option<&'static str>) -> Result<(), Shrunk> {
     let config = Config {
         cases: 1,
         failure_persistence: regressions.map(|path| {
@@ -81,13 +93,11 @@ pub fn run_case_with(
     });
     match result.map_err(|e| *e) {
         Ok(()) => Ok(()),
-        Err(TestError::Fail(reason, (_, steps, _))) => Err(Failure {
-            replay: replay_token(case_seed, max_ops),
+        Err(TestError::Fail(reason, (_, steps, _))) => Err(Shrunk {
             message: reason.to_string(),
             ops: model_trace(&steps),
         }),
-        Err(TestError::Abort(reason)) => Err(Failure {
-            replay: replay_token(case_seed, max_ops),
+        Err(TestError::Abort(reason)) => Err(Shrunk {
             message: format!("proptest aborted: {reason}"),
             ops: Vec::new(),
         }),
@@ -173,7 +183,7 @@ pub fn replay(token: &str) -> Result<bool, String> {
     let (seed, max_ops) = parse_token(token).ok_or_else(|| {
         format!("not a replay token: {token:?} (expected seq:<16 hex digits>:<max ops>)")
     })?;
-    let Err(failure) = run_case(seed, max_ops) else {
+    let Err(failure) = shrink(seed, max_ops, None) else {
         println!("{token}: passes (engine and model agree on every op)");
         return Ok(true);
     };
@@ -228,4 +238,28 @@ pub fn view_diff(engine: &View, model: &View) -> String {
         }
     }
     parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::view_diff;
+    use stampede_model::{ErrorKind, View};
+
+    /// A divergence in rows alone once printed an empty diff.
+    #[test]
+    fn regression_a_rows_only_divergence_is_named() {
+        let empty = View {
+            stamp: Err(ErrorKind::NotInitialized),
+            refs: Default::default(),
+            list: None,
+            rows: Default::default(),
+        };
+        let mut with_rows = empty.clone();
+        with_rows
+            .rows
+            .insert(("main".into(), "Person".into()), Ok(Vec::new()));
+        let diff = view_diff(&with_rows, &empty);
+        assert!(diff.contains("main/Person"), "{diff:?}");
+        assert!(view_diff(&empty, &empty).is_empty());
+    }
 }

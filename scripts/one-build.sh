@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# One build: every cargo invocation the Makefile makes must resolve the same
+# features for every third-party crate, or each command rebuilds what the
+# other built (a serde feature once split `make verify` from `make test` by
+# 86 crates, all of Lance). Compares the resolved feature sets of the
+# invocations against `cargo test --workspace` (dev-dependencies included)
+# and names any crate whose features differ. Needs no build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+CARGO=${CARGO:-cargo}
+
+resolved() {
+  # "name version [features]" of every third-party crate the selection builds.
+  "$CARGO" tree "$@" --prefix none -f '{p} [{f}]' 2>/dev/null \
+    | sed 's/ (\*)$//; s/ (proc-macro)//' | grep -v '^stampede-' | grep -v '^$' | sort -u
+}
+
+reference=$(mktemp); trap 'rm -f "$reference" "$candidate"' EXIT
+candidate=$(mktemp)
+resolved --workspace -e normal,build,dev > "$reference"
+
+status=0
+check() {
+  resolved "$@" > "$candidate"
+  # A crate the selection builds with a feature set the reference never
+  # builds (a crate may appear twice: for build scripts and for targets).
+  local differs
+  differs=$(comm -23 "$candidate" "$reference" | sed 's/^/  /')
+  if [ -n "$differs" ]; then
+    echo "one-build: \`cargo $*\` resolves other features than \`cargo test --workspace\`:"
+    echo "$differs"
+    status=1
+  fi
+}
+
+check --workspace -e normal,build,dev --features stampede-harness/defects
+check -p stampede-harness -e normal,build
+check -p stampede-harness -e normal,build,dev --features defects
+check -p stampede-engine -p stampede-harness -e normal,build,dev
+[ "$status" = 0 ] && echo "one-build: every invocation resolves the same third-party features"
+exit "$status"
