@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Campaign, Report};
+use crate::plan::{Campaign, Report, TABLE_HEADER};
 
 /// Every block this module knows how to fill, from one verify report.
 pub fn blocks(report: &Report, source: &str) -> Vec<(&'static str, String)> {
@@ -34,20 +34,10 @@ fn provenance(report: &Report, source: &str) -> String {
 /// The plan's table: one row per campaign.
 pub fn plan_table(report: &Report, source: &str) -> String {
     let mut out = provenance(report, source);
-    out.push_str("| campaign | count | ops | failures | ops/s | time |\n");
-    out.push_str("|---|---|---|---|---|---|\n");
+    let _ = writeln!(out, "| {} |", TABLE_HEADER.join(" | "));
+    let _ = writeln!(out, "|{}", "---|".repeat(TABLE_HEADER.len()));
     for r in &report.results {
-        let _ = writeln!(
-            out,
-            "| {} | {} {} | {} | {} | {:.0} | {:.1} s |",
-            r.campaign.name(),
-            r.units,
-            r.campaign.unit(),
-            r.ops,
-            r.failures.len(),
-            r.ops_per_second(),
-            r.seconds
-        );
+        let _ = writeln!(out, "| {} |", r.row().join(" | "));
     }
     out
 }

@@ -197,6 +197,19 @@ impl CampaignResult {
         self.ops as f64 / self.seconds.max(1e-9)
     }
 
+    /// This campaign's row of the plan's table (see [`TABLE_HEADER`]), for
+    /// the console and for the docs alike.
+    pub fn row(&self) -> [String; 6] {
+        [
+            self.campaign.name().to_string(),
+            format!("{} {}", self.units, self.campaign.unit()),
+            self.ops.to_string(),
+            self.failures.len().to_string(),
+            format!("{:.0}", self.ops_per_second()),
+            format!("{:.1} s", self.seconds),
+        ]
+    }
+
     /// Add one unit's (or one shard's) figures.
     fn absorb(&mut self, other: CampaignResult) {
         self.units += other.units;
@@ -486,22 +499,20 @@ pub fn merge(parts: Vec<CampaignResult>, seconds: f64) -> Option<CampaignResult>
     Some(merged)
 }
 
+/// The columns of the plan's table.
+pub const TABLE_HEADER: [&str; 6] = ["campaign", "count", "ops", "failures", "ops/s", "time"];
+
 pub fn print_table(results: &[CampaignResult]) {
-    println!(
-        "{:<11} {:>9} {:<7} {:>8} {:>9} {:>8} {:>8}",
-        "campaign", "count", "unit", "ops", "failures", "ops/s", "time"
-    );
-    for r in results {
+    let line = |cells: &[&str]| {
         println!(
-            "{:<11} {:>9} {:<7} {:>8} {:>9} {:>8.0} {:>7.1}s",
-            r.campaign.name(),
-            r.units,
-            r.campaign.unit(),
-            r.ops,
-            r.failures.len(),
-            r.ops_per_second(),
-            r.seconds
-        );
+            "{:<11} {:>14} {:>8} {:>9} {:>8} {:>8}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+        )
+    };
+    line(&TABLE_HEADER);
+    for r in results {
+        let row = r.row();
+        line(&row.each_ref().map(String::as_str));
     }
 }
 
