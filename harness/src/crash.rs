@@ -426,6 +426,7 @@ pub fn run_scenario(
         Err(what) => {
             report.violations.push(Failure {
                 campaign: Campaign::Crash,
+                unit: 0,
                 replay: State { k: 0, j: None }.token(scenario.name),
                 message: what,
             });
@@ -446,6 +447,7 @@ pub fn run_scenario(
             Err(what) => {
                 report.violations.push(Failure {
                     campaign: Campaign::Crash,
+                    unit: 0,
                     replay: state.token(scenario.name),
                     message: what,
                 });

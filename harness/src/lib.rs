@@ -9,6 +9,7 @@ pub mod crash;
 pub mod effects;
 pub mod faults;
 pub mod figures;
+pub mod junit;
 pub mod plan;
 pub mod quiet;
 pub mod runner;

@@ -97,28 +97,58 @@ pub enum Stop {
     FirstFailure,
 }
 
-/// This process's share: unit `i` runs when `i % of == index`.
-#[derive(Clone, Copy, Debug)]
+/// Which units this process runs. The plan is cut into `parts` (machines:
+/// `--shard K/N`), and each part into `jobs` (processes: `--jobs`): unit
+/// `i` belongs to part `i % parts` and, within it, to job
+/// `(i / parts) % jobs`. Units are named by (root seed, index), so the
+/// parts together are exactly the unsharded plan whatever their number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Shard {
-    pub index: u32,
-    pub of: u32,
+    /// From 0.
+    pub part: u32,
+    pub parts: u32,
+    /// From 0.
+    pub job: u32,
+    pub jobs: u32,
 }
 
 impl Shard {
-    pub const ALL: Shard = Shard { index: 0, of: 1 };
+    pub const ALL: Shard = Shard {
+        part: 0,
+        parts: 1,
+        job: 0,
+        jobs: 1,
+    };
 
-    fn owns(self, unit: u32) -> bool {
-        unit % self.of == self.index
+    pub fn owns(self, unit: u32) -> bool {
+        unit % self.parts == self.part && (unit / self.parts) % self.jobs == self.job
     }
 
-    /// `I/N` with `I < N`.
-    pub fn parse(text: &str) -> Option<Shard> {
-        let (index, of) = text.split_once('/')?;
-        let shard = Shard {
-            index: index.parse().ok()?,
-            of: of.parse().ok()?,
-        };
-        (shard.index < shard.of).then_some(shard)
+    /// `--shard K/N`: the K-th (from 1) of N parts.
+    pub fn part_of(text: &str) -> Result<Shard, String> {
+        let bad = || format!("--shard takes K/N with 1 <= K <= N, not {text:?}");
+        let (k, n) = text.split_once('/').ok_or_else(bad)?;
+        let (k, n): (u32, u32) = (k.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+        if k == 0 || k > n {
+            return Err(bad());
+        }
+        Ok(Shard {
+            part: k - 1,
+            parts: n,
+            ..Shard::ALL
+        })
+    }
+
+    /// This part's job `job` of `jobs` (what `--jobs` hands each process).
+    pub fn job(self, job: u32, jobs: u32) -> Shard {
+        Shard { job, jobs, ..self }
+    }
+
+    /// `J/N` (from 0), the hidden flag a parent hands its processes.
+    pub fn parse_job(text: &str) -> Option<(u32, u32)> {
+        let (job, jobs) = text.split_once('/')?;
+        let (job, jobs) = (job.parse().ok()?, jobs.parse().ok()?);
+        (job < jobs).then_some((job, jobs))
     }
 }
 
@@ -126,6 +156,10 @@ impl Shard {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Failure {
     pub campaign: Campaign,
+    /// The unit's index in its campaign (set by the plan's loop): merged
+    /// shards list failures in the order one run would.
+    #[serde(default)]
+    pub unit: u32,
     /// `stampede replay <this>` re-runs it (loom: a command to run).
     pub replay: String,
     pub message: String,
@@ -227,6 +261,8 @@ pub struct Report {
     /// The git commit the harness was built from ("unknown" outside one).
     pub revision: String,
     pub jobs: u32,
+    /// `[K, N]` when this report is the K-th of N parts (`--shard K/N`).
+    pub shard: Option<[u32; 2]>,
     pub budgets: Budgets,
     pub results: Vec<CampaignResult>,
     pub passed: bool,
@@ -238,11 +274,74 @@ impl Report {
             harness_version: env!("CARGO_PKG_VERSION").to_string(),
             revision: env!("STAMPEDE_REVISION").to_string(),
             jobs,
+            shard: None,
             budgets: budgets.clone(),
             passed: results.iter().all(|r| r.failures.is_empty()),
             results,
         }
     }
+
+    /// Combine the reports of the N parts of one plan into the report one
+    /// unsharded run would have written: counts and ops summed, failures in
+    /// unit order, times summed (core-seconds). Refuses reports of other
+    /// revisions, seeds, budgets or campaigns, and names a missing part.
+    pub fn merge(mut reports: Vec<Report>) -> Result<Report, MergeError> {
+        let first = reports.first().ok_or(MergeError::Nothing)?.clone();
+        let parts = first.shard.map_or(1, |[_, n]| n);
+        for r in &reports {
+            let differs = |what: &str| MergeError::Mismatch(what.to_string());
+            if (&r.harness_version, &r.revision) != (&first.harness_version, &first.revision) {
+                return Err(differs("harness revision"));
+            }
+            if r.budgets != first.budgets {
+                return Err(differs("seed or budgets"));
+            }
+            let campaigns = |r: &Report| r.results.iter().map(|c| c.campaign).collect::<Vec<_>>();
+            if campaigns(r) != campaigns(&first) {
+                return Err(differs("campaigns"));
+            }
+            if r.shard.map_or(1, |[_, n]| n) != parts {
+                return Err(differs("number of parts"));
+            }
+        }
+        reports.sort_by_key(|r| r.shard.map_or(1, |[k, _]| k));
+        let present: Vec<u32> = reports
+            .iter()
+            .map(|r| r.shard.map_or(1, |[k, _]| k))
+            .collect();
+        if let Some(k) = (1..=parts).find(|k| present.iter().filter(|p| *p == k).count() != 1) {
+            return Err(if present.contains(&k) {
+                MergeError::Twice(k, parts)
+            } else {
+                MergeError::Missing(k, parts)
+            });
+        }
+        let jobs = reports.iter().map(|r| r.jobs).sum();
+        let results = (0..first.results.len())
+            .map(|c| {
+                let part_results: Vec<CampaignResult> =
+                    reports.iter().map(|r| r.results[c].clone()).collect();
+                let seconds = part_results.iter().map(|r| r.seconds).sum();
+                let mut merged = merge(part_results, seconds).expect("at least one part");
+                merged.failures.sort_by_key(|f| f.unit);
+                merged
+            })
+            .collect();
+        Ok(Report::new(&first.budgets, jobs, results))
+    }
+}
+
+/// Why shard reports do not merge into one plan's report.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MergeError {
+    #[error("no reports to merge")]
+    Nothing,
+    #[error("the reports are of different plans: their {0} differ")]
+    Mismatch(String),
+    #[error("shard {0}/{1} is missing: the plan is incomplete")]
+    Missing(u32, u32),
+    #[error("shard {0}/{1} is given twice")]
+    Twice(u32, u32),
 }
 
 /// How many units a campaign's budget holds.
@@ -261,6 +360,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
     let mut unit = CampaignResult::new(campaign);
     let fail = |replay: String, message: String| Failure {
         campaign,
+        unit: index,
         replay,
         message,
     };
@@ -348,7 +448,9 @@ pub fn run(
     let total = unit_count(campaign, budgets);
     let progress = Progress::new(campaign, u64::from(total), quiet);
     for index in (0..total).filter(|i| shard.owns(*i)) {
-        result.absorb(run_unit(campaign, budgets, index));
+        let mut unit = run_unit(campaign, budgets, index);
+        unit.failures.iter_mut().for_each(|f| f.unit = index);
+        result.absorb(unit);
         progress.tick(u64::from(index + 1), result.failures.len());
         if stop == Stop::FirstFailure && !result.failures.is_empty() {
             break;
@@ -454,6 +556,7 @@ pub fn loom(bound: u32) -> (u64, Option<Failure>) {
     let command = shell_form(&loom);
     let failure = |message: String| Failure {
         campaign: Campaign::Loom,
+        unit: 0,
         replay: command.clone(),
         message,
     };

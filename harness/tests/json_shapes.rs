@@ -29,6 +29,7 @@ fn the_verify_report_shape() {
         faulted_ops: 0,
         failures: vec![Failure {
             campaign: Campaign::Crash,
+            unit: 11,
             replay: "crash:apply-add-property:8".into(),
             message: "a lock was left behind and check does not report it".into(),
         }],
@@ -43,6 +44,7 @@ fn the_verify_report_shape() {
         }],
     };
     let mut report = Report::new(&Budgets::default(), 2, vec![crash]);
+    report.shard = Some([2, 3]);
     // The build's own commit: pinned out of the snapshot.
     report.revision = "<revision>".into();
     let text = pretty(&report);

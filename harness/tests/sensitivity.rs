@@ -5,6 +5,9 @@
 //!
 //! Defects are planted process-wide, so these tests take a lock.
 
+mod common;
+
+use std::process::Command;
 use std::sync::Mutex;
 
 use stampede_engine::defects::{plant, Defect};
@@ -89,4 +92,82 @@ fn stamp_in_a_second_commit_after_init_is_caught() {
 #[test]
 fn loose_sweep_prefix_is_caught() {
     sequential_catches(Defect::LooseSweepPrefix, 60);
+}
+
+/// A defect's failure found by one part of a sharded plan reaches the
+/// merged report and its JUnit file with a token that replays it: the
+/// planted build fails that token again, the clean `stampede` passes it.
+#[test]
+fn a_failure_in_one_shard_survives_the_merge_and_replays() {
+    let planted = env!("CARGO_BIN_EXE_stampede-sensitivity");
+    let dir = tempfile::tempdir().unwrap();
+    let parts: Vec<_> = (1..=3)
+        .map(|k| {
+            let json = dir.path().join(format!("part-{k}.json"));
+            Command::new(planted)
+                .env(
+                    "STAMPEDE_DEFECT",
+                    Defect::LooseSweepPrefix.number().to_string(),
+                )
+                .args(["verify", "--quiet", "--campaign", "sequential"])
+                .args(["--cases", "30", "--seed", "1", "--shard", &format!("{k}/3")])
+                .arg("--json")
+                .arg(&json)
+                .status()
+                .expect("a shard runs");
+            json
+        })
+        .collect();
+    let (merged, junit) = (
+        dir.path().join("merged.json"),
+        dir.path().join("merged.xml"),
+    );
+    let out = Command::new(planted)
+        .args(["report", "merge"])
+        .args(&parts)
+        .arg("--json")
+        .arg(&merged)
+        .arg("--junit")
+        .arg(&junit)
+        .output()
+        .expect("merge runs");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "the merge passed a failing plan: {out:?}"
+    );
+    let report = common::read_report(&merged);
+    let failures = &report.results[0].failures;
+    assert!(!failures.is_empty(), "no part caught the defect");
+    let from_parts: usize = parts
+        .iter()
+        .map(|p| common::read_report(p).results[0].failures.len())
+        .sum();
+    assert_eq!(failures.len(), from_parts);
+    let token = &failures[0].replay;
+    let suites = common::junit_suites(&std::fs::read_to_string(&junit).unwrap());
+    assert!(suites[0]
+        .failures
+        .iter()
+        .any(|(case, message)| case == token
+            && message.contains(&format!("stampede replay {token}"))));
+    let replay = |binary: &str| {
+        Command::new(binary)
+            .env(
+                "STAMPEDE_DEFECT",
+                Defect::LooseSweepPrefix.number().to_string(),
+            )
+            .args(["replay", token])
+            .output()
+            .expect("replay runs")
+            .status
+            .code()
+    };
+    assert_eq!(
+        replay(planted),
+        Some(1),
+        "the token does not replay the failure"
+    );
+    // The release `stampede` never plants (it ignores STAMPEDE_DEFECT): clean.
+    assert_eq!(replay(env!("CARGO_BIN_EXE_stampede")), Some(0));
 }

@@ -83,6 +83,9 @@ enum Command {
     /// Run the campaign plan (sequential, concurrent, crash, faults, and
     /// loom when asked) and print a table; exit 0 only if nothing failed.
     Verify(VerifyArgs),
+    /// Combine reports: `report merge` joins the shard reports of one plan.
+    #[command(subcommand)]
+    Report(ReportCommand),
     /// Rewrite the generated figure blocks of a Markdown file from a
     /// `stampede verify --json` report (`make figures`).
     Figures {
@@ -158,9 +161,11 @@ struct VerifyArgs {
     /// Loom's preemption bound (with --campaign loom).
     #[arg(long, default_value_t = 3)]
     loom_bound: u32,
-    /// The root seed; case i runs with a seed derived from it.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// The root seed (case i runs with a seed derived from it): a number,
+    /// `random` (a fresh one, printed first), or `date` (today's UTC date as
+    /// YYYYMMDD: the same on every machine of a nightly that day).
+    #[arg(long, default_value = "1", value_parser = crate::seeds::SeedChoice::parse)]
+    seed: crate::seeds::SeedChoice,
     #[arg(long, default_value_t = 30)]
     max_ops: usize,
     /// Shard every campaign across N processes.
@@ -169,9 +174,17 @@ struct VerifyArgs {
     /// Write a machine-readable report here.
     #[arg(long, value_name = "FILE")]
     json: Option<std::path::PathBuf>,
-    /// Run only shard I of N (what --jobs hands each process).
-    #[arg(long, hide = true, value_name = "I/N")]
-    shard: Option<String>,
+    /// Write a JUnit XML report here (one suite per campaign, one case per
+    /// failure with its replay token).
+    #[arg(long, value_name = "FILE")]
+    junit: Option<std::path::PathBuf>,
+    /// Run only the K-th of N disjoint parts of the plan (K from 1), e.g.
+    /// one per CI machine; `stampede report merge` joins their reports.
+    #[arg(long, value_name = "K/N", value_parser = crate::plan::Shard::part_of)]
+    shard: Option<crate::plan::Shard>,
+    /// Run only job J of N of this part (what --jobs hands each process).
+    #[arg(long, hide = true, value_name = "J/N")]
+    job: Option<String>,
     /// Run the plan in this file (what --jobs hands each process) instead of
     /// the budgets given as flags.
     #[arg(long, hide = true, value_name = "FILE")]
@@ -179,6 +192,21 @@ struct VerifyArgs {
     /// No progress output.
     #[arg(long)]
     quiet: bool,
+}
+
+#[derive(Subcommand, Debug)]
+enum ReportCommand {
+    /// Join the reports of the N parts of one plan (`verify --shard K/N
+    /// --json`) into the report one unsharded run would write. Exit 0 only
+    /// when every part is there and nothing failed.
+    Merge {
+        #[arg(required = true)]
+        reports: Vec<std::path::PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        json: Option<std::path::PathBuf>,
+        #[arg(long, value_name = "FILE")]
+        junit: Option<std::path::PathBuf>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -244,6 +272,14 @@ struct LegacyArgs {
     no_stamp: bool,
 }
 
+/// Whether `args` (the program name first) is a command line `stampede`
+/// accepts: what the CI recipe's test checks its commands with.
+pub fn parses(args: &[&str]) -> Result<(), String> {
+    Cli::try_parse_from(args)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     // Campaigns run their own runtimes, one per case.
@@ -251,6 +287,11 @@ pub fn main() -> ExitCode {
         Command::Verify(args) => verify::verify(args),
         Command::Replay { token } => verify::replay(&token),
         Command::Figures { report, doc } => verify::figures(&report, &doc),
+        Command::Report(ReportCommand::Merge {
+            reports,
+            json,
+            junit,
+        }) => verify::merge(&reports, json.as_deref(), junit.as_deref()),
         Command::Check { root, json } => operate::check(&root, json),
         Command::Actor {
             root,

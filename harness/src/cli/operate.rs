@@ -243,6 +243,7 @@ async fn run(command: Command) -> Result<(), Failed> {
         Command::Verify(_)
         | Command::Replay { .. }
         | Command::Figures { .. }
+        | Command::Report(_)
         | Command::Check { .. }
         | Command::Actor { .. } => {
             unreachable!("handled in main")

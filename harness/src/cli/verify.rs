@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use super::VerifyArgs;
-use crate::plan::{Budgets, Campaign, CampaignResult, Report, Shard, Stop};
+use crate::plan::{Budgets, Campaign, CampaignResult, MergeError, Report, Shard, Stop};
 
 /// Exit 2 with a usage error.
 pub(super) fn usage(message: impl std::fmt::Display) -> ExitCode {
@@ -58,9 +58,9 @@ pub(super) fn actor(root: &str, interleave: Option<u64>, op: &str) -> ExitCode {
     }
 }
 
-fn budgets(args: &VerifyArgs) -> Budgets {
+fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
     Budgets {
-        seed: args.seed,
+        seed,
         cases: args.cases,
         max_ops: args.max_ops,
         rounds: args.rounds,
@@ -84,54 +84,130 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
     } else {
         args.campaigns.clone()
     };
-    // A shard runs its parent's plan, read from the file it was handed.
+    // A process of `--jobs` runs its parent's plan, read from the file it
+    // was handed; a chosen seed is resolved (and printed) once, up front.
     let budgets = match &args.plan {
         Some(path) => match read_plan(path) {
             Ok(budgets) => budgets,
             Err(message) => return usage(message),
         },
-        None => budgets(&args),
+        None => {
+            let seed = args.seed.resolve();
+            if let Some(how) = args.seed.chosen() {
+                println!("seed: {seed} ({how}); replay this run with --seed {seed}");
+            }
+            budgets(&args, seed)
+        }
     };
-    let shard = match args.shard.as_deref().map(Shard::parse) {
-        None => Shard::ALL,
-        Some(Some(shard)) => shard,
-        Some(None) => return usage("--shard takes I/N with I < N"),
+    let part = args.shard.unwrap_or(Shard::ALL);
+    let shard = match args.job.as_deref().map(Shard::parse_job) {
+        None => part,
+        Some(Some((job, jobs))) => part.job(job, jobs),
+        Some(None) => return usage("--job takes J/N with J < N"),
     };
-    let is_shard = args.shard.is_some();
+    let is_child = args.job.is_some();
     let mut results = Vec::new();
     for campaign in campaigns {
-        let result = if args.jobs > 1 && !is_shard && campaign != Campaign::Loom {
-            match run_sharded(campaign, &budgets, args.jobs, args.quiet) {
+        let result = if args.jobs > 1 && !is_child && campaign != Campaign::Loom {
+            match run_jobs(campaign, &budgets, part, args.jobs, args.quiet) {
                 Ok(r) => r,
                 Err(e) => return usage(e),
             }
         } else {
+            // The loom suite is one unit (unit 0): only the first part's
+            // first job runs it; the others report it with nothing run.
             crate::plan::run(campaign, &budgets, shard, Stop::Budget, args.quiet)
         };
-        if !is_shard {
-            for failure in &result.failures {
-                println!(
-                    "FAILURE [{}]\n{}\n{}\n",
-                    campaign.name(),
-                    failure.message,
-                    failure.replay_line()
-                );
-            }
+        if !is_child {
+            print_failures(&result);
         }
         results.push(result);
     }
-    if !is_shard {
+    if !is_child {
         results.iter().for_each(crate::plan::print_crash_details);
         crate::plan::print_table(&results);
     }
-    let report = Report::new(&budgets, args.jobs, results);
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&report).expect("reports serialize");
-        if let Err(e) = std::fs::write(path, text + "\n") {
-            return usage(format!("writing {}: {e}", path.display()));
-        }
+    let mut report = Report::new(&budgets, args.jobs, results);
+    report.shard = args.shard.map(|s| [s.part + 1, s.parts]);
+    if let Err(message) = write_reports(&report, args.json.as_deref(), args.junit.as_deref()) {
+        return usage(message);
     }
     if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+fn print_failures(result: &CampaignResult) {
+    for failure in &result.failures {
+        println!(
+            "FAILURE [{}]\n{}\n{}\n",
+            result.campaign.name(),
+            failure.message,
+            failure.replay_line()
+        );
+    }
+}
+
+/// Write the report as JSON and as JUnit XML, where asked.
+fn write_reports(
+    report: &Report,
+    json: Option<&std::path::Path>,
+    junit: Option<&std::path::Path>,
+) -> Result<(), String> {
+    let write = |path: &std::path::Path, text: String| {
+        std::fs::write(path, text).map_err(|e| format!("writing {}: {e}", path.display()))
+    };
+    if let Some(path) = json {
+        write(
+            path,
+            serde_json::to_string_pretty(report).expect("reports serialize") + "\n",
+        )?;
+    }
+    if let Some(path) = junit {
+        write(path, crate::junit::render(report))?;
+    }
+    Ok(())
+}
+
+/// `stampede report merge`: the shards' reports as one plan's.
+pub(super) fn merge(
+    paths: &[std::path::PathBuf],
+    json: Option<&std::path::Path>,
+    junit: Option<&std::path::Path>,
+) -> ExitCode {
+    let mut reports = Vec::new();
+    for path in paths {
+        let read = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))
+            .and_then(|text| {
+                serde_json::from_str::<Report>(&text)
+                    .map_err(|e| format!("not a verify report: {}: {e}", path.display()))
+            });
+        match read {
+            Ok(report) => reports.push(report),
+            Err(message) => return usage(message),
+        }
+    }
+    let merged = match Report::merge(reports) {
+        Ok(merged) => merged,
+        Err(e @ (MergeError::Missing(..) | MergeError::Twice(..))) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+        Err(e) => return usage(e),
+    };
+    merged.results.iter().for_each(print_failures);
+    merged
+        .results
+        .iter()
+        .for_each(crate::plan::print_crash_details);
+    crate::plan::print_table(&merged.results);
+    if let Err(message) = write_reports(&merged, json, junit) {
+        return usage(message);
+    }
+    if merged.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
@@ -144,11 +220,12 @@ fn read_plan(path: &std::path::Path) -> Result<Budgets, String> {
     serde_json::from_str(&text).map_err(|e| format!("not a plan: {}: {e}", path.display()))
 }
 
-/// Run `campaign` as `jobs` child processes, one shard each, all reading the
-/// same plan file, and merge their reports.
-fn run_sharded(
+/// Run this part of `campaign` as `jobs` child processes, one job each, all
+/// reading the same plan file, and merge their reports.
+fn run_jobs(
     campaign: Campaign,
     budgets: &Budgets,
+    part: Shard,
     jobs: u32,
     quiet: bool,
 ) -> Result<CampaignResult, String> {
@@ -160,14 +237,15 @@ fn run_sharded(
     std::fs::write(&plan, text).map_err(|e| format!("writing {}: {e}", plan.display()))?;
     let children: Vec<_> = (0..jobs)
         .map(|i| {
-            let report = dir.path().join(format!("shard-{i}.json"));
+            let report = dir.path().join(format!("job-{i}.json"));
             std::process::Command::new(&exe)
                 .arg("verify")
                 .arg("--quiet")
                 .args(["--campaign", campaign.name()])
                 .arg("--plan")
                 .arg(&plan)
-                .args(["--shard", &format!("{i}/{jobs}")])
+                .args(["--shard", &format!("{}/{}", part.part + 1, part.parts)])
+                .args(["--job", &format!("{i}/{jobs}")])
                 .arg("--json")
                 .arg(&report)
                 .stdout(std::process::Stdio::null())
@@ -177,19 +255,19 @@ fn run_sharded(
         })
         .collect::<Result<_, _>>()?;
     if !quiet {
-        eprintln!("{}: {jobs} shards running", campaign.name());
+        eprintln!("{}: {jobs} jobs running", campaign.name());
     }
     let mut parts = Vec::new();
     for (mut child, path) in children {
         child.wait().map_err(|e| e.to_string())?;
         let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("shard report {}: {e}", path.display()))?;
+            .map_err(|e| format!("job report {}: {e}", path.display()))?;
         let report: Report = serde_json::from_str(&text)
-            .map_err(|e| format!("shard report {}: {e}", path.display()))?;
+            .map_err(|e| format!("job report {}: {e}", path.display()))?;
         parts.extend(report.results);
     }
     crate::plan::merge(parts, start.elapsed().as_secs_f64())
-        .ok_or_else(|| format!("no shard of {} reported", campaign.name()))
+        .ok_or_else(|| format!("no job of {} reported", campaign.name()))
 }
 
 #[cfg(feature = "defects")]

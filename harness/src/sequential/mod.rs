@@ -38,6 +38,7 @@ impl Shrunk {
         }
         Failure {
             campaign: Campaign::Sequential,
+            unit: 0,
             replay,
             message,
         }

@@ -1,0 +1,102 @@
+#![allow(dead_code)]
+//! Helpers shared by the harness's integration tests.
+
+use std::path::Path;
+
+use stampede_harness::plan::Report;
+
+/// A `stampede verify --json` (or `report merge --json`) report.
+pub fn read_report(path: &Path) -> Report {
+    let text = std::fs::read_to_string(path).expect("a report file");
+    serde_json::from_str(&text).expect("a verify report")
+}
+
+/// One `<testsuite>` of a JUnit report: its passing cases and failures.
+#[derive(Debug, Default)]
+pub struct Suite {
+    pub name: String,
+    pub passing: usize,
+    /// (test case name, failure message) of each failing case.
+    pub failures: Vec<(String, String)>,
+}
+
+/// Parse a JUnit report as CI systems read it, checking its structure:
+/// `testsuites` > `testsuite` (`name`, `tests`, `failures`) > `testcase`
+/// (`classname`, `name`) > optional `failure` (`message`).
+pub fn junit_suites(xml: &str) -> Vec<Suite> {
+    use quick_xml::events::Event;
+    let mut reader = quick_xml::Reader::from_str(xml);
+    let mut suites: Vec<Suite> = Vec::new();
+    let mut declared: Vec<(usize, usize)> = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    let mut case = String::new();
+    let mut in_failure = false;
+    loop {
+        let event = reader.read_event().expect("well-formed XML");
+        let (start, empty) = match &event {
+            Event::Start(e) => (Some(e.clone()), false),
+            Event::Empty(e) => (Some(e.clone()), true),
+            _ => (None, false),
+        };
+        if let Some(e) = start {
+            let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+            let attr = |key: &str| {
+                e.attributes()
+                    .map(|a| a.expect("an attribute"))
+                    .find(|a| a.key.as_ref() == key.as_bytes())
+                    .map(|a| a.unescape_value().expect("text").into_owned())
+            };
+            let parent = path.last().map(String::as_str);
+            match (parent, name.as_str()) {
+                (None, "testsuites") => {}
+                (Some("testsuites"), "testsuite") => {
+                    let number = |key| attr(key).expect(key).parse::<usize>().expect(key);
+                    declared.push((number("tests"), number("failures")));
+                    suites.push(Suite {
+                        name: attr("name").expect("a suite name"),
+                        ..Suite::default()
+                    });
+                }
+                (Some("testsuite"), "properties") | (Some("properties"), "property") => {}
+                (Some("testsuite"), "testcase") => {
+                    assert!(attr("classname").is_some());
+                    case = attr("name").expect("a case name");
+                    if empty {
+                        suites.last_mut().unwrap().passing += 1;
+                    }
+                }
+                (Some("testcase"), "failure") => {
+                    let message = attr("message").expect("a failure message");
+                    suites
+                        .last_mut()
+                        .unwrap()
+                        .failures
+                        .push((case.clone(), message));
+                    in_failure = !empty;
+                }
+                other => panic!("unexpected element {other:?}"),
+            }
+            if !empty {
+                path.push(name);
+            }
+            continue;
+        }
+        match event {
+            Event::End(_) => {
+                let closed = path.pop();
+                in_failure &= closed.as_deref() != Some("failure");
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    assert!(
+        !in_failure && path.is_empty(),
+        "unclosed elements: {path:?}"
+    );
+    for (suite, (tests, failures)) in suites.iter().zip(declared) {
+        assert_eq!(tests, suite.passing + suite.failures.len(), "{suite:?}");
+        assert_eq!(failures, suite.failures.len(), "{suite:?}");
+    }
+    suites
+}
