@@ -7,13 +7,14 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::TryStreamExt;
 use object_store::ObjectStore as _;
-use stampede_protocol::enumerate::enumerate;
-use stampede_protocol::names::{is_internal, is_legacy_run};
+use stampede_protocol::enumerate::{enumerate_for_inspection, ChainEnd};
+use stampede_protocol::names::{is_internal, is_legacy_run, MAIN};
 use stampede_protocol::{StampState, CURRENT_VERSION};
 
 use crate::commit::read_manifest;
 use crate::error::{Error, Result};
 use crate::graph::{connect, read_main_head};
+use crate::manifest::ManifestState;
 use crate::storage::LanceStore;
 
 /// Something wrong with the graph: what, and what to do about it.
@@ -47,7 +48,21 @@ impl CheckReport {
     }
 }
 
+/// How far `check` looks at the tables a manifest pins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Every pinned table version opens, and so does every data file of it.
+    Pins,
+    /// Besides: every row of every pinned version is read, and its columns
+    /// are the graph schema's (`check --deep`).
+    Rows,
+}
+
 pub async fn check(root: &str) -> Result<CheckReport> {
+    check_with(root, Depth::Pins).await
+}
+
+pub async fn check_with(root: &str, depth: Depth) -> Result<CheckReport> {
     let store = connect(root, Default::default()).await?;
     let head = read_main_head(&store).await?;
     let state = StampState::of(&head);
@@ -56,7 +71,32 @@ pub async fn check(root: &str) -> Result<CheckReport> {
         state: format!("{state:?}"),
         ..CheckReport::default()
     };
-    let refs = enumerate(&store).await?;
+    let (refs, corrupt) = enumerate_for_inspection(&store).await?;
+    for (name, detail) in &corrupt {
+        report.problems.push(Problem {
+            kind: "corrupt_ref",
+            detail: detail.clone(),
+            fix: format!("restore __manifest/_refs/branches/{name}.json from a backup, or remove it (branch {name:?} is then lost)"),
+        });
+    }
+    for name in refs.names() {
+        let (kind, detail) = match refs.ancestors(name).end {
+            ChainEnd::Main => continue,
+            ChainEnd::Dangling(parent) => (
+                "dangling_parent",
+                format!("branch {name:?} descends from {parent:?}, which has no ref: its data may not be readable"),
+            ),
+            ChainEnd::Cycle(at) => (
+                "parent_cycle",
+                format!("the parent pointers of branch {name:?} lead back to {at:?}: a ref file was edited or restored out of order"),
+            ),
+        };
+        report.problems.push(Problem {
+            kind,
+            detail,
+            fix: format!("restore the parentBranch of the refs on {name:?}'s chain from a backup"),
+        });
+    }
     let plan = refs.sweep_plan();
     let version = match state.guard() {
         Ok(v) => Some(v),
@@ -109,17 +149,23 @@ pub async fn check(root: &str) -> Result<CheckReport> {
     }
 
     let trees = tree_names(&store).await?;
-    for name in trees.iter().filter(|t| !refs.contains(t)) {
+    let unreadable = |t: &&String| corrupt.iter().any(|(name, _)| name == *t);
+    for name in trees
+        .iter()
+        .filter(|t| !refs.contains(t))
+        .filter(|t| !unreadable(t))
+    {
         report.problems.push(Problem {
             kind: "zombie_tree",
             detail: format!("tree/{name} has no ref (a create or delete that died half-way)"),
             fix: format!("harmless to the graph; creating branch {name:?} replaces it, or remove __manifest/tree/{name}"),
         });
     }
-    for name in refs
+    let without_tree: BTreeSet<&str> = refs
         .names()
         .filter(|n| !is_internal(n) && !trees.contains(*n))
-    {
+        .collect();
+    for name in &without_tree {
         report.problems.push(Problem {
             kind: "ref_without_tree",
             detail: format!("branch {name:?} has a ref but no tree: it cannot be read"),
@@ -127,9 +173,133 @@ pub async fn check(root: &str) -> Result<CheckReport> {
         });
     }
     if version.is_some() {
-        unreferenced_forks(&store, &refs, &mut report).await;
+        let manifests = branch_manifests(&store, &refs, &without_tree).await;
+        pinned_tables(&store, &manifests, depth, &mut report).await;
+        unreferenced_forks(&store, &manifests, &mut report).await;
     }
     Ok(report)
+}
+
+/// Every branch's manifest at its head, main first, read once for the
+/// table checks.
+type Manifests = Vec<(Option<String>, Result<ManifestState>)>;
+
+/// The manifests of main and of every branch but those in `skip` (refs
+/// without a tree, already reported: nothing of them can be read).
+async fn branch_manifests(
+    store: &LanceStore,
+    refs: &stampede_protocol::enumerate::Refs,
+    skip: &BTreeSet<&str>,
+) -> Manifests {
+    let branches = std::iter::once(None).chain(
+        refs.names()
+            .filter(|n| !is_internal(n) && !skip.contains(n))
+            .map(Some),
+    );
+    let mut out = Vec::new();
+    for branch in branches {
+        out.push((
+            branch.map(str::to_string),
+            read_manifest(store, branch).await,
+        ));
+    }
+    out
+}
+
+/// Every table version a branch's manifest pins must open, with every data
+/// file of it (and, `Depth::Rows`, read whole, in the graph schema's
+/// columns): `check` is never healthy about a graph a scan cannot read.
+async fn pinned_tables(
+    store: &LanceStore,
+    manifests: &Manifests,
+    depth: Depth,
+    report: &mut CheckReport,
+) {
+    for (branch, manifest) in manifests {
+        let shown = branch.as_deref().unwrap_or(MAIN);
+        let manifest = match manifest {
+            Ok(manifest) => manifest,
+            // Main's rows not being Stampede's is a seed-engine graph (see
+            // `unreferenced_forks`); a branch whose manifest cannot be read
+            // cannot be scanned.
+            Err(_) if branch.is_none() => return,
+            Err(e) => {
+                report.problems.push(Problem {
+                    kind: "missing_data",
+                    detail: format!("the manifest of branch {shown:?} cannot be read: {e}"),
+                    fix: format!(
+                        "restore __manifest/tree/{shown} from a backup, or delete the branch"
+                    ),
+                });
+                continue;
+            }
+        };
+        let Ok(schema) = crate::schema::Schema::parse(&manifest.schema_source) else {
+            report.problems.push(Problem {
+                kind: "corrupt_manifest",
+                detail: format!("the schema row of branch {shown:?} does not parse"),
+                fix: "restore the manifest from a backup".into(),
+            });
+            continue;
+        };
+        for (type_name, def) in &schema.types {
+            let problem = match manifest.pins.get(type_name) {
+                None => Some(format!("{shown}: type {type_name} has no table row")),
+                Some(pin) => table_problem(store, &schema, def, pin, depth)
+                    .await
+                    .map(|why| format!("{shown}: {} version {}: {why}", pin.path, pin.version)),
+            };
+            if let Some(detail) = problem {
+                report.problems.push(Problem {
+                    kind: "missing_data",
+                    detail,
+                    fix: "restore the table's files from a backup; until then scans of it fail"
+                        .into(),
+                });
+            }
+        }
+    }
+}
+
+/// What is wrong with one pinned table version, if anything.
+async fn table_problem(
+    store: &LanceStore,
+    schema: &crate::schema::Schema,
+    def: &crate::schema::TypeDef,
+    pin: &crate::manifest::TablePin,
+    depth: Depth,
+) -> Option<String> {
+    use lance::dataset::fragment::FragReadConfig;
+    let table = match crate::tables::open_pinned(store.root_uri(), pin, store.params()).await {
+        Ok(table) => table,
+        Err(e) => return Some(format!("does not open: {e}")),
+    };
+    for fragment in table.get_fragments() {
+        if let Err(e) = fragment
+            .open(table.schema(), FragReadConfig::default())
+            .await
+        {
+            return Some(format!("fragment {} does not open: {e}", fragment.id()));
+        }
+    }
+    if depth == Depth::Rows {
+        let expected = crate::tables::arrow_schema(schema, def);
+        let found = arrow_schema::Schema::from(table.schema());
+        let names = |s: &arrow_schema::Schema| -> Vec<String> {
+            s.fields().iter().map(|f| f.name().clone()).collect()
+        };
+        if names(&found) != names(&expected) {
+            return Some(format!(
+                "its columns {:?} are not the schema's {:?}",
+                names(&found),
+                names(&expected)
+            ));
+        }
+        if let Err(e) = crate::dataset::read_all(&table).await {
+            return Some(format!("its rows cannot be read: {e}"));
+        }
+    }
+    None
 }
 
 /// Names of the branch trees under `__manifest/tree/` that hold a dataset.
@@ -158,16 +328,11 @@ async fn tree_names(store: &LanceStore) -> Result<BTreeSet<String>> {
 /// publish race or died before it, and of deleted branches: forks no graph
 /// branch pins, and versions on a table's own chain above the newest one
 /// any branch pins (an unpublished tip; the next write forks past it).
-async fn unreferenced_forks(
-    store: &LanceStore,
-    refs: &stampede_protocol::enumerate::Refs,
-    report: &mut CheckReport,
-) {
+async fn unreferenced_forks(store: &LanceStore, manifests: &Manifests, report: &mut CheckReport) {
     let mut pinned_forks: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let mut newest_pinned: BTreeMap<String, u64> = BTreeMap::new();
-    let branches = std::iter::once(None).chain(refs.names().filter(|n| !is_internal(n)).map(Some));
-    for branch in branches {
-        match read_manifest(store, branch).await {
+    for (branch, manifest) in manifests {
+        match manifest {
             Ok(manifest) => {
                 for pin in manifest.pins.values() {
                     match &pin.branch {
@@ -195,9 +360,8 @@ async fn unreferenced_forks(
             Err(_) => {}
         }
     }
-    let main = match read_manifest(store, None).await {
-        Ok(m) => m,
-        Err(_) => return,
+    let Some((None, Ok(main))) = manifests.first() else {
+        return;
     };
     for pin in main.pins.values() {
         let uri = format!("{}/{}", store.root_uri(), pin.path);

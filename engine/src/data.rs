@@ -8,7 +8,7 @@ use stampede_protocol::names::{check_branch_reference, MAIN};
 use stampede_protocol::{RefStore, StoreError};
 
 use crate::commit::{publish, read_manifest};
-use crate::error::{write_failed, Error, ErrorKind, Result};
+use crate::error::{read_failed, write_failed, Error, ErrorKind, Result};
 use crate::graph::Graph;
 use crate::manifest::pin_of;
 use crate::rows::{self, Row};
@@ -151,12 +151,13 @@ impl Graph {
         pin: &crate::manifest::TablePin,
     ) -> Result<Vec<Row>> {
         let def = &schema.types[type_name];
+        let object = format!("{} version {}", pin.path, pin.version);
         let table = tables::open_pinned(self.root_uri(), pin, self.store().params())
             .await
-            .map_err(|e| Error::storage(&format!("opening the table of {type_name}"), e))?;
+            .map_err(|e| read_failed(&object, e))?;
         let batches = crate::dataset::read_all(&table)
             .await
-            .map_err(|e| Error::storage(&format!("scanning {type_name}"), e))?;
+            .map_err(|e| read_failed(&object, e))?;
         Ok(rows::from_batches(
             def,
             &tables::arrow_schema(schema, def),

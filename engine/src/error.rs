@@ -53,3 +53,24 @@ pub(crate) fn write_failed(context: &str, error: lance::Error) -> Error {
         other => Error::storage(context, other),
     }
 }
+
+/// A failed read of a table version a manifest pins: a missing or garbled
+/// file is damage, named by the object (`missing_data`); anything else is
+/// `Storage`.
+pub(crate) fn read_failed(object: &str, error: lance::Error) -> Error {
+    // Lance reports a data file that is gone as an IO error whose message
+    // says "Not found" (capitalised, unlike the object store's own).
+    let garbled = matches!(error, lance::Error::CorruptFile { .. })
+        || matches!(&error, lance::Error::IO { .. } if error.to_string().contains("Not found"));
+    match classify_lance(error) {
+        StoreError::NotFound(detail) => Error::MissingData {
+            object: object.to_string(),
+            detail,
+        },
+        StoreError::Other(cause) if garbled => Error::MissingData {
+            object: object.to_string(),
+            detail: cause.to_string(),
+        },
+        other => Error::storage(&format!("reading {object}"), other),
+    }
+}

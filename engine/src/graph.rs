@@ -204,6 +204,48 @@ pub(crate) async fn read_main_head(store: &LanceStore) -> Result<MainHead> {
     }
 }
 
+/// What of an earlier graph a root without a manifest version still holds,
+/// if anything: branch refs or trees (an init, even one that died, never
+/// writes either), or a table with rows (an init's tables are empty).
+async fn remnant_of_a_graph(store: &LanceStore) -> Result<Option<String>> {
+    use futures::TryStreamExt;
+    let objects = store.object_store();
+    let base = store.manifest_base();
+    for (dir, what) in [("_refs", "branch refs"), ("tree", "branch trees")] {
+        let first = objects
+            .inner
+            .list(Some(&base.clone().join(dir)))
+            .try_next()
+            .await
+            .map_err(|e| Error::storage("listing __manifest", e))?;
+        if let Some(object) = first {
+            return Ok(Some(format!("it holds {what} ({})", object.location)));
+        }
+    }
+    let listed = objects
+        .inner
+        .list_with_delimiter(Some(&store.tables_path()))
+        .await;
+    for dir in listed.map(|l| l.common_prefixes).unwrap_or_default() {
+        let Some(type_name) = dir.filename() else {
+            continue;
+        };
+        let uri = format!("{}/{}/{type_name}", store.root_uri(), manifest::TABLES_DIR);
+        let opened = lance::dataset::builder::DatasetBuilder::from_uri(&uri)
+            .with_store_params(store.params().clone())
+            .load()
+            .await;
+        let rows = match opened {
+            Ok(table) => table.count_rows(None).await.unwrap_or(0),
+            Err(_) => 0,
+        };
+        if rows > 0 {
+            return Ok(Some(format!("tables/{type_name} holds {rows} rows")));
+        }
+    }
+    Ok(None)
+}
+
 /// Tables first, then the manifest's single Create commit: a crash before
 /// it leaves no manifest (and init may be retried), after it a whole graph.
 pub(crate) async fn write_graph(
@@ -220,6 +262,14 @@ pub(crate) async fn write_graph(
         }
         Err(StoreError::NotFound(_)) => {}
         Err(e) => return Err(Error::storage("checking for an existing __manifest", e)),
+    }
+    if let Some(remnant) = remnant_of_a_graph(store).await? {
+        return Err(Error::CorruptManifest {
+            detail: format!(
+                "__manifest has no version, but {remnant}: the remains of a graph (init never writes over them; restore __manifest/_versions from a backup, or clear {})",
+                store.root_uri()
+            ),
+        });
     }
     let pins = tables::create_all(store.root_uri(), schema, store.params())
         .await

@@ -153,6 +153,18 @@ impl LanceStore {
         branch_contents_path(&self.base, name)
     }
 
+    /// `__manifest` in the object store.
+    pub fn manifest_base(&self) -> &Path {
+        &self.base
+    }
+
+    /// `tables`, beside `__manifest`: where every type's table lives.
+    pub fn tables_path(&self) -> Path {
+        let parts: Vec<_> = self.base.parts().collect();
+        let root = &parts[..parts.len().saturating_sub(1)];
+        Path::from_iter(root.iter().cloned()).join(crate::manifest::TABLES_DIR)
+    }
+
     /// `__manifest/tree`, where every branch's tree lives.
     pub fn trees_path(&self) -> Path {
         self.base.clone().join(TREE_DIR)
@@ -185,8 +197,11 @@ impl LanceStore {
             .bytes()
             .await
             .map_err(classify_object_store)?;
-        let contents: BranchContents = serde_json::from_slice(&bytes)
-            .map_err(|e| StoreError::other(format!("ref {name:?} is not valid JSON: {e}")))?;
+        let contents: BranchContents =
+            serde_json::from_slice(&bytes).map_err(|e| StoreError::CorruptRef {
+                name: name.to_string(),
+                detail: format!("_refs/branches/{name}.json is not a ref: {e}"),
+            })?;
         Ok(contents)
     }
 

@@ -27,14 +27,11 @@ pub fn budgets(seed: u64, cases: u32, fault_cases: u32, rounds: u32) -> Budgets 
     Budgets {
         seed,
         cases,
-        max_ops: 30,
         rounds,
-        actors: 4,
-        processes: false,
         fault_cases,
         second_death_stride: 0,
         loom_bound: 2,
-        regressions: None,
+        ..Budgets::default()
     }
 }
 

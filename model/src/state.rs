@@ -101,8 +101,11 @@ impl Graph {
             if is_legacy_run(name) {
                 continue;
             }
+            // Bounded by the refs seen: parent pointers of a damaged graph
+            // may form a cycle, and a walk must end.
+            let mut seen = BTreeSet::from([name.clone()]);
             let mut next = parent.clone();
-            while let Some(ancestor) = next {
+            while let Some(ancestor) = next.filter(|a| seen.insert(a.clone())) {
                 if is_legacy_run(&ancestor) {
                     kept.insert(ancestor.clone());
                 }
@@ -488,6 +491,26 @@ mod tests {
         m.apply(&Op::create("__run__9", "main")).unwrap();
         m.apply(&Op::Open(Mode::ReadWrite)).unwrap();
         assert!(m.graph.as_ref().unwrap().refs.contains_key("__run__9"));
+    }
+
+    /// The model's twin of the engine's walk: a parent cycle (a damaged
+    /// graph's) once made the sweep plan loop forever; it ends and keeps
+    /// the `__run__` ref the cycle reaches.
+    #[test]
+    fn regression_a_parent_cycle_ends_the_sweep_walk() {
+        let mut m = Model::default();
+        m.apply(&Op::legacy(2, 2, &[], LegacyStamp::Default))
+            .unwrap();
+        let refs = &mut m.graph.as_mut().unwrap().refs;
+        refs.insert("a".into(), Some("b".into()));
+        refs.insert("b".into(), Some("a".into()));
+        refs.insert("__run__1".into(), Some("a".into()));
+        refs.insert("c".into(), Some("__run__1".into()));
+        let (swept, kept) = m.graph.as_ref().unwrap().sweep_plan();
+        assert_eq!(
+            (swept, kept),
+            (strings(&["__run__0"]), strings(&["__run__1"]))
+        );
     }
 
     #[test]

@@ -21,6 +21,33 @@ pub const ENUMERATION_ATTEMPTS: usize = 8;
 /// without them: a ref file disappears only when a delete of it completed,
 /// so that snapshot is the state after those deletes.
 pub async fn enumerate<S: RefStore>(store: &S) -> Result<Refs> {
+    enumerate_refs(store, Corrupt::Refuse)
+        .await
+        .map(|(refs, _)| refs)
+}
+
+/// As [`enumerate`], for an inspection (`check`): a ref file that does not
+/// read as a ref is set aside with what is wrong with it instead of failing
+/// the whole enumeration, so everything else can still be reported.
+pub async fn enumerate_for_inspection<S: RefStore>(
+    store: &S,
+) -> Result<(Refs, Vec<(String, String)>)> {
+    enumerate_refs(store, Corrupt::SetAside).await
+}
+
+/// What an enumeration does with a ref it cannot read as a ref.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Corrupt {
+    /// Fail with `CorruptRef` naming it: an operation must not act on a
+    /// graph it cannot see whole.
+    Refuse,
+    SetAside,
+}
+
+async fn enumerate_refs<S: RefStore>(
+    store: &S,
+    corrupt: Corrupt,
+) -> Result<(Refs, Vec<(String, String)>)> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -29,10 +56,14 @@ pub async fn enumerate<S: RefStore>(store: &S) -> Result<Refs> {
             .await
             .map_err(|e| Error::storage("listing refs", e))?;
         let mut refs = Vec::with_capacity(names.len());
+        let mut set_aside = Vec::new();
         let mut vanished = false;
         for (name, read) in names.iter().zip(store.read_refs(&names).await) {
             match read {
                 Ok(record) => refs.push(record),
+                Err(StoreError::CorruptRef { name, detail }) if corrupt == Corrupt::SetAside => {
+                    set_aside.push((name, detail))
+                }
                 Err(e @ StoreError::NotFound(_)) if planted(Defect::NoEnumerationRetry) => {
                     return Err(Error::storage(&format!("reading ref {name:?}"), e))
                 }
@@ -41,7 +72,7 @@ pub async fn enumerate<S: RefStore>(store: &S) -> Result<Refs> {
             }
         }
         if !vanished || attempt >= ENUMERATION_ATTEMPTS {
-            return Ok(Refs::new(refs));
+            return Ok((Refs::new(refs), set_aside));
         }
     }
 }
@@ -50,6 +81,24 @@ pub async fn enumerate<S: RefStore>(store: &S) -> Result<Refs> {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Refs {
     by_name: BTreeMap<String, RefRecord>,
+}
+
+/// Where a ref's parent chain leads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ancestry {
+    /// The refs on the way, nearest first (each once).
+    pub chain: Vec<String>,
+    pub end: ChainEnd,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ChainEnd {
+    /// A ref forked from main: the chain is whole.
+    Main,
+    /// A parent named by the last ref of the chain has no ref.
+    Dangling(String),
+    /// The chain comes back to this ref: the parent pointers form a cycle.
+    Cycle(String),
 }
 
 /// What the v2→v3 sweep does to a snapshot.
@@ -93,22 +142,48 @@ impl Refs {
             .collect()
     }
 
+    /// The refs `name` descends from, nearest first, as far as the chain
+    /// leads: it ends at main, at a parent with no ref (dangling), or where
+    /// it would come back to a ref already on it (a cycle, which only a
+    /// damaged graph has). On-disk pointers are never trusted to end.
+    pub fn ancestors(&self, name: &str) -> Ancestry {
+        let mut seen = BTreeSet::from([name]);
+        let mut chain = Vec::new();
+        let mut parent = self.get(name).and_then(|r| r.parent.as_deref());
+        while let Some(next) = parent {
+            let Some(record) = self.by_name.get(next) else {
+                return Ancestry {
+                    chain,
+                    end: ChainEnd::Dangling(next.to_string()),
+                };
+            };
+            if !seen.insert(next) {
+                return Ancestry {
+                    chain,
+                    end: ChainEnd::Cycle(next.to_string()),
+                };
+            }
+            chain.push(next.to_string());
+            parent = record.parent.as_deref();
+        }
+        Ancestry {
+            chain,
+            end: ChainEnd::Main,
+        }
+    }
+
     /// Every legacy `__run__*` ref goes, except those a surviving
     /// non-`__run__` branch was forked from, directly or through other
     /// kept `__run__*` refs: the sweep loses no user data.
     pub fn sweep_plan(&self) -> SweepPlan {
         let mut keep = BTreeSet::new();
         for record in self.by_name.values().filter(|r| !is_legacy_run(&r.name)) {
-            let mut parent = record.parent.as_deref();
-            while let Some(name) = parent {
-                let Some(ancestor) = self.by_name.get(name) else {
-                    break;
-                };
-                if is_legacy_run(name) && !keep.insert(name.to_string()) {
-                    break;
-                }
-                parent = ancestor.parent.as_deref();
-            }
+            keep.extend(
+                self.ancestors(&record.name)
+                    .chain
+                    .into_iter()
+                    .filter(|name| is_legacy_run(name)),
+            );
         }
         let sweep = self
             .names()
@@ -159,6 +234,36 @@ mod tests {
         let plan = refs.sweep_plan();
         assert_eq!(plan.keep, vec!["__run__a", "__run__b"]);
         assert_eq!(plan.sweep, vec!["__run__c", "__run__d"]);
+    }
+
+    /// Parent pointers that form a cycle (only a damaged graph has them)
+    /// once made the sweep's walk loop forever: `check`, a read-only list
+    /// and a read-write open of such a graph never returned.
+    #[test]
+    fn regression_a_parent_cycle_ends_the_walk_and_is_named() {
+        let refs = Refs::new([
+            r("a", Some("b")),
+            r("b", Some("a")),
+            r("c", Some("__run__0")),
+            r("__run__0", Some("gone")),
+        ]);
+        assert_eq!(
+            refs.ancestors("a"),
+            Ancestry {
+                chain: vec!["b".into()],
+                end: ChainEnd::Cycle("a".into()),
+            }
+        );
+        assert_eq!(
+            refs.ancestors("c"),
+            Ancestry {
+                chain: vec!["__run__0".into()],
+                end: ChainEnd::Dangling("gone".into()),
+            }
+        );
+        let plan = refs.sweep_plan();
+        assert_eq!(plan.keep, vec!["__run__0"]);
+        assert!(plan.sweep.is_empty());
     }
 
     #[test]

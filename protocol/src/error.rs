@@ -47,6 +47,10 @@ pub enum Error {
     UpgradeRequired { found: String, supported: u32 },
     #[error("corrupt __manifest: {detail}")]
     CorruptManifest { detail: String },
+    #[error("corrupt ref {name:?}: {detail}")]
+    CorruptRef { name: String, detail: String },
+    #[error("missing data: {object}: {detail}")]
+    MissingData { object: String, detail: String },
     #[error("schema error at line {line}, column {column}: {message}")]
     InvalidSchema {
         line: usize,
@@ -93,6 +97,8 @@ impl Error {
             Error::CorruptStamp { .. } => ErrorKind::CorruptStamp,
             Error::UpgradeRequired { .. } => ErrorKind::UpgradeRequired,
             Error::CorruptManifest { .. } => ErrorKind::CorruptManifest,
+            Error::CorruptRef { .. } => ErrorKind::CorruptRef,
+            Error::MissingData { .. } => ErrorKind::MissingData,
             Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
             Error::UnsupportedSchemaChange { .. } => ErrorKind::UnsupportedSchemaChange,
             Error::TypeNotFound { .. } => ErrorKind::TypeNotFound,
@@ -103,8 +109,16 @@ impl Error {
     }
 
     /// A store failure the protocol had no expectation for, keeping the
-    /// failure itself as the source.
+    /// failure itself as the source. Damage the store recognised (a ref
+    /// that does not parse) is named instead, whatever step met it.
     pub fn storage(context: &str, error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        let any: &dyn std::any::Any = &error;
+        if let Some(crate::store::StoreError::CorruptRef { name, detail }) = any.downcast_ref() {
+            return Error::CorruptRef {
+                name: name.clone(),
+                detail: detail.clone(),
+            };
+        }
         Error::Storage {
             context: context.to_string(),
             source: Cause::new(error),

@@ -59,6 +59,9 @@ pub enum StoreError {
     /// A compare-and-swap lost to a concurrent commit.
     #[error("commit conflict: {0}")]
     Conflict(String),
+    /// The ref file is there but does not read as a ref: damage, named.
+    #[error("ref {name:?} is corrupt: {detail}")]
+    CorruptRef { name: String, detail: String },
     /// Anything else, with the store's own error.
     #[error(transparent)]
     Other(Cause),

@@ -29,6 +29,12 @@ pub enum ErrorKind {
     CorruptStamp,
     UpgradeRequired,
     CorruptManifest,
+    /// A ref file that does not read as a ref (garbage, truncated) or whose
+    /// parent pointers dangle or form a cycle: names the ref.
+    CorruptRef,
+    /// A file a manifest or a pinned table version needs is missing or
+    /// unreadable: names the object.
+    MissingData,
     InvalidSchema,
     UnsupportedSchemaChange,
     TypeNotFound,
@@ -39,7 +45,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 21] = [
+    pub const ALL: [ErrorKind; 23] = [
         ErrorKind::AlreadyInitialized,
         ErrorKind::NotInitialized,
         ErrorKind::ReadOnly,
@@ -55,6 +61,8 @@ impl ErrorKind {
         ErrorKind::CorruptStamp,
         ErrorKind::UpgradeRequired,
         ErrorKind::CorruptManifest,
+        ErrorKind::CorruptRef,
+        ErrorKind::MissingData,
         ErrorKind::InvalidSchema,
         ErrorKind::UnsupportedSchemaChange,
         ErrorKind::TypeNotFound,
@@ -82,6 +90,8 @@ impl ErrorKind {
             ErrorKind::CorruptStamp => "corrupt_stamp",
             ErrorKind::UpgradeRequired => "upgrade_required",
             ErrorKind::CorruptManifest => "corrupt_manifest",
+            ErrorKind::CorruptRef => "corrupt_ref",
+            ErrorKind::MissingData => "missing_data",
             ErrorKind::InvalidSchema => "invalid_schema",
             ErrorKind::UnsupportedSchemaChange => "unsupported_schema_change",
             ErrorKind::TypeNotFound => "type_not_found",

@@ -66,11 +66,17 @@ enum Command {
     /// Remove a schema-apply lock left by a crashed apply.
     Unlock { root: String },
     /// Inspect a graph read-only: stamp, pending migrations, branches, lock,
-    /// legacy refs, zombie trees, refs without trees. Exit 1 on a problem.
+    /// legacy refs, corrupt refs and parent chains, zombie trees, refs
+    /// without trees, and every pinned table version (it opens, with every
+    /// data file). Exit 1 on a problem.
     Check {
         root: String,
         #[arg(long)]
         json: bool,
+        /// Also read every row of every pinned table version and check its
+        /// columns are the graph schema's.
+        #[arg(long)]
+        deep: bool,
     },
     /// Print main's internal schema stamp. Never writes.
     Stamp {
@@ -292,7 +298,7 @@ pub fn main() -> ExitCode {
             json,
             junit,
         }) => verify::merge(&reports, json.as_deref(), junit.as_deref()),
-        Command::Check { root, json } => operate::check(&root, json),
+        Command::Check { root, json, deep } => operate::check(&root, json, deep),
         Command::Actor {
             root,
             op,

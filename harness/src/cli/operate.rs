@@ -9,11 +9,16 @@ use serde_json::Value;
 use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyStamp, LegacyVersion};
 use stampede_engine::{read_stamp, Error, Graph, Mode, OpenReport};
 
+use stampede_engine::check::Depth;
+
 use super::{shapes, BranchCommand, Command, LegacyArgs, SchemaCommand};
 
-pub(super) fn check(root: &str, json: bool) -> ExitCode {
+pub(super) fn check(root: &str, json: bool, deep: bool) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
-    let report = match runtime.block_on(stampede_engine::check::check(root)) {
+    let report = match runtime.block_on(stampede_engine::check::check_with(
+        root,
+        if deep { Depth::Rows } else { Depth::Pins },
+    )) {
         Ok(report) => report,
         Err(error) => {
             eprintln!("error[{}]: {error}", error.kind());
