@@ -12,7 +12,7 @@ use stampede_protocol::names::{is_internal, is_legacy_run, MAIN};
 use stampede_protocol::{StampState, CURRENT_VERSION};
 
 use crate::commit::read_manifest;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::graph::{connect, read_main_head};
 use crate::manifest::ManifestState;
 use crate::storage::LanceStore;
@@ -348,6 +348,14 @@ async fn unreferenced_forks(store: &LanceStore, manifests: &Manifests, report: &
                         }
                     }
                 }
+            }
+            Err(e) if branch.is_none() && e.kind() != ErrorKind::CorruptManifest => {
+                report.problems.push(Problem {
+                    kind: "missing_data",
+                    detail: format!("main's manifest cannot be read: {e}"),
+                    fix: "restore __manifest from a backup".into(),
+                });
+                return;
             }
             Err(_) if branch.is_none() => {
                 report.notes.push(Problem {

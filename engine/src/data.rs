@@ -170,9 +170,10 @@ impl Graph {
     /// order the delete came first, so it is `branch_not_found`.
     async fn unless_deleted_meanwhile<T>(&self, result: Result<T>, branches: &[&str]) -> Result<T> {
         let Err(error) = result else { return result };
+        // What a read of a branch deleted under it meets: its files gone.
         if !matches!(
             error.kind(),
-            ErrorKind::Storage | ErrorKind::CorruptManifest
+            ErrorKind::Storage | ErrorKind::CorruptManifest | ErrorKind::MissingData
         ) {
             return Err(error);
         }

@@ -6,6 +6,7 @@ pub mod adapter;
 pub mod cli;
 pub mod concurrent;
 pub mod crash;
+pub mod damage;
 pub mod effects;
 pub mod faults;
 pub mod figures;
@@ -23,15 +24,16 @@ pub mod sequential;
 pub use stampede_vocabulary::env_budget as env_or;
 
 /// Re-run one failure from the token a campaign printed: `seq:…`,
-/// `faults:…`, `crash:…` or `concurrent:…`.
+/// `faults:…`, `crash:…`, `concurrent:…` or `damage:…`.
 pub fn replay(token: &str) -> Result<bool, String> {
     match token.split(':').next() {
         Some("seq") => sequential::replay(token),
         Some("faults") => faults::replay(token),
         Some("crash") => crash::replay(token),
         Some("concurrent") => concurrent::replay(token),
+        Some("damage") => damage::replay(token),
         _ => Err(format!(
-            "not a replay token: {token:?} (seq:…, faults:…, crash:…, concurrent:…)"
+            "not a replay token: {token:?} (seq:…, faults:…, crash:…, concurrent:…, damage:…)"
         )),
     }
 }

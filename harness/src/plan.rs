@@ -26,6 +26,9 @@ pub enum Campaign {
     /// The control-plane protocols under loom (a `cargo test` of the
     /// protocol crate; needs the source tree and cargo).
     Loom,
+    /// Every file of a corpus of graphs damaged in turn, every command run
+    /// on the result as a process, judged by the damage rules.
+    Damage,
 }
 
 impl Campaign {
@@ -36,13 +39,14 @@ impl Campaign {
             Campaign::Crash => "crash",
             Campaign::Faults => "faults",
             Campaign::Loom => "loom",
+            Campaign::Damage => "damage",
         }
     }
 
     /// What the table counts: crash scenarios run as many states.
     pub fn unit(self) -> &'static str {
         match self {
-            Campaign::Sequential | Campaign::Faults => "cases",
+            Campaign::Sequential | Campaign::Faults | Campaign::Damage => "cases",
             Campaign::Concurrent => "rounds",
             Campaign::Crash => "states",
             Campaign::Loom => "models",
@@ -65,6 +69,9 @@ pub struct Budgets {
     /// Kill the recovering open at every n-th write (0: never).
     pub second_death_stride: u64,
     pub loom_bound: u32,
+    /// Damage campaign: judge every n-th damaged graph of each corpus graph
+    /// (1: all of them).
+    pub damage_stride: u32,
     /// A proptest regression file the sequential campaign replays first
     /// and records failures in (the test suite's; never a shard's).
     #[serde(skip)]
@@ -84,6 +91,7 @@ impl Default for Budgets {
             fault_cases: 50,
             second_death_stride: 1,
             loom_bound: 3,
+            damage_stride: 1,
             regressions: None,
         }
     }
@@ -352,6 +360,7 @@ fn unit_count(campaign: Campaign, budgets: &Budgets) -> u32 {
         Campaign::Concurrent => budgets.rounds,
         Campaign::Crash => crate::crash::scenarios().len() as u32,
         Campaign::Loom => 1,
+        Campaign::Damage => crate::damage::corpus().len() as u32,
     }
 }
 
@@ -429,6 +438,13 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             let (models, failure) = loom(budgets.loom_bound);
             unit.units = models;
             unit.failures.extend(failure);
+        }
+        Campaign::Damage => {
+            let (cases, commands, failures) =
+                crate::damage::run_graph(index as usize, budgets.damage_stride as usize);
+            unit.units = cases;
+            unit.ops = commands;
+            unit.failures = failures;
         }
     }
     unit

@@ -53,6 +53,10 @@ pub async fn migrate<S: RefStore>(store: &S, head: &MainHead) -> Result<OpenRepo
         ..OpenReport::default()
     };
     if report.to == 1 {
+        // The v1→v2 step writes before the sweep reads the refs: read them
+        // first, so an open that cannot finish (a ref that does not parse)
+        // has written nothing.
+        crate::enumerate::enumerate(store).await?;
         migrate_v1_to_v2(store).await?;
         report.to = 2;
     }

@@ -164,6 +164,9 @@ struct VerifyArgs {
     /// writes (0: never).
     #[arg(long, default_value_t = 1)]
     second_death_stride: u64,
+    /// Damage campaign: judge every N-th damaged graph (1: all).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    damage_stride: u32,
     /// Loom's preemption bound (with --campaign loom).
     #[arg(long, default_value_t = 3)]
     loom_bound: u32,

@@ -69,6 +69,7 @@ fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
         fault_cases: args.fault_cases,
         second_death_stride: args.second_death_stride,
         loom_bound: args.loom_bound,
+        damage_stride: args.damage_stride,
         regressions: None,
     }
 }

@@ -100,7 +100,7 @@ pub async fn act(root: &str, op: Option<Op>, injector: Option<u64>) -> Seen {
 
 /// The `stampede` binary actors run as: `$STAMPEDE_BIN`, this executable
 /// when it is `stampede`, or the `stampede` beside a test binary's `deps/`.
-fn stampede_binary() -> std::path::PathBuf {
+pub fn stampede_binary() -> std::path::PathBuf {
     if let Some(bin) = std::env::var_os("STAMPEDE_BIN") {
         return bin.into();
     }

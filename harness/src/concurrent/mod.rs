@@ -18,7 +18,7 @@ mod judge;
 
 use stampede_model::{LegacyGraph, Op, Outcome};
 
-pub use execute::{act, actor_main, execute, execute_with, Actors};
+pub use execute::{act, actor_main, execute, execute_with, stampede_binary, Actors};
 pub use generate::{generate, person_with, round};
 pub use judge::judge;
 

@@ -1,0 +1,785 @@
+//! The damage campaign: every file of a corpus of graphs damaged in turn
+//! (deleted, truncated, garbled, made invalid JSON, rolled back to an older
+//! version of itself), plus structural damage file edits do not reach
+//! (parent cycles, dangling parents, refs without trees, trees without refs,
+//! a table missing, a pinned table version missing, a stale version hint),
+//! and every command run on the result as a separate `stampede` process
+//! with a time bound. Judged against the contract's damage rules:
+//!
+//! - every command returns within the bound and never panics;
+//! - an error names its kind, and damage is never the unclassified
+//!   `storage`;
+//! - `check` and every read-only command write nothing;
+//! - `check` is never healthy when a read-only command fails, or shows
+//!   something other than the undamaged graph showed;
+//! - `init` refuses and writes nothing;
+//! - a read-write open that fails changes nothing.
+//!
+//! A failure replays from `damage:<graph>:<target>:<mutation>`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use stampede_model::{LegacyStamp, Op, Value};
+
+use crate::adapter::{Stampede, SystemUnderTest};
+use crate::plan::{Campaign, Failure};
+
+/// How long any one command may take on a damaged graph.
+pub const BOUND: Duration = Duration::from_secs(30);
+
+/// A graph of the corpus: how it is built through the engine.
+pub struct CorpusGraph {
+    pub name: &'static str,
+    /// The ops that build it; the files before the last one are the
+    /// "older versions" a rollback restores.
+    pub build: Vec<Op>,
+    /// Branches whose rows a scan reads, and a branch a delete may take.
+    pub branches: &'static [&'static str],
+    pub deletable: &'static str,
+}
+
+fn person(name: &str) -> Vec<(String, Value)> {
+    vec![("name".to_string(), Value::Str(name.into()))]
+}
+
+fn load(branch: &str, type_name: &str, names: &[&str]) -> Op {
+    Op::Load {
+        branch: branch.into(),
+        type_name: type_name.into(),
+        rows: names.iter().map(|n| person(n)).collect(),
+    }
+}
+
+/// The types of the example schema, which every corpus graph has.
+pub const TYPES: &[&str] = &["Person", "Company", "WorksAt"];
+
+pub fn corpus() -> Vec<CorpusGraph> {
+    vec![
+        CorpusGraph {
+            name: "fresh",
+            build: vec![
+                Op::Init,
+                load("main", "Person", &["ann", "bob"]),
+                Op::create("a", "main"),
+                load("a", "Person", &["cat"]),
+                Op::create("a/b", "a"),
+                load("main", "Company", &["acme"]),
+            ],
+            branches: &["main", "a", "a/b"],
+            deletable: "a/b",
+        },
+        CorpusGraph {
+            name: "legacy-v1",
+            build: vec![Op::legacy(
+                1,
+                2,
+                &[("keep", Some("__run__0")), ("u", None)],
+                LegacyStamp::Default,
+            )],
+            branches: &["main", "keep", "u"],
+            deletable: "u",
+        },
+        CorpusGraph {
+            name: "legacy-v2",
+            build: vec![Op::legacy(
+                2,
+                3,
+                &[("fork", Some("__run__1")), ("u", None)],
+                LegacyStamp::Default,
+            )],
+            branches: &["main", "fork", "u"],
+            deletable: "u",
+        },
+        CorpusGraph {
+            name: "locked",
+            build: vec![Op::Init, load("main", "Person", &["ann"]), Op::LeaveLock],
+            branches: &["main"],
+            deletable: "main",
+        },
+        CorpusGraph {
+            name: "history",
+            build: vec![
+                Op::Init,
+                load("main", "Person", &["ann"]),
+                load("main", "Person", &["bob"]),
+                Op::create("h", "main"),
+                load("main", "Person", &["cat"]),
+            ],
+            branches: &["main", "h"],
+            deletable: "h",
+        },
+    ]
+}
+
+/// What is done to one file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Mutation {
+    Delete,
+    Empty,
+    Half,
+    Garble,
+    InvalidJson,
+    Older,
+}
+
+impl Mutation {
+    pub const ALL: [Mutation; 6] = [
+        Mutation::Delete,
+        Mutation::Empty,
+        Mutation::Half,
+        Mutation::Garble,
+        Mutation::InvalidJson,
+        Mutation::Older,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Mutation::Delete => "delete",
+            Mutation::Empty => "empty",
+            Mutation::Half => "half",
+            Mutation::Garble => "garble",
+            Mutation::InvalidJson => "invalid-json",
+            Mutation::Older => "older",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Mutation> {
+        Self::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// Damage file edits one at a time do not reach.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Structural {
+    ParentCycle,
+    DanglingParent,
+    RefWithoutTree,
+    TreeWithoutRef,
+    TableMissing,
+    PinnedVersionMissing,
+    HintMissing,
+    HintStale,
+}
+
+impl Structural {
+    pub const ALL: [Structural; 8] = [
+        Structural::ParentCycle,
+        Structural::DanglingParent,
+        Structural::RefWithoutTree,
+        Structural::TreeWithoutRef,
+        Structural::TableMissing,
+        Structural::PinnedVersionMissing,
+        Structural::HintMissing,
+        Structural::HintStale,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Structural::ParentCycle => "parent-cycle",
+            Structural::DanglingParent => "dangling-parent",
+            Structural::RefWithoutTree => "ref-without-tree",
+            Structural::TreeWithoutRef => "tree-without-ref",
+            Structural::TableMissing => "table-missing",
+            Structural::PinnedVersionMissing => "pinned-version-missing",
+            Structural::HintMissing => "hint-missing",
+            Structural::HintStale => "hint-stale",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Structural> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+}
+
+/// One damaged graph: a corpus graph, a file (or `*` for structural
+/// damage), and what was done to it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Case {
+    pub graph: String,
+    pub target: String,
+    pub damage: String,
+}
+
+impl Case {
+    pub fn token(&self) -> String {
+        format!("damage:{}:{}:{}", self.graph, self.target, self.damage)
+    }
+
+    pub fn parse(token: &str) -> Option<Case> {
+        let rest = token.strip_prefix("damage:")?;
+        let (graph, rest) = rest.split_once(':')?;
+        let (target, damage) = rest.rsplit_once(':')?;
+        Some(Case {
+            graph: graph.into(),
+            target: target.into(),
+            damage: damage.into(),
+        })
+    }
+}
+
+/// A corpus graph built once, where it stays: Lance records branch data
+/// by absolute path, so a copy of a graph elsewhere still reads the
+/// original's files. Each case damages the graph in place and restores it
+/// byte for byte afterwards.
+pub struct Built {
+    pub graph: CorpusGraph,
+    /// Owns the directory the graph lives in.
+    _sut: Stampede,
+    pub root: PathBuf,
+    /// Every file of the undamaged graph.
+    pristine: BTreeMap<PathBuf, Vec<u8>>,
+    /// The contents before the last build op of the files it changed
+    /// (relative paths): what an `older` mutation restores.
+    pub older: BTreeMap<PathBuf, Vec<u8>>,
+}
+
+pub fn build(graph: CorpusGraph) -> Result<Built, String> {
+    let mut sut = Stampede::new();
+    let mut before = BTreeMap::new();
+    for (i, op) in graph.build.iter().enumerate() {
+        if i + 1 == graph.build.len() {
+            before = contents(Path::new(sut.root()));
+        }
+        sut.apply(op)
+            .map_err(|kind| format!("building {}: {op:?} failed: {kind}", graph.name))?;
+    }
+    let root = PathBuf::from(sut.root());
+    let pristine = contents(&root);
+    let older = before
+        .into_iter()
+        .filter(|(path, old)| pristine.get(path) != Some(old))
+        .filter_map(|(path, old)| Some((path.strip_prefix(&root).ok()?.to_path_buf(), old)))
+        .collect();
+    Ok(Built {
+        graph,
+        _sut: sut,
+        root,
+        pristine,
+        older,
+    })
+}
+
+impl Built {
+    /// Put the graph back exactly as built.
+    fn restore(&self) -> Result<(), String> {
+        let _ = std::fs::remove_dir_all(&self.root);
+        for (path, bytes) in &self.pristine {
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            }
+            std::fs::write(path, bytes).map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// Every case of a built graph: each mutation that applies to each file,
+/// then every structural damage.
+pub fn cases(built: &Built) -> Vec<Case> {
+    let mut out = Vec::new();
+    for (path, _) in contents(&built.root) {
+        let rel = path
+            .strip_prefix(&built.root)
+            .expect("under the root")
+            .to_string_lossy()
+            .into_owned();
+        for mutation in Mutation::ALL {
+            let applies = match mutation {
+                Mutation::InvalidJson => rel.ends_with(".json"),
+                Mutation::Older => built.older.contains_key(Path::new(&rel)),
+                _ => true,
+            };
+            if applies {
+                out.push(Case {
+                    graph: built.graph.name.into(),
+                    target: rel.clone(),
+                    damage: mutation.name().into(),
+                });
+            }
+        }
+    }
+    for structural in Structural::ALL {
+        out.push(Case {
+            graph: built.graph.name.into(),
+            target: "*".into(),
+            damage: structural.name().into(),
+        });
+    }
+    out
+}
+
+/// Apply a case's damage to a copy of its graph at `root`. `Ok(false)`:
+/// this damage does not apply to this graph (nothing to do it to).
+fn damage(built: &Built, case: &Case, root: &Path) -> Result<bool, String> {
+    let io = |e: std::io::Error| format!("damaging {}: {e}", case.token());
+    if let Some(mutation) = Mutation::parse(&case.damage) {
+        let path = root.join(&case.target);
+        let bytes = std::fs::read(&path).map_err(io)?;
+        match mutation {
+            Mutation::Delete => std::fs::remove_file(&path).map_err(io)?,
+            Mutation::Empty => std::fs::write(&path, b"").map_err(io)?,
+            Mutation::Half => std::fs::write(&path, &bytes[..bytes.len() / 2]).map_err(io)?,
+            Mutation::Garble => {
+                let mut garbled = bytes.clone();
+                let middle = garbled.len() / 2;
+                let end = (middle + 16).min(garbled.len());
+                garbled[middle..end].iter_mut().for_each(|b| *b = !*b);
+                std::fs::write(&path, garbled).map_err(io)?;
+            }
+            Mutation::InvalidJson => std::fs::write(&path, b"{ not json").map_err(io)?,
+            Mutation::Older => {
+                let older = built
+                    .older
+                    .get(Path::new(&case.target))
+                    .ok_or("no older version")?;
+                std::fs::write(&path, older).map_err(io)?;
+            }
+        }
+        return Ok(true);
+    }
+    let structural = Structural::parse(&case.damage).ok_or("an unknown damage")?;
+    let refs = root.join("__manifest/_refs/branches");
+    let user_refs: Vec<PathBuf> = std::fs::read_dir(&refs)
+        .map(|d| d.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    let set_parent = |file: &Path, parent: &str| -> Result<(), String> {
+        let text = std::fs::read_to_string(file).map_err(io)?;
+        let mut json: serde_json::Value = serde_json::from_str(&text).map_err(|e| e.to_string())?;
+        json["parentBranch"] = serde_json::Value::from(parent);
+        std::fs::write(file, json.to_string()).map_err(io)
+    };
+    let name_of = |file: &Path| {
+        let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned());
+        stem.map(|s| s.replace("%2F", "/")).unwrap_or_default()
+    };
+    match structural {
+        Structural::ParentCycle => {
+            let [a, b, ..] = user_refs.as_slice() else {
+                return Ok(false);
+            };
+            set_parent(a, &name_of(b))?;
+            set_parent(b, &name_of(a))?;
+        }
+        Structural::DanglingParent => {
+            let Some(a) = user_refs.first() else {
+                return Ok(false);
+            };
+            set_parent(a, "no-such-branch")?;
+        }
+        Structural::RefWithoutTree => {
+            let Some(a) = user_refs.first() else {
+                return Ok(false);
+            };
+            let tree = root.join("__manifest/tree").join(name_of(a));
+            std::fs::remove_dir_all(tree).map_err(io)?;
+        }
+        Structural::TreeWithoutRef => {
+            let Some(a) = user_refs.first() else {
+                return Ok(false);
+            };
+            std::fs::remove_file(a).map_err(io)?;
+        }
+        Structural::TableMissing => {
+            std::fs::remove_dir_all(root.join("tables/Person")).map_err(io)?;
+        }
+        Structural::PinnedVersionMissing => {
+            // The newest version file of a table: the one main pins.
+            let versions = root.join("tables/Person/_versions");
+            let newest = std::fs::read_dir(&versions)
+                .map_err(io)?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|x| x == "manifest"))
+                .max();
+            let Some(newest) = newest else {
+                return Ok(false);
+            };
+            std::fs::remove_file(newest).map_err(io)?;
+        }
+        Structural::HintMissing | Structural::HintStale => {
+            let hint = root.join("__manifest/_versions/latest_version_hint.json");
+            if !hint.exists() {
+                return Ok(false);
+            }
+            if structural == Structural::HintMissing {
+                std::fs::remove_file(hint).map_err(io)?;
+            } else {
+                std::fs::write(hint, br#"{"version":1}"#).map_err(io)?;
+            }
+        }
+    }
+    Ok(true)
+}
+
+/// What a command printed and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ran {
+    pub args: Vec<String>,
+    /// `None`: killed at the bound.
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Ran {
+    fn error_kind(&self) -> Option<&str> {
+        let line = self.stderr.lines().find(|l| l.starts_with("error["))?;
+        line.strip_prefix("error[")?.split(']').next()
+    }
+
+    fn panicked(&self) -> bool {
+        self.code == Some(101) || self.stderr.contains("panicked")
+    }
+
+    /// What is wrong with how this one command ended on a damaged graph:
+    /// a hang, a panic, an unclassified `storage` error, or a failure that
+    /// names no kind.
+    pub fn problem(&self) -> Option<String> {
+        let shown = self.args.join(" ");
+        if self.code.is_none() {
+            Some(format!(
+                "`stampede {shown}` did not return within {BOUND:?}"
+            ))
+        } else if self.panicked() {
+            Some(format!(
+                "`stampede {shown}` panicked: {}",
+                self.stderr.trim()
+            ))
+        } else if self.error_kind() == Some("storage") {
+            Some(format!(
+                "`stampede {shown}` answered an untyped error: {}",
+                self.stderr.trim()
+            ))
+        } else if self.code == Some(1) && self.error_kind().is_none() && shown.starts_with("check")
+        {
+            // `check` exits 1 with a report, not an error line.
+            None
+        } else if self.code != Some(0) && self.error_kind().is_none() {
+            Some(format!(
+                "`stampede {shown}` exited {:?} without naming a kind",
+                self.code
+            ))
+        } else {
+            None
+        }
+    }
+}
+
+fn run(binary: &Path, args: &[String]) -> Ran {
+    let mut child = Command::new(binary)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the stampede binary starts");
+    let start = Instant::now();
+    let code = loop {
+        match child.try_wait().expect("a child's status") {
+            Some(status) => break status.code(),
+            None if start.elapsed() > BOUND => {
+                let _ = child.kill();
+                let _ = child.wait();
+                break None;
+            }
+            None => std::thread::sleep(Duration::from_millis(5)),
+        }
+    };
+    let output = child.wait_with_output().expect("a child's output");
+    Ran {
+        args: args.to_vec(),
+        code,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// The read-only commands a maintainer points at a graph.
+fn read_only_commands(built: &Built, root: &str) -> Vec<Vec<String>> {
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let mut out = vec![
+        s(&["open", root, "--read-only", "--json"]),
+        s(&["branch", "list", root, "--read-only", "--json"]),
+        s(&["stamp", root, "--json"]),
+    ];
+    for branch in built.graph.branches {
+        for type_name in TYPES {
+            out.push(s(&["scan", root, branch, type_name, "--json"]));
+        }
+    }
+    out
+}
+
+/// Every file under `root` with its contents.
+fn contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if let Ok(bytes) = std::fs::read(&path) {
+                out.insert(path, bytes);
+            }
+        }
+    }
+    out
+}
+
+/// What the undamaged graph shows to the read-only commands: the baseline
+/// `check` may not call healthy a departure from.
+pub fn baseline(binary: &Path, built: &Built) -> Vec<Ran> {
+    let root = built.root.to_string_lossy().into_owned();
+    read_only_commands(built, &root)
+        .iter()
+        .map(|args| run(binary, args))
+        .collect()
+}
+
+/// Damage a copy of the graph, run every command, and judge. `Ok(None)`:
+/// the damage does not apply to this graph. The count is commands run.
+pub fn judge_case(
+    binary: &Path,
+    built: &Built,
+    pristine: &[Ran],
+    case: &Case,
+    mut trace: impl FnMut(&Ran),
+) -> Result<Option<u64>, String> {
+    built.restore()?;
+    let verdict = judge_in_place(binary, built, pristine, case, &mut trace);
+    built.restore()?;
+    verdict
+}
+
+fn judge_in_place(
+    binary: &Path,
+    built: &Built,
+    pristine: &[Ran],
+    case: &Case,
+    trace: &mut impl FnMut(&Ran),
+) -> Result<Option<u64>, String> {
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let root_path = built.root.clone();
+    if !damage(built, case, &root_path)? {
+        return Ok(None);
+    }
+    let root = root_path.to_string_lossy().into_owned();
+    let mut problems = Vec::new();
+    let mut commands = 0;
+    let mut judge = |ran: &Ran, problems: &mut Vec<String>| {
+        commands += 1;
+        trace(ran);
+        problems.extend(ran.problem());
+    };
+
+    // Read-only: check (both depths) and the rest write nothing.
+    let before = contents(&root_path);
+    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+    let checks: Vec<Ran> = [
+        s(&["check", &root, "--json"]),
+        s(&["check", &root, "--deep", "--json"]),
+    ]
+    .iter()
+    .map(|args| run(binary, args))
+    .collect();
+    let reads: Vec<Ran> = read_only_commands(built, &root)
+        .iter()
+        .map(|args| run(binary, args))
+        .collect();
+    for ran in checks.iter().chain(&reads) {
+        judge(ran, &mut problems);
+    }
+    if contents(&root_path) != before {
+        problems.push("a read-only command wrote".into());
+    }
+    // Never "healthy" about a graph a read cannot read as it was written.
+    let departed: Vec<String> = reads
+        .iter()
+        .zip(pristine)
+        .filter(|(now, then)| (now.code, &now.stdout) != (then.code, &then.stdout))
+        .map(|(now, _)| now.args.join(" "))
+        .collect();
+    for check in &checks {
+        if check.code == Some(0) && !departed.is_empty() {
+            problems.push(format!(
+                "`stampede {}` says healthy, but these read otherwise than the undamaged graph: {departed:?}",
+                check.args.join(" ")
+            ));
+        }
+    }
+
+    // Init refuses, and writes nothing.
+    let init_schema = dir.path().join("schema");
+    std::fs::write(&init_schema, stampede_engine::schema::EXAMPLE_SCHEMA)
+        .map_err(|e| e.to_string())?;
+    let before = contents(&root_path);
+    let init = run(
+        binary,
+        &s(&["init", &root, "--schema", &init_schema.to_string_lossy()]),
+    );
+    judge(&init, &mut problems);
+    if init.code == Some(0) {
+        problems.push("init wrote a graph over a damaged one".into());
+    }
+    if contents(&root_path) != before {
+        problems.push("a refused init wrote".into());
+    }
+
+    // A read-write open that cannot proceed changes nothing; then the
+    // writes a maintainer would try.
+    let open = run(binary, &s(&["open", &root, "--json"]));
+    judge(&open, &mut problems);
+    if open.code != Some(0) && contents(&root_path) != before {
+        problems.push("a read-write open that failed changed the graph".into());
+    }
+    for args in [
+        s(&["branch", "create", &root, "damage-probe"]),
+        s(&["branch", "delete", &root, built.graph.deletable]),
+    ] {
+        judge(&run(binary, &args), &mut problems);
+    }
+    if problems.is_empty() {
+        Ok(Some(commands))
+    } else {
+        Err(problems.join("\n"))
+    }
+}
+
+/// The `stampede` binary the commands run as (as concurrent actors find it).
+pub fn binary() -> PathBuf {
+    crate::concurrent::stampede_binary()
+}
+
+/// Run unit `index` of the damage campaign: corpus graph `index`, every
+/// case of it (or every `stride`-th, for a sample).
+pub fn run_graph(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
+    let graph = corpus().into_iter().nth(index).expect("a corpus graph");
+    let built = match build(graph) {
+        Ok(b) => b,
+        Err(message) => {
+            return (
+                0,
+                0,
+                vec![Failure {
+                    campaign: Campaign::Damage,
+                    unit: 0,
+                    replay: format!("damage:{}:*:build", corpus()[index].name),
+                    message,
+                }],
+            )
+        }
+    };
+    let binary = binary();
+    let pristine = baseline(&binary, &built);
+    let (mut judged, mut commands, mut failures) = (0, 0, Vec::new());
+    for case in cases(&built).into_iter().step_by(stride.max(1)) {
+        match judge_case(&binary, &built, &pristine, &case, |_| {}) {
+            Ok(None) => {}
+            Ok(Some(n)) => {
+                judged += 1;
+                commands += n;
+            }
+            Err(message) => {
+                judged += 1;
+                failures.push(Failure {
+                    campaign: Campaign::Damage,
+                    unit: 0,
+                    replay: case.token(),
+                    message,
+                });
+            }
+        }
+    }
+    (judged, commands, failures)
+}
+
+/// Re-run one damaged graph, printing every command and how it ended.
+pub fn replay(token: &str) -> Result<bool, String> {
+    let case = Case::parse(token).ok_or_else(|| format!("not a damage token: {token}"))?;
+    let graph = corpus()
+        .into_iter()
+        .find(|g| g.name == case.graph)
+        .ok_or_else(|| format!("no corpus graph {:?}", case.graph))?;
+    let built = build(graph)?;
+    let binary = binary();
+    let pristine = baseline(&binary, &built);
+    let verdict = judge_case(&binary, &built, &pristine, &case, |ran| {
+        println!(
+            "stampede {}\n  => {:?}{}",
+            ran.args.join(" "),
+            ran.code,
+            ran.stderr
+                .lines()
+                .next()
+                .map(|l| format!(" {l}"))
+                .unwrap_or_default()
+        )
+    });
+    match verdict {
+        Ok(None) => {
+            println!("{token}: this damage does not apply to the graph");
+            Ok(true)
+        }
+        Ok(Some(_)) => {
+            println!("{token}: passes");
+            Ok(true)
+        }
+        Err(why) => {
+            println!("FAIL:\n{why}");
+            Ok(false)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ran(args: &[&str], code: Option<i32>, stderr: &str) -> Ran {
+        Ran {
+            args: args.iter().map(|a| a.to_string()).collect(),
+            code,
+            stdout: String::new(),
+            stderr: stderr.into(),
+        }
+    }
+
+    #[test]
+    fn a_command_is_judged_by_how_it_ended() {
+        let fine = [
+            ran(&["scan", "g", "main", "Person"], Some(0), ""),
+            ran(
+                &["scan", "g", "main", "Person"],
+                Some(1),
+                "error[missing_data]: x",
+            ),
+            ran(&["check", "g"], Some(1), ""),
+        ];
+        assert!(fine.iter().all(|r| r.problem().is_none()));
+        let hung = ran(&["check", "g"], None, "");
+        assert!(hung.problem().unwrap().contains("did not return"));
+        let panicked = ran(&["scan", "g"], Some(101), "thread 'main' panicked at x");
+        assert!(panicked.problem().unwrap().contains("panicked"));
+        let untyped = ran(&["branch", "list", "g"], Some(1), "error[storage]: raw");
+        assert!(untyped.problem().unwrap().contains("untyped"));
+        let unnamed = ran(&["open", "g"], Some(1), "something went wrong");
+        assert!(unnamed.problem().unwrap().contains("without naming a kind"));
+    }
+
+    #[test]
+    fn tokens_name_the_graph_the_file_and_the_damage() {
+        let case = Case {
+            graph: "fresh".into(),
+            target: "__manifest/_refs/branches/a.json".into(),
+            damage: "garble".into(),
+        };
+        assert_eq!(Case::parse(&case.token()), Some(case));
+    }
+}
