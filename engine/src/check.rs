@@ -215,6 +215,9 @@ async fn pinned_tables(
     depth: Depth,
     report: &mut CheckReport,
 ) {
+    // Branches that never wrote a table pin the same version as their
+    // parent: each version is checked once.
+    let mut checked = BTreeSet::new();
     for (branch, manifest) in manifests {
         let shown = branch.as_deref().unwrap_or(MAIN);
         let manifest = match manifest {
@@ -245,6 +248,7 @@ async fn pinned_tables(
         for (type_name, def) in &schema.types {
             let problem = match manifest.pins.get(type_name) {
                 None => Some(format!("{shown}: type {type_name} has no table row")),
+                Some(pin) if !checked.insert((&pin.path, &pin.branch, pin.version)) => None,
                 Some(pin) => table_problem(store, &schema, def, pin, depth)
                     .await
                     .map(|why| format!("{shown}: {} version {}: {why}", pin.path, pin.version)),

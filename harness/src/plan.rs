@@ -78,22 +78,26 @@ pub struct Budgets {
     pub regressions: Option<&'static str>,
 }
 
+impl Budgets {
+    /// `stampede verify`'s defaults (its flags take them from here).
+    pub const DEFAULT: Budgets = Budgets {
+        seed: 1,
+        cases: 100,
+        max_ops: 30,
+        rounds: 50,
+        actors: 4,
+        processes: false,
+        fault_cases: 50,
+        second_death_stride: 1,
+        loom_bound: 3,
+        damage_stride: 1,
+        regressions: None,
+    };
+}
+
 impl Default for Budgets {
-    /// `stampede verify`'s defaults.
     fn default() -> Self {
-        Budgets {
-            seed: 1,
-            cases: 100,
-            max_ops: 30,
-            rounds: 50,
-            actors: 4,
-            processes: false,
-            fault_cases: 50,
-            second_death_stride: 1,
-            loom_bound: 3,
-            damage_stride: 1,
-            regressions: None,
-        }
+        Budgets::DEFAULT
     }
 }
 

@@ -13,7 +13,10 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use stampede_engine::names::MAIN;
 
-use crate::plan::Campaign;
+use crate::plan::{Budgets, Campaign};
+
+/// `stampede verify`'s defaults are the plan's, stated once.
+const DEFAULTS: Budgets = Budgets::DEFAULT;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -146,10 +149,10 @@ struct VerifyArgs {
     #[arg(long = "campaign", value_enum)]
     campaigns: Vec<Campaign>,
     /// Sequential cases.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = DEFAULTS.cases)]
     cases: u32,
     /// Concurrent rounds.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = DEFAULTS.rounds)]
     rounds: u32,
     /// Concurrent actors per round (the judge searches all their orders).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
@@ -158,24 +161,24 @@ struct VerifyArgs {
     #[arg(long)]
     processes: bool,
     /// Fault-campaign cases.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = DEFAULTS.fault_cases)]
     fault_cases: u32,
     /// Crash campaign: also kill the recovering open at every N-th of its
     /// writes (0: never).
-    #[arg(long, default_value_t = 1)]
+    #[arg(long, default_value_t = DEFAULTS.second_death_stride)]
     second_death_stride: u64,
     /// Damage campaign: judge every N-th damaged graph (1: all).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    #[arg(long, default_value_t = DEFAULTS.damage_stride, value_parser = clap::value_parser!(u32).range(1..))]
     damage_stride: u32,
     /// Loom's preemption bound (with --campaign loom).
-    #[arg(long, default_value_t = 3)]
+    #[arg(long, default_value_t = DEFAULTS.loom_bound)]
     loom_bound: u32,
     /// The root seed (case i runs with a seed derived from it): a number,
     /// `random` (a fresh one, printed first), or `date` (today's UTC date as
     /// YYYYMMDD: the same on every machine of a nightly that day).
     #[arg(long, default_value = "1", value_parser = crate::seeds::SeedChoice::parse)]
     seed: crate::seeds::SeedChoice,
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = DEFAULTS.max_ops)]
     max_ops: usize,
     /// Shard every campaign across N processes.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=64))]
