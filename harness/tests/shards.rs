@@ -30,6 +30,15 @@ fn stampede() -> Command {
     Command::new(env!("CARGO_BIN_EXE_stampede"))
 }
 
+/// A quick plan of the sequential campaign alone.
+fn sequential_plan(cases: u32) -> Command {
+    let mut command = stampede();
+    command
+        .args(["verify", "--quiet", "--campaign", "sequential", "--cases"])
+        .arg(cases.to_string());
+    command
+}
+
 fn finish(command: &mut Command) -> Output {
     command.output().expect("stampede runs")
 }
@@ -123,15 +132,7 @@ fn three_shards_merge_into_the_unsharded_report() {
     // Reports of another plan are refused.
     let other = dir.path().join("other.json");
     let out = finish(
-        stampede()
-            .args([
-                "verify",
-                "--quiet",
-                "--campaign",
-                "sequential",
-                "--cases",
-                "3",
-            ])
+        sequential_plan(3)
             .args(["--seed", "6", "--shard", "3/3", "--json"])
             .arg(&other),
     );
@@ -150,15 +151,7 @@ fn a_seed_chosen_by_date_is_printed_first_and_recorded() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("r.json");
     let out = finish(
-        stampede()
-            .args([
-                "verify",
-                "--quiet",
-                "--campaign",
-                "sequential",
-                "--cases",
-                "2",
-            ])
+        sequential_plan(2)
             .args(["--seed", "date", "--json"])
             .arg(&json),
     );

@@ -9,8 +9,7 @@ use crate::adapter::{Stampede, SystemUnderTest};
 use crate::runner::Runner;
 
 /// How the actors of a round run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Actors {
     /// Tokio tasks of this process, each storage call passing an
     /// interleaving injector (seeded delays and yields).
