@@ -26,10 +26,15 @@ JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 REPORT ?= $(CARGO_TARGET_DIR)/verify-report.json
 
 verify: build
-	@echo "== campaign plan: sequential, concurrent (tasks), crash (with second deaths), faults"
-	$(STAMPEDE) verify --seed $(SEED) --cases $(CASES) --rounds $(ROUNDS) --actors 5 --fault-cases $(FAULT_CASES) --second-death-stride 1 --jobs $(JOBS) --json $(REPORT)
+	@echo "== campaign plan: sequential, concurrent (tasks), crash (with second deaths), faults, damage (every case)"
+	$(STAMPEDE) verify --campaign sequential --campaign concurrent --campaign crash --campaign faults --campaign damage --seed $(SEED) --cases $(CASES) --rounds $(ROUNDS) --actors 5 --fault-cases $(FAULT_CASES) --second-death-stride 1 --damage-stride 1 --jobs $(JOBS) --json $(REPORT)
 	@echo "== concurrent campaign as OS processes (5 stampede processes per round)"
 	$(STAMPEDE) verify --campaign concurrent --processes --rounds 60 --actors 5 --seed $(SEED)
+	@echo "== scheduled concurrency: one storage call at a time, PCT and uniform random (0 escapes)"
+	$(STAMPEDE) verify --campaign concurrent --schedule pct:3 --rounds 200 --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --campaign concurrent --schedule random --rounds 60 --actors 5 --seed $(SEED) --jobs $(JOBS)
+	@echo "== 20 failing scheduled rounds of planted defects replay exactly (same failure, same turns)"
+	STAMPEDE_DETERMINISM_TOKENS=5 $(CARGO) test --workspace --features stampede-harness/defects --test sensitivity -- scheduled_failures_replay_exactly
 	@echo "== engine end-to-end scenario (CLI, real Lance, 8 processes on 200 __run__ refs)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
 	@echo "== concurrency tests at the release budget"
@@ -39,10 +44,11 @@ verify: build
 	@echo "report: $(REPORT)"
 	$(MAKE) --no-print-directory figures
 
-# The figure tables of docs/figures.md, regenerated from the last verify
-# report (each block names the report, seed and harness revision).
+# The figure tables of docs/figures.md and the README's figures,
+# regenerated from the last verify report (each block names the report, seed and harness revision).
 figures:
 	$(STAMPEDE) figures $(REPORT) --doc docs/figures.md
+	$(STAMPEDE) figures $(REPORT) --doc README.md
 
 test: deps
 	CARGO=$(CARGO) scripts/one-build.sh
@@ -73,13 +79,18 @@ loom: deps
 build: deps
 	$(CARGO) test --workspace --no-run
 
-# Plant each of the 14 historical defects (and the seed's create) in turn;
-# print which campaign caught it first, after how much, and its replay.
-# The clean engine runs the same budgets and must be caught by nothing.
+# Plant each defect in turn (the 14 historical ones, the seed's create, a
+# spurious conflict, findings 14 and 15); print which campaign caught it
+# first, after how much, and its replay. The clean engine runs the same
+# budgets and must be caught by nothing.
 SENSITIVITY_ARGS ?= --cases 100 --rounds 100 --fault-cases 50
+# Then the rounds-to-catch table: every concurrency defect under wild,
+# random and pct3 scheduling, over CATCH_SEEDS root seeds.
+CATCH_SEEDS ?= 10
+CATCH_CAP ?= 20
 sensitivity: deps
 	$(CARGO) test --workspace --features stampede-harness/defects --no-run
-	set -o pipefail; CARGO=$(CARGO) $(CARGO_TARGET_DIR)/debug/stampede-sensitivity sensitivity --seed $(SEED) $(SENSITIVITY_ARGS) \
+	set -o pipefail; CARGO=$(CARGO) $(CARGO_TARGET_DIR)/debug/stampede-sensitivity sensitivity --seed $(SEED) $(SENSITIVITY_ARGS) --catch-seeds $(CATCH_SEEDS) --catch-cap $(CATCH_CAP) --catch-doc README.md \
 	  | tee docs/sensitivity-table.txt
 
 # Criterion benchmarks, in release (the only target that builds Lance in

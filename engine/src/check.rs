@@ -287,16 +287,24 @@ async fn table_problem(
         }
     }
     if depth == Depth::Rows {
+        // Lance's own validation: fragment ids unique and sorted, every data
+        // file there with the fragment's length, deletion files in range.
+        if let Err(e) = crate::dataset::guarded(&pin.path, table.validate()).await {
+            return Some(format!("Lance's validation fails: {e}"));
+        }
         let expected = crate::tables::arrow_schema(schema, def);
         let found = arrow_schema::Schema::from(table.schema());
-        let names = |s: &arrow_schema::Schema| -> Vec<String> {
-            s.fields().iter().map(|f| f.name().clone()).collect()
+        let columns = |s: &arrow_schema::Schema| -> Vec<(String, String)> {
+            s.fields()
+                .iter()
+                .map(|f| (f.name().clone(), f.data_type().to_string()))
+                .collect()
         };
-        if names(&found) != names(&expected) {
+        if columns(&found) != columns(&expected) {
             return Some(format!(
                 "its columns {:?} are not the schema's {:?}",
-                names(&found),
-                names(&expected)
+                columns(&found),
+                columns(&expected)
             ));
         }
         if let Err(e) = crate::dataset::read_all(&table).await {
@@ -377,7 +385,9 @@ async fn unreferenced_forks(store: &LanceStore, manifests: &Manifests, report: &
     };
     for pin in main.pins.values() {
         let uri = format!("{}/{}", store.root_uri(), pin.path);
-        let Ok(table) = lance::Dataset::open(&uri).await else {
+        let builder = lance::dataset::builder::DatasetBuilder::from_uri(&uri)
+            .with_store_params(store.params().clone());
+        let Ok(table) = crate::dataset::load(builder, &uri).await else {
             continue;
         };
         if let (Ok(latest), Some(&newest)) = (

@@ -173,7 +173,10 @@ impl Graph {
         // What a read of a branch deleted under it meets: its files gone.
         if !matches!(
             error.kind(),
-            ErrorKind::Storage | ErrorKind::CorruptManifest | ErrorKind::MissingData
+            ErrorKind::Storage
+                | ErrorKind::CorruptManifest
+                | ErrorKind::MissingData
+                | ErrorKind::CorruptData
         ) {
             return Err(error);
         }

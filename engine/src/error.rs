@@ -10,6 +10,9 @@ use stampede_protocol::{Cause, StoreError};
 pub(crate) fn classify_lance(error: lance::Error) -> StoreError {
     use lance::Error as L;
     let message = error.to_string();
+    if is_damage(&error, &message) {
+        return StoreError::Damaged(message);
+    }
     match error {
         L::NotFound { .. }
         | L::DatasetNotFound { .. }
@@ -37,6 +40,18 @@ pub(crate) fn classify_object_store(error: object_store::Error) -> StoreError {
     }
 }
 
+/// Whether Lance met a file that is there but is not what any writer
+/// wrote: one its reader refused as corrupt (a caught panic included, see
+/// `dataset::guarded`), a protobuf that does not decode (garbled bytes), or
+/// a read past the end the file itself records (truncated). Each is a
+/// property of the bytes on disk, so retrying cannot help; a transient
+/// failure (an I/O error, a refused request) says none of these.
+fn is_damage(error: &lance::Error, message: &str) -> bool {
+    matches!(error, lance::Error::CorruptFile { .. })
+        || message.contains("failed to decode Protobuf message")
+        || (message.contains("Invalid range") && message.contains("for object of size"))
+}
+
 /// Lance wraps some object-store NotFounds into IO errors with only a
 /// message left; a file that vanished under a reader reads like this.
 fn is_not_found_message(message: &str) -> bool {
@@ -54,22 +69,25 @@ pub(crate) fn write_failed(context: &str, error: lance::Error) -> Error {
     }
 }
 
-/// A failed read of a table version a manifest pins: a missing or garbled
-/// file is damage, named by the object (`missing_data`); anything else is
-/// `Storage`.
+/// A failed read of a table version a manifest pins: a missing file is
+/// `missing_data`, a garbled or truncated one `corrupt_data`, each named by
+/// the object; anything else is `Storage`.
 pub(crate) fn read_failed(object: &str, error: lance::Error) -> Error {
     // Lance reports a data file that is gone as an IO error whose message
     // says "Not found" (capitalised, unlike the object store's own).
-    let garbled = matches!(error, lance::Error::CorruptFile { .. })
-        || matches!(&error, lance::Error::IO { .. } if error.to_string().contains("Not found"));
+    let gone = matches!(&error, lance::Error::IO { .. } if error.to_string().contains("Not found"));
     match classify_lance(error) {
         StoreError::NotFound(detail) => Error::MissingData {
             object: object.to_string(),
             detail,
         },
-        StoreError::Other(cause) if garbled => Error::MissingData {
+        StoreError::Other(cause) if gone => Error::MissingData {
             object: object.to_string(),
             detail: cause.to_string(),
+        },
+        StoreError::Damaged(detail) => Error::CorruptData {
+            object: object.to_string(),
+            detail,
         },
         other => Error::storage(&format!("reading {object}"), other),
     }

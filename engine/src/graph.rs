@@ -231,10 +231,12 @@ async fn remnant_of_a_graph(store: &LanceStore) -> Result<Option<String>> {
             continue;
         };
         let uri = format!("{}/{}/{type_name}", store.root_uri(), manifest::TABLES_DIR);
-        let opened = lance::dataset::builder::DatasetBuilder::from_uri(&uri)
-            .with_store_params(store.params().clone())
-            .load()
-            .await;
+        let opened = crate::dataset::load(
+            lance::dataset::builder::DatasetBuilder::from_uri(&uri)
+                .with_store_params(store.params().clone()),
+            &uri,
+        )
+        .await;
         let rows = match opened {
             Ok(table) => table.count_rows(None).await.unwrap_or(0),
             Err(_) => 0,

@@ -8,7 +8,10 @@
 //!   the process died with storage as the only witness;
 //! - a seeded fault plan: transient errors before a call, lost
 //!   acknowledgements after a write took effect, and delays or yields before
-//!   a call (the interleaving injector of the concurrent campaign).
+//!   a call (the interleaving injector of the concurrent campaign);
+//! - a turnstile: every call waits for its turn and says when it is done,
+//!   so a scheduler outside the engine decides the order of all actors'
+//!   calls (the concurrent campaign's scheduled mode).
 //!
 //! Campaigns build on it; the engine never installs it by itself.
 
@@ -20,14 +23,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
+use futures::future::BoxFuture;
 use futures::stream::BoxStream;
 use futures::{FutureExt, StreamExt};
 use lance::io::{ObjectStoreParams, WrappingObjectStore};
 use object_store::list::PaginatedListStore;
 use object_store::path::Path;
 use object_store::{
-    CopyOptions, GetOptions, GetResult, ListResult, MultipartUpload, ObjectMeta, ObjectStore,
-    PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
+    CopyOptions, GetOptions, GetResult, GetResultPayload, ListResult, MultipartUpload, ObjectMeta,
+    ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 
 /// A storage call, by kind.
@@ -159,6 +163,34 @@ struct Faults {
     injected: Vec<Injected>,
 }
 
+/// Deterministic turn-taking at the storage boundary. Every call through a
+/// probe that has one parks in `park` until its turn is granted, and the
+/// [`Turn`] it holds tells `done` when the call is over (for a listing:
+/// when its stream is dropped).
+pub trait Turnstile: Send + Sync + fmt::Debug {
+    /// Wait for this call's turn.
+    fn park(&self, call: Call, path: String) -> BoxFuture<'static, ()>;
+    /// The granted call is over.
+    fn done(&self);
+}
+
+/// A granted call in progress; dropping it ends the turn.
+pub struct Turn(Option<Arc<dyn Turnstile>>);
+
+impl Turn {
+    fn is_taken(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        if let Some(turnstile) = self.0.take() {
+            turnstile.done();
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Probe {
     counts: Mutex<BTreeMap<Call, u64>>,
@@ -166,6 +198,7 @@ pub struct Probe {
     /// the first object it listed, once.
     vanish_after_list: Mutex<Option<String>>,
     faults: Mutex<Faults>,
+    turnstile: Mutex<Option<Arc<dyn Turnstile>>>,
 }
 
 impl Probe {
@@ -222,6 +255,11 @@ impl Probe {
         faults.injected.clear();
     }
 
+    /// Make every later call wait its turn at `turnstile` (`None`: none).
+    pub fn set_turnstile(&self, turnstile: Option<Arc<dyn Turnstile>>) {
+        *self.turnstile.lock().unwrap() = turnstile;
+    }
+
     /// The faults injected since the plan was set.
     pub fn injected(&self) -> Vec<Injected> {
         self.faults.lock().unwrap().injected.clone()
@@ -232,8 +270,9 @@ impl Probe {
     }
 
     /// Everything that happens before a call reaches storage: count it,
-    /// refuse it if dead or dying, draw its fate, wait if delayed.
-    async fn enter(&self, call: Call) -> Result<Fate> {
+    /// refuse it if dead or dying, draw its fate, wait if delayed, wait for
+    /// its turn. The turn lasts as long as the returned [`Turn`].
+    async fn enter(&self, call: Call, path: &Path) -> Result<(Fate, Turn)> {
         self.count(call);
         let fate = {
             let mut faults = self.faults.lock().unwrap();
@@ -266,7 +305,11 @@ impl Probe {
             Fate::Yield => tokio::task::yield_now().await,
             Fate::Pass | Fate::LoseAck => {}
         }
-        Ok(fate)
+        let turnstile = self.turnstile.lock().unwrap().clone();
+        if let Some(turnstile) = &turnstile {
+            turnstile.park(call, path.to_string()).await;
+        }
+        Ok((fate, Turn(turnstile)))
     }
 
     /// A write whose acknowledgement is lost took effect, yet reports an
@@ -326,12 +369,21 @@ impl Probed {
     /// A listing stream that first passes the probe's gate.
     fn gated_listing(
         &self,
+        prefix: Option<&Path>,
         listing: impl FnOnce() -> BoxStream<'static, Result<ObjectMeta>> + Send + 'static,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
         let probe = self.probe.clone();
+        let prefix = prefix.cloned().unwrap_or_default();
         async move {
-            match probe.enter(Call::List).await {
-                Ok(_) => listing(),
+            match probe.enter(Call::List, &prefix).await {
+                // The turn lasts until the listing is dropped: a listing
+                // reads storage as it is polled.
+                Ok((_, turn)) => listing()
+                    .map(move |item| {
+                        let _turn = &turn;
+                        item
+                    })
+                    .boxed(),
                 Err(e) => futures::stream::once(async { Err(e) }).boxed(),
             }
         }
@@ -348,7 +400,7 @@ impl ObjectStore for Probed {
         payload: PutPayload,
         opts: PutOptions,
     ) -> Result<PutResult> {
-        let fate = self.probe.enter(Call::Put).await?;
+        let (fate, _turn) = self.probe.enter(Call::Put, location).await?;
         let result = self.inner.put_opts(location, payload, opts).await;
         self.probe.leave(Call::Put, fate, result)
     }
@@ -360,19 +412,42 @@ impl ObjectStore for Probed {
     ) -> Result<Box<dyn MultipartUpload>> {
         // The upload becomes durable at its completion, which the probe does
         // not see; it counts as one write at its start.
-        self.probe.enter(Call::Put).await?;
+        let (_, _turn) = self.probe.enter(Call::Put, location).await?;
         self.inner.put_multipart_opts(location, opts).await
     }
 
     async fn get_opts(&self, location: &Path, options: GetOptions) -> Result<GetResult> {
         let call = if options.head { Call::Head } else { Call::Get };
-        let fate = self.probe.enter(call).await?;
+        let (fate, turn) = self.probe.enter(call, location).await?;
         let result = self.inner.get_opts(location, options).await;
-        self.probe.leave(call, fate, result)
+        let result = self.probe.leave(call, fate, result)?;
+        if !turn.is_taken() {
+            return Ok(result);
+        }
+        // A get's body is read after the call returns (a local file in a
+        // blocking task): the turn lasts until the body is dropped, so the
+        // read finishes before any other call is granted.
+        let mut held = GetResult {
+            payload: GetResultPayload::Stream(futures::stream::empty().boxed()),
+            meta: result.meta.clone(),
+            range: result.range.clone(),
+            attributes: result.attributes.clone(),
+            extensions: result.extensions.clone(),
+        };
+        held.payload = GetResultPayload::Stream(
+            result
+                .into_stream()
+                .map(move |chunk| {
+                    let _turn = &turn;
+                    chunk
+                })
+                .boxed(),
+        );
+        Ok(held)
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {
-        let fate = self.probe.enter(Call::Get).await?;
+        let (fate, _turn) = self.probe.enter(Call::Get, location).await?;
         let result = self.inner.get_ranges(location, ranges).await;
         self.probe.leave(Call::Get, fate, result)
     }
@@ -389,8 +464,8 @@ impl ObjectStore for Probed {
                 let probe = probe.clone();
                 async move {
                     let location = location?;
-                    let fate = probe.enter(Call::Delete).await?;
-                    Ok::<_, object_store::Error>((location, fate))
+                    let (fate, turn) = probe.enter(Call::Delete, &location).await?;
+                    Ok::<_, object_store::Error>((location, fate, turn))
                 }
             })
             .boxed();
@@ -401,7 +476,7 @@ impl ObjectStore for Probed {
                 let probe = probe.clone();
                 let inner = inner.clone();
                 async move {
-                    let (location, fate) = gate?;
+                    let (location, fate, _turn) = gate?;
                     let mut one =
                         inner.delete_stream(futures::stream::once(async { Ok(location) }).boxed());
                     let result = one
@@ -416,8 +491,8 @@ impl ObjectStore for Probed {
 
     fn list(&self, prefix: Option<&Path>) -> BoxStream<'static, Result<ObjectMeta>> {
         let inner = self.inner.clone();
-        let prefix = prefix.cloned();
-        self.gated_listing(move || inner.list(prefix.as_ref()))
+        let listed = prefix.cloned();
+        self.gated_listing(prefix, move || inner.list(listed.as_ref()))
     }
 
     fn list_with_offset(
@@ -426,13 +501,18 @@ impl ObjectStore for Probed {
         offset: &Path,
     ) -> BoxStream<'static, Result<ObjectMeta>> {
         let inner = self.inner.clone();
-        let prefix = prefix.cloned();
+        let listed = prefix.cloned();
         let offset = offset.clone();
-        self.gated_listing(move || inner.list_with_offset(prefix.as_ref(), &offset))
+        self.gated_listing(prefix, move || {
+            inner.list_with_offset(listed.as_ref(), &offset)
+        })
     }
 
     async fn list_with_delimiter(&self, prefix: Option<&Path>) -> Result<ListResult> {
-        let fate = self.probe.enter(Call::List).await?;
+        let (fate, _turn) = self
+            .probe
+            .enter(Call::List, &prefix.cloned().unwrap_or_default())
+            .await?;
         let listing = self.inner.list_with_delimiter(prefix).await;
         let listing = self.probe.leave(Call::List, fate, listing)?;
         let armed = {
@@ -458,7 +538,7 @@ impl ObjectStore for Probed {
     }
 
     async fn copy_opts(&self, from: &Path, to: &Path, options: CopyOptions) -> Result<()> {
-        let fate = self.probe.enter(Call::Copy).await?;
+        let (fate, _turn) = self.probe.enter(Call::Copy, to).await?;
         let result = self.inner.copy_opts(from, to, options).await;
         self.probe.leave(Call::Copy, fate, result)
     }
@@ -466,7 +546,7 @@ impl ObjectStore for Probed {
     async fn rename_opts(&self, from: &Path, to: &Path, options: RenameOptions) -> Result<()> {
         // Forwarded, never emulated: Lance's local put-if-absent is the inner
         // store's atomic rename.
-        let fate = self.probe.enter(Call::Rename).await?;
+        let (fate, _turn) = self.probe.enter(Call::Rename, to).await?;
         let result = self.inner.rename_opts(from, to, options).await;
         self.probe.leave(Call::Rename, fate, result)
     }

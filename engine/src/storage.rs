@@ -130,7 +130,7 @@ impl LanceStore {
 
     /// Main's latest version of `__manifest`.
     pub async fn open_main(&self) -> lance::Result<Dataset> {
-        self.builder(&self.manifest_uri).load().await
+        crate::dataset::load(self.builder(&self.manifest_uri), &self.manifest_uri).await
     }
 
     /// A branch's latest version (`None`: main), or a given version of it.
@@ -140,13 +140,12 @@ impl LanceStore {
         version: Option<u64>,
     ) -> lance::Result<Dataset> {
         let builder = self.builder(&self.manifest_uri);
-        match (branch, version) {
+        let builder = match (branch, version) {
             (Some(b), v) => builder.with_branch(b, v),
             (None, Some(v)) => builder.with_version(v),
             (None, None) => builder,
-        }
-        .load()
-        .await
+        };
+        crate::dataset::load(builder, &self.source_uri(branch)).await
     }
 
     fn ref_path(&self, name: &str) -> Path {

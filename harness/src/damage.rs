@@ -22,7 +22,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use stampede_model::{LegacyStamp, Op, Value};
+use stampede_model::{LegacyStamp, Mode, Op, Value, View};
 
 use crate::adapter::{Stampede, SystemUnderTest};
 use crate::plan::{Campaign, Failure};
@@ -234,17 +234,22 @@ pub struct Built {
     /// The contents before the last build op of the files it changed
     /// (relative paths): what an `older` mutation restores.
     pub older: BTreeMap<PathBuf, Vec<u8>>,
+    /// The graph as the engine showed it after each build op: the states
+    /// its history held.
+    history: Vec<View>,
 }
 
 pub fn build(graph: CorpusGraph) -> Result<Built, String> {
     let mut sut = Stampede::new();
     let mut before = BTreeMap::new();
+    let mut history = Vec::new();
     for (i, op) in graph.build.iter().enumerate() {
         if i + 1 == graph.build.len() {
             before = contents(Path::new(sut.root()));
         }
         sut.apply(op)
             .map_err(|kind| format!("building {}: {op:?} failed: {kind}", graph.name))?;
+        history.push(sut.view());
     }
     let root = PathBuf::from(sut.root());
     let pristine = contents(&root);
@@ -259,6 +264,7 @@ pub fn build(graph: CorpusGraph) -> Result<Built, String> {
         root,
         pristine,
         older,
+        history,
     })
 }
 
@@ -309,6 +315,20 @@ pub fn cases(built: &Built) -> Vec<Case> {
         });
     }
     out
+}
+
+/// Every `stride`-th case of each damage (from the first), so a sample
+/// still judges every damage on this graph at least once.
+pub fn sample(cases: Vec<Case>, stride: usize) -> Vec<Case> {
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    cases
+        .into_iter()
+        .filter(|case| {
+            let n = seen.entry(case.damage.clone()).or_default();
+            *n += 1;
+            (*n - 1).is_multiple_of(stride.max(1))
+        })
+        .collect()
 }
 
 /// Apply a case's damage to a copy of its graph at `root`. `Ok(false)`:
@@ -370,10 +390,11 @@ fn damage(built: &Built, case: &Case, root: &Path) -> Result<bool, String> {
             set_parent(a, "no-such-branch")?;
         }
         Structural::RefWithoutTree => {
-            let Some(a) = user_refs.first() else {
+            // A ref with a tree (the lock's ref has none).
+            let tree_of = |a: &PathBuf| root.join("__manifest/tree").join(name_of(a));
+            let Some(tree) = user_refs.iter().map(tree_of).find(|t| t.is_dir()) else {
                 return Ok(false);
             };
-            let tree = root.join("__manifest/tree").join(name_of(a));
             std::fs::remove_dir_all(tree).map_err(io)?;
         }
         Structural::TreeWithoutRef => {
@@ -387,14 +408,7 @@ fn damage(built: &Built, case: &Case, root: &Path) -> Result<bool, String> {
         }
         Structural::PinnedVersionMissing => {
             // The newest version file of a table: the one main pins.
-            let versions = root.join("tables/Person/_versions");
-            let newest = std::fs::read_dir(&versions)
-                .map_err(io)?
-                .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|x| x == "manifest"))
-                .max();
-            let Some(newest) = newest else {
+            let Some(newest) = newest_version_file(&root.join("tables/Person/_versions")) else {
                 return Ok(false);
             };
             std::fs::remove_file(newest).map_err(io)?;
@@ -607,7 +621,7 @@ fn judge_in_place(
         .map(|(now, _)| now.args.join(" "))
         .collect();
     for check in &checks {
-        if check.code == Some(0) && !departed.is_empty() {
+        if check.code == Some(0) && !departed.is_empty() && !rolled_back(built, case) {
             problems.push(format!(
                 "`stampede {}` says healthy, but these read otherwise than the undamaged graph: {departed:?}",
                 check.args.join(" ")
@@ -652,13 +666,70 @@ fn judge_in_place(
     }
 }
 
+/// Whether the damaged graph shows only states its history held, after a
+/// version file of a dataset was deleted. Deleting the newest leaves the
+/// very state a crash leaves just before that commit's manifest put (its
+/// data and transaction files written, its version not), so no reader can
+/// tell it from history and `check` may call it healthy. Each branch's
+/// manifest is a dataset of its own, so each branch is held to its own
+/// history: its rows must be rows it had after some build op, and the
+/// stamp, refs and listing must each be ones the graph had.
+fn rolled_back(built: &Built, case: &Case) -> bool {
+    let version_deleted = case.damage == Mutation::Delete.name()
+        && case.target.ends_with(".manifest")
+        && case.target.contains("_versions/");
+    if !version_deleted {
+        return false;
+    }
+    let mut observer = Stampede::observing(&built.root.to_string_lossy());
+    if observer.apply(&Op::Open(Mode::ReadOnly)).is_err() {
+        return false;
+    }
+    let now = observer.view();
+    let held = |same: &dyn Fn(&View) -> bool| built.history.iter().any(same);
+    let rows_of = |view: &View, branch: &str| -> Vec<_> {
+        view.rows
+            .iter()
+            .filter(|((b, _), _)| b == branch)
+            .map(|(key, rows)| (key.clone(), rows.clone()))
+            .collect()
+    };
+    held(&|v| v.stamp == now.stamp)
+        && held(&|v| v.refs == now.refs)
+        && held(&|v| v.list == now.list)
+        && now
+            .rows
+            .keys()
+            .map(|(branch, _)| branch)
+            .all(|b| held(&|v| rows_of(v, b) == rows_of(&now, b)))
+}
+
+/// The newest version file in a Lance `_versions` directory. Lance names
+/// versions `u64::MAX - version` (20 digits, newest first) or, in its
+/// older scheme, by the version itself.
+fn newest_version_file(versions: &Path) -> Option<PathBuf> {
+    let version = |path: &Path| -> Option<u64> {
+        let stem = path.file_stem()?.to_str()?;
+        let n: u64 = stem.parse().ok()?;
+        Some(if stem.len() == 20 { u64::MAX - n } else { n })
+    };
+    std::fs::read_dir(versions)
+        .ok()?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "manifest"))
+        .filter_map(|p| Some((version(&p)?, p)))
+        .max()
+        .map(|(_, p)| p)
+}
+
 /// The `stampede` binary the commands run as (as concurrent actors find it).
 pub fn binary() -> PathBuf {
     crate::concurrent::stampede_binary()
 }
 
 /// Run unit `index` of the damage campaign: corpus graph `index`, every
-/// case of it (or every `stride`-th, for a sample).
+/// case of it (or, for a sample, every `stride`-th of each damage).
 pub fn run_graph(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
     let graph = corpus().into_iter().nth(index).expect("a corpus graph");
     let built = match build(graph) {
@@ -679,7 +750,7 @@ pub fn run_graph(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
     let binary = binary();
     let pristine = baseline(&binary, &built);
     let (mut judged, mut commands, mut failures) = (0, 0, Vec::new());
-    for case in cases(&built).into_iter().step_by(stride.max(1)) {
+    for case in sample(cases(&built), stride) {
         match judge_case(&binary, &built, &pristine, &case, |_| {}) {
             Ok(None) => {}
             Ok(Some(n)) => {
@@ -781,5 +852,60 @@ mod tests {
             damage: "garble".into(),
         };
         assert_eq!(Case::parse(&case.token()), Some(case));
+    }
+
+    #[test]
+    fn a_sample_judges_every_damage_at_least_once() {
+        let case = |target: &str, damage: &str| Case {
+            graph: "g".into(),
+            target: target.into(),
+            damage: damage.into(),
+        };
+        let all = vec![
+            case("a", "delete"),
+            case("b", "delete"),
+            case("c", "delete"),
+            case("a", "garble"),
+            case("*", "parent-cycle"),
+        ];
+        let picked: Vec<String> = sample(all.clone(), 2)
+            .iter()
+            .map(|c| format!("{}:{}", c.target, c.damage))
+            .collect();
+        assert_eq!(
+            picked,
+            ["a:delete", "c:delete", "a:garble", "*:parent-cycle"]
+        );
+        assert_eq!(sample(all.clone(), 1), all);
+    }
+
+    /// Deleting main's newest `__manifest` version rolls the graph back to
+    /// the state before its last commit: accepted, but only because that
+    /// state is in the recorded history (the control forgets all of it but
+    /// the final state).
+    #[test]
+    fn a_deleted_newest_version_passes_only_as_a_state_the_history_held() {
+        let history = corpus().into_iter().find(|g| g.name == "history").unwrap();
+        let mut built = build(history).expect("the corpus graph builds");
+        let newest =
+            newest_version_file(&built.root.join("__manifest/_versions")).expect("a version file");
+        let newest = newest.file_name().unwrap().to_string_lossy();
+        let case = Case {
+            graph: "history".into(),
+            target: format!("__manifest/_versions/{newest}"),
+            damage: "delete".into(),
+        };
+        assert!(damage(&built, &case, &built.root.clone()).unwrap());
+        assert!(rolled_back(&built, &case), "{}", case.token());
+        let garbled = Case {
+            damage: "garble".into(),
+            ..case.clone()
+        };
+        assert!(!rolled_back(&built, &garbled));
+        // Control: the same state, with the build's last op as the only
+        // history, is a departure.
+        built.history.drain(..built.history.len() - 1);
+        assert!(!rolled_back(&built, &case));
+        built.restore().unwrap();
     }
 }

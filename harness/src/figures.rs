@@ -20,7 +20,28 @@ pub fn blocks(report: &Report, source: &str) -> Vec<(&'static str, String)> {
     vec![
         ("verify-plan", plan_table(report, source)),
         ("crash-operations", crash_table(report, source)),
+        ("damage", damage_summary(report, source)),
     ]
+}
+
+/// Rewrite every block of `blocks` that `doc` holds; an error when it
+/// holds none (a document named for figures that has no place for them).
+pub fn rewrite_all(doc: &str, blocks: &[(&str, String)]) -> Result<String, String> {
+    let mut text = doc.to_string();
+    let mut found = 0;
+    for (name, body) in blocks {
+        if text.contains(&format!("<!-- generated:{name} -->")) {
+            text = rewrite(&text, name, body)?;
+            found += 1;
+        }
+    }
+    if found == 0 {
+        let names: Vec<&str> = blocks.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "no generated block (one of {names:?}) in the document"
+        ));
+    }
+    Ok(text)
 }
 
 fn provenance(report: &Report, source: &str) -> String {
@@ -72,6 +93,35 @@ pub fn crash_table(report: &Report, source: &str) -> String {
     out
 }
 
+/// The damage campaign in one sentence: graphs damaged, commands judged,
+/// time, failures.
+pub fn damage_summary(report: &Report, source: &str) -> String {
+    let mut out = provenance(report, source);
+    let Some(damage) = report
+        .results
+        .iter()
+        .find(|r| r.campaign == Campaign::Damage)
+    else {
+        out.push_str("(this report has no damage campaign)\n");
+        return out;
+    };
+    let sampled = match report.budgets.damage_stride {
+        1 => "every case".to_string(),
+        n => format!("every {n}th case of each damage"),
+    };
+    let _ = writeln!(
+        out,
+        "The damage campaign damaged the {} corpus graphs {} times ({sampled}), ran {} commands on the results in {:.1} s on {} jobs, and found {} damaged graphs where a command broke a damage rule.",
+        crate::damage::corpus().len(),
+        damage.units,
+        damage.ops,
+        damage.seconds,
+        report.jobs,
+        damage.failures.len()
+    );
+    out
+}
+
 /// Replace the body of block `name` in `doc`; an error names a block the
 /// document does not have (or has unclosed).
 pub fn rewrite(doc: &str, name: &str, body: &str) -> Result<String, String> {
@@ -99,6 +149,9 @@ mod tests {
             units: 20,
             ops: 345,
             faulted_ops: 0,
+            retryable_ops: 0,
+            grants: 0,
+            escapes: 0,
             failures: vec![],
             seconds: 1.8,
             crash: vec![],
@@ -118,6 +171,19 @@ mod tests {
         assert!(!new.contains("old"));
         // Idempotent: the same report writes the same document.
         assert_eq!(rewrite(&new, "verify-plan", &table).unwrap(), new);
+    }
+
+    #[test]
+    fn a_document_gets_the_blocks_it_holds_and_must_hold_one() {
+        let blocks = blocks(&report(), "r.json");
+        let readme = "x\n<!-- generated:damage -->\n<!-- /generated:damage -->\n";
+        let new = rewrite_all(readme, &blocks).unwrap();
+        assert!(
+            new.contains("(this report has no damage campaign)"),
+            "{new}"
+        );
+        let none = rewrite_all("no blocks here", &blocks).unwrap_err();
+        assert!(none.contains("no generated block"), "{none}");
     }
 
     #[test]

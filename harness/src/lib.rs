@@ -24,16 +24,31 @@ pub mod sequential;
 pub use stampede_vocabulary::env_budget as env_or;
 
 /// Re-run one failure from the token a campaign printed: `seq:…`,
-/// `faults:…`, `crash:…`, `concurrent:…` or `damage:…`.
-pub fn replay(token: &str) -> Result<bool, String> {
-    match token.split(':').next() {
+/// `faults:…`, `crash:…`, `concurrent:…` or `damage:…`. With
+/// `check_determinism`, run it twice and fail if the two runs differ (a
+/// concurrent round compares its turns, outcomes and final view; the
+/// other campaigns are single-threaded and compare their verdicts).
+pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
+    let once = || match token.split(':').next() {
         Some("seq") => sequential::replay(token),
         Some("faults") => faults::replay(token),
         Some("crash") => crash::replay(token),
-        Some("concurrent") => concurrent::replay(token),
         Some("damage") => damage::replay(token),
         _ => Err(format!(
             "not a replay token: {token:?} (seq:…, faults:…, crash:…, concurrent:…, damage:…)"
         )),
+    };
+    if token.starts_with("concurrent:") {
+        return concurrent::replay(token, check_determinism);
     }
+    let verdict = once()?;
+    if check_determinism {
+        let again = once()?;
+        if again != verdict {
+            println!("NOT deterministic: the second run's verdict differs");
+            return Ok(false);
+        }
+        println!("deterministic: a second run gave the same verdict");
+    }
+    Ok(verdict)
 }

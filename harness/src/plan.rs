@@ -65,6 +65,10 @@ pub struct Budgets {
     pub actors: usize,
     /// Concurrent actors as `stampede` processes instead of tasks.
     pub processes: bool,
+    /// How concurrent actors interleave: timing plus seeded delays
+    /// (`wild`), or turns at the storage boundary (`random`, `pct<d>`).
+    #[serde(default = "wild")]
+    pub schedule: crate::concurrent::Schedule,
     pub fault_cases: u32,
     /// Kill the recovering open at every n-th write (0: never).
     pub second_death_stride: u64,
@@ -78,6 +82,10 @@ pub struct Budgets {
     pub regressions: Option<&'static str>,
 }
 
+fn wild() -> crate::concurrent::Schedule {
+    crate::concurrent::Schedule::Wild
+}
+
 impl Budgets {
     /// `stampede verify`'s defaults (its flags take them from here).
     pub const DEFAULT: Budgets = Budgets {
@@ -87,6 +95,7 @@ impl Budgets {
         rounds: 50,
         actors: 4,
         processes: false,
+        schedule: crate::concurrent::Schedule::Wild,
         fault_cases: 50,
         second_death_stride: 1,
         loom_bound: 3,
@@ -221,6 +230,16 @@ pub struct CampaignResult {
     pub ops: u64,
     /// Fault campaign: ops that met at least one injected fault.
     pub faulted_ops: u64,
+    /// Concurrent campaign: actors that answered a retryable kind (each
+    /// admitted only with a cause in its round).
+    #[serde(default)]
+    pub retryable_ops: u64,
+    /// Scheduled concurrent rounds: turns granted, and escapes (decisions
+    /// timing made; a scheduled run must have none).
+    #[serde(default)]
+    pub grants: u64,
+    #[serde(default)]
+    pub escapes: u64,
     pub failures: Vec<Failure>,
     pub seconds: f64,
     pub crash: Vec<CrashDetail>,
@@ -233,6 +252,9 @@ impl CampaignResult {
             units: 0,
             ops: 0,
             faulted_ops: 0,
+            retryable_ops: 0,
+            grants: 0,
+            escapes: 0,
             failures: Vec::new(),
             seconds: 0.0,
             crash: Vec::new(),
@@ -245,12 +267,20 @@ impl CampaignResult {
 
     /// This campaign's row of the plan's table (see [`TABLE_HEADER`]), for
     /// the console and for the docs alike.
-    pub fn row(&self) -> [String; 6] {
+    pub fn row(&self) -> [String; 7] {
+        let retryable = match self.campaign {
+            Campaign::Concurrent => format!(
+                "{:.1}%",
+                100.0 * self.retryable_ops as f64 / self.ops.max(1) as f64
+            ),
+            _ => "–".to_string(),
+        };
         [
             self.campaign.name().to_string(),
             format!("{} {}", self.units, self.campaign.unit()),
             self.ops.to_string(),
             self.failures.len().to_string(),
+            retryable,
             format!("{:.0}", self.ops_per_second()),
             format!("{:.1} s", self.seconds),
         ]
@@ -261,6 +291,9 @@ impl CampaignResult {
         self.units += other.units;
         self.ops += other.ops;
         self.faulted_ops += other.faulted_ops;
+        self.retryable_ops += other.retryable_ops;
+        self.grants += other.grants;
+        self.escapes += other.escapes;
         self.failures.extend(other.failures);
         self.crash.extend(other.crash);
     }
@@ -402,22 +435,40 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             unit.units = 1;
         }
         Campaign::Concurrent => {
-            use crate::concurrent::{execute_with, generate, injector_seed, judge, Actors};
+            use crate::concurrent::{
+                execute_scheduled, execute_with, generate, injector_seed, judge, Actors, Token,
+            };
             let actors = if budgets.processes {
                 Actors::Processes
             } else {
                 Actors::Tasks
             };
             let round = generate(budgets.seed, index, budgets.actors);
-            let (seen, view) = execute_with(&round, actors, injector_seed(budgets.seed, index));
+            let seed = injector_seed(budgets.seed, index);
+            let (seen, view) = if budgets.schedule.is_scheduled() {
+                let scheduled = execute_scheduled(&round, budgets.schedule, seed);
+                unit.grants = scheduled.turns.trace.len() as u64;
+                unit.escapes = scheduled.turns.escapes;
+                (scheduled.seen, scheduled.view)
+            } else {
+                execute_with(&round, actors, seed)
+            };
             if let Err(why) = judge(&round, &seen, &view) {
-                unit.failures.push(fail(
-                    crate::concurrent::replay_token(budgets.seed, index, budgets.actors),
-                    why,
-                ));
+                let token = Token::of_campaign(
+                    budgets.seed,
+                    index,
+                    budgets.actors,
+                    actors,
+                    budgets.schedule,
+                );
+                unit.failures.push(fail(token.to_string(), why));
             }
             unit.units = 1;
             unit.ops = round.actors.len() as u64;
+            unit.retryable_ops = seen
+                .iter()
+                .filter(|s| matches!(s.outcome, Err(kind) if kind.is_retryable()))
+                .count() as u64;
         }
         Campaign::Crash => {
             let scenario = &crate::crash::scenarios()[index as usize];
@@ -623,13 +674,21 @@ pub fn merge(parts: Vec<CampaignResult>, seconds: f64) -> Option<CampaignResult>
 }
 
 /// The columns of the plan's table.
-pub const TABLE_HEADER: [&str; 6] = ["campaign", "count", "ops", "failures", "ops/s", "time"];
+pub const TABLE_HEADER: [&str; 7] = [
+    "campaign",
+    "count",
+    "ops",
+    "failures",
+    "retryable",
+    "ops/s",
+    "time",
+];
 
 pub fn print_table(results: &[CampaignResult]) {
     let line = |cells: &[&str]| {
         println!(
-            "{:<11} {:>14} {:>8} {:>9} {:>8} {:>8}",
-            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5]
+            "{:<11} {:>14} {:>8} {:>9} {:>9} {:>8} {:>8}",
+            cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
         )
     };
     line(&TABLE_HEADER);

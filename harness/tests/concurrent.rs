@@ -2,7 +2,9 @@
 //! one real graph, judged order-blind against the model.
 //! STAMPEDE_ROUNDS / STAMPEDE_ACTORS / STAMPEDE_SEED override.
 
-use stampede_harness::concurrent::{execute, execute_with, judge, Actors, Round};
+use stampede_harness::concurrent::{
+    execute, execute_scheduled, execute_with, generate, judge, Actors, Round, Schedule,
+};
 use stampede_harness::env_or;
 use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
 
@@ -36,6 +38,61 @@ fn concurrent_rounds_have_a_serial_explanation() {
             result.units,
             first.message,
             first.replay_line()
+        );
+    }
+}
+
+/// Scheduled rounds (`random` and `pct3`): one storage call at a time,
+/// every round explained, and no decision left to timing (0 escapes).
+/// STAMPEDE_SCHEDULED_ROUNDS overrides the budget.
+#[test]
+fn scheduled_rounds_have_a_serial_explanation_and_no_escapes() {
+    for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
+        let budgets = Budgets {
+            seed: env_or("STAMPEDE_SEED", 20261124),
+            rounds: env_or("STAMPEDE_SCHEDULED_ROUNDS", 12) as u32,
+            actors: 4,
+            schedule,
+            ..Budgets::default()
+        };
+        let result = run(
+            Campaign::Concurrent,
+            &budgets,
+            Shard::ALL,
+            Stop::Budget,
+            true,
+        );
+        assert!(result.grants > 0, "{schedule:?}: no turns granted");
+        assert_eq!(result.escapes, 0, "{schedule:?}: timing decided a turn");
+        if let Some(first) = result.failures.first() {
+            panic!("{}\n{}", first.message, first.replay_line());
+        }
+    }
+}
+
+/// A scheduled round is the same round every time: the same turns, the
+/// same outcomes, the same final graph (the round of finding 15, 5 actors).
+#[test]
+fn a_scheduled_round_runs_the_same_twice() {
+    let round = generate(9, 837, 5);
+    for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
+        let first = execute_scheduled(&round, schedule, 11);
+        let second = execute_scheduled(&round, schedule, 11);
+        assert!(!first.turns.trace.is_empty());
+        assert_eq!(first.turns, second.turns, "{schedule:?}");
+        let outcomes = |s: &stampede_harness::concurrent::Scheduled| {
+            s.seen
+                .iter()
+                .map(|seen| (seen.outcome.clone(), seen.swept.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(outcomes(&first), outcomes(&second), "{schedule:?}");
+        assert_eq!(first.view, second.view, "{schedule:?}");
+        // Control: another seed is another schedule.
+        assert_ne!(
+            first.turns.trace,
+            execute_scheduled(&round, schedule, 12).turns.trace,
+            "{schedule:?} ignores its seed"
         );
     }
 }

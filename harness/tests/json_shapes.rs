@@ -27,6 +27,9 @@ fn the_verify_report_shape() {
         units: 9,
         ops: 9,
         faulted_ops: 0,
+        retryable_ops: 0,
+        grants: 0,
+        escapes: 0,
         failures: vec![Failure {
             campaign: Campaign::Crash,
             unit: 11,

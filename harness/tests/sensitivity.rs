@@ -1,7 +1,11 @@
 //! The cheap half of the sensitivity table, in `make test`: each defect a
-//! sequential, crash or fault campaign should catch is planted and caught
-//! within a small budget. `make sensitivity` runs the whole table (all 14,
-//! concurrency defects through the concurrent campaign and loom).
+//! sequential, crash or concurrent campaign should catch is planted and
+//! caught within a small budget. Every test first runs the same budget on
+//! the clean engine, which must pass: a catch then shows the defect, not a
+//! broken engine or harness (and the first case that fails planted passed
+//! clean, so it fails for the planted reason). `make sensitivity` runs the
+//! whole table (concurrency defects through the concurrent campaign and
+//! loom).
 //!
 //! Defects are planted process-wide, so these tests take a lock.
 
@@ -11,6 +15,9 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use stampede_engine::defects::{plant, Defect};
+use stampede_harness::concurrent::{
+    execute_scheduled, execute_with, generate, injector_seed, judge, Actors, Schedule, Token,
+};
 use stampede_harness::crash::{run_scenario, scenario, Budget};
 use stampede_harness::seeds::derive;
 use stampede_harness::sequential::run_case;
@@ -25,21 +32,43 @@ fn with_planted<T>(defect: Defect, f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// The sequential campaign (seed 1) catches `defect` within `cases`.
+/// The control: the same work with nothing planted (under the same lock,
+/// so no other test's defect is planted meanwhile).
+fn with_planted_nothing<T>(f: impl FnOnce() -> T) -> T {
+    let _one_at_a_time = PLANTING.lock().unwrap_or_else(|e| e.into_inner());
+    plant(None);
+    f()
+}
+
+/// Sequential cases (seed 1) the clean engine passed, run once for every
+/// test that needs them as its control.
+static CLEAN_CASES: Mutex<u32> = Mutex::new(0);
+
+/// The sequential campaign (seed 1): `cases` pass clean, and with `defect`
+/// planted one of them fails.
 fn sequential_catches(defect: Defect, cases: u32) {
-    let caught = with_planted(defect, || {
-        (0..cases).find(|i| run_case(derive(1, *i), 30).is_err())
+    let first_failure = |from: u32| (from..cases).find_map(|i| run_case(derive(1, i), 30).err());
+    let clean = with_planted_nothing(|| {
+        let mut passed = CLEAN_CASES.lock().unwrap_or_else(|e| e.into_inner());
+        let failed = first_failure(*passed);
+        if failed.is_none() {
+            *passed = (*passed).max(cases);
+        }
+        failed
     });
+    assert!(clean.is_none(), "the clean engine fails: {clean:?}");
+    let caught = with_planted(defect, || first_failure(0));
     assert!(
         caught.is_some(),
         "{cases} sequential cases missed {defect:?}"
     );
 }
 
-/// The crash campaign catches `defect` in `scenario_name`.
+/// The crash campaign: `scenario_name`'s states pass clean and break with
+/// `defect` planted.
 fn crash_catches(defect: Defect, scenario_name: &str) {
     let scenario = scenario(scenario_name).expect("a scenario");
-    let report = with_planted(defect, || {
+    let run = || {
         run_scenario(
             &scenario,
             Budget {
@@ -47,11 +76,33 @@ fn crash_catches(defect: Defect, scenario_name: &str) {
             },
             |_| {},
         )
-    });
+    };
+    let clean = with_planted_nothing(run);
+    assert!(
+        clean.violations.is_empty(),
+        "the clean engine fails: {clean:?}"
+    );
+    let report = with_planted(defect, run);
     assert!(
         !report.violations.is_empty(),
         "crash states of {scenario_name} missed {defect:?}: {report:?}"
     );
+}
+
+/// The concurrent campaign (tasks, 4 actors, seed 1): `rounds` pass clean,
+/// and with `defect` planted one of them fails.
+fn concurrent_catches(defect: Defect, rounds: u32) {
+    let first_failure = || {
+        (0..rounds).find_map(|i| {
+            let round = generate(1, i, 4);
+            let (seen, view) = execute_with(&round, Actors::Tasks, injector_seed(1, i));
+            judge(&round, &seen, &view).err()
+        })
+    };
+    let clean = with_planted_nothing(first_failure);
+    assert!(clean.is_none(), "the clean engine fails: {clean:?}");
+    let caught = with_planted(defect, first_failure);
+    assert!(caught.is_some(), "{rounds} rounds missed {defect:?}");
 }
 
 #[test]
@@ -92,6 +143,46 @@ fn stamp_in_a_second_commit_after_init_is_caught() {
 #[test]
 fn loose_sweep_prefix_is_caught() {
     sequential_catches(Defect::LooseSweepPrefix, 60);
+}
+
+/// Every scheduled failure replays exactly: with a concurrency defect
+/// planted, the first failing rounds under `random` and `pct3` each run
+/// twice more, failing both times with the identical turns. The clean
+/// control: the same rounds pass with nothing planted.
+/// STAMPEDE_DETERMINISM_TOKENS (per schedule and defect, default 1).
+#[test]
+fn scheduled_failures_replay_exactly() {
+    let per = stampede_harness::env_or("STAMPEDE_DETERMINISM_TOKENS", 1) as usize;
+    for defect in [Defect::SweepPlainDelete, Defect::SpuriousConflict] {
+        for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
+            let run = |index: u32| {
+                let round = generate(1, index, 4);
+                let s = execute_scheduled(&round, schedule, injector_seed(1, index));
+                let failed = judge(&round, &s.seen, &s.view).is_err();
+                (failed, s.turns)
+            };
+            let failing: Vec<u32> = with_planted(defect, || {
+                (0..200).filter(|&i| run(i).0).take(per).collect()
+            });
+            assert_eq!(failing.len(), per, "{defect:?} under {schedule:?}");
+            for &index in &failing {
+                let token = Token::of_campaign(1, index, 4, Actors::Tasks, schedule);
+                let (first, second) = with_planted(defect, || (run(index), run(index)));
+                assert!(first.0 && second.0, "{token} did not fail again");
+                assert_eq!(first.1, second.1, "{token}: the turns differ");
+                assert_eq!(first.1.escapes, 0, "{token}");
+                let clean = with_planted_nothing(|| run(index));
+                assert!(!clean.0, "{token} fails clean too");
+            }
+        }
+    }
+}
+
+/// A create answering `conflict` with nothing racing it: the concurrent
+/// judge admits a retryable outcome only with a cause in the round.
+#[test]
+fn spurious_conflict_is_caught_by_the_concurrent_judge() {
+    concurrent_catches(Defect::SpuriousConflict, 30);
 }
 
 /// A defect's failure found by one part of a sharded plan reaches the

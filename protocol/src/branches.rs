@@ -19,6 +19,11 @@ use crate::store::{RefRecord, RefStore, StoreError, TreeState};
 pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Result<RefRecord> {
     let name = &*checked_public_name(name)?;
     check_branch_reference(from)?;
+    if planted(Defect::SpuriousConflict) && name.ends_with('b') {
+        return Err(Error::Conflict {
+            detail: "planted: a conflict with nothing".into(),
+        });
+    }
     let refs = enumerate(store).await?;
     check_unlocked(&refs)?;
     if refs.contains(name) {
@@ -97,9 +102,7 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     // The ref is written; now look for a schema apply (see `lock`): one that
     // took the lock before this ref appeared, or one that published after
     // this create read main, would leave the branch with a stale schema.
-    let seeds_create =
-        planted(Defect::CreateWithoutRecheck) || planted(Defect::NoRecheckBeforePublish);
-    let backoff = if seeds_create {
+    let backoff = if planted(Defect::CreateWithoutRecheck) {
         None
     } else if parent_gone(store, parent).await {
         // `from` is being deleted while this create forked it. The delete
@@ -172,6 +175,9 @@ async fn taken<S: RefStore>(store: &S, name: &str) -> Error {
     let unsettled = |why: &str| Error::Conflict {
         detail: format!("{name:?} is being created or withdrawn by a racing operation ({why})"),
     };
+    if planted(Defect::ExistsBeforeSettled) {
+        return Error::BranchExists { name: name.into() };
+    }
     match lock_held(store).await {
         Ok(true) => return Error::SchemaApplyInProgress,
         Ok(false) => {}

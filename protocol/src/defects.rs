@@ -29,10 +29,8 @@ pub enum Defect {
     /// The apply takes the lock after its first check and never re-checks
     /// blocking branches (neither after taking it nor before publishing).
     LockWithoutRecheck = 10,
-    /// No blocking-branch check right before publish. Alone it is masked in
-    /// this protocol (create re-checks for the lock after writing its ref,
-    /// and the apply re-checks after taking it), so it is planted in the
-    /// seed's context: creates that never re-check.
+    /// No blocking-branch check right before publish. Planted alone it is
+    /// masked in this protocol (see [`Defect::masked_by`]).
     NoRecheckBeforePublish = 11,
     /// A release that fails after a committed apply is reported as an error.
     ReleaseErrorAfterApply = 12,
@@ -44,10 +42,23 @@ pub enum Defect {
     /// Create writes its ref and returns, without looking for the lock or
     /// a schema change (the seed's create).
     CreateWithoutRecheck = 15,
+    /// A create of a name ending in `b` answers `conflict` without having
+    /// done anything, whether or not anything raced it: what the concurrent
+    /// judge must not admit as "overlapped a conflicting operation". (Keyed
+    /// by the name, not a count, so a failing round replays.)
+    SpuriousConflict = 16,
+    /// Finding 14: an in-place table write that Lance rebased onto a racing
+    /// one is published as it came back (holding the other's rows too), so
+    /// two loads of one new key publish it twice.
+    RebasedWriteKept = 17,
+    /// Finding 15: a create that finds its name taken answers
+    /// `branch_exists` at once, even for a ref whose create may still
+    /// withdraw it (the name never stands).
+    ExistsBeforeSettled = 18,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 15] = [
+    pub const ALL: [Defect; 18] = [
         Defect::SweepPlainDelete,
         Defect::NoEnumerationRetry,
         Defect::SweepForceDeleteNotFound,
@@ -63,6 +74,9 @@ impl Defect {
         Defect::StampInSecondCommit,
         Defect::LooseSweepPrefix,
         Defect::CreateWithoutRecheck,
+        Defect::SpuriousConflict,
+        Defect::RebasedWriteKept,
+        Defect::ExistsBeforeSettled,
     ];
 
     pub fn number(self) -> u8 {
@@ -71,6 +85,18 @@ impl Defect {
 
     pub fn from_number(number: u8) -> Option<Defect> {
         Self::ALL.into_iter().find(|d| d.number() == number)
+    }
+
+    /// Why no campaign can observe this defect planted alone, if none can:
+    /// the sensitivity table reports it as masked (and loom proves the
+    /// masking) instead of counting it caught.
+    pub fn masked_by(self) -> Option<&'static str> {
+        match self {
+            Defect::NoRecheckBeforePublish => Some(
+                "a create re-checks for the lock after writing its ref, and the apply re-checks for branches after taking the lock: whichever looks second sees the other before any publish",
+            ),
+            _ => None,
+        }
     }
 
     /// A short kebab-case name for tables and flags.
@@ -91,6 +117,9 @@ impl Defect {
             Defect::StampInSecondCommit => "stamp-in-second-commit",
             Defect::LooseSweepPrefix => "loose-sweep-prefix",
             Defect::CreateWithoutRecheck => "create-without-recheck",
+            Defect::SpuriousConflict => "spurious-conflict",
+            Defect::RebasedWriteKept => "rebased-write-kept",
+            Defect::ExistsBeforeSettled => "exists-before-settled",
         }
     }
 }

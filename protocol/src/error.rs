@@ -51,6 +51,8 @@ pub enum Error {
     CorruptRef { name: String, detail: String },
     #[error("missing data: {object}: {detail}")]
     MissingData { object: String, detail: String },
+    #[error("corrupt data: {object}: {detail}")]
+    CorruptData { object: String, detail: String },
     #[error("schema error at line {line}, column {column}: {message}")]
     InvalidSchema {
         line: usize,
@@ -99,6 +101,7 @@ impl Error {
             Error::CorruptManifest { .. } => ErrorKind::CorruptManifest,
             Error::CorruptRef { .. } => ErrorKind::CorruptRef,
             Error::MissingData { .. } => ErrorKind::MissingData,
+            Error::CorruptData { .. } => ErrorKind::CorruptData,
             Error::InvalidSchema { .. } => ErrorKind::InvalidSchema,
             Error::UnsupportedSchemaChange { .. } => ErrorKind::UnsupportedSchemaChange,
             Error::TypeNotFound { .. } => ErrorKind::TypeNotFound,
@@ -113,11 +116,20 @@ impl Error {
     /// that does not parse) is named instead, whatever step met it.
     pub fn storage(context: &str, error: impl std::error::Error + Send + Sync + 'static) -> Self {
         let any: &dyn std::any::Any = &error;
-        if let Some(crate::store::StoreError::CorruptRef { name, detail }) = any.downcast_ref() {
-            return Error::CorruptRef {
-                name: name.clone(),
-                detail: detail.clone(),
-            };
+        match any.downcast_ref() {
+            Some(crate::store::StoreError::CorruptRef { name, detail }) => {
+                return Error::CorruptRef {
+                    name: name.clone(),
+                    detail: detail.clone(),
+                }
+            }
+            Some(crate::store::StoreError::Damaged(detail)) => {
+                return Error::CorruptData {
+                    object: context.to_string(),
+                    detail: detail.clone(),
+                }
+            }
+            _ => {}
         }
         Error::Storage {
             context: context.to_string(),

@@ -62,6 +62,10 @@ pub enum StoreError {
     /// The ref file is there but does not read as a ref: damage, named.
     #[error("ref {name:?} is corrupt: {detail}")]
     CorruptRef { name: String, detail: String },
+    /// A file that is there but reads as something no writer wrote
+    /// (garbled, truncated): damage, never transient, so never retried.
+    #[error("damaged file: {0}")]
+    Damaged(String),
     /// Anything else, with the store's own error.
     #[error(transparent)]
     Other(Cause),

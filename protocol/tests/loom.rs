@@ -32,8 +32,14 @@ fn env(name: &str, default: usize) -> usize {
 static EXECUTIONS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 fn model(f: impl Fn() + Sync + Send + 'static) {
+    model_at_least(0, f)
+}
+
+/// `model` with a preemption bound of at least `min`, for a model whose
+/// failing interleaving needs more preemptions than the suite's default.
+fn model_at_least(min: usize, f: impl Fn() + Sync + Send + 'static) {
     let mut builder = loom::model::Builder::new();
-    builder.preemption_bound = Some(env("LOOM_MAX_PREEMPTIONS", 2));
+    builder.preemption_bound = Some(env("LOOM_MAX_PREEMPTIONS", 2).max(min));
     EXECUTIONS.store(0, std::sync::atomic::Ordering::SeqCst);
     builder.check(move || {
         EXECUTIONS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -47,6 +53,42 @@ fn model(f: impl Fn() + Sync + Send + 'static) {
 
 fn trace(state: &MemoryState) -> String {
     state.trace.iter().map(|s| format!("\n    {s}")).collect()
+}
+
+/// The invariants the defect-planting tests expect to break: a planted
+/// test passes only when loom breaks the one its defect breaks, not when
+/// anything panics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Invariant {
+    /// Every concurrent read-write open of a legacy graph succeeds.
+    OpensSucceed,
+    /// Together the openers swept each legacy ref once and nothing else.
+    SweptOnce,
+    /// Racing stamp writes all succeed, in one commit.
+    StampWritten,
+    /// A racing apply or create fails only retryably.
+    RetryableOnly,
+    /// No branch stands across a schema change; every ref has a tree; no
+    /// lock is left.
+    NoStaleBranch,
+    /// `branch_exists` only for a name a create made stand.
+    ExistsMeansStands,
+}
+
+/// A broken invariant: the panic payload the planted tests match.
+#[derive(Debug)]
+struct Broken(Invariant);
+
+/// Hold `invariant`, or print what broke it (with the interleaving) and
+/// panic with it as the payload.
+fn hold(ok: bool, invariant: Invariant, state: &MemoryState, detail: impl std::fmt::Display) {
+    if !ok {
+        eprintln!(
+            "{invariant:?} broken: {detail}; interleaving:{}",
+            trace(state)
+        );
+        std::panic::panic_any(Broken(invariant));
+    }
 }
 
 /// Run `f` on `threads` loom threads against one store; return their results.
@@ -89,30 +131,22 @@ fn sweep_model() {
         let state = store.snapshot();
         let mut swept = 0;
         for report in &reports {
-            let report = report
-                .as_ref()
-                .unwrap_or_else(|e| panic!("an open failed: {e}; interleaving:{}", trace(&state)));
-            assert_eq!(report.to, 3);
-            swept += report.swept.len();
+            hold(
+                matches!(report, Ok(r) if r.to == 3),
+                Invariant::OpensSucceed,
+                &state,
+                format!("{report:?}"),
+            );
+            swept += report.as_ref().map_or(0, |r| r.swept.len());
         }
-        assert_eq!(
-            swept,
-            2,
-            "each legacy ref is swept by exactly one opener:{}",
-            trace(&state)
-        );
-        assert_eq!(state.main.stamp.as_deref(), Some("3"));
-        assert_eq!(
-            state.refs.keys().collect::<Vec<_>>(),
-            vec!["user"],
-            "{}",
-            trace(&state)
-        );
-        assert_eq!(
-            state.trees.keys().collect::<Vec<_>>(),
-            vec!["user"],
-            "{}",
-            trace(&state)
+        hold(
+            swept == 2
+                && state.main.stamp.as_deref() == Some("3")
+                && state.refs.keys().eq(["user"].iter())
+                && state.trees.keys().eq(["user"].iter()),
+            Invariant::SweptOnce,
+            &state,
+            format!("{swept} swept; refs {:?}", state.refs.keys()),
         );
     });
 }
@@ -129,19 +163,13 @@ fn stamp_model() {
         let store = Arc::new(MemoryStore::graph(Some("2"), true, &[]));
         let results = race(&store, 2, |s, _| block_on(write_stamp_at_least(s, 3)));
         let state = store.snapshot();
-        for r in &results {
-            assert!(
-                r.is_ok(),
-                "a stamp write failed: {r:?}; interleaving:{}",
-                trace(&state)
-            );
-        }
-        assert_eq!(state.main.stamp.as_deref(), Some("3"));
-        assert_eq!(
-            state.main.version,
-            2,
-            "exactly one stamp commit:{}",
-            trace(&state)
+        hold(
+            results.iter().all(|r| r.is_ok())
+                && state.main.stamp.as_deref() == Some("3")
+                && state.main.version == 2,
+            Invariant::StampWritten,
+            &state,
+            format!("{results:?}, main at version {}", state.main.version),
         );
     });
 }
@@ -181,22 +209,35 @@ impl SchemaChange for EpochBump<'_> {
 /// (A tree without a ref is a zombie, reused by the next create of its name.)
 fn assert_schema_invariant(state: &MemoryState) {
     for name in state.refs.keys() {
-        let tree = state
-            .trees
-            .get(name)
-            .unwrap_or_else(|| panic!("ref {name} without a tree:{}", trace(state)));
-        assert_eq!(
-            tree.forked_at_epoch,
-            state.main.schema_epoch,
-            "branch {name} stands across a schema change; interleaving:{}",
-            trace(state)
+        let tree = state.trees.get(name);
+        hold(
+            tree.is_some_and(|t| t.forked_at_epoch == state.main.schema_epoch),
+            Invariant::NoStaleBranch,
+            state,
+            format!(
+                "branch {name}: tree {tree:?} at schema epoch {}",
+                state.main.schema_epoch
+            ),
         );
     }
-    assert!(
+    hold(
         !state.refs.contains_key(SCHEMA_APPLY_LOCK),
-        "lock left behind:{}",
-        trace(state)
+        Invariant::NoStaleBranch,
+        state,
+        "lock left behind",
     );
+}
+
+/// Only retryable failures.
+fn assert_retryable_only<T: std::fmt::Debug>(results: &[Result<T, Error>], state: &MemoryState) {
+    for r in results {
+        hold(
+            r.as_ref().err().is_none_or(|e| e.kind().is_retryable()),
+            Invariant::RetryableOnly,
+            state,
+            format!("{r:?}"),
+        );
+    }
 }
 
 // (3) Lock acquire racing a branch create, and racing a second apply.
@@ -208,15 +249,7 @@ fn apply_vs_create_model() {
             _ => block_on(create_branch(s, "b", "main")).map(|_| ()),
         });
         let state = store.snapshot();
-        for r in &results {
-            if let Err(e) = r {
-                assert!(
-                    e.kind().is_retryable(),
-                    "{e}; interleaving:{}",
-                    trace(&state)
-                );
-            }
-        }
+        assert_retryable_only(&results, &state);
         assert_schema_invariant(&state);
     });
 }
@@ -237,15 +270,7 @@ fn apply_racing_apply() {
         });
         let state = store.snapshot();
         let applied = results.iter().filter(|r| r.is_ok()).count();
-        for r in &results {
-            if let Err(e) = r {
-                assert!(
-                    e.kind().is_retryable(),
-                    "{e}; interleaving:{}",
-                    trace(&state)
-                );
-            }
-        }
+        assert_retryable_only(&results, &state);
         assert!(applied >= 1, "both applies backed off:{}", trace(&state));
         assert_eq!(
             state.main.schema_epoch as usize,
@@ -320,57 +345,88 @@ fn same_name_deletes() {
     });
 }
 
-/// Loom must find a failing execution of `model` with `defect` planted.
-fn assert_loom_catches(defect: Defect, model: fn()) {
+/// Loom must find an execution of `model` with `defect` planted that
+/// breaks `invariant` (any other panic fails the test: it is not the
+/// planted reason).
+fn assert_loom_catches(defect: Defect, model: fn(), invariant: Invariant) {
     plant(Some(defect));
     let found = std::panic::catch_unwind(model);
     plant(None);
     match found {
         Ok(()) => panic!("loom explored every interleaving and missed {defect:?}"),
-        Err(panic) => {
-            let message = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_default();
-            eprintln!("loom caught {defect:?}: {message}");
-        }
+        Err(panic) => match panic.downcast_ref::<Broken>() {
+            Some(Broken(broken)) => assert_eq!(
+                *broken, invariant,
+                "{defect:?} broke another invariant than the planted one"
+            ),
+            None => std::panic::resume_unwind(panic),
+        },
     }
 }
 
 #[test]
 fn defective_sweep_plain_delete_is_caught() {
-    assert_loom_catches(Defect::SweepPlainDelete, sweep_model);
+    assert_loom_catches(
+        Defect::SweepPlainDelete,
+        sweep_model,
+        Invariant::OpensSucceed,
+    );
 }
 
 #[test]
 fn defective_sweep_force_delete_not_absorbing_not_found_is_caught() {
-    assert_loom_catches(Defect::SweepForceDeleteNotFound, sweep_model);
+    assert_loom_catches(
+        Defect::SweepForceDeleteNotFound,
+        sweep_model,
+        Invariant::OpensSucceed,
+    );
 }
 
 #[test]
 fn defective_enumeration_without_retry_is_caught() {
-    assert_loom_catches(Defect::NoEnumerationRetry, sweep_model);
+    assert_loom_catches(
+        Defect::NoEnumerationRetry,
+        sweep_model,
+        Invariant::OpensSucceed,
+    );
 }
 
 #[test]
 fn defective_stamp_write_without_reread_is_caught() {
-    assert_loom_catches(Defect::StampWriteNotIdempotent, stamp_model);
+    assert_loom_catches(
+        Defect::StampWriteNotIdempotent,
+        stamp_model,
+        Invariant::StampWritten,
+    );
 }
 
 #[test]
 fn defective_lock_without_recheck_is_caught() {
-    assert_loom_catches(Defect::LockWithoutRecheck, apply_vs_create_model);
+    assert_loom_catches(
+        Defect::LockWithoutRecheck,
+        apply_vs_create_model,
+        Invariant::NoStaleBranch,
+    );
 }
 
+/// Defect 11 planted alone: loom explores every interleaving of an apply
+/// racing a create and finds nothing, the masking `Defect::masked_by`
+/// states, proven (so the sensitivity table reports it masked, not caught).
 #[test]
-fn defective_no_recheck_before_publish_is_caught() {
-    assert_loom_catches(Defect::NoRecheckBeforePublish, apply_vs_create_model);
+fn defect_11_alone_is_masked() {
+    plant(Some(Defect::NoRecheckBeforePublish));
+    let found = std::panic::catch_unwind(apply_vs_create_model);
+    plant(None);
+    assert!(found.is_ok(), "defect 11 alone is observable after all");
 }
 
 #[test]
 fn defective_create_without_recheck_is_caught() {
-    assert_loom_catches(Defect::CreateWithoutRecheck, apply_vs_create_model);
+    assert_loom_catches(
+        Defect::CreateWithoutRecheck,
+        apply_vs_create_model,
+        Invariant::NoStaleBranch,
+    );
 }
 
 // (5) A child created while its parent is deleted: never an orphan.
@@ -435,7 +491,14 @@ fn create_racing_delete_of_its_parent() {
 #[test]
 fn same_name_creates_racing_an_apply() {
     plant(None);
-    model(|| {
+    same_name_creates_vs_apply_model();
+}
+
+/// Bound 3 at least: finding 15's interleaving (apply checks, create
+/// writes its ref and meets the lock, the second create sees the ref, the
+/// apply publishes, the owner withdraws) needs three preemptions.
+fn same_name_creates_vs_apply_model() {
+    model_at_least(3, || {
         let store = Arc::new(MemoryStore::graph(Some("3"), true, &[]));
         let results = race(&store, 3, |s, i| match i {
             0 => block_on(apply_under_lock(s, &EpochBump(s))).map(|_| ()),
@@ -450,21 +513,37 @@ fn same_name_creates_racing_an_apply() {
         for kind in &kinds[1..] {
             match kind {
                 Ok(()) => {}
-                Err(ErrorKind::BranchExists) => assert_eq!(
-                    created,
-                    1,
-                    "branch_exists for a name that never stood: {kinds:?}:{}",
-                    trace(&state)
+                Err(ErrorKind::BranchExists) => hold(
+                    created == 1,
+                    Invariant::ExistsMeansStands,
+                    &state,
+                    format!("branch_exists for a name that never stood: {kinds:?}"),
                 ),
-                Err(e) => assert!(e.is_retryable(), "{kinds:?}:{}", trace(&state)),
+                Err(e) => hold(
+                    e.is_retryable(),
+                    Invariant::RetryableOnly,
+                    &state,
+                    format!("{kinds:?}"),
+                ),
             }
         }
-        assert_eq!(
-            state.refs.contains_key("x"),
-            created == 1,
-            "{kinds:?}:{}",
-            trace(&state)
+        hold(
+            state.refs.contains_key("x") == (created == 1),
+            Invariant::ExistsMeansStands,
+            &state,
+            format!("{kinds:?}"),
         );
         assert_schema_invariant(&state);
     });
+}
+
+/// Finding 15 planted back: loom finds the create that answers
+/// `branch_exists` for a name whose owner then withdraws.
+#[test]
+fn defective_exists_before_settled_is_caught() {
+    assert_loom_catches(
+        Defect::ExistsBeforeSettled,
+        same_name_creates_vs_apply_model,
+        Invariant::ExistsMeansStands,
+    );
 }

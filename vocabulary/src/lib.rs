@@ -35,6 +35,9 @@ pub enum ErrorKind {
     /// A file a manifest or a pinned table version needs is missing or
     /// unreadable: names the object.
     MissingData,
+    /// A file of the graph that is there but cannot be what its writer
+    /// wrote (garbled, truncated): names what was being read.
+    CorruptData,
     InvalidSchema,
     UnsupportedSchemaChange,
     TypeNotFound,
@@ -45,7 +48,7 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 23] = [
+    pub const ALL: [ErrorKind; 24] = [
         ErrorKind::AlreadyInitialized,
         ErrorKind::NotInitialized,
         ErrorKind::ReadOnly,
@@ -63,6 +66,7 @@ impl ErrorKind {
         ErrorKind::CorruptManifest,
         ErrorKind::CorruptRef,
         ErrorKind::MissingData,
+        ErrorKind::CorruptData,
         ErrorKind::InvalidSchema,
         ErrorKind::UnsupportedSchemaChange,
         ErrorKind::TypeNotFound,
@@ -92,6 +96,7 @@ impl ErrorKind {
             ErrorKind::CorruptManifest => "corrupt_manifest",
             ErrorKind::CorruptRef => "corrupt_ref",
             ErrorKind::MissingData => "missing_data",
+            ErrorKind::CorruptData => "corrupt_data",
             ErrorKind::InvalidSchema => "invalid_schema",
             ErrorKind::UnsupportedSchemaChange => "unsupported_schema_change",
             ErrorKind::TypeNotFound => "type_not_found",

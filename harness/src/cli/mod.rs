@@ -105,8 +105,13 @@ enum Command {
         doc: std::path::PathBuf,
     },
     /// Re-run one failure from the token a campaign printed (seq:…,
-    /// faults:…, crash:…, concurrent:…).
-    Replay { token: String },
+    /// faults:…, crash:…, concurrent:…, damage:…).
+    Replay {
+        token: String,
+        /// Run it twice and report the first point where the runs differ.
+        #[arg(long)]
+        check_determinism: bool,
+    },
     /// One concurrent-campaign actor (used by `verify --processes`): open
     /// ROOT read-write, run OP (JSON), print what it saw as JSON.
     #[command(hide = true)]
@@ -126,7 +131,7 @@ enum Command {
 #[cfg(feature = "defects")]
 #[derive(Args, Debug)]
 struct SensitivityArgs {
-    /// Only these defects (numbers 1–15); default: all, then the clean engine.
+    /// Only these defects (by number); default: all, then the clean engine.
     #[arg(long = "defect")]
     defects: Vec<u8>,
     #[arg(long, default_value_t = 1)]
@@ -140,6 +145,18 @@ struct SensitivityArgs {
     /// Skip loom (it runs `cargo test` on the protocol crate).
     #[arg(long)]
     no_loom: bool,
+    /// Then measure, for every concurrency defect under every schedule
+    /// (wild, random, pct3), the rounds to the first catch over this many
+    /// root seeds (0: skip).
+    #[arg(long, default_value_t = 0)]
+    catch_seeds: u64,
+    /// At most this many rounds per root seed.
+    #[arg(long, default_value_t = 30)]
+    catch_cap: u32,
+    /// Also write the rounds-to-catch table into this document's
+    /// `<!-- generated:catch-rates -->` block (the README).
+    #[arg(long, value_name = "FILE")]
+    catch_doc: Option<std::path::PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -160,6 +177,11 @@ struct VerifyArgs {
     /// Concurrent actors as `stampede actor` processes instead of tasks.
     #[arg(long)]
     processes: bool,
+    /// How concurrent actors interleave: `wild` (real timing plus seeded
+    /// delays), `random` or `pct[:DEPTH]` (one storage call at a time,
+    /// chosen by the seeded strategy; every failure replays exactly).
+    #[arg(long, default_value = "wild", value_parser = crate::concurrent::Schedule::parse)]
+    schedule: crate::concurrent::Schedule,
     /// Fault-campaign cases.
     #[arg(long, default_value_t = DEFAULTS.fault_cases)]
     fault_cases: u32,
@@ -167,7 +189,7 @@ struct VerifyArgs {
     /// writes (0: never).
     #[arg(long, default_value_t = DEFAULTS.second_death_stride)]
     second_death_stride: u64,
-    /// Damage campaign: judge every N-th damaged graph (1: all).
+    /// Damage campaign: judge every N-th case of each damage on each graph, at least one of each (1: all).
     #[arg(long, default_value_t = DEFAULTS.damage_stride, value_parser = clap::value_parser!(u32).range(1..))]
     damage_stride: u32,
     /// Loom's preemption bound (with --campaign loom).
@@ -297,7 +319,10 @@ pub fn main() -> ExitCode {
     // Campaigns run their own runtimes, one per case.
     match cli.command {
         Command::Verify(args) => verify::verify(args),
-        Command::Replay { token } => verify::replay(&token),
+        Command::Replay {
+            token,
+            check_determinism,
+        } => verify::replay(&token, check_determinism),
         Command::Figures { report, doc } => verify::figures(&report, &doc),
         Command::Report(ReportCommand::Merge {
             reports,

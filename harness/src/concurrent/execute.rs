@@ -4,6 +4,9 @@
 use stampede_engine::probe::{FaultPlan, Probe};
 use stampede_model::{Mode, Observation, Op, View};
 
+use stampede_engine::lance::io::ObjectStoreParams;
+
+use super::schedule::{Schedule, Scheduler, Turns};
 use super::{Round, Seen};
 use crate::adapter::{Stampede, SystemUnderTest};
 use crate::runner::Runner;
@@ -27,14 +30,7 @@ pub fn execute(round: &Round) -> (Vec<Seen>, View) {
 /// view (observed through a fresh read-only handle). Actor `i`'s injector
 /// is seeded by `seeds::mix(seed, i)`.
 pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, View) {
-    let mut observer = Stampede::through_object_store();
-    match &round.setup {
-        Some(graph) => observer
-            .apply(&Op::WriteLegacy(graph.clone()))
-            .expect("the fixture writes"),
-        None => observer.apply(&Op::Init).expect("init"),
-    };
-    let root = observer.root().to_string();
+    let (observer, root) = prepare(round);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -63,13 +59,84 @@ pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, Vie
         }
         seen
     });
-    let mut view = Stampede::observing(&root);
-    // A corrupt or too-new stamp refuses the read-only open: the view then
-    // has no handle, on both sides.
+    (seen, final_view(observer, &root))
+}
+
+/// A scheduled round: what the actors saw, the final view, and the turns.
+#[derive(Clone, Debug)]
+pub struct Scheduled {
+    pub seen: Vec<Seen>,
+    pub view: View,
+    pub turns: Turns,
+}
+
+/// Run a round with its actors as tasks taking turns at the storage
+/// boundary (see `schedule`): one thread, one granted call at a time, the
+/// grants chosen by `schedule` from `seed`.
+pub fn execute_scheduled(round: &Round, schedule: Schedule, seed: u64) -> Scheduled {
+    let (observer, root) = prepare(round);
+    // One thread: which task runs next is the runtime's FIFO order, never
+    // a race between worker threads.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let path_root = root.trim_start_matches("file-object-store://").to_string();
+    let scheduler = Scheduler::new(schedule, seed, round.actors.len(), &path_root);
+    let (seen, turns) = runtime.block_on(async {
+        let tasks: Vec<_> = round
+            .actors
+            .iter()
+            .cloned()
+            .enumerate()
+            .map(|(i, op)| {
+                let root = root.clone();
+                let scheduler = scheduler.clone();
+                tokio::spawn(async move {
+                    let probe = Probe::new();
+                    probe.set_turnstile(Some(scheduler.gate(i)));
+                    let seen = act_with(&root, op, probe.params()).await;
+                    scheduler.finish(i);
+                    seen
+                })
+            })
+            .collect();
+        let turns = tokio::spawn(scheduler.clone().drive());
+        let mut seen = Vec::new();
+        for task in tasks {
+            seen.push(task.await.expect("an actor panicked"));
+        }
+        (seen, turns.await.expect("the scheduler panicked"))
+    });
+    Scheduled {
+        seen,
+        view: final_view(observer, &root),
+        turns,
+    }
+}
+
+/// The round's graph: its legacy setup, or a fresh init.
+fn prepare(round: &Round) -> (Stampede, String) {
+    let mut observer = Stampede::through_object_store();
+    match &round.setup {
+        Some(graph) => observer
+            .apply(&Op::WriteLegacy(graph.clone()))
+            .expect("the fixture writes"),
+        None => observer.apply(&Op::Init).expect("init"),
+    };
+    let root = observer.root().to_string();
+    (observer, root)
+}
+
+/// The graph after the round, through a fresh read-only handle. A corrupt
+/// or too-new stamp refuses the read-only open: the view then has no
+/// handle, on both sides.
+fn final_view(observer: Stampede, root: &str) -> View {
+    let mut view = Stampede::observing(root);
     let _ = view.apply(&Op::Open(Mode::ReadOnly));
     let final_view = view.view();
     drop(observer);
-    (seen, final_view)
+    final_view
 }
 
 /// One actor: open read-write (through an interleaving injector when
@@ -83,6 +150,12 @@ pub async fn act(root: &str, op: Option<Op>, injector: Option<u64>) -> Seen {
         }
         None => Default::default(),
     };
+    act_with(root, op, params).await
+}
+
+/// One actor with these store parameters (a probe's): open read-write,
+/// then run `op`.
+async fn act_with(root: &str, op: Option<Op>, params: ObjectStoreParams) -> Seen {
     let mut runner = Runner::new(root, params);
     let opened = runner.apply(&Op::Open(Mode::ReadWrite)).await;
     let swept = match &opened {

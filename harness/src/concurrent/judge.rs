@@ -1,11 +1,13 @@
 //! The order-blind judge: a round is explained when some serial order of
 //! its actors, run in the model, gives every observed outcome and the final
-//! state. An actor that failed with a retryable kind may have had no effect;
-//! who swept which legacy ref is judged in aggregate.
+//! state. An actor that failed with a retryable kind may have had no effect,
+//! but only when another actor of the round could have caused it (DESIGN:
+//! "an operation that overlapped a conflicting one"); who swept which
+//! legacy ref is judged in aggregate.
 
 use std::collections::BTreeSet;
 
-use stampede_model::{Mode, Model, Observation, Op, Outcome, View};
+use stampede_model::{ErrorKind, Mode, Model, Observation, Op, Outcome, View};
 
 use super::{Round, Seen};
 
@@ -99,13 +101,20 @@ impl Judge<'_> {
         }
         let expected = match (&self.round.actors[i], opened) {
             (_, Err(e)) => Err(e),
-            (Some(op), Ok(_)) => {
-                if retryable(seen) {
-                    // Allowed to have had no effect.
-                    return true;
+            (Some(op), Ok(_)) => match seen {
+                // Explained by this order itself (an apply that meets a
+                // branch), or else allowed to have had no effect if some
+                // other actor could have caused it.
+                Err(kind) if kind.is_retryable() => {
+                    let mut tried = model.clone();
+                    if tried.apply(op) == *seen {
+                        *model = tried;
+                        return true;
+                    }
+                    return caused(self.round, i, *kind);
                 }
-                model.apply(op)
-            }
+                _ => model.apply(op),
+            },
             (None, Ok(observation)) => Ok(observation),
         };
         match (&expected, seen) {
@@ -122,6 +131,102 @@ impl Judge<'_> {
             (e, o) => e == o,
         }
     }
+}
+
+/// Whether an actor other than `i` could have caused actor `i`'s retryable
+/// `kind`: an apply for `schema_apply_in_progress`, a create (whose ref is
+/// briefly visible) for an apply's `blocking_branches`, and for `conflict`
+/// a writer of something actor `i` depends on (see [`Target`]). On a legacy
+/// graph every actor's open migrates main, so each commits on main.
+fn caused(round: &Round, i: usize, kind: ErrorKind) -> bool {
+    let others = || {
+        round
+            .actors
+            .iter()
+            .enumerate()
+            .filter(move |(j, _)| *j != i)
+            .map(|(_, op)| op.as_ref())
+    };
+    match kind {
+        ErrorKind::SchemaApplyInProgress => {
+            others().any(|op| matches!(op, Some(Op::ApplySchema(_))))
+        }
+        ErrorKind::BlockingBranches => {
+            others().any(|op| matches!(op, Some(Op::BranchCreate { .. })))
+        }
+        ErrorKind::Conflict => {
+            let mine = touched(round.actors[i].as_ref());
+            let legacy = round.setup.is_some();
+            others().any(|op| overlap(&mine, &written(op, legacy)))
+        }
+        _ => false,
+    }
+}
+
+/// What an op depends on or changes, as far as a racing writer can make
+/// it answer `conflict`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Target {
+    /// A branch's ref and tree: created, deleted, forked from.
+    Ref(String),
+    /// A branch's manifest head: what a load, merge, apply or migration
+    /// commits on.
+    Head(String),
+    Table(String),
+    /// Every type's table (a merge or a schema apply).
+    AnyTable,
+    /// Main's schema epoch (an apply publishes it; a create checks it).
+    Schema,
+}
+
+fn overlap(mine: &BTreeSet<Target>, theirs: &BTreeSet<Target>) -> bool {
+    let table = |t: &Target| matches!(t, Target::Table(_) | Target::AnyTable);
+    mine.iter().any(|m| {
+        theirs.contains(m)
+            || (table(m) && theirs.contains(&Target::AnyTable))
+            || (*m == Target::AnyTable && theirs.iter().any(table))
+    })
+}
+
+fn touched(op: Option<&Op>) -> BTreeSet<Target> {
+    let (r, h) = (
+        |b: &str| Target::Ref(b.to_string()),
+        |b: &str| Target::Head(b.to_string()),
+    );
+    match op {
+        Some(Op::BranchCreate { name, from }) => [r(name), r(from), Target::Schema].into(),
+        Some(Op::BranchDelete { name }) => [r(name)].into(),
+        Some(Op::Load {
+            branch, type_name, ..
+        }) => [r(branch), h(branch), Target::Table(type_name.clone())].into(),
+        Some(Op::Merge { source, target }) => {
+            [r(source), r(target), h(source), h(target), Target::AnyTable].into()
+        }
+        Some(Op::ApplySchema(_)) => [h("main"), Target::AnyTable, Target::Schema].into(),
+        // A list, or the open alone: only the open's migration commits.
+        _ => [h("main")].into(),
+    }
+}
+
+fn written(op: Option<&Op>, legacy: bool) -> BTreeSet<Target> {
+    let (r, h) = (
+        |b: &str| Target::Ref(b.to_string()),
+        |b: &str| Target::Head(b.to_string()),
+    );
+    let mut out: BTreeSet<Target> = match op {
+        Some(Op::BranchCreate { name, .. }) => [r(name)].into(),
+        Some(Op::BranchDelete { name }) => [r(name), h(name)].into(),
+        Some(Op::Load {
+            branch, type_name, ..
+        }) => [h(branch), Target::Table(type_name.clone())].into(),
+        Some(Op::Merge { target, .. }) => [h(target), Target::AnyTable].into(),
+        Some(Op::ApplySchema(_)) => [h("main"), Target::AnyTable, Target::Schema].into(),
+        _ => BTreeSet::new(),
+    };
+    if legacy {
+        out.insert(h("main"));
+    }
+    out
 }
 
 /// Names whose create failed retryably in this round (and so withdrew).

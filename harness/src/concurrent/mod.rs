@@ -15,12 +15,18 @@
 mod execute;
 mod generate;
 mod judge;
+pub mod schedule;
 
 use stampede_model::{LegacyGraph, Op, Outcome};
 
-pub use execute::{act, actor_main, execute, execute_with, stampede_binary, Actors};
+use schedule::Turns;
+
+pub use execute::{
+    act, actor_main, execute, execute_scheduled, execute_with, stampede_binary, Actors, Scheduled,
+};
 pub use generate::{generate, person_with, round};
 pub use judge::judge;
+pub use schedule::Schedule;
 
 /// One actor's step: its open, then its op (`None`: the open is the op).
 #[derive(Clone, Debug)]
@@ -42,41 +48,203 @@ pub fn injector_seed(seed: u64, index: u32) -> u64 {
     seed ^ u64::from(index)
 }
 
-pub fn replay_token(seed: u64, index: u32, actors: usize) -> String {
-    format!("concurrent:{seed}:{index}:{actors}")
+/// Everything that names one concurrent round and how it ran:
+/// `concurrent:SEED:INDEX:ACTORS:MODE:SCHEDULE:INTERLEAVING@VERSION`: the
+/// round is round INDEX of root seed SEED with ACTORS actors, MODE is
+/// `tasks` or `processes`, SCHEDULE `wild`, `random` or `pct<depth>`,
+/// INTERLEAVING the seed of the delay injectors or of the schedule, and
+/// VERSION the harness version and git revision that ran it (a replay by
+/// another build says so). `concurrent:SEED:INDEX:ACTORS` is tasks, wild,
+/// with the campaign's interleaving seed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub seed: u64,
+    pub index: u32,
+    pub actors: usize,
+    pub mode: Actors,
+    pub schedule: Schedule,
+    pub interleaving: u64,
 }
 
-pub fn parse_token(token: &str) -> Option<(u64, u32, usize)> {
-    let mut parts = token.strip_prefix("concurrent:")?.split(':');
-    let seed = parts.next()?.parse().ok()?;
-    let index = parts.next()?.parse().ok()?;
-    let actors = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((seed, index, actors))
+/// The version a token names: this harness's, with its revision.
+pub fn harness_build() -> String {
+    format!(
+        "{}+{}",
+        env!("CARGO_PKG_VERSION"),
+        env!("STAMPEDE_REVISION")
+    )
 }
 
-/// Re-run one round (its interleaving is the scheduler's: a race may need
-/// a few runs to recur), printing the ops, outcomes and the judge's verdict.
-pub fn replay(token: &str) -> Result<bool, String> {
-    let (seed, index, actors) =
-        parse_token(token).ok_or_else(|| format!("not a concurrent token: {token}"))?;
-    let round = generate(seed, index, actors);
+impl std::fmt::Display for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mode = match self.mode {
+            Actors::Tasks => "tasks",
+            Actors::Processes => "processes",
+        };
+        write!(
+            f,
+            "concurrent:{}:{}:{}:{mode}:{}:{}@{}",
+            self.seed,
+            self.index,
+            self.actors,
+            self.schedule.name(),
+            self.interleaving,
+            harness_build()
+        )
+    }
+}
+
+impl Token {
+    /// Round `index` of a campaign as it runs it: the interleaving seed
+    /// comes from the root seed and the index.
+    pub fn of_campaign(
+        seed: u64,
+        index: u32,
+        actors: usize,
+        mode: Actors,
+        schedule: Schedule,
+    ) -> Token {
+        Token {
+            seed,
+            index,
+            actors,
+            mode,
+            schedule,
+            interleaving: injector_seed(seed, index),
+        }
+    }
+
+    /// The token, and the build it names (if it names one).
+    pub fn parse(token: &str) -> Option<(Token, Option<String>)> {
+        let (body, build) = match token.split_once('@') {
+            Some((body, build)) => (body, Some(build.to_string())),
+            None => (token, None),
+        };
+        let parts: Vec<&str> = body.strip_prefix("concurrent:")?.split(':').collect();
+        let (mode, schedule) = match parts.len() {
+            3 => (Actors::Tasks, Schedule::Wild),
+            6 => (
+                match parts[3] {
+                    "tasks" => Actors::Tasks,
+                    "processes" => Actors::Processes,
+                    _ => return None,
+                },
+                Schedule::parse(parts[4]).ok()?,
+            ),
+            _ => return None,
+        };
+        let (seed, index) = (parts[0].parse().ok()?, parts[1].parse().ok()?);
+        let interleaving = match parts.get(5) {
+            Some(part) => part.parse().ok()?,
+            None => injector_seed(seed, index),
+        };
+        let token = Token {
+            seed,
+            index,
+            actors: parts[2].parse().ok()?,
+            mode,
+            schedule,
+            interleaving,
+        };
+        Some((token, build))
+    }
+}
+
+/// One run of a round, however its actors ran: what they saw, the final
+/// view, and (scheduled) the granted turns.
+pub fn run_round(token: &Token, round: &Round) -> (Vec<Seen>, stampede_model::View, Option<Turns>) {
+    let seed = token.interleaving;
+    if token.schedule.is_scheduled() {
+        let s = execute_scheduled(round, token.schedule, seed);
+        (s.seen, s.view, Some(s.turns))
+    } else {
+        let (seen, view) = execute_with(round, token.mode, seed);
+        (seen, view, None)
+    }
+}
+
+/// Re-run one round exactly as the token names it, printing each actor's
+/// op and outcome, the granted turns (scheduled rounds) and the judge's
+/// verdict. With `check_determinism`, run it twice and report the first
+/// point where the two runs differ (a wild round's interleaving is the
+/// machine's timing: only a scheduled one is expected to repeat).
+pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
+    let (token, build) =
+        Token::parse(token).ok_or_else(|| format!("not a concurrent token: {token}"))?;
+    if let Some(build) = build.filter(|b| *b != harness_build()) {
+        println!(
+            "note: the token was made by harness {build}; this is {}",
+            harness_build()
+        );
+    }
+    if token.schedule.is_scheduled() && token.mode == Actors::Processes {
+        return Err("scheduled rounds run their actors as tasks".into());
+    }
+    let round = generate(token.seed, token.index, token.actors);
     println!("setup: {:?}", round.setup);
-    let (seen, final_view) = execute_with(&round, Actors::Tasks, injector_seed(seed, index));
+    let (seen, final_view, turns) = run_round(&token, &round);
     for (i, (op, s)) in round.actors.iter().zip(&seen).enumerate() {
         println!(
             "actor {i}: open rw, then {op:?}\n  => {:?} (swept {:?})",
             s.outcome, s.swept
         );
     }
+    if let Some(turns) = &turns {
+        println!(
+            "turns ({} granted, {} escapes):",
+            turns.trace.len(),
+            turns.escapes
+        );
+        for (k, step) in turns.trace.iter().enumerate() {
+            println!("  {k:>4} {step}");
+        }
+    }
     println!("final: {final_view:?}");
-    match judge(&round, &seen, &final_view) {
+    let passed = match judge(&round, &seen, &final_view) {
         Ok(order) => {
             println!("explained by the serial order {order:?}");
-            Ok(true)
+            true
         }
         Err(why) => {
             println!("FAIL: {why}");
-            Ok(false)
+            false
+        }
+    };
+    if check_determinism {
+        let (again, again_view, again_turns) = run_round(&token, &round);
+        match divergence(
+            (&seen, &final_view, turns.as_ref()),
+            (&again, &again_view, again_turns.as_ref()),
+        ) {
+            None => println!("deterministic: a second run granted the same turns and saw the same"),
+            Some(at) => {
+                println!("NOT deterministic: {at}");
+                return Ok(false);
+            }
         }
     }
+    Ok(passed)
+}
+
+type Run<'a> = (&'a [Seen], &'a stampede_model::View, Option<&'a Turns>);
+
+/// The first point where two runs of one round differ, if any.
+fn divergence(first: Run, second: Run) -> Option<String> {
+    if let (Some(a), Some(b)) = (first.2, second.2) {
+        if let Some(k) =
+            (0..a.trace.len().max(b.trace.len())).find(|&k| a.trace.get(k) != b.trace.get(k))
+        {
+            return Some(format!(
+                "turn {k}: {:?} then {:?}",
+                a.trace.get(k).map(ToString::to_string),
+                b.trace.get(k).map(ToString::to_string)
+            ));
+        }
+    }
+    for (i, (a, b)) in first.0.iter().zip(second.0).enumerate() {
+        if (&a.outcome, &a.swept) != (&b.outcome, &b.swept) {
+            return Some(format!("actor {i}: {a:?} then {b:?}"));
+        }
+    }
+    (first.1 != second.1).then(|| "the final views differ".to_string())
 }

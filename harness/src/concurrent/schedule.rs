@@ -1,0 +1,470 @@
+//! Scheduled concurrency: deterministic turn-taking at the storage
+//! boundary. Every storage call of every actor parks at its probe's
+//! turnstile; when every live actor has a call parked (or has finished) and
+//! no granted call is still running, the scheduler grants exactly one
+//! parked call, chosen by a seeded strategy. The order of grants is the
+//! schedule: recorded as a trace, printed on failure, and the same again
+//! for the same seed (shuttle's idea, at the granularity Lance exposes).
+//!
+//! Lance may keep several calls of one actor in flight (joined futures,
+//! buffered reads): each is parked separately, and calls are ordered by
+//! (actor, issue order) so the choice never depends on timing. An actor
+//! that is neither parked nor finished (computing, or sleeping out a held
+//! lock) is waited for; one that waits on another actor outside storage (a
+//! shared cache's in-flight load) would wait forever, so after `STALL` the
+//! scheduler grants anyway and counts an *escape*: a decision timing made,
+//! which a scheduled run must show none of. A call from an actor already
+//! finished (a background task outliving it) is an escape too.
+//!
+//! Strategies: uniform random among parked calls, or PCT (Burckhardt et
+//! al., ASPLOS 2010): random distinct actor priorities, the highest-priority
+//! parked actor always runs, and at `depth - 1` random steps the running
+//! actor drops below every other.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+use futures::FutureExt;
+use serde::{Deserialize, Serialize};
+use stampede_engine::probe::{Call, Turnstile};
+use tokio::sync::{oneshot, Notify};
+
+use crate::seeds::derive;
+
+/// How long the scheduler waits for an actor that is neither parked nor
+/// finished before it decides without it (an escape).
+const STALL: Duration = Duration::from_secs(2);
+
+/// Steps a PCT change point is drawn from: a round's actors make a few
+/// hundred calls in all.
+const PCT_HORIZON: u64 = 400;
+
+/// How a round's actors interleave.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(into = "String", try_from = "String")]
+pub enum Schedule {
+    /// Real timing plus the seeded delay injector: fast, and what a race
+    /// in production looks like, but a failure recurs only sometimes.
+    Wild,
+    /// One parked call at a time, chosen uniformly.
+    Random,
+    /// Probabilistic concurrency testing with `depth` (≥ 1): `depth - 1`
+    /// priority change points.
+    Pct { depth: u32 },
+}
+
+impl Schedule {
+    /// The form tokens and reports use: `wild`, `random`, `pct3`.
+    pub fn name(self) -> String {
+        match self {
+            Schedule::Wild => "wild".into(),
+            Schedule::Random => "random".into(),
+            Schedule::Pct { depth } => format!("pct{depth}"),
+        }
+    }
+
+    /// `wild`, `random`, `pct` (depth 3), `pct:N` or `pctN`.
+    pub fn parse(text: &str) -> Result<Schedule, String> {
+        let bad = || format!("not a schedule: {text:?} (wild, random, pct or pct:DEPTH)");
+        match text {
+            "wild" => Ok(Schedule::Wild),
+            "random" => Ok(Schedule::Random),
+            "pct" => Ok(Schedule::Pct { depth: 3 }),
+            _ => {
+                let depth = text
+                    .strip_prefix("pct:")
+                    .or_else(|| text.strip_prefix("pct"))
+                    .ok_or_else(bad)?;
+                match depth.parse() {
+                    Ok(depth) if depth >= 1 => Ok(Schedule::Pct { depth }),
+                    _ => Err(bad()),
+                }
+            }
+        }
+    }
+
+    pub fn is_scheduled(self) -> bool {
+        self != Schedule::Wild
+    }
+}
+
+impl From<Schedule> for String {
+    fn from(schedule: Schedule) -> String {
+        schedule.name()
+    }
+}
+
+impl TryFrom<String> for Schedule {
+    type Error = String;
+    fn try_from(text: String) -> Result<Schedule, String> {
+        Schedule::parse(&text)
+    }
+}
+
+/// One granted call: the schedule, step by step.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Step {
+    pub actor: usize,
+    pub call: String,
+    /// Relative to the graph root, with generated names (UUIDs, data file
+    /// names) as `*`, so two runs of one schedule compare equal.
+    pub path: String,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "actor {} {} {}", self.actor, self.call, self.path)
+    }
+}
+
+struct Parked {
+    actor: usize,
+    /// The actor's issue order.
+    seq: u64,
+    call: Call,
+    path: String,
+    grant: oneshot::Sender<()>,
+}
+
+enum Strategy {
+    Random,
+    Pct {
+        priorities: Vec<u64>,
+        change_points: Vec<u64>,
+    },
+}
+
+struct State {
+    live: BTreeSet<usize>,
+    parked: Vec<Parked>,
+    running: usize,
+    issued: Vec<u64>,
+    trace: Vec<Step>,
+    strategy: Strategy,
+    seed: u64,
+    draws: u32,
+    escapes: u64,
+}
+
+impl State {
+    fn draw(&mut self) -> u64 {
+        self.draws += 1;
+        derive(self.seed, self.draws)
+    }
+
+    /// Whether a decision now cannot depend on timing: nothing running,
+    /// and every live actor waiting at the turnstile.
+    fn settled(&self) -> bool {
+        self.running == 0
+            && !self.parked.is_empty()
+            && self
+                .live
+                .iter()
+                .all(|a| self.parked.iter().any(|p| p.actor == *a))
+    }
+
+    /// The index in `parked` of the call to grant.
+    fn choose(&mut self) -> usize {
+        let mut order: Vec<usize> = (0..self.parked.len()).collect();
+        order.sort_by_key(|&i| (self.parked[i].actor, self.parked[i].seq));
+        let pick = if let Strategy::Pct { priorities, .. } = &self.strategy {
+            // The highest-priority actor's first-issued call.
+            *order
+                .iter()
+                .max_by_key(|&&i| {
+                    let p = &self.parked[i];
+                    (priorities[p.actor], std::cmp::Reverse(p.seq))
+                })
+                .expect("a parked call")
+        } else {
+            let n = order.len() as u64;
+            order[(self.draw() % n) as usize]
+        };
+        let step = self.trace.len() as u64 + 1;
+        let actor = self.parked[pick].actor;
+        if let Strategy::Pct {
+            priorities,
+            change_points,
+        } = &mut self.strategy
+        {
+            // At the j-th change point the running actor drops to j, below
+            // every initial priority.
+            if let Some(j) = change_points.iter().position(|&c| c == step) {
+                priorities[actor] = j as u64;
+            }
+        }
+        pick
+    }
+}
+
+/// The turn-taking of one round.
+pub struct Scheduler {
+    state: Mutex<State>,
+    changed: Notify,
+    /// The graph root as the object store spells paths (no leading `/`).
+    root: String,
+}
+
+/// What a scheduled round's turn-taking did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Turns {
+    pub trace: Vec<Step>,
+    pub escapes: u64,
+}
+
+impl Scheduler {
+    pub fn new(schedule: Schedule, seed: u64, actors: usize, root: &str) -> Arc<Scheduler> {
+        let mut state = State {
+            live: (0..actors).collect(),
+            parked: Vec::new(),
+            running: 0,
+            issued: vec![0; actors],
+            trace: Vec::new(),
+            strategy: Strategy::Random,
+            seed,
+            draws: 0,
+            escapes: 0,
+        };
+        if let Schedule::Pct { depth } = schedule {
+            let depth = u64::from(depth.max(1));
+            // Distinct initial priorities depth..depth+n, in random order.
+            let mut priorities: Vec<u64> = (0..actors as u64).map(|p| p + depth).collect();
+            for i in (1..priorities.len()).rev() {
+                let j = (state.draw() % (i as u64 + 1)) as usize;
+                priorities.swap(i, j);
+            }
+            let change_points = (1..depth).map(|_| 1 + state.draw() % PCT_HORIZON).collect();
+            state.strategy = Strategy::Pct {
+                priorities,
+                change_points,
+            };
+        }
+        Arc::new(Scheduler {
+            state: Mutex::new(state),
+            changed: Notify::new(),
+            root: root.trim_start_matches('/').to_string(),
+        })
+    }
+
+    /// Actor `actor`'s turnstile, to install in its probe.
+    pub fn gate(self: &Arc<Self>, actor: usize) -> Arc<dyn Turnstile> {
+        Arc::new(Gate {
+            scheduler: self.clone(),
+            actor,
+        })
+    }
+
+    /// Actor `actor` is done: the scheduler stops waiting for it.
+    pub fn finish(&self, actor: usize) {
+        self.state.lock().unwrap().live.remove(&actor);
+        self.changed.notify_one();
+    }
+
+    /// Grant turns until every actor has finished and no call is parked.
+    pub async fn drive(self: Arc<Self>) -> Turns {
+        loop {
+            // Let every woken task of this runtime run until it parks,
+            // finishes or waits on something else.
+            for _ in 0..4 {
+                tokio::task::yield_now().await;
+            }
+            let grant = {
+                let mut state = self.state.lock().unwrap();
+                if state.live.is_empty() && state.parked.is_empty() && state.running == 0 {
+                    return Turns {
+                        trace: std::mem::take(&mut state.trace),
+                        escapes: state.escapes,
+                    };
+                }
+                state.settled().then(|| self.grant(&mut state))
+            };
+            if grant.is_some() {
+                continue;
+            }
+            let woken = tokio::time::timeout(STALL, self.changed.notified()).await;
+            if woken.is_err() {
+                let mut state = self.state.lock().unwrap();
+                if state.running == 0 && !state.parked.is_empty() {
+                    state.escapes += 1;
+                    self.grant(&mut state);
+                }
+            }
+        }
+    }
+
+    fn grant(&self, state: &mut State) {
+        let pick = state.choose();
+        let parked = state.parked.remove(pick);
+        state.trace.push(Step {
+            actor: parked.actor,
+            call: parked.call.name().to_string(),
+            path: normalize(&parked.path, &self.root),
+        });
+        // A parked call whose future was dropped never runs.
+        if parked.grant.send(()).is_ok() {
+            state.running += 1;
+        }
+    }
+}
+
+/// A path relative to the root, generated names as `*`.
+fn normalize(path: &str, root: &str) -> String {
+    let relative = path
+        .strip_prefix(root)
+        .map(|p| p.trim_start_matches('/'))
+        .unwrap_or(path);
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        // 24+ hex digits or dashes: a UUID or a data file's generated name
+        // (a version number has 20 digits and stays).
+        if run.len() >= 24 {
+            out.push('*');
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in relative.chars() {
+        if c.is_ascii_hexdigit() || c == '-' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
+#[derive(Debug)]
+struct Gate {
+    scheduler: Arc<Scheduler>,
+    actor: usize,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Scheduler")
+    }
+}
+
+impl Turnstile for Gate {
+    fn park(&self, call: Call, path: String) -> BoxFuture<'static, ()> {
+        let (grant, granted) = oneshot::channel();
+        {
+            let mut state = self.scheduler.state.lock().unwrap();
+            if !state.live.contains(&self.actor) {
+                // A call after its actor finished: no turn to wait for.
+                state.escapes += 1;
+                return async {}.boxed();
+            }
+            let seq = state.issued[self.actor];
+            state.issued[self.actor] += 1;
+            state.parked.push(Parked {
+                actor: self.actor,
+                seq,
+                call,
+                path,
+                grant,
+            });
+        }
+        self.scheduler.changed.notify_one();
+        async move {
+            let _ = granted.await;
+        }
+        .boxed()
+    }
+
+    fn done(&self) {
+        let mut state = self.scheduler.state.lock().unwrap();
+        state.running = state.running.saturating_sub(1);
+        drop(state);
+        self.scheduler.changed.notify_one();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn schedules_parse_and_name_themselves() {
+        for (text, schedule) in [
+            ("wild", Schedule::Wild),
+            ("random", Schedule::Random),
+            ("pct", Schedule::Pct { depth: 3 }),
+            ("pct:5", Schedule::Pct { depth: 5 }),
+            ("pct2", Schedule::Pct { depth: 2 }),
+        ] {
+            assert_eq!(Schedule::parse(text), Ok(schedule));
+            assert_eq!(Schedule::parse(&schedule.name()), Ok(schedule));
+        }
+        for bad in ["", "pct:0", "fifo", "pct:x"] {
+            assert!(Schedule::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn paths_lose_the_root_and_generated_names_only() {
+        let root = "dev/shm/.tmpAb12/g0";
+        assert_eq!(
+            normalize(
+                "dev/shm/.tmpAb12/g0/__manifest/_transactions/3-0f8fad5b-d9cb-469f-a165-70867728950e.txn",
+                root
+            ),
+            "__manifest/_transactions/*.txn"
+        );
+        assert_eq!(
+            normalize(
+                "dev/shm/.tmpAb12/g0/__manifest/_versions/18446744073709551614.manifest",
+                root
+            ),
+            "__manifest/_versions/18446744073709551614.manifest"
+        );
+    }
+
+    /// Three actors, each parking one call at a time: the same seed grants
+    /// the same order, and the order is a schedule of every call.
+    #[test]
+    fn the_same_seed_grants_the_same_order() {
+        let run = |schedule: Schedule, seed: u64| {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async {
+                let scheduler = Scheduler::new(schedule, seed, 3, "r");
+                let actors: Vec<_> = (0..3)
+                    .map(|a| {
+                        let gate = scheduler.gate(a);
+                        let scheduler = scheduler.clone();
+                        tokio::spawn(async move {
+                            for k in 0..4 {
+                                gate.park(Call::Get, format!("r/{a}/{k}")).await;
+                                tokio::task::yield_now().await;
+                                gate.done();
+                            }
+                            scheduler.finish(a);
+                        })
+                    })
+                    .collect();
+                let turns = tokio::spawn(scheduler.drive());
+                for actor in actors {
+                    actor.await.unwrap();
+                }
+                turns.await.unwrap()
+            })
+        };
+        for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
+            let first = run(schedule, 7);
+            assert_eq!(first.trace.len(), 12);
+            assert_eq!(first.escapes, 0);
+            assert_eq!(first, run(schedule, 7), "{schedule:?}");
+            let others: BTreeSet<_> = (0..8).map(|seed| run(schedule, seed).trace).collect();
+            assert!(others.len() > 1, "{schedule:?} never varies the order");
+        }
+    }
+}
