@@ -166,7 +166,7 @@ mod tests {
         let table = plan_table(&report(), "r.json");
         let new = rewrite(doc, "verify-plan", &table).expect("the block exists");
         assert!(new.starts_with("intro\n<!-- generated:verify-plan -->\n"));
-        assert!(new.contains("| sequential | 20 cases | 345 | 0 | 192 | 1.8 s |"));
+        assert!(new.contains("| sequential | 20 cases | 345 | 0 | – | 192 | 1.8 s |"));
         assert!(new.ends_with("<!-- /generated:verify-plan -->\nafter\n"));
         assert!(!new.contains("old"));
         // Idempotent: the same report writes the same document.
