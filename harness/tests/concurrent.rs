@@ -6,15 +6,14 @@ use stampede_harness::concurrent::{
     execute, execute_scheduled, execute_with, generate, judge, Actors, Round, Schedule,
 };
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
+use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
 
-#[test]
-fn concurrent_rounds_have_a_serial_explanation() {
+/// The concurrent campaign of the suite's root seed (STAMPEDE_SEED), with
+/// these budgets.
+fn campaign(budgets: Budgets) -> (Budgets, CampaignResult) {
     let budgets = Budgets {
         seed: env_or("STAMPEDE_SEED", 20261124),
-        rounds: env_or("STAMPEDE_ROUNDS", 20) as u32,
-        actors: env_or("STAMPEDE_ACTORS", 4) as usize,
-        ..Budgets::default()
+        ..budgets
     };
     let result = run(
         Campaign::Concurrent,
@@ -23,6 +22,16 @@ fn concurrent_rounds_have_a_serial_explanation() {
         Stop::Budget,
         true,
     );
+    (budgets, result)
+}
+
+#[test]
+fn concurrent_rounds_have_a_serial_explanation() {
+    let (budgets, result) = campaign(Budgets {
+        rounds: env_or("STAMPEDE_ROUNDS", 20) as u32,
+        actors: env_or("STAMPEDE_ACTORS", 4) as usize,
+        ..Budgets::default()
+    });
     eprintln!(
         "concurrent: seed {} rounds {} actor ops {} failures {}",
         budgets.seed,
@@ -48,20 +57,12 @@ fn concurrent_rounds_have_a_serial_explanation() {
 #[test]
 fn scheduled_rounds_have_a_serial_explanation_and_no_escapes() {
     for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
-        let budgets = Budgets {
-            seed: env_or("STAMPEDE_SEED", 20261124),
+        let (_, result) = campaign(Budgets {
             rounds: env_or("STAMPEDE_SCHEDULED_ROUNDS", 12) as u32,
             actors: 4,
             schedule,
             ..Budgets::default()
-        };
-        let result = run(
-            Campaign::Concurrent,
-            &budgets,
-            Shard::ALL,
-            Stop::Budget,
-            true,
-        );
+        });
         assert!(result.grants > 0, "{schedule:?}: no turns granted");
         assert_eq!(result.escapes, 0, "{schedule:?}: timing decided a turn");
         if let Some(first) = result.failures.first() {

@@ -36,29 +36,16 @@ pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, Vie
         .enable_all()
         .build()
         .expect("a runtime");
-    let seen = runtime.block_on(async {
-        let tasks: Vec<_> = round
-            .actors
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, op)| {
-                let root = root.clone();
-                let injector = crate::seeds::mix(seed, i);
-                tokio::spawn(async move {
-                    match actors {
-                        Actors::Tasks => act(&root, op, Some(injector)).await,
-                        Actors::Processes => act_in_process(&root, op, injector).await,
-                    }
-                })
-            })
-            .collect();
-        let mut seen = Vec::new();
-        for task in tasks {
-            seen.push(task.await.expect("an actor panicked"));
+    let seen = runtime.block_on(run_actors(round, |i, op| {
+        let root = root.clone();
+        let injector = crate::seeds::mix(seed, i);
+        async move {
+            match actors {
+                Actors::Tasks => act(&root, op, Some(injector)).await,
+                Actors::Processes => act_in_process(&root, op, injector).await,
+            }
         }
-        seen
-    });
+    }));
     (seen, final_view(observer, &root))
 }
 
@@ -84,28 +71,18 @@ pub fn execute_scheduled(round: &Round, schedule: Schedule, seed: u64) -> Schedu
     let path_root = root.trim_start_matches("file-object-store://").to_string();
     let scheduler = Scheduler::new(schedule, seed, round.actors.len(), &path_root);
     let (seen, turns) = runtime.block_on(async {
-        let tasks: Vec<_> = round
-            .actors
-            .iter()
-            .cloned()
-            .enumerate()
-            .map(|(i, op)| {
-                let root = root.clone();
-                let scheduler = scheduler.clone();
-                tokio::spawn(async move {
-                    let probe = Probe::new();
-                    probe.set_turnstile(Some(scheduler.gate(i)));
-                    let seen = act_with(&root, op, probe.params()).await;
-                    scheduler.finish(i);
-                    seen
-                })
-            })
-            .collect();
         let turns = tokio::spawn(scheduler.clone().drive());
-        let mut seen = Vec::new();
-        for task in tasks {
-            seen.push(task.await.expect("an actor panicked"));
-        }
+        let seen = run_actors(round, |i, op| {
+            let (root, scheduler) = (root.clone(), scheduler.clone());
+            async move {
+                let probe = Probe::new();
+                probe.set_turnstile(Some(scheduler.gate(i)));
+                let seen = act_with(&root, op, probe.params()).await;
+                scheduler.finish(i);
+                seen
+            }
+        })
+        .await;
         (seen, turns.await.expect("the scheduler panicked"))
     });
     Scheduled {
@@ -113,6 +90,27 @@ pub fn execute_scheduled(round: &Round, schedule: Schedule, seed: u64) -> Schedu
         view: final_view(observer, &root),
         turns,
     }
+}
+
+/// Run every actor of `round` as a task (`act(i, op)`); what each saw, in
+/// actor order.
+async fn run_actors<F, Fut>(round: &Round, act: F) -> Vec<Seen>
+where
+    F: Fn(usize, Option<Op>) -> Fut,
+    Fut: std::future::Future<Output = Seen> + Send + 'static,
+{
+    let tasks: Vec<_> = round
+        .actors
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(i, op)| tokio::spawn(act(i, op)))
+        .collect();
+    let mut seen = Vec::new();
+    for task in tasks {
+        seen.push(task.await.expect("an actor panicked"));
+    }
+    seen
 }
 
 /// The round's graph: its legacy setup, or a fresh init.
