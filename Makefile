@@ -33,6 +33,10 @@ verify: build
 	@echo "== scheduled concurrency: one storage call at a time, PCT and uniform random (0 escapes)"
 	$(STAMPEDE) verify --campaign concurrent --schedule pct:3 --rounds 200 --actors 5 --seed $(SEED) --jobs $(JOBS)
 	$(STAMPEDE) verify --campaign concurrent --schedule random --rounds 60 --actors 5 --seed $(SEED) --jobs $(JOBS)
+	@echo "== histories: up to 3 ops per actor on its own handle, a read-only bystander, judged for linearizability"
+	$(STAMPEDE) verify --campaign concurrent --history 3 --rounds 100 --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --campaign concurrent --history 3 --schedule pct:3 --rounds 100 --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --campaign concurrent --history 4 --rounds 20 --actors 8 --seed $(SEED) --jobs $(JOBS)
 	@echo "== 20 failing scheduled rounds of planted defects replay exactly (same failure, same turns)"
 	STAMPEDE_DETERMINISM_TOKENS=5 $(CARGO) test --workspace --features stampede-harness/defects --test sensitivity -- scheduled_failures_replay_exactly
 	@echo "== engine end-to-end scenario (CLI, real Lance, 8 processes on 200 __run__ refs)"

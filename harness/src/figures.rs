@@ -152,6 +152,7 @@ mod tests {
             retryable_ops: 0,
             grants: 0,
             escapes: 0,
+            judge_seconds: 0.0,
             failures: vec![],
             seconds: 1.8,
             crash: vec![],

@@ -69,6 +69,10 @@ pub struct Budgets {
     /// (`wild`), or turns at the storage boundary (`random`, `pct<d>`).
     #[serde(default = "wild")]
     pub schedule: crate::concurrent::Schedule,
+    /// Concurrent rounds as histories of up to this many ops per actor on
+    /// its own handle, judged for linearizability (0: one op each).
+    #[serde(default)]
+    pub history: usize,
     pub fault_cases: u32,
     /// Kill the recovering open at every n-th write (0: never).
     pub second_death_stride: u64,
@@ -96,6 +100,7 @@ impl Budgets {
         actors: 4,
         processes: false,
         schedule: crate::concurrent::Schedule::Wild,
+        history: 0,
         fault_cases: 50,
         second_death_stride: 1,
         loom_bound: 3,
@@ -240,6 +245,9 @@ pub struct CampaignResult {
     pub grants: u64,
     #[serde(default)]
     pub escapes: u64,
+    /// Concurrent histories: the linearizability judge's time, in all.
+    #[serde(default)]
+    pub judge_seconds: f64,
     pub failures: Vec<Failure>,
     pub seconds: f64,
     pub crash: Vec<CrashDetail>,
@@ -255,6 +263,7 @@ impl CampaignResult {
             retryable_ops: 0,
             grants: 0,
             escapes: 0,
+            judge_seconds: 0.0,
             failures: Vec::new(),
             seconds: 0.0,
             crash: Vec::new(),
@@ -294,6 +303,7 @@ impl CampaignResult {
         self.retryable_ops += other.retryable_ops;
         self.grants += other.grants;
         self.escapes += other.escapes;
+        self.judge_seconds += other.judge_seconds;
         self.failures.extend(other.failures);
         self.crash.extend(other.crash);
     }
@@ -433,6 +443,36 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                 )),
             }
             unit.units = 1;
+        }
+        Campaign::Concurrent if budgets.history > 0 => {
+            use crate::concurrent::{execute_history, history, Actors, Token};
+            let h = history::generate(budgets.seed, index, budgets.actors, budgets.history);
+            let mut token = Token::of_campaign(
+                budgets.seed,
+                index,
+                budgets.actors,
+                Actors::Tasks,
+                budgets.schedule,
+            );
+            token.history = budgets.history;
+            let run = execute_history(&h, budgets.schedule, token.interleaving);
+            if let Some(turns) = &run.turns {
+                unit.grants = turns.trace.len() as u64;
+                unit.escapes = turns.escapes;
+            }
+            let judged = Instant::now();
+            if let Err(why) = history::judge(&h, &run.events, &run.view) {
+                unit.failures.push(fail(token.to_string(), why));
+            }
+            unit.judge_seconds = judged.elapsed().as_secs_f64();
+            unit.units = 1;
+            unit.ops = run.events.iter().map(|e| e.len() as u64).sum();
+            unit.retryable_ops = run
+                .events
+                .iter()
+                .flatten()
+                .filter(|e| matches!(e.outcome, Err(kind) if kind.is_retryable()))
+                .count() as u64;
         }
         Campaign::Concurrent => {
             use crate::concurrent::{

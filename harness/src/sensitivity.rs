@@ -333,6 +333,7 @@ pub fn targeted_catch(schedule: Schedule, defect: Defect, tries: u64) -> Option<
                 mode: Actors::Tasks,
                 schedule,
                 interleaving,
+                history: 0,
             };
             let (seen, view, _) = run_round(&token, &round);
             if judge(&round, &seen, &view).is_err() {

@@ -30,6 +30,7 @@ fn the_verify_report_shape() {
         retryable_ops: 0,
         grants: 0,
         escapes: 0,
+        judge_seconds: 0.0,
         failures: vec![Failure {
             campaign: Campaign::Crash,
             unit: 11,

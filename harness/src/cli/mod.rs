@@ -182,6 +182,11 @@ struct VerifyArgs {
     /// chosen by the seeded strategy; every failure replays exactly).
     #[arg(long, default_value = "wild", value_parser = crate::concurrent::Schedule::parse)]
     schedule: crate::concurrent::Schedule,
+    /// Concurrent rounds as histories: each actor runs up to N ops on its
+    /// own handle (the last actor a read-only bystander), judged for
+    /// linearizability with real-time order (0: one op each).
+    #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=8))]
+    history: u16,
     /// Fault-campaign cases.
     #[arg(long, default_value_t = DEFAULTS.fault_cases)]
     fault_cases: u32,

@@ -63,6 +63,7 @@ fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
         actors: usize::from(args.actors),
         processes: args.processes,
         schedule: args.schedule,
+        history: usize::from(args.history),
         fault_cases: args.fault_cases,
         second_death_stride: args.second_death_stride,
         loom_bound: args.loom_bound,
@@ -72,6 +73,9 @@ fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
 }
 
 pub(super) fn verify(args: VerifyArgs) -> ExitCode {
+    if args.processes && args.history > 0 {
+        return usage("--history runs actors as tasks (histories of processes are not built yet)");
+    }
     if args.processes && args.schedule.is_scheduled() {
         return usage(format!(
             "--schedule {} runs actors as tasks; scheduled processes are not built yet (use --schedule wild with --processes)",

@@ -2,10 +2,11 @@
 //! actor` processes, each through its own interleaving injector.
 
 use stampede_engine::probe::{FaultPlan, Probe};
-use stampede_model::{Mode, Observation, Op, View};
+use stampede_model::{LegacyGraph, Mode, Observation, Op, View};
 
 use stampede_engine::lance::io::ObjectStoreParams;
 
+use super::history::{Event, History};
 use super::schedule::{Schedule, Scheduler, Turns};
 use super::{Round, Seen};
 use crate::adapter::{Stampede, SystemUnderTest};
@@ -30,7 +31,7 @@ pub fn execute(round: &Round) -> (Vec<Seen>, View) {
 /// view (observed through a fresh read-only handle). Actor `i`'s injector
 /// is seeded by `seeds::mix(seed, i)`.
 pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, View) {
-    let (observer, root) = prepare(round);
+    let (observer, root) = prepare(&round.setup);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(4)
         .enable_all()
@@ -61,7 +62,7 @@ pub struct Scheduled {
 /// boundary (see `schedule`): one thread, one granted call at a time, the
 /// grants chosen by `schedule` from `seed`.
 pub fn execute_scheduled(round: &Round, schedule: Schedule, seed: u64) -> Scheduled {
-    let (observer, root) = prepare(round);
+    let (observer, root) = prepare(&round.setup);
     // One thread: which task runs next is the runtime's FIFO order, never
     // a race between worker threads.
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -99,24 +100,94 @@ where
     F: Fn(usize, Option<Op>) -> Fut,
     Fut: std::future::Future<Output = Seen> + Send + 'static,
 {
-    let tasks: Vec<_> = round
-        .actors
-        .iter()
-        .cloned()
+    spawn_all(round.actors.iter().cloned(), act).await
+}
+
+/// Spawn `act(i, part)` for every part; their results, in order.
+async fn spawn_all<P, T, F, Fut>(parts: impl Iterator<Item = P>, act: F) -> Vec<T>
+where
+    F: Fn(usize, P) -> Fut,
+    Fut: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = parts
         .enumerate()
-        .map(|(i, op)| tokio::spawn(act(i, op)))
+        .map(|(i, part)| tokio::spawn(act(i, part)))
         .collect();
-    let mut seen = Vec::new();
+    let mut out = Vec::new();
     for task in tasks {
-        seen.push(task.await.expect("an actor panicked"));
+        out.push(task.await.expect("an actor panicked"));
     }
-    seen
+    out
+}
+
+/// A history as it ran: each actor's timed events, the final view, and
+/// (scheduled) the granted turns.
+#[derive(Clone, Debug)]
+pub struct HistoryRun {
+    pub events: Vec<Vec<Event>>,
+    pub view: View,
+    pub turns: Option<Turns>,
+}
+
+/// Run a history: every actor a task on its own handle, through a seeded
+/// interleaving injector (`wild`, on four threads) or taking turns at the
+/// storage boundary (scheduled, on one).
+pub fn execute_history(history: &History, schedule: Schedule, seed: u64) -> HistoryRun {
+    let (observer, root) = prepare(&history.setup);
+    let runtime = if schedule.is_scheduled() {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+    }
+    .expect("a runtime");
+    let path_root = root.trim_start_matches("file-object-store://").to_string();
+    let scheduler = schedule
+        .is_scheduled()
+        .then(|| Scheduler::new(schedule, seed, history.actors.len(), &path_root));
+    let epoch = std::time::Instant::now();
+    let (events, turns) = runtime.block_on(async {
+        let turns = scheduler.clone().map(|s| tokio::spawn(s.drive()));
+        let events = spawn_all(history.actors.iter().cloned(), |i, plan| {
+            let (root, scheduler) = (root.clone(), scheduler.clone());
+            async move {
+                let probe = Probe::new();
+                match &scheduler {
+                    Some(s) => probe.set_turnstile(Some(s.gate(i))),
+                    None => {
+                        probe.set_plan(Some(FaultPlan::interleaving(crate::seeds::mix(seed, i))))
+                    }
+                }
+                let events = super::history::act(&root, plan, probe.params(), epoch).await;
+                if let Some(s) = &scheduler {
+                    s.finish(i);
+                }
+                events
+            }
+        })
+        .await;
+        let turns = match turns {
+            Some(t) => Some(t.await.expect("the scheduler panicked")),
+            None => None,
+        };
+        (events, turns)
+    });
+    HistoryRun {
+        events,
+        view: final_view(observer, &root),
+        turns,
+    }
 }
 
 /// The round's graph: its legacy setup, or a fresh init.
-fn prepare(round: &Round) -> (Stampede, String) {
+fn prepare(setup: &Option<LegacyGraph>) -> (Stampede, String) {
     let mut observer = Stampede::through_object_store();
-    match &round.setup {
+    match setup {
         Some(graph) => observer
             .apply(&Op::WriteLegacy(graph.clone()))
             .expect("the fixture writes"),

@@ -9,7 +9,7 @@ use stampede_model::{Desired, LegacyGraph, Op, SchemaSpec, Value};
 use super::Round;
 use crate::sequential::generators::legacy_graph;
 
-fn actor_op() -> impl Strategy<Value = Option<Op>> {
+pub(super) fn actor_op() -> impl Strategy<Value = Option<Op>> {
     let name = proptest::sample::select(vec!["a", "b", "__run__0", "a/b"]);
     let from = proptest::sample::select(vec!["main", "main", "a", "__run__1"]);
     let person = (proptest::sample::select(vec!["p", "q", "r"]), 0i64..3).prop_map(|(n, age)| {
@@ -49,7 +49,7 @@ pub fn person_with(property: &str) -> SchemaSpec {
 
 /// Legacy graphs with up to 200 `__run__*` refs: many refs make the sweep
 /// long enough for openers to overlap everywhere in it.
-fn setup() -> impl Strategy<Value = LegacyGraph> {
+pub(super) fn setup() -> impl Strategy<Value = LegacyGraph> {
     let runs = prop_oneof![
         8 => 0usize..=3,
         2 => Just(10usize),

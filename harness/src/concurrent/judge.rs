@@ -111,53 +111,65 @@ impl Judge<'_> {
                         *model = tried;
                         return true;
                     }
-                    return caused(self.round, i, *kind);
+                    let others: Vec<Option<&Op>> = (self.round.actors.iter().enumerate())
+                        .filter(|(j, _)| *j != i)
+                        .map(|(_, op)| op.as_ref())
+                        .collect();
+                    return caused(Some(op), &others, self.round.setup.is_some(), *kind);
                 }
                 _ => model.apply(op),
             },
             (None, Ok(observation)) => Ok(observation),
         };
-        match (&expected, seen) {
-            // Reports: who swept what is judged in aggregate at the end.
-            (Ok(Observation::Opened(e)), Ok(Observation::Opened(o))) => e.to == o.to,
-            // A create writes its ref and then looks for the lock (DESIGN's
-            // protocol); one that then withdraws was briefly visible. A list
-            // may show such names, and only such names, beyond the order's.
-            (Ok(Observation::Branches(e)), Ok(Observation::Branches(o))) => {
-                o.iter()
-                    .all(|n| e.contains(n) || self.withdrawn.contains(n))
-                    && e.iter().all(|n| o.contains(n))
-            }
-            (e, o) => e == o,
-        }
+        same_outcome(&expected, seen, &self.withdrawn)
     }
 }
 
-/// Whether an actor other than `i` could have caused actor `i`'s retryable
-/// `kind`: an apply for `schema_apply_in_progress`, a create (whose ref is
-/// briefly visible) for an apply's `blocking_branches`, and for `conflict`
-/// a writer of something actor `i` depends on (see [`Target`]). On a legacy
-/// graph every actor's open migrates main, so each commits on main.
-fn caused(round: &Round, i: usize, kind: ErrorKind) -> bool {
-    let others = || {
-        round
-            .actors
-            .iter()
-            .enumerate()
-            .filter(move |(j, _)| *j != i)
-            .map(|(_, op)| op.as_ref())
-    };
+/// Whether the model's outcome explains the one seen: equal, except that
+/// open reports are compared by where they migrated to (who swept what is
+/// judged in aggregate), and a list may show names whose create withdrew
+/// in the same round (a create writes its ref and then looks for the lock,
+/// DESIGN's protocol: one that withdraws was briefly visible), and only
+/// such names, beyond the model's.
+pub(super) fn same_outcome(
+    expected: &Outcome,
+    seen: &Outcome,
+    withdrawn: &BTreeSet<String>,
+) -> bool {
+    match (expected, seen) {
+        (Ok(Observation::Opened(e)), Ok(Observation::Opened(o))) => e.to == o.to,
+        (Ok(Observation::Branches(e)), Ok(Observation::Branches(o))) => {
+            o.iter().all(|n| e.contains(n) || withdrawn.contains(n))
+                && e.iter().all(|n| o.contains(n))
+        }
+        (e, o) => e == o,
+    }
+}
+
+/// Whether one of `others` (the other actors' ops) could have caused
+/// `mine`'s retryable `kind`: an apply for `schema_apply_in_progress`, a
+/// create (whose ref is briefly visible) for an apply's
+/// `blocking_branches`, and for `conflict` a writer of something `mine`
+/// depends on (see [`Target`]). On a legacy graph every actor's open
+/// migrates main, so each commits on main.
+pub(super) fn caused(
+    mine: Option<&Op>,
+    others: &[Option<&Op>],
+    legacy: bool,
+    kind: ErrorKind,
+) -> bool {
     match kind {
-        ErrorKind::SchemaApplyInProgress => {
-            others().any(|op| matches!(op, Some(Op::ApplySchema(_))))
-        }
-        ErrorKind::BlockingBranches => {
-            others().any(|op| matches!(op, Some(Op::BranchCreate { .. })))
-        }
+        ErrorKind::SchemaApplyInProgress => others
+            .iter()
+            .any(|op| matches!(op, Some(Op::ApplySchema(_)))),
+        ErrorKind::BlockingBranches => others
+            .iter()
+            .any(|op| matches!(op, Some(Op::BranchCreate { .. }))),
         ErrorKind::Conflict => {
-            let mine = touched(round.actors[i].as_ref());
-            let legacy = round.setup.is_some();
-            others().any(|op| overlap(&mine, &written(op, legacy)))
+            let mine = touched(mine);
+            others
+                .iter()
+                .any(|op| overlap(&mine, &written(*op, legacy)))
         }
         _ => false,
     }

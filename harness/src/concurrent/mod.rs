@@ -14,6 +14,7 @@
 
 mod execute;
 mod generate;
+pub mod history;
 mod judge;
 pub mod schedule;
 
@@ -22,7 +23,8 @@ use stampede_model::{LegacyGraph, Op, Outcome};
 use schedule::Turns;
 
 pub use execute::{
-    act, actor_main, execute, execute_scheduled, execute_with, stampede_binary, Actors, Scheduled,
+    act, actor_main, execute, execute_history, execute_scheduled, execute_with, stampede_binary,
+    Actors, HistoryRun, Scheduled,
 };
 pub use generate::{generate, person_with, round};
 pub use judge::judge;
@@ -50,12 +52,13 @@ pub fn injector_seed(seed: u64, index: u32) -> u64 {
 
 /// Everything that names one concurrent round and how it ran:
 /// `concurrent:SEED:INDEX:ACTORS:MODE:SCHEDULE:INTERLEAVING@VERSION`: the
-/// round is round INDEX of root seed SEED with ACTORS actors, MODE is
+/// round is round INDEX of root seed SEED with ACTORS actors (`KxN`: a
+/// history of up to N ops per actor), MODE is
 /// `tasks` or `processes`, SCHEDULE `wild`, `random` or `pct<depth>`,
 /// INTERLEAVING the seed of the delay injectors or of the schedule, and
 /// VERSION the harness version and git revision that ran it (a replay by
-/// another build says so). `concurrent:SEED:INDEX:ACTORS` is tasks, wild,
-/// with the campaign's interleaving seed.
+/// another build says so). `concurrent:SEED:INDEX:ACTORS` is tasks, wild;
+/// without INTERLEAVING the seed is the campaign's.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
     pub seed: u64,
@@ -64,6 +67,8 @@ pub struct Token {
     pub mode: Actors,
     pub schedule: Schedule,
     pub interleaving: u64,
+    /// Ops per actor of a history round (0: one op each).
+    pub history: usize,
 }
 
 /// The version a token names: this harness's, with its revision.
@@ -86,7 +91,10 @@ impl std::fmt::Display for Token {
             "concurrent:{}:{}:{}:{mode}:{}:{}@{}",
             self.seed,
             self.index,
-            self.actors,
+            match self.history {
+                0 => self.actors.to_string(),
+                n => format!("{}x{n}", self.actors),
+            },
             self.schedule.name(),
             self.interleaving,
             harness_build()
@@ -111,6 +119,7 @@ impl Token {
             mode,
             schedule,
             interleaving: injector_seed(seed, index),
+            history: 0,
         }
     }
 
@@ -123,7 +132,7 @@ impl Token {
         let parts: Vec<&str> = body.strip_prefix("concurrent:")?.split(':').collect();
         let (mode, schedule) = match parts.len() {
             3 => (Actors::Tasks, Schedule::Wild),
-            6 => (
+            5 | 6 => (
                 match parts[3] {
                     "tasks" => Actors::Tasks,
                     "processes" => Actors::Processes,
@@ -138,13 +147,18 @@ impl Token {
             Some(part) => part.parse().ok()?,
             None => injector_seed(seed, index),
         };
+        let (actors, history) = match parts[2].split_once('x') {
+            Some((actors, ops)) => (actors.parse().ok()?, ops.parse().ok()?),
+            None => (parts[2].parse().ok()?, 0),
+        };
         let token = Token {
             seed,
             index,
-            actors: parts[2].parse().ok()?,
+            actors,
             mode,
             schedule,
             interleaving,
+            history,
         };
         Some((token, build))
     }
@@ -177,8 +191,11 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
             harness_build()
         );
     }
-    if token.schedule.is_scheduled() && token.mode == Actors::Processes {
-        return Err("scheduled rounds run their actors as tasks".into());
+    if (token.schedule.is_scheduled() || token.history > 0) && token.mode == Actors::Processes {
+        return Err("scheduled rounds and histories run their actors as tasks".into());
+    }
+    if token.history > 0 {
+        return replay_history(&token, check_determinism);
     }
     let round = generate(token.seed, token.index, token.actors);
     println!("setup: {:?}", round.setup);
@@ -190,14 +207,7 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
         );
     }
     if let Some(turns) = &turns {
-        println!(
-            "turns ({} granted, {} escapes):",
-            turns.trace.len(),
-            turns.escapes
-        );
-        for (k, step) in turns.trace.iter().enumerate() {
-            println!("  {k:>4} {step}");
-        }
+        print_turns(turns);
     }
     println!("final: {final_view:?}");
     let passed = match judge(&round, &seen, &final_view) {
@@ -226,6 +236,76 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
     Ok(passed)
 }
 
+fn print_turns(turns: &Turns) {
+    println!(
+        "turns ({} granted, {} escapes):",
+        turns.trace.len(),
+        turns.escapes
+    );
+    for (k, step) in turns.trace.iter().enumerate() {
+        println!("  {k:>4} {step}");
+    }
+    for escape in &turns.escaped {
+        println!("  escape: {escape}");
+    }
+}
+
+/// A history's replay: each actor's events, the turns, the verdict.
+fn replay_history(token: &Token, check_determinism: bool) -> Result<bool, String> {
+    let history = history::generate(token.seed, token.index, token.actors, token.history);
+    println!("setup: {:?}", history.setup);
+    let run = execute_history(&history, token.schedule, token.interleaving);
+    for (i, (plan, events)) in history.actors.iter().zip(&run.events).enumerate() {
+        println!("actor {i} ({:?} handle):", plan.mode);
+        for e in events {
+            println!(
+                "  [{:>9} ns .. {:>9} ns] {:?}\n      => {:?}",
+                e.start, e.end, e.op, e.outcome
+            );
+        }
+    }
+    if let Some(turns) = &run.turns {
+        print_turns(turns);
+    }
+    println!("final: {:?}", run.view);
+    let passed = match history::judge(&history, &run.events, &run.view) {
+        Ok(order) => {
+            println!("linearized as (actor, op): {order:?}");
+            true
+        }
+        Err(why) => {
+            println!("FAIL: {why}");
+            false
+        }
+    };
+    if check_determinism {
+        let again = execute_history(&history, token.schedule, token.interleaving);
+        let outcomes = |run: &HistoryRun| -> Vec<Vec<Outcome>> {
+            run.events
+                .iter()
+                .map(|events| events.iter().map(|e| e.outcome.clone()).collect())
+                .collect()
+        };
+        let differs = if run.turns != again.turns {
+            Some("the granted turns differ")
+        } else if outcomes(&run) != outcomes(&again) {
+            Some("the outcomes differ")
+        } else if run.view != again.view {
+            Some("the final views differ")
+        } else {
+            None
+        };
+        match differs {
+            None => println!("deterministic: a second run granted the same turns and saw the same"),
+            Some(what) => {
+                println!("NOT deterministic: {what}");
+                return Ok(false);
+            }
+        }
+    }
+    Ok(passed)
+}
+
 type Run<'a> = (&'a [Seen], &'a stampede_model::View, Option<&'a Turns>);
 
 /// The first point where two runs of one round differ, if any.
@@ -247,4 +327,40 @@ fn divergence(first: Run, second: Run) -> Option<String> {
         }
     }
     (first.1 != second.1).then(|| "the final views differ".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_name_everything_and_read_back() {
+        let mut token = Token::of_campaign(7, 12, 5, Actors::Tasks, Schedule::Pct { depth: 3 });
+        let text = token.to_string();
+        assert!(text.starts_with("concurrent:7:12:5:tasks:pct3:"), "{text}");
+        assert_eq!(Token::parse(&text), Some((token, Some(harness_build()))));
+        token.history = 3;
+        token.interleaving = 99;
+        token.mode = Actors::Processes;
+        let text = token.to_string();
+        assert!(
+            text.starts_with("concurrent:7:12:5x3:processes:pct3:99@"),
+            "{text}"
+        );
+        assert_eq!(Token::parse(&text).map(|(t, _)| t), Some(token));
+        // Shorter forms: the campaign's interleaving seed, tasks, wild.
+        let wild = Token::of_campaign(7, 12, 5, Actors::Tasks, Schedule::Wild);
+        assert_eq!(Token::parse("concurrent:7:12:5"), Some((wild, None)));
+        assert_eq!(
+            Token::parse("concurrent:7:12:5:tasks:wild").map(|(t, _)| t),
+            Some(wild)
+        );
+        for bad in [
+            "concurrent:7:12",
+            "concurrent:7:12:5:threads:wild",
+            "seq:1:2",
+        ] {
+            assert_eq!(Token::parse(bad), None, "{bad}");
+        }
+    }
 }

@@ -145,7 +145,7 @@ struct State {
     strategy: Strategy,
     seed: u64,
     draws: u32,
-    escapes: u64,
+    escaped: Vec<String>,
 }
 
 impl State {
@@ -212,6 +212,8 @@ pub struct Scheduler {
 pub struct Turns {
     pub trace: Vec<Step>,
     pub escapes: u64,
+    /// What each escape was, at which turn.
+    pub escaped: Vec<String>,
 }
 
 impl Scheduler {
@@ -225,7 +227,7 @@ impl Scheduler {
             strategy: Strategy::Random,
             seed,
             draws: 0,
-            escapes: 0,
+            escaped: Vec::new(),
         };
         if let Schedule::Pct { depth } = schedule {
             let depth = u64::from(depth.max(1));
@@ -275,7 +277,8 @@ impl Scheduler {
                 if state.live.is_empty() && state.parked.is_empty() && state.running == 0 {
                     return Turns {
                         trace: std::mem::take(&mut state.trace),
-                        escapes: state.escapes,
+                        escapes: state.escaped.len() as u64,
+                        escaped: std::mem::take(&mut state.escaped),
                     };
                 }
                 state.settled().then(|| self.grant(&mut state))
@@ -287,7 +290,14 @@ impl Scheduler {
             if woken.is_err() {
                 let mut state = self.state.lock().unwrap();
                 if state.running == 0 && !state.parked.is_empty() {
-                    state.escapes += 1;
+                    let waiting: Vec<usize> = (state.live.iter())
+                        .filter(|a| !state.parked.iter().any(|p| p.actor == **a))
+                        .copied()
+                        .collect();
+                    let at = state.trace.len();
+                    state.escaped.push(format!(
+                        "turn {at}: granted after {STALL:?} without actors {waiting:?}, neither parked nor finished"
+                    ));
                     self.grant(&mut state);
                 }
             }
@@ -358,7 +368,13 @@ impl Turnstile for Gate {
             let mut state = self.scheduler.state.lock().unwrap();
             if !state.live.contains(&self.actor) {
                 // A call after its actor finished: no turn to wait for.
-                state.escapes += 1;
+                let at = state.trace.len();
+                state.escaped.push(format!(
+                    "turn {at}: actor {} {} {} after it finished",
+                    self.actor,
+                    call.name(),
+                    normalize(&path, &self.scheduler.root)
+                ));
                 return async {}.boxed();
             }
             let seq = state.issued[self.actor];

@@ -1,0 +1,298 @@
+//! Histories: each actor opens its own handle and runs a sequence of ops
+//! on it, so handles go stale (opened before another actor deleted and
+//! re-created a branch) and a read-only bystander reads the graph while it
+//! changes. The history is judged for linearizability against the model
+//! with real-time order (Wing & Gong's search, with failed prefixes
+//! memoized by model state, as Porcupine does): some total order of all
+//! ops must respect each actor's program order and every "a returned
+//! before b began", and reproduce every outcome and the final graph. The
+//! aggregate rules stay: each legacy ref is swept by at most one open, and
+//! together the opens swept what the model's opens sweep; a retryable
+//! outcome may have had no effect only with a cause among the other
+//! actors' ops.
+
+use std::collections::{BTreeSet, HashSet};
+use std::time::Instant;
+
+use proptest::prelude::*;
+use proptest::strategy::ValueTree;
+use proptest::test_runner::{Config, TestRunner};
+use serde::{Deserialize, Serialize};
+use stampede_engine::lance::io::ObjectStoreParams;
+use stampede_model::{ErrorKind, LegacyGraph, Mode, Model, Observation, Op, Outcome, View};
+
+use super::judge::{caused, same_outcome};
+use crate::runner::Runner;
+
+/// What each actor runs: a handle of `mode`, then `ops` on it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Plan {
+    pub mode: Mode,
+    pub ops: Vec<Op>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct History {
+    pub setup: Option<LegacyGraph>,
+    pub actors: Vec<Plan>,
+}
+
+/// One op of one actor as it happened: its outcome, and when it began and
+/// returned (nanoseconds since the round began).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub op: Op,
+    pub outcome: Outcome,
+    /// The refs an open swept.
+    pub swept: Vec<String>,
+    pub start: u64,
+    pub end: u64,
+}
+
+/// The ops of a history's read-only bystander: reads only.
+fn read_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        Just(Op::BranchList),
+        (
+            proptest::sample::select(vec!["main", "a", "b"]),
+            proptest::sample::select(vec!["Person", "Company"])
+        )
+            .prop_map(|(b, t)| Op::Scan {
+                branch: b.into(),
+                type_name: t.into(),
+            }),
+    ]
+}
+
+fn history(actors: usize, ops: usize) -> impl Strategy<Value = History> {
+    let writer = proptest::collection::vec(super::generate::actor_op(), 1..=ops).prop_map(|ops| {
+        Plan {
+            mode: Mode::ReadWrite,
+            // An actor whose draw was "open only" lists instead.
+            ops: ops
+                .into_iter()
+                .map(|op| op.unwrap_or(Op::BranchList))
+                .collect(),
+        }
+    });
+    let bystander = proptest::collection::vec(read_op(), ops..=ops).prop_map(|ops| Plan {
+        mode: Mode::ReadOnly,
+        ops,
+    });
+    (
+        proptest::option::weighted(0.4, super::generate::setup()),
+        proptest::collection::vec(writer, actors.saturating_sub(1)..=actors.saturating_sub(1)),
+        bystander,
+    )
+        .prop_map(|(setup, mut actors, bystander)| {
+            actors.push(bystander);
+            History { setup, actors }
+        })
+}
+
+/// History `index` of a campaign named by `seed`: `actors` actors (the
+/// last a read-only bystander), up to `ops` ops each.
+pub fn generate(seed: u64, index: u32, actors: usize, ops: usize) -> History {
+    let mut runner = TestRunner::new_with_rng(
+        Config::default(),
+        crate::seeds::round_rng(crate::seeds::derive(seed, index)),
+    );
+    history(actors, ops)
+        .new_tree(&mut runner)
+        .expect("a history")
+        .current()
+}
+
+/// One actor: open its handle, then run its ops, timing each.
+pub async fn act(root: &str, plan: Plan, params: ObjectStoreParams, epoch: Instant) -> Vec<Event> {
+    let now = || epoch.elapsed().as_nanos() as u64;
+    let mut runner = Runner::new(root, params);
+    let mut events = Vec::new();
+    for op in std::iter::once(Op::Open(plan.mode)).chain(plan.ops) {
+        let start = now();
+        let outcome = runner.apply(&op).await;
+        let end = now();
+        let swept = match &outcome {
+            Ok(Observation::Opened(report)) => report.swept.clone(),
+            _ => Vec::new(),
+        };
+        events.push(Event {
+            op,
+            outcome,
+            swept,
+            start,
+            end,
+        });
+    }
+    events
+}
+
+/// Judge a history: a linearization, as (actor, op index) in order.
+pub fn judge(
+    history: &History,
+    events: &[Vec<Event>],
+    final_view: &View,
+) -> Result<Vec<(usize, usize)>, String> {
+    let mut base = Model::default();
+    match &history.setup {
+        Some(graph) => base.apply(&Op::WriteLegacy(graph.clone())),
+        None => base.apply(&Op::Init),
+    }
+    .map_err(|e| format!("the model refused the setup: {e:?}"))?;
+    base.handle = None;
+    let mut swept = BTreeSet::new();
+    for name in events.iter().flatten().flat_map(|e| &e.swept) {
+        if !swept.insert(name.clone()) {
+            return Err(format!("{name} was swept by two opens"));
+        }
+    }
+    let withdrawn = events
+        .iter()
+        .flatten()
+        .filter_map(|e| match (&e.op, &e.outcome) {
+            (Op::BranchCreate { name, .. }, Err(kind)) if kind.is_retryable() => Some(name.clone()),
+            _ => None,
+        })
+        .collect();
+    let search = Search {
+        history,
+        events,
+        final_view,
+        swept: &swept,
+        withdrawn,
+        failed: HashSet::new(),
+    };
+    let mut search = search;
+    let mut state = State {
+        model: base,
+        handles: vec![None; events.len()],
+        next: vec![0; events.len()],
+        swept: BTreeSet::new(),
+    };
+    let mut order = Vec::new();
+    if search.extend(&mut state, &mut order) {
+        Ok(order)
+    } else {
+        Err(format!(
+            "no linearization explains the history\n  setup: {:?}\n  events: {events:#?}\n  final: {final_view:?}",
+            history.setup
+        ))
+    }
+}
+
+#[derive(Clone)]
+struct State {
+    model: Model,
+    /// Each actor's handle in the model.
+    handles: Vec<Option<Mode>>,
+    /// Each actor's next op.
+    next: Vec<usize>,
+    swept: BTreeSet<String>,
+}
+
+impl State {
+    fn key(&self) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}",
+            self.next, self.handles, self.model.graph, self.swept
+        )
+    }
+}
+
+struct Search<'a> {
+    history: &'a History,
+    events: &'a [Vec<Event>],
+    final_view: &'a View,
+    swept: &'a BTreeSet<String>,
+    withdrawn: BTreeSet<String>,
+    /// States from which no linearization was found.
+    failed: HashSet<String>,
+}
+
+impl Search<'_> {
+    fn extend(&mut self, state: &mut State, order: &mut Vec<(usize, usize)>) -> bool {
+        if state
+            .next
+            .iter()
+            .zip(self.events)
+            .all(|(n, e)| *n == e.len())
+        {
+            let mut model = state.model.clone();
+            model.handle = None;
+            let _ = model.apply(&Op::Open(Mode::ReadOnly));
+            return state.swept == *self.swept && model.view() == *self.final_view;
+        }
+        let key = state.key();
+        if self.failed.contains(&key) {
+            return false;
+        }
+        for a in 0..self.events.len() {
+            if !self.may_go_next(state, a) {
+                continue;
+            }
+            let mut next = state.clone();
+            if self.step(&mut next, a) {
+                order.push((a, state.next[a]));
+                if self.extend(&mut next, order) {
+                    return true;
+                }
+                order.pop();
+            }
+        }
+        self.failed.insert(key);
+        false
+    }
+
+    /// Actor `a`'s next op may be linearized now: no other actor's next op
+    /// returned before it began.
+    fn may_go_next(&self, state: &State, a: usize) -> bool {
+        let Some(event) = self.events[a].get(state.next[a]) else {
+            return false;
+        };
+        (0..self.events.len()).filter(|b| *b != a).all(|b| {
+            self.events[b]
+                .get(state.next[b])
+                .is_none_or(|other| other.end >= event.start)
+        })
+    }
+
+    /// Apply actor `a`'s next op to the model; whether its outcome is the
+    /// one seen.
+    fn step(&self, state: &mut State, a: usize) -> bool {
+        let event = &self.events[a][state.next[a]];
+        state.next[a] += 1;
+        state.model.handle = state.handles[a];
+        let legacy = self.history.setup.is_some();
+        if let (Err(kind), false) = (&event.outcome, matches!(event.op, Op::Open(_))) {
+            if kind.is_retryable() {
+                let mut tried = state.model.clone();
+                if tried.apply(&event.op) == event.outcome {
+                    state.model = tried;
+                } else if !self.caused(a, &event.op, *kind, legacy) {
+                    return false;
+                }
+                state.handles[a] = state.model.handle;
+                return true;
+            }
+        }
+        let expected = state.model.apply(&event.op);
+        if let Ok(Observation::Opened(report)) = &expected {
+            state.swept.extend(report.swept.iter().cloned());
+        }
+        state.handles[a] = state.model.handle;
+        same_outcome(&expected, &event.outcome, &self.withdrawn)
+    }
+
+    /// Whether another actor's ops could have caused actor `a`'s
+    /// retryable `kind` for `op`.
+    fn caused(&self, a: usize, op: &Op, kind: ErrorKind, legacy: bool) -> bool {
+        let others: Vec<Option<&Op>> = self
+            .events
+            .iter()
+            .enumerate()
+            .filter(|(b, _)| *b != a)
+            .flat_map(|(_, events)| events.iter().map(|e| Some(&e.op)))
+            .collect();
+        caused(Some(op), &others, legacy, kind)
+    }
+}
