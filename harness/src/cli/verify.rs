@@ -134,6 +134,21 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
     if !is_child {
         results.iter().for_each(crate::plan::print_crash_details);
         crate::plan::print_table(&results);
+        if budgets.history > 0 {
+            for r in results
+                .iter()
+                .filter(|r| r.campaign == Campaign::Concurrent)
+            {
+                println!(
+                    "concurrent histories ({} actors, up to {} ops each): {} ops judged for linearizability in {:.2} s of judging ({:.1} ms per history)",
+                    budgets.actors,
+                    budgets.history,
+                    r.ops,
+                    r.judge_seconds,
+                    1000.0 * r.judge_seconds / r.units.max(1) as f64
+                );
+            }
+        }
         if budgets.schedule.is_scheduled() {
             for r in results
                 .iter()
