@@ -458,7 +458,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             let run = execute_history(&h, budgets.schedule, token.interleaving);
             if let Some(turns) = &run.turns {
                 unit.grants = turns.trace.len() as u64;
-                unit.escapes = turns.escapes;
+                unit.escapes = turns.escapes();
             }
             let judged = Instant::now();
             if let Err(why) = history::judge(&h, &run.events, &run.view) {
@@ -488,7 +488,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             let (seen, view) = if budgets.schedule.is_scheduled() {
                 let scheduled = execute_scheduled(&round, budgets.schedule, seed);
                 unit.grants = scheduled.turns.trace.len() as u64;
-                unit.escapes = scheduled.turns.escapes;
+                unit.escapes = scheduled.turns.escapes();
                 (scheduled.seen, scheduled.view)
             } else {
                 execute_with(&round, actors, seed)

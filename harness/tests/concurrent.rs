@@ -131,7 +131,7 @@ fn open_finding_30_a_create_forks_before_it_is_visible() {
     use stampede_harness::concurrent::{execute_history, history};
     let h = history::generate(1, 18, 5, 3);
     let run = execute_history(&h, Schedule::Pct { depth: 3 }, 19);
-    assert_eq!(run.turns.as_ref().map(|t| t.escapes), Some(0));
+    assert_eq!(run.turns.as_ref().map(|t| t.escapes()), Some(0));
     assert!(
         history::judge(&h, &run.events, &run.view).is_err(),
         "finding 30 no longer reproduces: flip this test into a regression test"

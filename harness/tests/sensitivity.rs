@@ -170,7 +170,7 @@ fn scheduled_failures_replay_exactly() {
                 let (first, second) = with_planted(defect, || (run(index), run(index)));
                 assert!(first.0 && second.0, "{token} did not fail again");
                 assert_eq!(first.1, second.1, "{token}: the turns differ");
-                assert_eq!(first.1.escapes, 0, "{token}");
+                assert_eq!(first.1.escapes(), 0, "{token}");
                 let clean = with_planted_nothing(|| run(index));
                 assert!(!clean.0, "{token} fails clean too");
             }

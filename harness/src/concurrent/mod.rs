@@ -240,7 +240,7 @@ fn print_turns(turns: &Turns) {
     println!(
         "turns ({} granted, {} escapes):",
         turns.trace.len(),
-        turns.escapes
+        turns.escapes()
     );
     for (k, step) in turns.trace.iter().enumerate() {
         println!("  {k:>4} {step}");

@@ -211,9 +211,14 @@ pub struct Scheduler {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Turns {
     pub trace: Vec<Step>,
-    pub escapes: u64,
     /// What each escape was, at which turn.
     pub escaped: Vec<String>,
+}
+
+impl Turns {
+    pub fn escapes(&self) -> u64 {
+        self.escaped.len() as u64
+    }
 }
 
 impl Scheduler {
@@ -277,7 +282,6 @@ impl Scheduler {
                 if state.live.is_empty() && state.parked.is_empty() && state.running == 0 {
                     return Turns {
                         trace: std::mem::take(&mut state.trace),
-                        escapes: state.escaped.len() as u64,
                         escaped: std::mem::take(&mut state.escaped),
                     };
                 }
@@ -477,7 +481,7 @@ mod tests {
         for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
             let first = run(schedule, 7);
             assert_eq!(first.trace.len(), 12);
-            assert_eq!(first.escapes, 0);
+            assert_eq!(first.escapes(), 0);
             assert_eq!(first, run(schedule, 7), "{schedule:?}");
             let others: BTreeSet<_> = (0..8).map(|seed| run(schedule, seed).trace).collect();
             assert!(others.len() > 1, "{schedule:?} never varies the order");
