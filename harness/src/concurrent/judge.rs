@@ -181,6 +181,9 @@ pub(super) fn caused(
 enum Target {
     /// A branch's ref and tree: created, deleted, forked from.
     Ref(String),
+    /// The branches forked from a branch: a create adds one, and a delete
+    /// of the parent that sees it appear backs off.
+    Dependents(String),
     /// A branch's manifest head: what a load, merge, apply or migration
     /// commits on.
     Head(String),
@@ -207,7 +210,7 @@ fn touched(op: Option<&Op>) -> BTreeSet<Target> {
     );
     match op {
         Some(Op::BranchCreate { name, from }) => [r(name), r(from), Target::Schema].into(),
-        Some(Op::BranchDelete { name }) => [r(name)].into(),
+        Some(Op::BranchDelete { name }) => [r(name), Target::Dependents(name.clone())].into(),
         Some(Op::Load {
             branch, type_name, ..
         }) => [r(branch), h(branch), Target::Table(type_name.clone())].into(),
@@ -226,7 +229,7 @@ fn written(op: Option<&Op>, legacy: bool) -> BTreeSet<Target> {
         |b: &str| Target::Head(b.to_string()),
     );
     let mut out: BTreeSet<Target> = match op {
-        Some(Op::BranchCreate { name, .. }) => [r(name)].into(),
+        Some(Op::BranchCreate { name, from }) => [r(name), Target::Dependents(from.clone())].into(),
         Some(Op::BranchDelete { name }) => [r(name), h(name)].into(),
         Some(Op::Load {
             branch, type_name, ..
@@ -252,4 +255,35 @@ fn withdrawn_creates(round: &Round, seen: &[Seen]) -> BTreeSet<String> {
             _ => None,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The causes a conflict may have, each with a control that is not one.
+    #[test]
+    fn a_conflict_needs_a_writer_of_what_it_depends_on() {
+        let conflict =
+            |mine: &Op, other: &Op| caused(Some(mine), &[Some(other)], false, ErrorKind::Conflict);
+        let delete_a = Op::delete("a");
+        // A delete backs off when a branch is forked from it meanwhile.
+        assert!(conflict(&delete_a, &Op::create("b", "a")));
+        assert!(!conflict(&delete_a, &Op::create("b", "main")));
+        // A create backs off when its parent goes, or for a same-name racer.
+        let create_b = Op::create("b", "a");
+        assert!(conflict(&create_b, &delete_a));
+        assert!(conflict(&create_b, &Op::create("b", "main")));
+        assert!(!conflict(&create_b, &Op::create("c", "a")));
+        assert!(!conflict(&create_b, &Op::BranchList));
+        // On a legacy graph every opener commits on main.
+        let list = Op::BranchList;
+        assert!(!conflict(&list, &list));
+        assert!(caused(
+            Some(&list),
+            &[Some(&list)],
+            true,
+            ErrorKind::Conflict
+        ));
+    }
 }
