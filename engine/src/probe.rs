@@ -166,7 +166,7 @@ struct Faults {
 /// Deterministic turn-taking at the storage boundary. Every call through a
 /// probe that has one parks in `park` until its turn is granted, and the
 /// [`Turn`] it holds tells `done` when the call is over (for a listing:
-/// when its stream is dropped).
+/// when its stream is dropped; for a get: when its body is).
 pub trait Turnstile: Send + Sync + fmt::Debug {
     /// Wait for this call's turn.
     fn park(&self, call: Call, path: String) -> BoxFuture<'static, ()>;
