@@ -52,6 +52,19 @@ fn provenance(report: &Report, source: &str) -> String {
     )
 }
 
+/// `campaign`'s result in `report`, or a line in `out` saying it has none.
+fn result_of<'r>(
+    report: &'r Report,
+    campaign: Campaign,
+    out: &mut String,
+) -> Option<&'r crate::plan::CampaignResult> {
+    let found = report.results.iter().find(|r| r.campaign == campaign);
+    if found.is_none() {
+        let _ = writeln!(out, "(this report has no {} campaign)", campaign.name());
+    }
+    found
+}
+
 /// The plan's table: one row per campaign.
 pub fn plan_table(report: &Report, source: &str) -> String {
     let mut out = provenance(report, source);
@@ -66,12 +79,7 @@ pub fn plan_table(report: &Report, source: &str) -> String {
 /// The crash campaign per operation: writes, states, violations, residue.
 pub fn crash_table(report: &Report, source: &str) -> String {
     let mut out = provenance(report, source);
-    let Some(crash) = report
-        .results
-        .iter()
-        .find(|r| r.campaign == Campaign::Crash)
-    else {
-        out.push_str("(this report has no crash campaign)\n");
+    let Some(crash) = result_of(report, Campaign::Crash, &mut out) else {
         return out;
     };
     out.push_str(
@@ -97,12 +105,7 @@ pub fn crash_table(report: &Report, source: &str) -> String {
 /// time, failures.
 pub fn damage_summary(report: &Report, source: &str) -> String {
     let mut out = provenance(report, source);
-    let Some(damage) = report
-        .results
-        .iter()
-        .find(|r| r.campaign == Campaign::Damage)
-    else {
-        out.push_str("(this report has no damage campaign)\n");
+    let Some(damage) = result_of(report, Campaign::Damage, &mut out) else {
         return out;
     };
     let sampled = match report.budgets.damage_stride {

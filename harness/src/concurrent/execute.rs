@@ -1,6 +1,8 @@
 //! Running a round on a real graph: actors as tokio tasks or as `stampede
 //! actor` processes, each through its own interleaving injector.
 
+use std::sync::Arc;
+
 use stampede_engine::probe::{FaultPlan, Probe};
 use stampede_model::{LegacyGraph, Mode, Observation, Op, View};
 
@@ -32,18 +34,14 @@ pub fn execute(round: &Round) -> (Vec<Seen>, View) {
 /// is seeded by `seeds::mix(seed, i)`.
 pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, View) {
     let (observer, root) = prepare(&round.setup);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(4)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let seen = runtime.block_on(run_actors(round, |i, op| {
+    let interleaving = Interleaving::new(Schedule::Wild, seed, round.actors.len(), &root);
+    let (seen, _) = interleaving.run(run_actors(round, |i, op| {
         let root = root.clone();
-        let injector = crate::seeds::mix(seed, i);
+        let params = interleaving.params(i);
         async move {
             match actors {
-                Actors::Tasks => act(&root, op, Some(injector)).await,
-                Actors::Processes => act_in_process(&root, op, injector).await,
+                Actors::Tasks => act_with(&root, op, params).await,
+                Actors::Processes => act_in_process(&root, op, crate::seeds::mix(seed, i)).await,
             }
         }
     }));
@@ -63,33 +61,88 @@ pub struct Scheduled {
 /// grants chosen by `schedule` from `seed`.
 pub fn execute_scheduled(round: &Round, schedule: Schedule, seed: u64) -> Scheduled {
     let (observer, root) = prepare(&round.setup);
-    // One thread: which task runs next is the runtime's FIFO order, never
-    // a race between worker threads.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let path_root = root.trim_start_matches("file-object-store://").to_string();
-    let scheduler = Scheduler::new(schedule, seed, round.actors.len(), &path_root);
-    let (seen, turns) = runtime.block_on(async {
-        let turns = tokio::spawn(scheduler.clone().drive());
-        let seen = run_actors(round, |i, op| {
-            let (root, scheduler) = (root.clone(), scheduler.clone());
-            async move {
-                let probe = Probe::new();
-                probe.set_turnstile(Some(scheduler.gate(i)));
-                let seen = act_with(&root, op, probe.params()).await;
-                scheduler.finish(i);
-                seen
-            }
-        })
-        .await;
-        (seen, turns.await.expect("the scheduler panicked"))
-    });
+    let interleaving = Interleaving::new(schedule, seed, round.actors.len(), &root);
+    let (seen, turns) = interleaving.run(run_actors(round, |i, op| {
+        let (root, params, done) = (root.clone(), interleaving.params(i), interleaving.done(i));
+        async move {
+            let seen = act_with(&root, op, params).await;
+            done();
+            seen
+        }
+    }));
     Scheduled {
         seen,
         view: final_view(observer, &root),
-        turns,
+        turns: turns.expect("a scheduled round has turns"),
+    }
+}
+
+/// How one round's actors interleave: through seeded delay injectors on
+/// four threads (`wild`), or taking turns at a scheduler on one thread
+/// (which task runs next is then the runtime's FIFO order, never a race
+/// between worker threads).
+struct Interleaving {
+    seed: u64,
+    scheduler: Option<Arc<Scheduler>>,
+}
+
+impl Interleaving {
+    fn new(schedule: Schedule, seed: u64, actors: usize, root: &str) -> Interleaving {
+        let path_root = root.trim_start_matches("file-object-store://");
+        Interleaving {
+            seed,
+            scheduler: schedule
+                .is_scheduled()
+                .then(|| Scheduler::new(schedule, seed, actors, path_root)),
+        }
+    }
+
+    /// The store parameters of actor `actor`: its probe, with its injector
+    /// or its turnstile.
+    fn params(&self, actor: usize) -> ObjectStoreParams {
+        match &self.scheduler {
+            Some(scheduler) => {
+                let probe = Probe::new();
+                probe.set_turnstile(Some(scheduler.gate(actor)));
+                probe.params()
+            }
+            None => injector_params(crate::seeds::mix(self.seed, actor)),
+        }
+    }
+
+    /// What actor `actor` calls when it is done (the scheduler stops
+    /// waiting for it).
+    fn done(&self, actor: usize) -> impl FnOnce() + Send + 'static {
+        let scheduler = self.scheduler.clone();
+        move || {
+            if let Some(scheduler) = scheduler {
+                scheduler.finish(actor);
+            }
+        }
+    }
+
+    /// Run the actors' `work` (with the scheduler granting turns, if
+    /// scheduled); its result and the turns granted.
+    fn run<T>(&self, work: impl std::future::Future<Output = T>) -> (T, Option<Turns>) {
+        let runtime = match self.scheduler {
+            Some(_) => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build(),
+            None => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(4)
+                .enable_all()
+                .build(),
+        }
+        .expect("a runtime");
+        runtime.block_on(async {
+            let turns = self.scheduler.clone().map(|s| tokio::spawn(s.drive()));
+            let out = work.await;
+            let turns = match turns {
+                Some(turns) => Some(turns.await.expect("the scheduler panicked")),
+                None => None,
+            };
+            (out, turns)
+        })
     }
 }
 
@@ -135,48 +188,16 @@ pub struct HistoryRun {
 /// storage boundary (scheduled, on one).
 pub fn execute_history(history: &History, schedule: Schedule, seed: u64) -> HistoryRun {
     let (observer, root) = prepare(&history.setup);
-    let runtime = if schedule.is_scheduled() {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(4)
-            .enable_all()
-            .build()
-    }
-    .expect("a runtime");
-    let path_root = root.trim_start_matches("file-object-store://").to_string();
-    let scheduler = schedule
-        .is_scheduled()
-        .then(|| Scheduler::new(schedule, seed, history.actors.len(), &path_root));
+    let interleaving = Interleaving::new(schedule, seed, history.actors.len(), &root);
     let epoch = std::time::Instant::now();
-    let (events, turns) = runtime.block_on(async {
-        let turns = scheduler.clone().map(|s| tokio::spawn(s.drive()));
-        let events = spawn_all(history.actors.iter().cloned(), |i, plan| {
-            let (root, scheduler) = (root.clone(), scheduler.clone());
-            async move {
-                let probe = Probe::new();
-                match &scheduler {
-                    Some(s) => probe.set_turnstile(Some(s.gate(i))),
-                    None => {
-                        probe.set_plan(Some(FaultPlan::interleaving(crate::seeds::mix(seed, i))))
-                    }
-                }
-                let events = super::history::act(&root, plan, probe.params(), epoch).await;
-                if let Some(s) = &scheduler {
-                    s.finish(i);
-                }
-                events
-            }
-        })
-        .await;
-        let turns = match turns {
-            Some(t) => Some(t.await.expect("the scheduler panicked")),
-            None => None,
-        };
-        (events, turns)
-    });
+    let (events, turns) = interleaving.run(spawn_all(history.actors.iter().cloned(), |i, plan| {
+        let (root, params, done) = (root.clone(), interleaving.params(i), interleaving.done(i));
+        async move {
+            let events = super::history::act(&root, plan, params, epoch).await;
+            done();
+            events
+        }
+    }));
     HistoryRun {
         events,
         view: final_view(observer, &root),
@@ -211,15 +232,15 @@ fn final_view(observer: Stampede, root: &str) -> View {
 /// One actor: open read-write (through an interleaving injector when
 /// seeded), then run `op` through the one op runner.
 pub async fn act(root: &str, op: Option<Op>, injector: Option<u64>) -> Seen {
-    let params = match injector {
-        Some(seed) => {
-            let probe = Probe::new();
-            probe.set_plan(Some(FaultPlan::interleaving(seed)));
-            probe.params()
-        }
-        None => Default::default(),
-    };
+    let params = injector.map(injector_params).unwrap_or_default();
     act_with(root, op, params).await
+}
+
+/// Store parameters whose probe follows the interleaving injector `seed`.
+fn injector_params(seed: u64) -> ObjectStoreParams {
+    let probe = Probe::new();
+    probe.set_plan(Some(FaultPlan::interleaving(seed)));
+    probe.params()
 }
 
 /// One actor with these store parameters (a probe's): open read-write,

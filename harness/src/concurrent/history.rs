@@ -154,7 +154,7 @@ pub fn judge(
             _ => None,
         })
         .collect();
-    let search = Search {
+    let mut search = Search {
         history,
         events,
         final_view,
@@ -162,7 +162,6 @@ pub fn judge(
         withdrawn,
         failed: HashSet::new(),
     };
-    let mut search = search;
     let mut state = State {
         model: base,
         handles: vec![None; events.len()],
