@@ -43,13 +43,6 @@ for n in ["0", "10", "100", "1000"]:
     print(f"  {n:>5} refs  stampede {ms(ours):>12}   naive force_delete {ms(naive):>12}   speedup {ratio(naive, ours)}")
 print(f"  growth 100 -> 1000 refs: stampede {ratio(mean('sweep', 'stampede_open', '1000'), mean('sweep', 'stampede_open', '100'))}, "
       f"naive {ratio(mean('sweep', 'naive_force_delete', '1000'), mean('sweep', 'naive_force_delete', '100'))}")
-case = mean("harness", "sequential_case_30_ops")
-bench = root / "harness" / "sequential_case_30_ops" / "new" / "benchmark.json"
-if case and bench.exists():
-    ops = json.loads(bench.read_text()).get("throughput", {}).get("Elements")
-    if ops:
-        print(f"harness: one sequential case ({ops} engine ops) in {ms(case)}: {ops / case:.0f} ops/s")
-
 
 def svg_plot(path):
     """Open latency as a log-scale bar chart (an SVG: no plotting library

@@ -37,5 +37,9 @@ check --workspace -e normal,build,dev --features stampede-harness/defects
 check -p stampede-harness -e normal,build
 check -p stampede-harness -e normal,build,dev --features defects
 check -p stampede-engine -p stampede-harness -e normal,build,dev
+# `make throughput` and `make profile-study`: the campaigns bench and the
+# report binaries.
+check -p stampede-benches -e normal,build,dev
+check -p stampede-benches -e normal,build
 [ "$status" = 0 ] && echo "one-build: every invocation resolves the same third-party features"
 exit "$status"

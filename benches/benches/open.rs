@@ -6,7 +6,8 @@
 //! - `sweep/*`: a read-write open of a v2 graph with N `__run__` refs (fresh
 //!   copy per iteration) against the naive sweep with Lance's own
 //!   `force_delete_branch`, which re-lists every ref per call.
-//! - `harness/*`: one sequential case of the campaign (ops per second).
+//!
+//! The campaigns' own throughput is `benches/campaigns.rs`.
 
 use std::sync::Arc;
 
@@ -113,22 +114,5 @@ fn sweep(c: &mut Criterion) {
     group.finish();
 }
 
-fn harness_throughput(c: &mut Criterion) {
-    let mut group = c.benchmark_group("harness");
-    group.sample_size(10);
-    // A fixed case: its op count is the throughput unit.
-    let seed = stampede_harness::seeds::derive(1, 0);
-    let ops = {
-        let before = stampede_harness::sequential::machine::engine_ops();
-        stampede_harness::sequential::run_case(seed, 30).expect("the case passes");
-        stampede_harness::sequential::machine::engine_ops() - before
-    };
-    group.throughput(Throughput::Elements(ops));
-    group.bench_function("sequential_case_30_ops", |b| {
-        b.iter(|| stampede_harness::sequential::run_case(seed, 30).expect("the case passes"))
-    });
-    group.finish();
-}
-
-criterion_group!(benches, open_latency, sweep, harness_throughput);
+criterion_group!(benches, open_latency, sweep);
 criterion_main!(benches);

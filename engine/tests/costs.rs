@@ -15,7 +15,7 @@ use std::sync::Arc;
 use common::TempGraph;
 use serde_json::json;
 use stampede_engine::legacy::{LegacySpec, LegacyVersion};
-use stampede_engine::probe::Probe;
+use stampede_engine::probe::{Call, FaultPlan, Probe};
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::{Graph, Mode};
 
@@ -103,4 +103,36 @@ async fn cost_of_load_and_apply() {
     let desired = EXAMPLE_SCHEMA.replace("age: I32?", "age: I32?\n    email: String?");
     g.apply_schema(&desired).await.unwrap();
     golden("cost_apply_add_property", &probe);
+}
+
+/// A process that died calls nothing more: each call after the death is
+/// refused once, never retried. Lance retries a listing that fails with an
+/// I/O-like error 5 times, 0.1 to 1.6 s apart, which once made a crash state
+/// of `open-v1` wait 1.2 s for a process that was already dead; the control
+/// is the same open with every call a transient error, whose refused
+/// listings Lance does retry.
+// A paused clock: the control's retries wait 3 s of Lance's backoff.
+#[tokio::test(start_paused = true)]
+async fn a_dead_process_calls_each_refused_listing_once() {
+    let (t, _) = TempGraph::object_store().with_init().await;
+    let probe = Probe::new();
+    let g = probed(&t, Mode::ReadWrite, &probe).await;
+    probe.die_at_write(1);
+    let _ = g.branch_create("a", "main").await;
+    assert!(probe.died(), "the create's first write is the death");
+    probe.reset();
+    let dead = Graph::open_with(&t.root, Mode::ReadOnly, probe.params()).await;
+    assert!(dead.is_err(), "a dead process opens nothing");
+    let dead_listings = probe.counts().get(&Call::List).copied().unwrap_or(0);
+
+    let flaky = Probe::new();
+    flaky.set_plan(Some(FaultPlan::faults(1, 1000, 0)));
+    let failed = Graph::open_with(&t.root, Mode::ReadOnly, flaky.params()).await;
+    assert!(failed.is_err(), "every call failed");
+    let flaky_listings = flaky.counts().get(&Call::List).copied().unwrap_or(0);
+    assert!(
+        flaky_listings > 1,
+        "control: transient errors are retried ({flaky_listings} listings)"
+    );
+    assert_eq!(dead_listings, 1, "the dead open lists once and stops");
 }

@@ -54,10 +54,7 @@ impl Stampede {
         let root = dir.path().join("g0").to_string_lossy().into_owned();
         Stampede {
             scheme: "",
-            runtime: tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("a tokio runtime"),
+            runtime: serial_runtime(),
             dir,
             generation: 0,
             runner: Runner::new(&root, ObjectStoreParams::default()),
@@ -90,6 +87,11 @@ impl Stampede {
         &self.runner.root
     }
 
+    /// The directory of this adapter's own graph (not of one it observes).
+    pub fn graph_path(&self) -> std::path::PathBuf {
+        self.dir.path().join(format!("g{}", self.generation))
+    }
+
     /// An adapter observing an existing graph root (a campaign's shared
     /// graph), with no handle yet.
     pub fn observing(root: &str) -> Self {
@@ -109,6 +111,20 @@ impl Stampede {
             .ok_or(ErrorKind::NotInitialized)?;
         self.runtime.block_on(f(graph))
     }
+}
+
+/// The runtime of a serial campaign (sequential, crash, faults, and every
+/// observer): one thread, and a paused clock, so that a wait of the engine
+/// or of Lance (a retry's backoff after an injected error, a create polling
+/// a lock left behind) passes at once: nothing else in the process could
+/// act during it. Storage calls run on tokio's blocking pool, which holds
+/// the clock while they run, so no timeout fires early because of one.
+pub fn serial_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .start_paused(true)
+        .build()
+        .expect("a tokio runtime")
 }
 
 impl Default for Stampede {

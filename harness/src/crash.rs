@@ -30,6 +30,7 @@ use stampede_model::{Desired, LegacyStamp, Mode, Model, Op, RowInput, SchemaSpec
 
 use crate::adapter::{Stampede, SystemUnderTest};
 use crate::effects::{candidates, expect, matching, observe, outcome_fits, Candidate};
+use crate::files::{self, contents, Files};
 use crate::plan::{Campaign, Failure};
 
 /// One writing operation and the graph it runs on.
@@ -237,123 +238,159 @@ struct Prepared {
     probe: std::sync::Arc<Probe>,
 }
 
-fn prepare(scenario: &Scenario) -> Result<Prepared, String> {
-    let mut sut = Stampede::through_object_store();
-    let mut model = Model::default();
-    for op in &scenario.setup {
-        let (seen, expected) = (sut.apply(op), model.apply(op));
+/// A scenario's graph after its setup, built once: every state puts its
+/// files back in place (see `files`) instead of running the setup through
+/// Lance again.
+pub struct Template {
+    scenario: Scenario,
+    /// Owns the graph's directory.
+    setup: Stampede,
+    files: Files,
+    model: Model,
+}
+
+impl Template {
+    /// Run the setup on both sides; they must agree.
+    pub fn new(scenario: &Scenario) -> Result<Template, String> {
+        let mut setup = Stampede::through_object_store();
+        let mut model = Model::default();
+        for op in &scenario.setup {
+            let (seen, expected) = (setup.apply(op), model.apply(op));
+            if seen != expected {
+                return Err(format!(
+                    "setup op {op:?}: engine {seen:?}, model {expected:?}"
+                ));
+            }
+        }
+        Ok(Template {
+            scenario: scenario.clone(),
+            files: contents(&setup.graph_path()),
+            setup,
+            model,
+        })
+    }
+
+    /// The graph as the setup left it, through a handle that carries a new
+    /// probe (an init or an open makes its own handle).
+    fn prepare(&self) -> Result<Prepared, String> {
+        files::restore(&self.setup.graph_path(), &self.files)?;
+        let mut sut = Stampede::observing(self.setup.root());
+        let mut model = self.model.clone();
+        let probe = Probe::new();
+        sut.use_params(probe.params());
+        if !matches!(self.scenario.op, Op::Init | Op::Open(_)) {
+            let (seen, expected) = (
+                sut.apply(&Op::Open(Mode::ReadWrite)),
+                model.apply(&Op::Open(Mode::ReadWrite)),
+            );
+            if seen != expected {
+                return Err(format!("setup reopen: engine {seen:?}, model {expected:?}"));
+            }
+        }
+        Ok(Prepared { sut, model, probe })
+    }
+
+    /// Run the op once without dying: its outcome must be the model's;
+    /// return its durable writes.
+    pub fn count_writes(&self) -> Result<u64, String> {
+        let mut prepared = self.prepare()?;
+        let op = &self.scenario.op;
+        prepared.probe.die_at_write(u64::MAX);
+        let seen = prepared.sut.apply(op);
+        let expected = prepared.model.apply(op);
         if seen != expected {
             return Err(format!(
-                "setup op {op:?}: engine {seen:?}, model {expected:?}"
+                "clean run of {op:?}: engine {seen:?}, model {expected:?}"
             ));
         }
+        Ok(prepared.probe.writes())
     }
-    let probe = Probe::new();
-    sut.use_params(probe.params());
-    if !matches!(scenario.op, Op::Init | Op::Open(_)) {
-        // The op runs through a handle that carries the probe.
-        let (seen, expected) = (
-            sut.apply(&Op::Open(Mode::ReadWrite)),
-            model.apply(&Op::Open(Mode::ReadWrite)),
-        );
-        if seen != expected {
-            return Err(format!("setup reopen: engine {seen:?}, model {expected:?}"));
-        }
-    }
-    Ok(Prepared { sut, model, probe })
 }
 
-/// Run the op once without dying: its outcome must be the model's; return
-/// its durable writes.
+/// [`Template::count_writes`] of a scenario's own template.
 pub fn count_writes(scenario: &Scenario) -> Result<u64, String> {
-    let mut prepared = prepare(scenario)?;
-    prepared.probe.die_at_write(u64::MAX);
-    let seen = prepared.sut.apply(&scenario.op);
-    let expected = prepared.model.apply(&scenario.op);
-    if seen != expected {
-        return Err(format!(
-            "clean run of {:?}: engine {seen:?}, model {expected:?}",
-            scenario.op
-        ));
-    }
-    Ok(prepared.probe.writes())
+    Template::new(scenario)?.count_writes()
 }
 
-/// Kill the op at write `state.k` (and the recovering open at write
-/// `state.j`), then judge what storage holds.
+/// [`Template::judge`] of a scenario's own template (one state alone, as a
+/// replay runs it).
 pub fn judge_state(scenario: &Scenario, state: &State) -> Result<Judged, String> {
-    let mut prepared = prepare(scenario)?;
-    let op = &scenario.op;
-    prepared.probe.die_at_write(state.k);
-    let outcome = prepared.sut.apply(op);
-    let pre = prepared.model.clone();
-    let expected = prepared.model.clone().apply(op);
-    let root = prepared.sut.root().to_string();
-    if !prepared.probe.died() && outcome != expected {
-        return Err(format!(
-            "the op finished before write {} with {outcome:?}, the model says {expected:?}",
-            state.k
-        ));
-    }
-    let all = candidates(&pre, op);
-    let fits = |c: &&Candidate| outcome_fits(op, &outcome, &expected, c);
+    Template::new(scenario)?.judge(state)
+}
 
-    // 1. Before any recovery, as a reader sees it.
-    let mut allowed: Vec<&Candidate> = all.iter().collect();
-    if !matches!(op, Op::Open(_)) {
-        let seen = observe(&root, Mode::ReadOnly);
-        allowed = matching(&all, Mode::ReadOnly, &seen)
-            .into_iter()
-            .filter(fits)
-            .collect();
-        if allowed.is_empty() {
+impl Template {
+    /// Kill the op at write `state.k` (and the recovering open at write
+    /// `state.j`), then judge what storage holds.
+    pub fn judge(&self, state: &State) -> Result<Judged, String> {
+        let mut prepared = self.prepare()?;
+        let op = &self.scenario.op;
+        prepared.probe.die_at_write(state.k);
+        let outcome = prepared.sut.apply(op);
+        let pre = prepared.model.clone();
+        let expected = prepared.model.clone().apply(op);
+        let root = prepared.sut.root().to_string();
+        if !prepared.probe.died() && outcome != expected {
             return Err(format!(
+                "the op finished before write {} with {outcome:?}, the model says {expected:?}",
+                state.k
+            ));
+        }
+        let all = candidates(&pre, op);
+        let fits = |c: &&Candidate| outcome_fits(op, &outcome, &expected, c);
+
+        // 1. Before any recovery, as a reader sees it.
+        let mut allowed: Vec<&Candidate> = all.iter().collect();
+        if !matches!(op, Op::Open(_)) {
+            let seen = observe(&root, Mode::ReadOnly);
+            allowed = matching(&all, Mode::ReadOnly, &seen)
+                .into_iter()
+                .filter(fits)
+                .collect();
+            if allowed.is_empty() {
+                return Err(format!(
                 "after the death (op said {outcome:?}), a read-only open sees neither the invisible nor the applied state:\n  seen: {seen:?}\n  invisible: {:?}",
                 expect(&all[0], Mode::ReadOnly)
             ));
+            }
         }
-    }
 
-    // 2. The recovering read-write open, itself killed once if asked.
-    let recovery = Probe::new();
-    {
-        let mut recovering = Stampede::observing(&root);
-        recovering.use_params(recovery.params());
-        recovery.die_at_write(state.j.unwrap_or(u64::MAX));
-        let _ = recovering.apply(&Op::Open(Mode::ReadWrite));
-    }
-    let recovery_writes = recovery.writes();
-    let seen = observe(&root, Mode::ReadWrite);
-    let converged: Vec<&Candidate> = matching(&all, Mode::ReadWrite, &seen)
-        .into_iter()
-        .filter(|c| allowed.iter().any(|a| a.label == c.label))
-        .filter(fits)
-        .collect();
-    let Some(candidate) = converged.first() else {
-        return Err(format!(
+        // 2. The recovering read-write open, itself killed once if asked.
+        let recovery = Probe::new();
+        {
+            let mut recovering = Stampede::observing(&root);
+            recovering.use_params(recovery.params());
+            recovery.die_at_write(state.j.unwrap_or(u64::MAX));
+            let _ = recovering.apply(&Op::Open(Mode::ReadWrite));
+        }
+        let recovery_writes = recovery.writes();
+        let seen = observe(&root, Mode::ReadWrite);
+        let converged: Vec<&Candidate> = matching(&all, Mode::ReadWrite, &seen)
+            .into_iter()
+            .filter(|c| allowed.iter().any(|a| a.label == c.label))
+            .filter(fits)
+            .collect();
+        let Some(candidate) = converged.first() else {
+            return Err(format!(
             "after the recovering open, the graph is neither the invisible nor the applied state (op said {outcome:?}):\n  seen: {seen:?}\n  invisible: {:?}\n  applied: {:?}",
             expect(&all[0], Mode::ReadWrite),
             expect(&all[1], Mode::ReadWrite)
         ));
-    };
+        };
 
-    let residue = residue(&root);
-    recover(&root, op, candidate)?;
-    Ok(Judged {
-        recovery_writes,
-        residue,
-        label: candidate.label,
-    })
+        let residue = residue(&root);
+        recover(&root, op, candidate)?;
+        Ok(Judged {
+            recovery_writes,
+            residue,
+            label: candidate.label,
+        })
+    }
 }
 
 /// `check`'s problems and residue notes after recovery (a graph that init
 /// never made has none to report).
 fn residue(root: &str) -> Vec<String> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    match runtime.block_on(stampede_engine::check::check(root)) {
+    match crate::adapter::serial_runtime().block_on(stampede_engine::check::check(root)) {
         Ok(report) => report
             .problems
             .iter()
@@ -421,7 +458,12 @@ pub fn run_scenario(
         name: scenario.name,
         ..ScenarioReport::default()
     };
-    let writes = match count_writes(scenario) {
+    let template = Template::new(scenario);
+    let writes = match template
+        .as_ref()
+        .map_err(Clone::clone)
+        .and_then(Template::count_writes)
+    {
         Ok(w) => w,
         Err(what) => {
             report.violations.push(Failure {
@@ -437,7 +479,10 @@ pub fn run_scenario(
     let mut judge = |state: State, report: &mut ScenarioReport| -> Option<Judged> {
         progress(&state);
         report.states += 1;
-        match judge_state(scenario, &state) {
+        let template = template
+            .as_ref()
+            .expect("the setup ran, or no write was counted");
+        match template.judge(&state) {
             Ok(judged) => {
                 for kind in &judged.residue {
                     *report.residue.entry(kind.clone()).or_default() += 1;

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use stampede_model::{LegacyStamp, Mode, Op, Value, View};
 
 use crate::adapter::{Stampede, SystemUnderTest};
+use crate::files::{contents, Files};
 use crate::plan::{Campaign, Failure};
 
 /// How long any one command may take on a damaged graph.
@@ -230,7 +231,7 @@ pub struct Built {
     _sut: Stampede,
     pub root: PathBuf,
     /// Every file of the undamaged graph.
-    pristine: BTreeMap<PathBuf, Vec<u8>>,
+    pristine: Files,
     /// The contents before the last build op of the files it changed
     /// (relative paths): what an `older` mutation restores.
     pub older: BTreeMap<PathBuf, Vec<u8>>,
@@ -271,14 +272,7 @@ pub fn build(graph: CorpusGraph) -> Result<Built, String> {
 impl Built {
     /// Put the graph back exactly as built.
     fn restore(&self) -> Result<(), String> {
-        let _ = std::fs::remove_dir_all(&self.root);
-        for (path, bytes) in &self.pristine {
-            if let Some(parent) = path.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
-            }
-            std::fs::write(path, bytes).map_err(|e| e.to_string())?;
-        }
-        Ok(())
+        crate::files::restore(&self.root, &self.pristine)
     }
 }
 
@@ -522,26 +516,6 @@ fn read_only_commands(built: &Built, root: &str) -> Vec<Vec<String>> {
     for branch in built.graph.branches {
         for type_name in TYPES {
             out.push(s(&["scan", root, branch, type_name, "--json"]));
-        }
-    }
-    out
-}
-
-/// Every file under `root` with its contents.
-fn contents(root: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
-            continue;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                stack.push(path);
-            } else if let Ok(bytes) = std::fs::read(&path) {
-                out.insert(path, bytes);
-            }
         }
     }
     out

@@ -10,6 +10,7 @@ pub mod damage;
 pub mod effects;
 pub mod faults;
 pub mod figures;
+pub mod files;
 pub mod junit;
 pub mod plan;
 pub mod quiet;

@@ -43,6 +43,16 @@ impl Campaign {
         }
     }
 
+    /// Whether the campaign has no end of its own (its units are generated
+    /// from seeds), so a time budget decides how many it runs; the others
+    /// enumerate a fixed set of units and always run all of it.
+    pub fn open_ended(self) -> bool {
+        matches!(
+            self,
+            Campaign::Sequential | Campaign::Concurrent | Campaign::Faults
+        )
+    }
+
     /// What the table counts: crash scenarios run as many states.
     pub fn unit(self) -> &'static str {
         match self {
@@ -80,6 +90,16 @@ pub struct Budgets {
     /// Damage campaign: judge every n-th damaged graph of each corpus graph
     /// (1: all of them).
     pub damage_stride: u32,
+    /// A time budget for each open-ended campaign: it runs units until this
+    /// many seconds have passed, its count (`cases`, `rounds`,
+    /// `fault_cases`) a cap. With `--jobs`, every job has the whole budget.
+    #[serde(default)]
+    pub seconds: Option<f64>,
+    /// A time budget for the whole plan: the campaigns of fixed size run
+    /// first, then the open-ended ones share what is left (each gets its
+    /// share in `seconds`).
+    #[serde(default)]
+    pub plan_seconds: Option<f64>,
     /// A proptest regression file the sequential campaign replays first
     /// and records failures in (the test suite's; never a shard's).
     #[serde(skip)]
@@ -105,6 +125,8 @@ impl Budgets {
         second_death_stride: 1,
         loom_bound: 3,
         damage_stride: 1,
+        seconds: None,
+        plan_seconds: None,
         regressions: None,
     };
 }
@@ -557,12 +579,26 @@ pub fn run(
     let start = Instant::now();
     let mut result = CampaignResult::new(campaign);
     let total = unit_count(campaign, budgets);
-    let progress = Progress::new(campaign, u64::from(total), quiet);
+    let deadline = budgets
+        .seconds
+        .filter(|_| campaign.open_ended())
+        .map(std::time::Duration::from_secs_f64);
+    let progress = match deadline {
+        Some(d) => Progress::timed(campaign, d, quiet),
+        None => Progress::new(campaign, u64::from(total), quiet),
+    };
     for index in (0..total).filter(|i| shard.owns(*i)) {
+        if deadline.is_some_and(|d| start.elapsed() >= d) {
+            break;
+        }
         let mut unit = run_unit(campaign, budgets, index);
         unit.failures.iter_mut().for_each(|f| f.unit = index);
         result.absorb(unit);
-        progress.tick(u64::from(index + 1), result.failures.len());
+        let done = match deadline {
+            Some(_) => start.elapsed().as_secs(),
+            None => u64::from(index + 1),
+        };
+        progress.tick(done, result.units, result.failures.len());
         if stop == Stop::FirstFailure && !result.failures.is_empty() {
             break;
         }
@@ -573,15 +609,23 @@ pub fn run(
 }
 
 /// A progress bar on a terminal (indicatif); a plain line every tenth of
-/// the budget otherwise, so CI logs show progress too.
+/// the budget otherwise, so CI logs show progress too. The budget is units,
+/// or seconds for a timed campaign.
 struct Progress {
     bar: indicatif::ProgressBar,
     campaign: Campaign,
     plain: bool,
     last_tenth: std::cell::Cell<u64>,
+    timed: bool,
 }
 
 impl Progress {
+    fn timed(campaign: Campaign, budget: std::time::Duration, quiet: bool) -> Self {
+        let mut progress = Progress::new(campaign, budget.as_secs().max(1), quiet);
+        progress.timed = true;
+        progress
+    }
+
     fn new(campaign: Campaign, total: u64, quiet: bool) -> Self {
         let terminal = std::io::stderr().is_terminal();
         let bar = if quiet || !terminal {
@@ -603,20 +647,28 @@ impl Progress {
             campaign,
             plain: !quiet && !terminal,
             last_tenth: std::cell::Cell::new(0),
+            timed: false,
         }
     }
 
-    fn tick(&self, done: u64, failures: usize) {
+    /// `done` of the budget (units, or whole seconds when timed), after
+    /// `units` units.
+    fn tick(&self, done: u64, units: u64, failures: usize) {
         self.bar.set_position(done);
-        self.bar.set_message(format!("failures {failures}"));
         let total = self.bar.length().unwrap_or(1).max(1);
+        let (name, unit) = (self.campaign.name(), self.campaign.unit());
+        let status = match self.timed {
+            true => format!("{units} {unit}, failures {failures}"),
+            false => format!("failures {failures}"),
+        };
+        self.bar.set_message(status.clone());
         let tenth = done * 10 / total;
         if self.plain && tenth > self.last_tenth.get() {
             self.last_tenth.set(tenth);
-            eprintln!(
-                "  {}: {done}/{total} failures {failures}",
-                self.campaign.name()
-            );
+            match self.timed {
+                true => eprintln!("  {name}: {done}/{total} s, {status}"),
+                false => eprintln!("  {name}: {done}/{total} {status}"),
+            }
         }
     }
 
@@ -755,6 +807,47 @@ pub fn print_crash_details(result: &CampaignResult) {
             d.states,
             d.violations,
             d.residue_text()
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timed(seconds: f64, cases: u32) -> Budgets {
+        Budgets {
+            cases,
+            max_ops: 5,
+            seconds: Some(seconds),
+            ..Budgets::default()
+        }
+    }
+
+    #[test]
+    fn a_spent_time_budget_runs_no_more_units() {
+        let run = |b: &Budgets| super::run(Campaign::Sequential, b, Shard::ALL, Stop::Budget, true);
+        assert_eq!(run(&timed(0.0, u32::MAX)).units, 0, "no time, no cases");
+        // Control: with time to spare, the count given too is the cap.
+        assert_eq!(run(&timed(3600.0, 2)).units, 2);
+    }
+
+    #[test]
+    fn only_open_ended_campaigns_take_a_time_budget() {
+        let open: Vec<Campaign> = [
+            Campaign::Sequential,
+            Campaign::Concurrent,
+            Campaign::Crash,
+            Campaign::Faults,
+            Campaign::Loom,
+            Campaign::Damage,
+        ]
+        .into_iter()
+        .filter(|c| c.open_ended())
+        .collect();
+        assert_eq!(
+            open,
+            [Campaign::Sequential, Campaign::Concurrent, Campaign::Faults]
         );
     }
 }

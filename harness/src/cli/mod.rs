@@ -165,12 +165,12 @@ struct VerifyArgs {
     /// crash and faults.
     #[arg(long = "campaign", value_enum)]
     campaigns: Vec<Campaign>,
-    /// Sequential cases.
-    #[arg(long, default_value_t = DEFAULTS.cases)]
-    cases: u32,
-    /// Concurrent rounds.
-    #[arg(long, default_value_t = DEFAULTS.rounds)]
-    rounds: u32,
+    /// Sequential cases [default: 100; with a time budget, no cap].
+    #[arg(long)]
+    cases: Option<u32>,
+    /// Concurrent rounds [default: 50; with a time budget, no cap].
+    #[arg(long)]
+    rounds: Option<u32>,
     /// Concurrent actors per round (the judge searches all their orders).
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
     actors: u16,
@@ -187,9 +187,19 @@ struct VerifyArgs {
     /// linearizability with real-time order (0: one op each).
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=8))]
     history: u16,
-    /// Fault-campaign cases.
-    #[arg(long, default_value_t = DEFAULTS.fault_cases)]
-    fault_cases: u32,
+    /// Fault-campaign cases [default: 50; with a time budget, no cap].
+    #[arg(long)]
+    fault_cases: Option<u32>,
+    /// Run each open-ended campaign (sequential, concurrent, faults) for
+    /// this many seconds instead of a count (a count given too is a cap);
+    /// the report says how many units each reached.
+    #[arg(long, value_name = "SECONDS", conflicts_with = "plan_seconds")]
+    seconds: Option<u32>,
+    /// A time budget for the whole plan: the campaigns of fixed size
+    /// (crash, damage, loom) run whole and first, then the open-ended ones
+    /// share what is left, each its equal part of it.
+    #[arg(long, value_name = "SECONDS")]
+    plan_seconds: Option<u32>,
     /// Crash campaign: also kill the recovering open at every N-th of its
     /// writes (0: never).
     #[arg(long, default_value_t = DEFAULTS.second_death_stride)]

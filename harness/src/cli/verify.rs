@@ -55,19 +55,29 @@ pub(super) fn actor(root: &str, interleave: Option<u64>, op: &str) -> ExitCode {
 }
 
 fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
+    // A count not given is the default, or no cap under a time budget.
+    let timed = args.seconds.is_some() || args.plan_seconds.is_some();
+    let count = |given: Option<u32>, default: u32| match (given, timed) {
+        (Some(n), _) => n,
+        (None, true) => u32::MAX,
+        (None, false) => default,
+    };
+    let defaults = Budgets::DEFAULT;
     Budgets {
         seed,
-        cases: args.cases,
+        cases: count(args.cases, defaults.cases),
         max_ops: args.max_ops,
-        rounds: args.rounds,
+        rounds: count(args.rounds, defaults.rounds),
         actors: usize::from(args.actors),
         processes: args.processes,
         schedule: args.schedule,
         history: usize::from(args.history),
-        fault_cases: args.fault_cases,
+        fault_cases: count(args.fault_cases, defaults.fault_cases),
         second_death_stride: args.second_death_stride,
         loom_bound: args.loom_bound,
         damage_stride: args.damage_stride,
+        seconds: args.seconds.map(f64::from),
+        plan_seconds: args.plan_seconds.map(f64::from),
         regressions: None,
     }
 }
@@ -114,23 +124,38 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
         Some(None) => return usage("--job takes J/N with J < N"),
     };
     let is_child = args.job.is_some();
+    let started = std::time::Instant::now();
     let mut results = Vec::new();
-    for campaign in campaigns {
+    let order = run_order(&campaigns, &budgets);
+    for (position, &campaign) in order.iter().enumerate() {
+        let mut campaign_budgets = budgets.clone();
+        if let (Some(plan), false) = (budgets.plan_seconds, is_child) {
+            // This campaign's equal part of what is left of the plan.
+            let open_left = order[position..].iter().filter(|c| c.open_ended()).count();
+            let left = (plan - started.elapsed().as_secs_f64()).max(0.0);
+            campaign_budgets.seconds = Some(left / open_left.max(1) as f64);
+        }
         let result = if args.jobs > 1 && !is_child && campaign != Campaign::Loom {
-            match run_jobs(campaign, &budgets, part, args.jobs, args.quiet) {
+            match run_jobs(campaign, &campaign_budgets, part, args.jobs, args.quiet) {
                 Ok(r) => r,
                 Err(e) => return usage(e),
             }
         } else {
             // The loom suite is one unit (unit 0): only the first part's
             // first job runs it; the others report it with nothing run.
-            crate::plan::run(campaign, &budgets, shard, Stop::Budget, args.quiet)
+            crate::plan::run(campaign, &campaign_budgets, shard, Stop::Budget, args.quiet)
         };
         if !is_child {
             print_failures(&result);
+            // Each campaign's figures as soon as it is done: the first
+            // results of a long plan arrive with its first campaign.
+            let [name, count, ops, failures, _, _, time] = result.row();
+            println!("{name} done: {count}, {ops} ops, {failures} failures, {time}");
         }
         results.push(result);
     }
+    // Report in the order asked for.
+    results.sort_by_key(|r| campaigns.iter().position(|c| *c == r.campaign));
     if !is_child {
         results.iter().for_each(crate::plan::print_crash_details);
         crate::plan::print_table(&results);
@@ -173,6 +198,17 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The order campaigns run in: as asked, except that under a plan's time
+/// budget the campaigns of fixed size run first, so the open-ended ones
+/// can share exactly what they leave.
+fn run_order(campaigns: &[Campaign], budgets: &Budgets) -> Vec<Campaign> {
+    let mut order = campaigns.to_vec();
+    if budgets.plan_seconds.is_some() {
+        order.sort_by_key(|c| c.open_ended());
+    }
+    order
 }
 
 fn print_failures(result: &CampaignResult) {
@@ -360,5 +396,35 @@ pub(super) fn sensitivity(args: super::SensitivityArgs) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_plan_on_a_time_budget_runs_its_fixed_campaigns_first() {
+        let asked = [
+            Campaign::Sequential,
+            Campaign::Crash,
+            Campaign::Faults,
+            Campaign::Damage,
+        ];
+        let timed = Budgets {
+            plan_seconds: Some(60.0),
+            ..Budgets::default()
+        };
+        assert_eq!(
+            run_order(&asked, &timed),
+            [
+                Campaign::Crash,
+                Campaign::Damage,
+                Campaign::Sequential,
+                Campaign::Faults
+            ]
+        );
+        // Control: on counts, the plan runs as asked.
+        assert_eq!(run_order(&asked, &Budgets::default()), asked);
     }
 }

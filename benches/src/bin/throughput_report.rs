@@ -1,0 +1,132 @@
+//! `make throughput`'s table: each campaign unit's rate at a baseline
+//! revision and in this tree, from the criterion estimates both runs of
+//! `benches/campaigns.rs` saved under their baseline names, written into
+//! the `throughput` block of each document given.
+
+use std::path::{Path, PathBuf};
+
+use clap::Parser;
+use serde::Deserialize;
+
+#[derive(Parser)]
+struct Args {
+    /// Criterion's output directory (`$CARGO_TARGET_DIR/criterion`).
+    criterion: PathBuf,
+    /// The baseline run's name (`--save-baseline`) and what it measured.
+    #[arg(long)]
+    base: String,
+    #[arg(long)]
+    base_label: String,
+    /// This tree's run's name and what it measured.
+    #[arg(long)]
+    head: String,
+    #[arg(long)]
+    head_label: String,
+    /// Documents whose `throughput` block to rewrite.
+    #[arg(long = "doc")]
+    docs: Vec<PathBuf>,
+}
+
+/// The units of `benches/campaigns.rs`: criterion group and function, and
+/// what one element is.
+const UNITS: [(&str, &str, &str); 4] = [
+    (
+        "sequential",
+        "ops",
+        "sequential: engine ops, each compared both ways",
+    ),
+    (
+        "concurrent",
+        "rounds",
+        "concurrent: rounds of 5 task actors",
+    ),
+    (
+        "crash",
+        "states",
+        "crash: states killed, recovered and judged",
+    ),
+    ("faults", "ops", "faults: ops under a seeded fault plan"),
+];
+
+#[derive(Deserialize)]
+struct Estimates {
+    mean: Estimate,
+}
+
+#[derive(Deserialize)]
+struct Estimate {
+    /// Nanoseconds per iteration.
+    point_estimate: f64,
+}
+
+#[derive(Deserialize)]
+struct Benchmark {
+    throughput: Option<Throughput>,
+}
+
+/// Criterion's `{"Elements": n}` (a bytes throughput has no elements).
+#[derive(Deserialize)]
+struct Throughput {
+    #[serde(rename = "Elements")]
+    elements: Option<u64>,
+}
+
+/// Elements per second of one run, or why it cannot be read.
+fn rate(criterion: &Path, group: &str, function: &str, run: &str) -> Result<f64, String> {
+    let dir = criterion.join(group).join(function).join(run);
+    let read = |name: &str| {
+        let path = dir.join(name);
+        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+    };
+    let estimates: Estimates = serde_json::from_str(&read("estimates.json")?)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let benchmark: Benchmark = serde_json::from_str(&read("benchmark.json")?)
+        .map_err(|e| format!("{}: {e}", dir.display()))?;
+    let elements = benchmark
+        .throughput
+        .and_then(|t| t.elements)
+        .ok_or_else(|| format!("{}: no element throughput", dir.display()))?;
+    Ok(elements as f64 / (estimates.mean.point_estimate / 1e9))
+}
+
+fn table(args: &Args) -> Result<String, String> {
+    let mut out = format!(
+        "| campaign unit (one process, dev profile) | baseline: {} | this tree: {} | speed-up |\n|---|---|---|---|\n",
+        args.base_label, args.head_label
+    );
+    for (group, function, what) in UNITS {
+        let base = rate(&args.criterion, group, function, &args.base)?;
+        let head = rate(&args.criterion, group, function, &args.head)?;
+        out.push_str(&format!(
+            "| {what} | {base:.1} {function}/s | {head:.1} {function}/s | **{:.1}×** |\n",
+            head / base
+        ));
+    }
+    out.push_str(&format!(
+        "\n`make throughput` ran `benches/campaigns.rs` in both trees, one after the other, on this machine ({} cores).\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    ));
+    Ok(out)
+}
+
+fn main() -> std::process::ExitCode {
+    let args = Args::parse();
+    let result = table(&args).and_then(|table| {
+        println!("{table}");
+        for doc in &args.docs {
+            let text =
+                std::fs::read_to_string(doc).map_err(|e| format!("{}: {e}", doc.display()))?;
+            let text = stampede_harness::figures::rewrite(&text, "throughput", &table)
+                .map_err(|e| format!("{}: {e}", doc.display()))?;
+            std::fs::write(doc, text).map_err(|e| format!("{}: {e}", doc.display()))?;
+        }
+        Ok(())
+    });
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}
