@@ -113,8 +113,8 @@ bench: deps
 
 # What one unit of each campaign costs (benches/campaigns.rs, dev profile,
 # the campaigns' own), at BASE and in this tree in one run; the ratio table
-# goes into the README and docs/benchmarks.md. ~15 min here, more the first
-# time (the baseline's own build).
+# goes into the README and docs/benchmarks.md. ~12 min here, more the first
+# time (the baseline's own build); GROUPS=sequential re-measures one group.
 throughput: deps
 	CARGO=$(CARGO) scripts/throughput.sh
 

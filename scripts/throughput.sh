@@ -8,8 +8,12 @@
 # work); where it has no campaigns bench, this tree's file is put in it
 # (the bench calls only entry points both have). Both trees share
 # $CARGO_TARGET_DIR, so the second build reuses what the first compiled.
+#
+# GROUPS (a criterion filter, e.g. `sequential`) re-measures some groups
+# only, in both trees; the table then takes the others from the last run.
 set -euo pipefail
 BASE=${BASE:-e47b3c5}
+GROUPS=${GROUPS:-}
 CARGO=${CARGO:-cargo}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:?set CARGO_TARGET_DIR (make throughput does)}
 bench=(bench --profile dev -p stampede-benches --bench campaigns)
@@ -24,10 +28,10 @@ if [ ! -f "$work/base/benches/benches/campaigns.rs" ]; then
 fi
 
 echo "== baseline: $(git rev-parse --short "$BASE")"
-(cd "$work/base" && $CARGO "${bench[@]}" -- --save-baseline throughput-base)
+(cd "$work/base" && $CARGO "${bench[@]}" -- $GROUPS --save-baseline throughput-base)
 head_label="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . || echo '+changes')"
 echo "== this tree: $head_label"
-$CARGO "${bench[@]}" -- --save-baseline throughput-head
+$CARGO "${bench[@]}" -- $GROUPS --save-baseline throughput-head
 $CARGO run --quiet --profile dev -p stampede-benches --bin throughput_report -- \
   "$CARGO_TARGET_DIR/criterion" \
   --base throughput-base --base-label "$(git rev-parse --short "$BASE")" \

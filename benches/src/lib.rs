@@ -24,3 +24,29 @@ pub fn fresh_copy(fixture: &Path) -> (tempfile::TempDir, String) {
     let root = root.to_string_lossy().into_owned();
     (dir, root)
 }
+
+/// Print a generated table and write it into the `block` of each document
+/// (`<!-- generated:BLOCK -->`); exit 2 naming what could not be written.
+pub fn publish(
+    block: &str,
+    table: Result<String, String>,
+    docs: &[std::path::PathBuf],
+) -> std::process::ExitCode {
+    let written = table.and_then(|table| {
+        println!("{table}");
+        docs.iter().try_for_each(|doc| {
+            let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", doc.display());
+            let text = std::fs::read_to_string(doc).map_err(|e| failed(&e))?;
+            let text =
+                stampede_harness::figures::rewrite(&text, block, &table).map_err(|e| failed(&e))?;
+            std::fs::write(doc, text).map_err(|e| failed(&e))
+        })
+    });
+    match written {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            std::process::ExitCode::from(2)
+        }
+    }
+}

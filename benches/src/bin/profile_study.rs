@@ -58,32 +58,17 @@ fn row(candidate: &str) -> Result<String, String> {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let result = args
+    let table = args
         .candidates
         .iter()
         .map(|c| row(c))
         .collect::<Result<Vec<_>, _>>()
-        .and_then(|rows| {
-            let table = format!(
+        .map(|rows| {
+            format!(
                 "_{}_\n\n| profile | cold build | sequential | concurrent | crash | faults |\n|---|---|---|---|---|---|\n{}\n",
                 args.caption,
                 rows.join("\n")
-            );
-            println!("{table}");
-            for doc in &args.docs {
-                let text =
-                    std::fs::read_to_string(doc).map_err(|e| format!("{}: {e}", doc.display()))?;
-                let text = stampede_harness::figures::rewrite(&text, "profile-study", &table)
-                    .map_err(|e| format!("{}: {e}", doc.display()))?;
-                std::fs::write(doc, text).map_err(|e| format!("{}: {e}", doc.display()))?;
-            }
-            Ok(())
+            )
         });
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::from(2)
-        }
-    }
+    stampede_benches::publish("profile-study", table, &args.docs)
 }

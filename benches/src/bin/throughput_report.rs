@@ -111,22 +111,5 @@ fn table(args: &Args) -> Result<String, String> {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let result = table(&args).and_then(|table| {
-        println!("{table}");
-        for doc in &args.docs {
-            let text =
-                std::fs::read_to_string(doc).map_err(|e| format!("{}: {e}", doc.display()))?;
-            let text = stampede_harness::figures::rewrite(&text, "throughput", &table)
-                .map_err(|e| format!("{}: {e}", doc.display()))?;
-            std::fs::write(doc, text).map_err(|e| format!("{}: {e}", doc.display()))?;
-        }
-        Ok(())
-    });
-    match result {
-        Ok(()) => std::process::ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            std::process::ExitCode::from(2)
-        }
-    }
+    stampede_benches::publish("throughput", table(&args), &args.docs)
 }
