@@ -587,8 +587,10 @@ pub fn run(
         Some(d) => Progress::timed(campaign, d, quiet),
         None => Progress::new(campaign, u64::from(total), quiet),
     };
-    for index in (0..total).filter(|i| shard.owns(*i)) {
-        if deadline.is_some_and(|d| start.elapsed() >= d) {
+    for (ran, index) in (0..total).filter(|i| shard.owns(*i)).enumerate() {
+        // A spent budget still runs one unit: a plan whose fixed campaigns
+        // took all its time must not pass having judged nothing here.
+        if ran > 0 && deadline.is_some_and(|d| start.elapsed() >= d) {
             break;
         }
         let mut unit = run_unit(campaign, budgets, index);
@@ -825,9 +827,9 @@ mod tests {
     }
 
     #[test]
-    fn a_spent_time_budget_runs_no_more_units() {
+    fn a_spent_time_budget_runs_one_unit_and_stops() {
         let run = |b: &Budgets| super::run(Campaign::Sequential, b, Shard::ALL, Stop::Budget, true);
-        assert_eq!(run(&timed(0.0, u32::MAX)).units, 0, "no time, no cases");
+        assert_eq!(run(&timed(0.0, u32::MAX)).units, 1, "no time: one case");
         // Control: with time to spare, the count given too is the cap.
         assert_eq!(run(&timed(3600.0, 2)).units, 2);
     }

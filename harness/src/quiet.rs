@@ -8,6 +8,8 @@ use std::sync::Once;
 
 thread_local! {
     static QUIET: Cell<bool> = const { Cell::new(false) };
+    /// The last panic silenced on this thread, for one that escapes `f`.
+    static SILENCED: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
 }
 
 static INSTALL: Once = Once::new();
@@ -17,13 +19,22 @@ pub fn quietly<T>(f: impl FnOnce() -> T) -> T {
     INSTALL.call_once(|| {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            if !QUIET.with(Cell::get) {
+            if QUIET.with(Cell::get) {
+                SILENCED.with(|s| *s.borrow_mut() = Some(info.to_string()));
+            } else {
                 previous(info);
             }
         }));
     });
     let was = QUIET.with(|q| q.replace(true));
-    let out = f();
+    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     QUIET.with(|q| q.set(was));
-    out
+    out.unwrap_or_else(|payload| {
+        // Not a panic the shrinker caught: it ends the process, which must
+        // say why.
+        if let Some(message) = SILENCED.with(|s| s.borrow_mut().take()) {
+            eprintln!("{message}");
+        }
+        std::panic::resume_unwind(payload)
+    })
 }

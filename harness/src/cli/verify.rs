@@ -330,10 +330,15 @@ fn run_jobs(
         eprintln!("{}: {jobs} jobs running", campaign.name());
     }
     let mut parts = Vec::new();
-    for (mut child, path) in children {
-        child.wait().map_err(|e| e.to_string())?;
-        let text = std::fs::read_to_string(&path)
-            .map_err(|e| format!("job report {}: {e}", path.display()))?;
+    for (i, (mut child, path)) in children.into_iter().enumerate() {
+        let status = child.wait().map_err(|e| e.to_string())?;
+        let text = std::fs::read_to_string(&path).map_err(|e| {
+            format!(
+                "job {i}/{jobs} of the {} campaign ended ({status}) without its report {}: {e} (what it printed is above)",
+                campaign.name(),
+                path.display()
+            )
+        })?;
         let report: Report = serde_json::from_str(&text)
             .map_err(|e| format!("job report {}: {e}", path.display()))?;
         parts.extend(report.results);

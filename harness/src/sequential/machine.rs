@@ -160,12 +160,18 @@ impl Reference {
                 }
             }
             SchemaPick::RetypeProperty(t) => {
-                let prop = &mut schema.types.get_mut(&pick_type(t)).unwrap().props[0];
-                prop.ty = if prop.ty == PropType::I64 {
-                    PropType::String
-                } else {
-                    PropType::I64
-                };
+                let props = &mut schema.types.get_mut(&pick_type(t)).unwrap().props;
+                match props.first_mut() {
+                    Some(prop) => {
+                        prop.ty = if prop.ty == PropType::I64 {
+                            PropType::String
+                        } else {
+                            PropType::I64
+                        };
+                    }
+                    // An edge like `Funds` has no property to retype.
+                    None => props.push(Prop::new("extra", PropType::I32, true, false)),
+                }
             }
             SchemaPick::AddRequiredProperty(t) => {
                 let props = &mut schema.types.get_mut(&pick_type(t)).unwrap().props;
@@ -317,5 +323,45 @@ impl StateMachineTest for EngineTest {
             reference.model.view(),
             "view after {last:?} (engine left, model right)"
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+
+    use super::*;
+
+    /// Postmortem: `RetypeProperty` indexed the first property of the picked
+    /// type, and `Funds` has none; the panic killed a `--seconds 90` job of
+    /// `make verify` (the first budget to reach such a case) with no message.
+    #[test]
+    fn regression_every_schema_pick_applies_to_a_type_without_properties() {
+        let mut reference = Reference::default();
+        for op in [
+            Op::Init,
+            Op::ApplySchema(reference.desired(&SchemaPick::AddFunds)),
+        ] {
+            reference
+                .model
+                .apply(&op)
+                .expect("the example schema takes Funds");
+        }
+        let names = reference.schema().types.len();
+        let mut runner = TestRunner::deterministic();
+        let index = proptest::arbitrary::any::<proptest::sample::Index>();
+        // Enough draws that every type, Funds among them, is picked.
+        for _ in 0..16 * names {
+            let t = index.new_tree(&mut runner).unwrap().current();
+            for pick in [
+                SchemaPick::RetypeProperty(t),
+                SchemaPick::RemoveProperty(t),
+                SchemaPick::AddRequiredProperty(t),
+                SchemaPick::RemoveType(t),
+            ] {
+                let _ = reference.desired(&pick);
+            }
+        }
     }
 }
