@@ -1,7 +1,8 @@
 # Stampede — `make verify` (the main job) and `make test` (the test suite)
 # share the dev profile, so a newcomer's first run compiles Lance once
-# (~12 min on 2 cores) and both targets reuse it. Release builds are only for
-# `make bench`. The build cache lives outside the clone so CI and fresh
+# (dependencies at opt-level 1: ~14 min on 2 cores, the README's
+# build-profile table) and both targets reuse it. Release builds are only
+# for `make bench`. The build cache lives outside the clone so CI and fresh
 # clones reuse it.
 
 SHELL := /bin/bash
