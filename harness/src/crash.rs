@@ -279,6 +279,7 @@ impl Template {
         let probe = Probe::new();
         sut.use_params(probe.params());
         if !matches!(self.scenario.op, Op::Init | Op::Open(_)) {
+            // The op runs through a handle that carries the probe.
             let (seen, expected) = (
                 sut.apply(&Op::Open(Mode::ReadWrite)),
                 model.apply(&Op::Open(Mode::ReadWrite)),
@@ -305,20 +306,7 @@ impl Template {
         }
         Ok(prepared.probe.writes())
     }
-}
 
-/// [`Template::count_writes`] of a scenario's own template.
-pub fn count_writes(scenario: &Scenario) -> Result<u64, String> {
-    Template::new(scenario)?.count_writes()
-}
-
-/// [`Template::judge`] of a scenario's own template (one state alone, as a
-/// replay runs it).
-pub fn judge_state(scenario: &Scenario, state: &State) -> Result<Judged, String> {
-    Template::new(scenario)?.judge(state)
-}
-
-impl Template {
     /// Kill the op at write `state.k` (and the recovering open at write
     /// `state.j`), then judge what storage holds.
     pub fn judge(&self, state: &State) -> Result<Judged, String> {
@@ -385,6 +373,17 @@ impl Template {
             label: candidate.label,
         })
     }
+}
+
+/// [`Template::count_writes`] of a scenario's own template.
+pub fn count_writes(scenario: &Scenario) -> Result<u64, String> {
+    Template::new(scenario)?.count_writes()
+}
+
+/// [`Template::judge`] of a scenario's own template (one state alone, as a
+/// replay runs it).
+pub fn judge_state(scenario: &Scenario, state: &State) -> Result<Judged, String> {
+    Template::new(scenario)?.judge(state)
 }
 
 /// `check`'s problems and residue notes after recovery (a graph that init
@@ -458,13 +457,10 @@ pub fn run_scenario(
         name: scenario.name,
         ..ScenarioReport::default()
     };
-    let template = Template::new(scenario);
-    let writes = match template
-        .as_ref()
-        .map_err(Clone::clone)
-        .and_then(Template::count_writes)
-    {
-        Ok(w) => w,
+    let counted =
+        Template::new(scenario).and_then(|template| Ok((template.count_writes()?, template)));
+    let (writes, template) = match counted {
+        Ok(counted) => counted,
         Err(what) => {
             report.violations.push(Failure {
                 campaign: Campaign::Crash,
@@ -479,9 +475,6 @@ pub fn run_scenario(
     let mut judge = |state: State, report: &mut ScenarioReport| -> Option<Judged> {
         progress(&state);
         report.states += 1;
-        let template = template
-            .as_ref()
-            .expect("the setup ran, or no write was counted");
         match template.judge(&state) {
             Ok(judged) => {
                 for kind in &judged.residue {
