@@ -88,67 +88,72 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
             return Err(Error::storage(&format!("writing the ref of {name:?}"), e));
         }
     }
-    // From here the ref holds the name, so any way this create fails must
-    // withdraw it: a ref left over a missing or stale tree is a branch no
-    // serial order created.
-    let failure = match settle(store, &record, tree, epoch).await {
-        Ok(None) => return Ok(record),
-        Ok(Some(backoff)) => backoff,
-        Err(error) => error,
+    // From here the ref holds the name. Until the tree is the fork the ref
+    // records, a failure must withdraw the ref: a ref over a missing or
+    // foreign tree is a branch no serial order created.
+    let tree_is_ours = match tree {
+        TreeState::Created => store.tree_exists(name).await,
+        TreeState::AlreadyExists => Ok(false),
     };
-    withdraw(store, name).await?;
-    Err(failure)
-}
-
-/// A created ref's remaining work: make its tree the fork the ref records,
-/// then outlast any schema apply. `Some` is why the branch must back off.
-async fn settle<S: RefStore>(
-    store: &S,
-    record: &RefRecord,
-    tree: TreeState,
-    epoch: u64,
-) -> Result<Option<Error>> {
-    let name = &record.name;
-    let parent = record.parent.as_deref();
     // The tree this create wrote is gone if the name's previous owner
     // re-forked it and then withdrew; one found there is a racer's or a
     // zombie. Either way, the name is ours now: fork it afresh.
-    let tree_is_ours = tree == TreeState::Created
-        && store
-            .tree_exists(name)
-            .await
-            .map_err(|e| Error::storage(&format!("reading the tree of {name:?}"), e))?;
-    if !tree_is_ours {
-        refork_tree(store, record).await?;
+    let forked = match tree_is_ours {
+        Ok(true) => Ok(()),
+        Ok(false) => refork_tree(store, &record).await,
+        Err(e) => Err(Error::storage(&format!("reading the tree of {name:?}"), e)),
+    };
+    if let Err(failure) = forked {
+        withdraw(store, name).await?;
+        return Err(failure);
     }
     // The ref is written; now look for a schema apply (see `lock`): one that
     // took the lock before this ref appeared, or one that published after
     // this create read main, would leave the branch with a stale schema.
-    if planted(Defect::CreateWithoutRecheck) {
-        return Ok(None);
-    }
-    match parent {
+    let backoff = if planted(Defect::CreateWithoutRecheck) {
+        None
+    } else if parent_gone(store, parent).await {
         // `from` is being deleted while this create forked it. The delete
         // may yet see this ref and restore `from` (see `delete_branch`), so
         // neither order is settled: back off, retryably.
-        Some(from) if parent_gone(store, parent).await => Ok(Some(Error::Conflict {
+        Some(Error::Conflict {
             detail: format!("{from:?} was deleted while {name:?} was being forked from it"),
-        })),
-        _ => outlast_apply(store, name, epoch).await,
+        })
+    } else {
+        outlast_apply(store, name, epoch).await?
+    };
+    match backoff {
+        Some(error) => {
+            withdraw(store, name).await?;
+            Err(error)
+        }
+        None => Ok(record),
     }
 }
 
-/// Take back a create's ref. The tree goes while the ref still holds the
-/// name: once the ref is gone, a new create may own the name and re-fork a
-/// tree there.
+/// How many times a withdrawal asks for its ref's delete: a delete is
+/// idempotent, and one that failed leaves a branch without its tree.
+const WITHDRAW_ATTEMPTS: usize = 3;
+
+/// Take back a create's ref. The tree goes first, while the ref still
+/// holds the name: once the ref is gone, a new create may own the name and
+/// re-fork a tree there, which this one must not touch. A tree that would
+/// not go is left a zombie, which is invisible: the name's next owner
+/// re-forks it and `check` reports it.
 async fn withdraw<S: RefStore>(store: &S, name: &str) -> Result<()> {
-    remove_tree_if_present(store, name).await?;
-    match store.delete_ref(name).await {
-        Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
-        Err(e) => Err(Error::storage(
-            &format!("withdrawing the ref of {name:?}"),
-            e,
-        )),
+    let _ = remove_tree_if_present(store, name).await;
+    let mut attempt = 1;
+    loop {
+        match store.delete_ref(name).await {
+            Ok(()) | Err(StoreError::NotFound(_)) => return Ok(()),
+            Err(_) if attempt < WITHDRAW_ATTEMPTS => attempt += 1,
+            Err(e) => {
+                return Err(Error::storage(
+                    &format!("withdrawing the ref of {name:?}"),
+                    e,
+                ))
+            }
+        }
     }
 }
 
