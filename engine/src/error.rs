@@ -13,6 +13,9 @@ pub(crate) fn classify_lance(error: lance::Error) -> StoreError {
     if is_damage(&error, &message) {
         return StoreError::Damaged(message);
     }
+    if let Some(refused) = refused_credentials(&message) {
+        return refused;
+    }
     match error {
         L::NotFound { .. }
         | L::DatasetNotFound { .. }
@@ -30,6 +33,9 @@ pub(crate) fn classify_lance(error: lance::Error) -> StoreError {
 
 pub(crate) fn classify_object_store(error: object_store::Error) -> StoreError {
     let message = error.to_string();
+    if let Some(refused) = refused_credentials(&message) {
+        return refused;
+    }
     match error {
         object_store::Error::NotFound { .. } => StoreError::NotFound(message),
         object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
@@ -50,6 +56,23 @@ fn is_damage(error: &lance::Error, message: &str) -> bool {
     matches!(error, lance::Error::CorruptFile { .. })
         || message.contains("failed to decode Protobuf message")
         || (message.contains("Invalid range") && message.contains("for object of size"))
+}
+
+/// An S3 server's refusal of the credentials, by the S3 error code it
+/// answered with (Lance and object_store keep only the message), naming
+/// the setting that is wrong.
+fn refused_credentials(message: &str) -> Option<StoreError> {
+    let option = if message.contains("<Code>SignatureDoesNotMatch</Code>") {
+        "aws_secret_access_key"
+    } else if message.contains("<Code>InvalidAccessKeyId</Code>") {
+        "aws_access_key_id"
+    } else {
+        return None;
+    };
+    Some(StoreError::Refused {
+        option: option.into(),
+        detail: message.into(),
+    })
 }
 
 /// Lance wraps some object-store NotFounds into IO errors with only a

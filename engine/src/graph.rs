@@ -29,15 +29,6 @@ pub struct Graph {
     report: OpenReport,
 }
 
-/// A local path or a `file://` URI, as Lance wants it.
-pub fn root_uri(root: &str) -> String {
-    if root.contains("://") {
-        return root.trim_end_matches('/').to_string();
-    }
-    let path = std::path::absolute(root).unwrap_or_else(|_| root.into());
-    path.to_string_lossy().trim_end_matches('/').to_string()
-}
-
 impl Graph {
     /// Create a graph: the tables, then `__manifest` in one Create commit
     /// that already carries stamp CURRENT and the primary key.
@@ -173,7 +164,11 @@ pub struct StampReport {
 }
 
 pub async fn read_stamp(root: &str) -> Result<StampReport> {
-    let store = connect(root, ObjectStoreParams::default()).await?;
+    read_stamp_with(root, ObjectStoreParams::default()).await
+}
+
+pub async fn read_stamp_with(root: &str, params: ObjectStoreParams) -> Result<StampReport> {
+    let store = connect(root, params).await?;
     let head = read_main_head(&store).await?;
     let state = StampState::of(&head);
     let verdict = state.guard();
@@ -188,8 +183,10 @@ pub(crate) fn current_shape() -> ManifestShape {
     ManifestShape::stamped(Some(CURRENT_VERSION.to_string()), true)
 }
 
+/// The store of `root`, its settings checked before any request.
 pub(crate) async fn connect(root: &str, params: ObjectStoreParams) -> Result<LanceStore> {
-    LanceStore::connect(&root_uri(root), params)
+    let (uri, params) = crate::location::resolve(root, params)?;
+    LanceStore::connect(&uri, params)
         .await
         .map_err(|e| Error::storage(&format!("opening the store at {root:?}"), e))
 }

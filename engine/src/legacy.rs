@@ -107,8 +107,9 @@ pub fn run_branch_name(i: usize) -> String {
     format!("{LEGACY_RUN_PREFIX}{i}")
 }
 
-pub async fn write_legacy(root: &str, spec: &LegacySpec) -> Result<()> {
-    let store = connect(root, ObjectStoreParams::default()).await?;
+/// Write `spec` at `root` (its store reached with `params`).
+pub async fn write_legacy(root: &str, spec: &LegacySpec, params: ObjectStoreParams) -> Result<()> {
+    let store = connect(root, params).await?;
     let schema = Schema::parse(EXAMPLE_SCHEMA)?;
     write_graph(&store, &schema, EXAMPLE_SCHEMA, &spec.shape()).await?;
     let mut main = store
@@ -141,8 +142,8 @@ pub async fn write_legacy(root: &str, spec: &LegacySpec) -> Result<()> {
 
 /// Leave the schema-apply lock as an apply that died holding it would: the
 /// lock ref, nothing else. A lock already there stays as it is.
-pub async fn leave_lock(root: &str) -> Result<()> {
-    let store = connect(root, ObjectStoreParams::default()).await?;
+pub async fn leave_lock(root: &str, params: ObjectStoreParams) -> Result<()> {
+    let store = connect(root, params).await?;
     crate::graph::read_main_head(&store).await?;
     match stampede_protocol::lock::acquire(&store).await {
         Ok(()) | Err(Error::SchemaApplyInProgress) => Ok(()),

@@ -9,8 +9,10 @@ pub mod commit;
 pub mod data;
 pub mod dataset;
 pub mod error;
+mod exclusive;
 pub mod graph;
 pub mod legacy;
+pub mod location;
 pub mod manifest;
 #[cfg(feature = "instrument")]
 pub mod probe;
@@ -28,10 +30,11 @@ const _: () = assert!(
     !stampede_protocol::sync::LOOM,
     "stampede-protocol's `loom` feature is for `make loom` only; build the engine without it"
 );
-pub use graph::{read_stamp, root_uri, Graph, Mode, StampReport};
+pub use graph::{read_stamp, read_stamp_with, Graph, Mode, StampReport};
 /// The Lance this engine is built on, for harnesses that read graphs through
 /// Lance's own API.
 pub use lance;
+pub use location::root_uri;
 pub use stampede_protocol::defects;
 pub use stampede_protocol::names;
 pub use stampede_protocol::stamp::STAMP_KEY;

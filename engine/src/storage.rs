@@ -28,6 +28,9 @@ use crate::manifest::{main_head, MANIFEST_DIR, OBJECT_ID, PK_KEY};
 
 /// Lance's directory of branch trees under a dataset.
 const TREE_DIR: &str = "tree";
+/// Where ref deletes on S3 claim the version they delete (`exclusive`),
+/// beside Lance's own directories, which Lance never lists.
+pub const DELETE_CLAIMS_DIR: &str = "_stampede_delete_claims";
 /// The directories of one Lance dataset; a tree's own files live only here,
 /// whatever other branch trees nest beside them.
 const DATASET_DIRS: [&str; 5] = [
@@ -150,6 +153,12 @@ impl LanceStore {
 
     fn ref_path(&self, name: &str) -> Path {
         branch_contents_path(&self.base, name)
+    }
+
+    /// Whether a delete of a missing object succeeds here (S3), so that a
+    /// ref's delete must find out for itself whether it was the one.
+    fn deletes_are_idempotent(&self) -> bool {
+        self.object_store.scheme() == "s3"
     }
 
     /// `__manifest` in the object store.
@@ -304,11 +313,13 @@ impl RefStore for LanceStore {
     }
 
     async fn delete_ref(&self, name: &str) -> StoreResult<()> {
-        self.object_store
-            .inner
-            .delete(&self.ref_path(name))
-            .await
-            .map_err(classify_object_store)
+        let object = self.ref_path(name);
+        let store = self.object_store.inner.as_ref();
+        if self.deletes_are_idempotent() {
+            let claims = self.base.clone().join(DELETE_CLAIMS_DIR);
+            return crate::exclusive::delete_exactly_once(store, &object, &claims, name).await;
+        }
+        store.delete(&object).await.map_err(classify_object_store)
     }
 
     async fn remove_tree(&self, name: &str) -> StoreResult<()> {

@@ -114,7 +114,10 @@ async fn deep_check_reads_every_row_of_every_pinned_version() {
     g.load("main", "Person", &[json!({"name": "ann"})])
         .await
         .unwrap();
-    assert!(check_with(&t.root, Depth::Rows).await.unwrap().healthy());
+    assert!(check_with(&t.root, Depth::Rows, Default::default())
+        .await
+        .unwrap()
+        .healthy());
     // A data file garbled in place: its footer is gone.
     let data = t.path().join("tables/Person/data");
     let file = std::fs::read_dir(&data)
@@ -125,7 +128,9 @@ async fn deep_check_reads_every_row_of_every_pinned_version() {
         .path();
     let len = std::fs::metadata(&file).unwrap().len();
     std::fs::write(&file, vec![0u8; len as usize]).unwrap();
-    let report = check_with(&t.root, Depth::Rows).await.unwrap();
+    let report = check_with(&t.root, Depth::Rows, Default::default())
+        .await
+        .unwrap();
     assert!(
         problem_kinds(&report).contains(&"missing_data"),
         "{report:?}"

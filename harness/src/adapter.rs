@@ -43,6 +43,9 @@ pub struct Stampede {
     /// shortcuts) or `file-object-store://` (every call through the store,
     /// so a probe sees all of them).
     scheme: &'static str,
+    /// This adapter's own name on S3, when the process's graphs live there
+    /// (`crate::place`); its roots are `NAME/g<generation>`.
+    s3_base: Option<String>,
 }
 
 type ManifestFile = (String, String, u64, Option<String>);
@@ -52,8 +55,14 @@ impl Stampede {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().expect("a temp dir for the graph");
         let root = dir.path().join("g0").to_string_lossy().into_owned();
+        let s3_base = crate::place::fresh_s3_root();
+        let root = match &s3_base {
+            Some(base) => format!("{base}/g0"),
+            None => root,
+        };
         Stampede {
             scheme: "",
+            s3_base,
             runtime: serial_runtime(),
             dir,
             generation: 0,
@@ -65,7 +74,8 @@ impl Stampede {
     }
 
     /// An adapter whose graphs live behind `file-object-store://`, so that a
-    /// probe installed with [`Stampede::use_params`] sees every call.
+    /// probe installed with [`Stampede::use_params`] sees every call (on S3,
+    /// every call goes through the store already).
     pub fn through_object_store() -> Self {
         let mut sut = Self::new();
         sut.scheme = "file-object-store://";
@@ -73,7 +83,16 @@ impl Stampede {
         sut
     }
 
+    /// The parameters the observer's own Lance reads use: none but what
+    /// the root's store needs.
+    fn observer_params(&self) -> ObjectStoreParams {
+        crate::place::complete(self.root(), ObjectStoreParams::default())
+    }
+
     fn root_of(&self, generation: usize) -> String {
+        if let Some(base) = &self.s3_base {
+            return format!("{base}/g{generation}");
+        }
         let path = self.dir.path().join(format!("g{generation}"));
         format!("{}{}", self.scheme, path.to_string_lossy())
     }
@@ -119,10 +138,13 @@ impl Stampede {
 /// a lock left behind) passes at once: nothing else in the process could
 /// act during it. Storage calls run on tokio's blocking pool, which holds
 /// the clock while they run, so no timeout fires early because of one.
+///
+/// On S3 the clock runs: requests are network I/O on this runtime, whose
+/// waits a paused clock would skip as idle, timing every request out.
 pub fn serial_runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
-        .start_paused(true)
+        .start_paused(crate::place::s3().is_none())
         .build()
         .expect("a tokio runtime")
 }
@@ -178,6 +200,7 @@ impl Stampede {
         self.runtime.block_on(async {
             let opened = DatasetBuilder::from_uri(&uri)
                 .with_session(self.session.clone())
+                .with_store_params(self.observer_params())
                 .load()
                 .await;
             let Ok(manifest) = opened else {
@@ -262,7 +285,9 @@ impl Stampede {
     fn manifest_file(&self, branch: &str) -> Option<ManifestFile> {
         let uri = format!("{}/__manifest", self.root());
         self.runtime.block_on(async {
-            let builder = DatasetBuilder::from_uri(&uri).with_session(self.session.clone());
+            let builder = DatasetBuilder::from_uri(&uri)
+                .with_session(self.session.clone())
+                .with_store_params(self.observer_params());
             let builder = if branch == "main" {
                 builder
             } else {

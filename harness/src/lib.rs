@@ -12,6 +12,7 @@ pub mod faults;
 pub mod figures;
 pub mod files;
 pub mod junit;
+pub mod place;
 pub mod plan;
 pub mod quiet;
 pub mod runner;

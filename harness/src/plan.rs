@@ -53,6 +53,16 @@ impl Campaign {
         )
     }
 
+    /// Whether it runs with its graphs on S3 (`verify --s3`): the crash and
+    /// damage campaigns copy and rewrite graph files on disk, and loom has
+    /// no graphs.
+    pub fn runs_on_s3(self) -> bool {
+        matches!(
+            self,
+            Campaign::Sequential | Campaign::Concurrent | Campaign::Faults
+        )
+    }
+
     /// What the table counts: crash scenarios run as many states.
     pub fn unit(self) -> &'static str {
         match self {
@@ -104,6 +114,10 @@ pub struct Budgets {
     /// and records failures in (the test suite's; never a shard's).
     #[serde(skip)]
     pub regressions: Option<&'static str>,
+    /// Where the graphs live when not in local temp dirs: the S3 place the
+    /// parent started (`verify --s3`), handed to every job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub s3: Option<crate::place::S3Place>,
 }
 
 fn wild() -> crate::concurrent::Schedule {
@@ -128,6 +142,7 @@ impl Budgets {
         seconds: None,
         plan_seconds: None,
         regressions: None,
+        s3: None,
     };
 }
 
@@ -218,6 +233,10 @@ impl Failure {
     pub fn replay_line(&self) -> String {
         match self.campaign {
             Campaign::Loom => format!("replay: {}", self.replay),
+            // A failure on S3 replays on S3 (a fresh local server).
+            _ if crate::place::s3().is_some() => {
+                format!("replay: stampede replay --s3 {}", self.replay)
+            }
             _ => format!("replay: stampede replay {}", self.replay),
         }
     }

@@ -37,12 +37,27 @@ impl Runner {
         }
     }
 
+    /// The same store without the campaign's probe: fixture writers stand
+    /// for other programs, and the stamp reader is the observer's.
+    fn unprobed(&self) -> ObjectStoreParams {
+        ObjectStoreParams {
+            object_store_wrapper: None,
+            ..self.store_params()
+        }
+    }
+
+    /// The parameters every handle opens with: the campaign's (its probe),
+    /// with what the root's store needs (`crate::place`).
+    fn store_params(&self) -> ObjectStoreParams {
+        crate::place::complete(&self.root, self.params.clone())
+    }
+
     /// Apply one op. Ops through the handle without one held are
     /// `not_initialized`, as in the model.
     pub async fn apply(&mut self, op: &Op) -> Outcome {
         match op {
             Op::Init => {
-                let graph = Graph::init_with(&self.root, EXAMPLE_SCHEMA, self.params.clone())
+                let graph = Graph::init_with(&self.root, EXAMPLE_SCHEMA, self.store_params())
                     .await
                     .map_err(kind)?;
                 self.handle = Some(graph);
@@ -54,7 +69,7 @@ impl Runner {
                     Mode::ReadWrite => engine::Mode::ReadWrite,
                     Mode::ReadOnly => engine::Mode::ReadOnly,
                 };
-                let graph = Graph::open_with(&self.root, mode, self.params.clone())
+                let graph = Graph::open_with(&self.root, mode, self.store_params())
                     .await
                     .map_err(kind)?;
                 let report = open_report(graph.report());
@@ -63,13 +78,15 @@ impl Runner {
             }
             Op::WriteLegacy(graph) => {
                 self.handle = None;
-                write_legacy(&self.root, &legacy_spec(graph))
+                write_legacy(&self.root, &legacy_spec(graph), self.unprobed())
                     .await
                     .map_err(kind)?;
                 Ok(Observation::Done)
             }
-            Op::Stamp => read_stamp(&self.root).await.map(Observation::Stamp),
-            Op::LeaveLock => leave_lock(&self.root)
+            Op::Stamp => read_stamp(&self.root, self.unprobed())
+                .await
+                .map(Observation::Stamp),
+            Op::LeaveLock => leave_lock(&self.root, self.unprobed())
                 .await
                 .map(|()| Observation::Done)
                 .map_err(kind),
@@ -154,8 +171,8 @@ pub fn open_report(report: &engine::OpenReport) -> OpenReport {
     }
 }
 
-async fn read_stamp(root: &str) -> Result<StampView, ErrorKind> {
-    let report = engine::read_stamp(root).await.map_err(kind)?;
+async fn read_stamp(root: &str, params: ObjectStoreParams) -> Result<StampView, ErrorKind> {
+    let report = engine::read_stamp_with(root, params).await.map_err(kind)?;
     Ok(StampView {
         state: match report.state {
             engine::StampState::Unstamped => StampState::Unstamped,

@@ -368,7 +368,10 @@ fn check_reports_healthy_legacy_locked_and_damaged_graphs() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime
-        .block_on(stampede_engine::legacy::leave_lock(legacy))
+        .block_on(stampede_engine::legacy::leave_lock(
+            legacy,
+            Default::default(),
+        ))
         .unwrap();
     let (code, report) = check(legacy);
     assert_eq!(

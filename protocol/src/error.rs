@@ -12,6 +12,10 @@ pub enum Error {
     AlreadyInitialized { root: String },
     #[error("no graph at {root:?}: __manifest does not exist (run `stampede init`)")]
     NotInitialized { root: String },
+    #[error("invalid root {root:?}: {why}")]
+    InvalidRoot { root: String, why: String },
+    #[error("storage option {option}: {why}")]
+    InvalidStorageOption { option: String, why: String },
     #[error("{operation} needs a read-write handle; this one was opened read-only")]
     ReadOnly { operation: &'static str },
     #[error("invalid branch name {name:?}: {reason}")]
@@ -108,6 +112,8 @@ impl Error {
             Error::InvalidRow { .. } => ErrorKind::InvalidRow,
             Error::Conflict { .. } => ErrorKind::Conflict,
             Error::Storage { .. } => ErrorKind::Storage,
+            Error::InvalidRoot { .. } => ErrorKind::InvalidRoot,
+            Error::InvalidStorageOption { .. } => ErrorKind::InvalidStorageOption,
         }
     }
 
@@ -127,6 +133,12 @@ impl Error {
                 return Error::CorruptData {
                     object: context.to_string(),
                     detail: detail.clone(),
+                }
+            }
+            Some(crate::store::StoreError::Refused { option, detail }) => {
+                return Error::InvalidStorageOption {
+                    option: option.clone(),
+                    why: format!("the store refused it while {context}: {detail}"),
                 }
             }
             _ => {}

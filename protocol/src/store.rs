@@ -66,6 +66,10 @@ pub enum StoreError {
     /// (garbled, truncated): damage, never transient, so never retried.
     #[error("damaged file: {0}")]
     Damaged(String),
+    /// The store refused the credentials: the setting it names is wrong
+    /// (an S3 server's 403 for an unknown key or a bad signature).
+    #[error("the store refused {option}: {detail}")]
+    Refused { option: String, detail: String },
     /// Anything else, with the store's own error.
     #[error(transparent)]
     Other(Cause),

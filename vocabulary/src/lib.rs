@@ -16,6 +16,12 @@ use std::fmt;
 pub enum ErrorKind {
     AlreadyInitialized,
     NotInitialized,
+    /// A root that names no place a graph can live (an unsupported scheme,
+    /// an `s3://` root without a bucket).
+    InvalidRoot,
+    /// A storage option that is unknown, malformed, or missing where the
+    /// others require it (an endpoint without a region or keys).
+    InvalidStorageOption,
     ReadOnly,
     InvalidBranchName,
     ReservedBranch,
@@ -48,9 +54,11 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ErrorKind; 24] = [
+    pub const ALL: [ErrorKind; 26] = [
         ErrorKind::AlreadyInitialized,
         ErrorKind::NotInitialized,
+        ErrorKind::InvalidRoot,
+        ErrorKind::InvalidStorageOption,
         ErrorKind::ReadOnly,
         ErrorKind::InvalidBranchName,
         ErrorKind::ReservedBranch,
@@ -81,6 +89,8 @@ impl ErrorKind {
         match self {
             ErrorKind::AlreadyInitialized => "already_initialized",
             ErrorKind::NotInitialized => "not_initialized",
+            ErrorKind::InvalidRoot => "invalid_root",
+            ErrorKind::InvalidStorageOption => "invalid_storage_option",
             ErrorKind::ReadOnly => "read_only",
             ErrorKind::InvalidBranchName => "invalid_branch_name",
             ErrorKind::ReservedBranch => "reserved_branch",

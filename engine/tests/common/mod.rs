@@ -51,7 +51,7 @@ impl TempGraph {
     }
 
     pub async fn with_legacy(self, spec: &LegacySpec) -> Self {
-        write_legacy(&self.root, spec)
+        write_legacy(&self.root, spec, Default::default())
             .await
             .expect("legacy fixture");
         self

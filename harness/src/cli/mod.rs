@@ -25,6 +25,12 @@ const DEFAULTS: Budgets = Budgets::DEFAULT;
     about = "Verify and operate Stampede graphs on Lance"
 )]
 struct Cli {
+    /// A setting for an `s3://` root, e.g. `aws_endpoint=http://127.0.0.1:8333`,
+    /// `aws_region`, `aws_access_key_id`, `aws_secret_access_key`,
+    /// `allow_http=true` (repeatable; the `AWS_*` variables fill in the rest).
+    /// With an endpoint, the region and keys are required.
+    #[arg(long = "storage-option", value_name = "KEY=VALUE", global = true)]
+    storage_options: Vec<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -111,6 +117,10 @@ enum Command {
         /// Run it twice and report the first point where the runs differ.
         #[arg(long)]
         check_determinism: bool,
+        /// Replay on a SeaweedFS server started on 127.0.0.1 (a failure
+        /// `verify --s3` found).
+        #[arg(long)]
+        s3: bool,
     },
     /// One concurrent-campaign actor (used by `verify --processes`): open
     /// ROOT read-write, run OP (JSON), print what it saw as JSON.
@@ -241,6 +251,11 @@ struct VerifyArgs {
     /// No progress output.
     #[arg(long)]
     quiet: bool,
+    /// Put every graph on an S3-compatible server this command starts on
+    /// 127.0.0.1 (SeaweedFS's `weed`, from `make deps`) and stops when done:
+    /// the sequential, concurrent and fault campaigns.
+    #[arg(long)]
+    s3: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -331,27 +346,71 @@ pub fn parses(args: &[&str]) -> Result<(), String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let params = match storage_params(&cli.storage_options) {
+        Ok(params) => params,
+        Err(error) => {
+            eprintln!("error[{}]: {error}", error.kind());
+            return ExitCode::from(1);
+        }
+    };
     // Campaigns run their own runtimes, one per case.
     match cli.command {
         Command::Verify(args) => verify::verify(args),
         Command::Replay {
             token,
             check_determinism,
-        } => verify::replay(&token, check_determinism),
+            s3,
+        } => verify::replay(&token, check_determinism, s3),
         Command::Figures { report, doc } => verify::figures(&report, &doc),
         Command::Report(ReportCommand::Merge {
             reports,
             json,
             junit,
         }) => verify::merge(&reports, json.as_deref(), junit.as_deref()),
-        Command::Check { root, json, deep } => operate::check(&root, json, deep),
+        Command::Check { root, json, deep } => operate::check(&root, json, deep, &params),
         Command::Actor {
             root,
             op,
             interleave,
-        } => verify::actor(&root, interleave, &op),
+        } => {
+            // An actor's root may be on its parent's S3 place.
+            if !cli.storage_options.is_empty() {
+                crate::place::use_s3(crate::place::S3Place {
+                    prefix: None,
+                    options: params_options(&params),
+                });
+            }
+            verify::actor(&root, interleave, &op)
+        }
         #[cfg(feature = "defects")]
         Command::Sensitivity(args) => verify::sensitivity(args),
-        command => operate::run_command(command),
+        command => operate::run_command(command, &params),
     }
+}
+
+fn params_options(
+    params: &stampede_engine::lance::io::ObjectStoreParams,
+) -> std::collections::BTreeMap<String, String> {
+    params
+        .storage_options()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect()
+}
+
+/// The `--storage-option`s as the store parameters every command opens
+/// its root with (none: Lance's defaults, so a local root is untouched).
+fn storage_params(
+    pairs: &[String],
+) -> Result<stampede_engine::lance::io::ObjectStoreParams, stampede_engine::Error> {
+    use stampede_engine::location::{parse_storage_option, with_storage_options};
+    if pairs.is_empty() {
+        return Ok(Default::default());
+    }
+    let options = pairs
+        .iter()
+        .map(|p| parse_storage_option(p))
+        .collect::<Result<_, _>>()?;
+    Ok(with_storage_options(Default::default(), options))
 }

@@ -6,18 +6,20 @@
 use std::process::ExitCode;
 
 use serde_json::Value;
+use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyStamp, LegacyVersion};
-use stampede_engine::{read_stamp, Error, Graph, Mode, OpenReport};
+use stampede_engine::{read_stamp_with, Error, Graph, Mode, OpenReport};
 
 use stampede_engine::check::Depth;
 
 use super::{shapes, BranchCommand, Command, LegacyArgs, SchemaCommand};
 
-pub(super) fn check(root: &str, json: bool, deep: bool) -> ExitCode {
+pub(super) fn check(root: &str, json: bool, deep: bool, params: &ObjectStoreParams) -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("a tokio runtime");
     let report = match runtime.block_on(stampede_engine::check::check_with(
         root,
         if deep { Depth::Rows } else { Depth::Pins },
+        params.clone(),
     )) {
         Ok(report) => report,
         Err(error) => {
@@ -74,12 +76,12 @@ pub(super) fn check(root: &str, json: bool, deep: bool) -> ExitCode {
     }
 }
 
-pub(super) fn run_command(command: Command) -> ExitCode {
+pub(super) fn run_command(command: Command, params: &ObjectStoreParams) -> ExitCode {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime");
-    match runtime.block_on(run(command)) {
+    match runtime.block_on(run(command, params)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failed::Operation(error)) => {
             eprintln!("error[{}]: {error}", error.kind());
@@ -110,11 +112,11 @@ impl From<Error> for Failed {
     }
 }
 
-async fn run(command: Command) -> Result<(), Failed> {
+async fn run(command: Command, params: &ObjectStoreParams) -> Result<(), Failed> {
     match command {
         Command::Init { root, schema } => {
             let source = read_input(&schema, "schema")?;
-            Graph::init(&root, &source).await?;
+            Graph::init_with(&root, &source, params.clone()).await?;
             println!("initialized {root}");
         }
         Command::Open {
@@ -122,7 +124,7 @@ async fn run(command: Command) -> Result<(), Failed> {
             read_only,
             json,
         } => {
-            let graph = Graph::open(&root, mode(read_only)).await?;
+            let graph = Graph::open_with(&root, mode(read_only), params.clone()).await?;
             print_report(graph.report(), json);
         }
         Command::Branch(BranchCommand::List {
@@ -130,7 +132,7 @@ async fn run(command: Command) -> Result<(), Failed> {
             read_only,
             json,
         }) => {
-            let branches = Graph::open(&root, mode(read_only))
+            let branches = Graph::open_with(&root, mode(read_only), params.clone())
                 .await?
                 .branch_list()
                 .await?;
@@ -141,14 +143,14 @@ async fn run(command: Command) -> Result<(), Failed> {
             }
         }
         Command::Branch(BranchCommand::Create { root, name, from }) => {
-            Graph::open(&root, Mode::ReadWrite)
+            Graph::open_with(&root, Mode::ReadWrite, params.clone())
                 .await?
                 .branch_create(&name, &from)
                 .await?;
             println!("created {name} from {from}");
         }
         Command::Branch(BranchCommand::Delete { root, name }) => {
-            Graph::open(&root, Mode::ReadWrite)
+            Graph::open_with(&root, Mode::ReadWrite, params.clone())
                 .await?
                 .branch_delete(&name)
                 .await?;
@@ -159,14 +161,17 @@ async fn run(command: Command) -> Result<(), Failed> {
             source,
             target,
         }) => {
-            Graph::open(&root, Mode::ReadWrite)
+            Graph::open_with(&root, Mode::ReadWrite, params.clone())
                 .await?
                 .branch_merge(&source, &target)
                 .await?;
             println!("merged {source} into {target}");
         }
         Command::Schema(SchemaCommand::Show { root, json }) => {
-            let (source, schema) = Graph::open(&root, Mode::ReadOnly).await?.schema().await?;
+            let (source, schema) = Graph::open_with(&root, Mode::ReadOnly, params.clone())
+                .await?
+                .schema()
+                .await?;
             if json {
                 let shown = shapes::SchemaShown {
                     types: schema.types.keys().cloned().collect(),
@@ -179,7 +184,7 @@ async fn run(command: Command) -> Result<(), Failed> {
         }
         Command::Schema(SchemaCommand::Apply { root, file, json }) => {
             let desired = read_input(&file, "schema")?;
-            let report = Graph::open(&root, Mode::ReadWrite)
+            let report = Graph::open_with(&root, Mode::ReadWrite, params.clone())
                 .await?
                 .apply_schema(&desired)
                 .await?;
@@ -205,7 +210,7 @@ async fn run(command: Command) -> Result<(), Failed> {
             file,
         } => {
             let rows = parse_json_lines(&read_input(&file, "rows")?)?;
-            let n = Graph::open(&root, Mode::ReadWrite)
+            let n = Graph::open_with(&root, Mode::ReadWrite, params.clone())
                 .await?
                 .load(&branch, &type_name, &rows)
                 .await?;
@@ -217,7 +222,7 @@ async fn run(command: Command) -> Result<(), Failed> {
             type_name,
             json,
         } => {
-            let rows = Graph::open(&root, Mode::ReadOnly)
+            let rows = Graph::open_with(&root, Mode::ReadOnly, params.clone())
                 .await?
                 .scan(&branch, &type_name)
                 .await?;
@@ -232,7 +237,10 @@ async fn run(command: Command) -> Result<(), Failed> {
             }
         }
         Command::Unlock { root } => {
-            let removed = Graph::open(&root, Mode::ReadWrite).await?.unlock().await?;
+            let removed = Graph::open_with(&root, Mode::ReadWrite, params.clone())
+                .await?
+                .unlock()
+                .await?;
             println!(
                 "{}",
                 if removed {
@@ -242,7 +250,7 @@ async fn run(command: Command) -> Result<(), Failed> {
                 }
             );
         }
-        Command::Stamp { root, json } => print_stamp(&root, json).await?,
+        Command::Stamp { root, json } => print_stamp(&root, json, params.clone()).await?,
         #[cfg(feature = "defects")]
         Command::Sensitivity(_) => unreachable!("handled in main"),
         Command::Verify(_)
@@ -255,7 +263,7 @@ async fn run(command: Command) -> Result<(), Failed> {
         }
         Command::Legacy(args) => {
             let spec = legacy_spec(&args).map_err(Failed::Usage)?;
-            write_legacy(&args.root, &spec).await?;
+            write_legacy(&args.root, &spec, params.clone()).await?;
             println!(
                 "wrote a v{} graph at {} with {} __run__ branches and {} user branches",
                 spec.version.number(),
@@ -333,8 +341,8 @@ fn list(names: &[String]) -> String {
     }
 }
 
-async fn print_stamp(root: &str, json: bool) -> Result<(), Error> {
-    let report = read_stamp(root).await?;
+async fn print_stamp(root: &str, json: bool, params: ObjectStoreParams) -> Result<(), Error> {
+    let report = read_stamp_with(root, params).await?;
     let shown = shapes::StampShown::from(&report);
     if json {
         println!("{}", to_json(&shown));

@@ -13,7 +13,11 @@ pub(super) fn usage(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-pub(super) fn replay(token: &str, check_determinism: bool) -> ExitCode {
+pub(super) fn replay(token: &str, check_determinism: bool, s3: bool) -> ExitCode {
+    let _server = match s3.then(|| crate::place::start_local_s3("replay")) {
+        Some(Err(message)) => return usage(message),
+        started => started.map(Result::unwrap),
+    };
     match crate::replay(token, check_determinism) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
@@ -79,6 +83,7 @@ fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
         seconds: args.seconds.map(f64::from),
         plan_seconds: args.plan_seconds.map(f64::from),
         regressions: None,
+        s3: None,
     }
 }
 
@@ -116,6 +121,31 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
             }
             budgets(&args, seed)
         }
+    };
+    // On S3: the parent starts the server (it lives as long as this
+    // command) and hands its place to every job in the plan.
+    let mut budgets = budgets;
+    let _server = match (args.s3, &budgets.s3) {
+        (true, None) => {
+            if let Some(c) = campaigns.iter().find(|c| !c.runs_on_s3()) {
+                return usage(format!(
+                    "--s3: the {} campaign runs on local graphs only (it copies graph files)",
+                    c.name()
+                ));
+            }
+            match crate::place::start_local_s3(&format!("verify-{}", budgets.seed)) {
+                Ok(server) => {
+                    budgets.s3 = crate::place::s3().cloned();
+                    Some(server)
+                }
+                Err(message) => return usage(message),
+            }
+        }
+        (_, Some(place)) => {
+            crate::place::use_s3(place.clone());
+            None
+        }
+        (false, None) => None,
     };
     let part = args.shard.unwrap_or(Shard::ALL);
     let shard = match args.job.as_deref().map(Shard::parse_job) {

@@ -287,6 +287,7 @@ pub fn stampede_binary() -> std::path::PathBuf {
 async fn act_in_process(root: &str, op: Option<Op>, injector: u64) -> Seen {
     let op = serde_json::to_string(&op).expect("ops serialize");
     let output = tokio::process::Command::new(stampede_binary())
+        .args(crate::place::child_args())
         .args(["actor", root, "--interleave", &injector.to_string(), &op])
         .output()
         .await

@@ -1,0 +1,121 @@
+//! The S3 lane: campaigns with every graph on a real S3-compatible server
+//! (SeaweedFS's `weed mini` on 127.0.0.1, started once for this binary and
+//! stopped when it exits; `make deps` installs it). Every test here runs
+//! on S3, so this binary's process-wide place (`stampede_harness::place`)
+//! is set once, before any graph.
+//!
+//! Small fixed budgets (`make test`); STAMPEDE_S3_CASES,
+//! STAMPEDE_S3_FAULT_CASES, STAMPEDE_S3_ROUNDS and STAMPEDE_S3_FLEET_ROUNDS
+//! raise them (`make verify`). A failure prints `stampede replay --s3 TOKEN`.
+
+use std::sync::OnceLock;
+
+use stampede_harness::concurrent::{execute_with, judge, Actors, Round};
+use stampede_harness::env_or;
+use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
+use stampede_s3server::SeaweedFs;
+
+fn on_s3() {
+    static SERVER: OnceLock<SeaweedFs> = OnceLock::new();
+    SERVER.get_or_init(|| {
+        stampede_harness::place::start_local_s3("harness").unwrap_or_else(|e| panic!("{e}"))
+    });
+}
+
+fn campaign(campaign: Campaign, budgets: Budgets) -> CampaignResult {
+    on_s3();
+    let result = run(campaign, &budgets, Shard::ALL, Stop::Budget, true);
+    eprintln!(
+        "{} on S3: {} {}, {} ops, {} failures, {:.1} s",
+        campaign.name(),
+        result.units,
+        campaign.unit(),
+        result.ops,
+        result.failures.len(),
+        result.seconds
+    );
+    if let Some(first) = result.failures.first() {
+        panic!(
+            "{} of {} failed on S3; first:\n{}\n{}",
+            result.failures.len(),
+            result.units,
+            first.message,
+            first.replay_line()
+        );
+    }
+    assert!(result.ops > 0, "the campaign ran no engine ops");
+    result
+}
+
+#[test]
+fn sequential_campaign_on_s3() {
+    campaign(
+        Campaign::Sequential,
+        Budgets {
+            seed: env_or("STAMPEDE_SEED", 20261201),
+            cases: env_or("STAMPEDE_S3_CASES", 12) as u32,
+            max_ops: 20,
+            ..Budgets::default()
+        },
+    );
+}
+
+#[test]
+fn fault_campaign_on_s3() {
+    let result = campaign(
+        Campaign::Faults,
+        Budgets {
+            seed: env_or("STAMPEDE_SEED", 20261201),
+            fault_cases: env_or("STAMPEDE_S3_FAULT_CASES", 24) as u32,
+            max_ops: 20,
+            ..Budgets::default()
+        },
+    );
+    assert!(
+        result.faulted_ops * 8 >= result.ops,
+        "too few ops met a fault to judge anything: {result:?}"
+    );
+}
+
+/// Concurrent rounds as `stampede actor` processes: the many-machines case.
+#[test]
+fn concurrent_rounds_as_processes_on_s3() {
+    campaign(
+        Campaign::Concurrent,
+        Budgets {
+            seed: env_or("STAMPEDE_SEED", 20261201),
+            rounds: env_or("STAMPEDE_S3_ROUNDS", 6) as u32,
+            actors: 4,
+            processes: true,
+            ..Budgets::default()
+        },
+    );
+}
+
+/// The fleet on S3: 8 `stampede actor` processes open a v2 graph with 200
+/// `__run__` refs (one kept by a user branch) read-write at once, judged
+/// against the model: every open succeeds, each swept ref is swept by
+/// exactly one process, the final state is one open's.
+#[test]
+fn eight_processes_open_a_graph_with_200_run_refs_on_s3() {
+    use stampede_model::{LegacyGraph, LegacyStamp};
+    on_s3();
+    let round = Round {
+        setup: Some(LegacyGraph {
+            version: 2,
+            run_branches: 200,
+            branches: vec![
+                ("feature".into(), None),
+                ("keep".into(), Some("__run__7".into())),
+            ],
+            stamp: LegacyStamp::Default,
+        }),
+        actors: vec![None; 8],
+    };
+    for seed in 0..env_or("STAMPEDE_S3_FLEET_ROUNDS", 1) {
+        let (seen, view) = execute_with(&round, Actors::Processes, seed);
+        if let Err(why) = judge(&round, &seen, &view) {
+            panic!("injector seed {seed}: {why}");
+        }
+    }
+}
