@@ -1,10 +1,15 @@
 //! The engine on a real S3-compatible server (SeaweedFS's `weed mini` on
 //! 127.0.0.1, one per test binary; `make deps` installs it): the whole
-//! lifecycle of a graph, a legacy graph's migration, `check`, and every
-//! missing or wrong setting refused as a typed error naming it.
+//! lifecycle of a graph, a legacy graph's migration, `check`, every missing
+//! or wrong setting refused as a typed error naming it, and the requests
+//! each operation makes, by kind, as insta goldens beside the local ones
+//! (`snapshots/cost_s3_*`): on S3 every call is a request.
 
 use std::collections::HashMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use serde_json::json;
+use stampede_engine::probe::Probe;
 
 use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyVersion};
@@ -144,4 +149,97 @@ async fn every_missing_or_wrong_setting_is_a_typed_error_naming_it() {
             "{error}"
         );
     }
+}
+
+fn probed(probe: &Arc<Probe>) -> ObjectStoreParams {
+    with_storage_options(
+        probe.params(),
+        server().storage_options().into_iter().collect(),
+    )
+}
+
+/// The requests `probe` counted, by kind, as a golden.
+fn golden(name: &str, probe: &Arc<Probe>) -> u64 {
+    let counts = probe.counts();
+    let text: String = counts.iter().map(|(call, n)| format!("{call:?}: {n}\n")).collect();
+    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(name, text);
+    });
+    counts.values().sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_per_operation_on_s3() {
+    let root = root("costs");
+    let g = Graph::init_with(&root, EXAMPLE_SCHEMA, params()).await.unwrap();
+    g.branch_create("a", "main").await.unwrap();
+    g.load("main", "Person", &[json!({"name": "a"})]).await.unwrap();
+    for (mode, name) in [
+        (Mode::ReadWrite, "cost_s3_open_read_write"),
+        (Mode::ReadOnly, "cost_s3_open_read_only"),
+    ] {
+        let probe = Probe::new();
+        Graph::open_with(&root, mode, probed(&probe)).await.unwrap();
+        golden(name, &probe);
+    }
+    let probe = Probe::new();
+    let g = Graph::open_with(&root, Mode::ReadWrite, probed(&probe)).await.unwrap();
+    probe.reset();
+    g.branch_list().await.unwrap();
+    golden("cost_s3_branch_list", &probe);
+    probe.reset();
+    g.branch_create("b", "main").await.unwrap();
+    golden("cost_s3_branch_create", &probe);
+    probe.reset();
+    g.branch_delete("b").await.unwrap();
+    golden("cost_s3_branch_delete", &probe);
+    probe.reset();
+    g.load("main", "Person", &[json!({"name": "b", "age": 3})]).await.unwrap();
+    golden("cost_s3_load_append", &probe);
+    probe.reset();
+    g.scan("main", "Person").await.unwrap();
+    golden("cost_s3_scan", &probe);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_of_a_read_write_open_of_a_legacy_graph_with_10_run_refs_on_s3() {
+    let root = root("costs-legacy");
+    let spec = LegacySpec::new(LegacyVersion::V2).run_branches(10).branch("u", None);
+    write_legacy(&root, &spec, params()).await.unwrap();
+    let probe = Probe::new();
+    let g = Graph::open_with(&root, Mode::ReadWrite, probed(&probe)).await.unwrap();
+    assert_eq!(g.report().swept.len(), 10);
+    golden("cost_s3_open_legacy_v2_10_run_refs", &probe);
+}
+
+/// The goal, counted: a read-write open of a current graph makes
+/// at most one request more than Lance's own `Dataset::open` of the same
+/// `__manifest`. Both are warm: the engine's process-wide Lance session
+/// has read this graph (its init), so the raw open is a second open in a
+/// session of its own. The raw open is the control: it must make some.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_write_open_costs_at_most_one_request_more_than_a_raw_open() {
+    use stampede_engine::lance::dataset::builder::DatasetBuilder;
+    let root = root("open-vs-raw");
+    Graph::init_with(&root, EXAMPLE_SCHEMA, params()).await.unwrap();
+    let session = Arc::new(stampede_engine::lance::session::Session::default());
+    let raw = Probe::new();
+    for _ in 0..2 {
+        raw.reset();
+        DatasetBuilder::from_uri(&format!("{root}/__manifest"))
+            .with_session(session.clone())
+            .with_store_params(probed(&raw))
+            .load()
+            .await
+            .unwrap();
+    }
+    let raw_requests = golden("cost_s3_raw_dataset_open_warm", &raw);
+    let ours = Probe::new();
+    Graph::open_with(&root, Mode::ReadWrite, probed(&ours)).await.unwrap();
+    let our_requests: u64 = ours.counts().values().sum();
+    assert!(raw_requests > 0, "control: the raw open made no request");
+    assert!(
+        our_requests <= raw_requests + 1,
+        "a read-write open made {our_requests} requests, a raw open {raw_requests}"
+    );
 }
