@@ -31,6 +31,8 @@ SEED ?= 1
 PLAN_SECONDS ?= 420
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 REPORT ?= $(CARGO_TARGET_DIR)/verify-report.json
+# Seconds of each open-ended campaign in the S3 lane.
+S3_SECONDS ?= 40
 
 verify: build
 	@echo "== campaign plan ($(PLAN_SECONDS) s): crash (with second deaths) and damage (every case), then sequential, concurrent (tasks) and faults for the rest"
@@ -46,6 +48,10 @@ verify: build
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
 	@echo "== concurrency tests at the release budget"
 	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 STAMPEDE_FLEET_ROUNDS=10 $(CARGO) test --workspace --test concurrency --test concurrent --test cli_processes --test data --test schema_apply
+	@echo "== the S3 lane: every graph on a SeaweedFS server on 127.0.0.1 (started and stopped by each command)"
+	$(STAMPEDE) verify --s3 --campaign sequential --campaign concurrent --campaign faults --seconds $(S3_SECONDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --s3 --campaign concurrent --processes --rounds 20 --actors 5 --seed $(SEED)
+	STAMPEDE_S3_FLEET_ROUNDS=3 $(CARGO) test --workspace --test s3 -- eight_processes
 	@echo "== loom (LOOM_MAX_PREEMPTIONS=3, 3 openers)"
 	LOOM_MAX_PREEMPTIONS=3 STAMPEDE_LOOM_OPENERS=3 $(LOOM_TEST)
 	@echo "report: $(REPORT)"

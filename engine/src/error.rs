@@ -58,14 +58,17 @@ fn is_damage(error: &lance::Error, message: &str) -> bool {
         || (message.contains("Invalid range") && message.contains("for object of size"))
 }
 
-/// An S3 server's refusal of the credentials, by the S3 error code it
-/// answered with (Lance and object_store keep only the message), naming
-/// the setting that is wrong.
+/// An S3 store that refuses the settings, naming the one that is wrong:
+/// by the S3 error code it answered with (Lance and object_store keep only
+/// the message), or an endpoint where nothing answers at all (after
+/// object_store's own retries).
 fn refused_credentials(message: &str) -> Option<StoreError> {
     let option = if message.contains("<Code>SignatureDoesNotMatch</Code>") {
         "aws_secret_access_key"
     } else if message.contains("<Code>InvalidAccessKeyId</Code>") {
         "aws_access_key_id"
+    } else if message.contains("S3 error") && message.contains("error sending request") {
+        "aws_endpoint"
     } else {
         return None;
     };
