@@ -67,7 +67,12 @@ fn refused_credentials(message: &str) -> Option<StoreError> {
         "aws_secret_access_key"
     } else if message.contains("<Code>InvalidAccessKeyId</Code>") {
         "aws_access_key_id"
-    } else if message.contains("S3 error") && message.contains("error sending request") {
+    } else if message.contains("S3 error")
+        && message.contains("error sending request")
+        && message.contains(" retries")
+    {
+        // Only after object_store's own retries: a single failed send is
+        // also what a pooled connection of a dropped runtime answers.
         "aws_endpoint"
     } else {
         return None;

@@ -10,8 +10,9 @@
 //! deletes the object, then its claim. A loser waits until the version it
 //! saw is gone, and answers `NotFound` only then (the winner's delete has
 //! happened before the loser returns, so the two order as a serial run
-//! would). A claim older than [`LEASE`] is its owner's who died: a waiting
-//! loser takes it over.
+//! would). A claim older than its lease (30 s, or the root's
+//! `stampede_delete_claim_lease_seconds`) is its owner's who died: a
+//! waiting loser takes it over.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -20,9 +21,6 @@ use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPay
 use stampede_protocol::{StoreError, StoreResult};
 
 use crate::error::classify_object_store;
-
-/// How long a claim holds before a waiting deleter may take it over.
-pub const LEASE: Duration = Duration::from_secs(30);
 
 /// How many times a deleter claims before giving up (each retry follows a
 /// lapsed or abandoned claim).
@@ -35,6 +33,7 @@ pub async fn delete_exactly_once(
     object: &Path,
     claims: &Path,
     name: &str,
+    lease: Duration,
 ) -> StoreResult<()> {
     for _ in 0..ATTEMPTS {
         let Some(version) = version_of(store, object).await? else {
@@ -51,7 +50,7 @@ pub async fn delete_exactly_once(
             }
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => {
-                if outwait(store, object, &version, &claim).await? == Outwaited::Gone {
+                if outwait(store, object, &version, &claim, lease).await? == Outwaited::Gone {
                     return Err(not_found(name));
                 }
                 // The claim lapsed or was given up: clear it, claim afresh.
@@ -109,6 +108,7 @@ async fn outwait(
     object: &Path,
     version: &str,
     claim: &Path,
+    lease: Duration,
 ) -> StoreResult<Outwaited> {
     let mut delay = Duration::from_millis(20);
     loop {
@@ -126,7 +126,7 @@ async fn outwait(
         };
         // A claim that does not say when it was made counts as lapsed.
         let held = claimed_at.map(|at| now_millis().saturating_sub(at));
-        if held.is_none_or(|ms| ms > LEASE.as_millis()) {
+        if held.is_none_or(|ms| ms > lease.as_millis()) {
             return Ok(Outwaited::Lapsed);
         }
         tokio::time::sleep(delay).await;

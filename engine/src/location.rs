@@ -13,12 +13,30 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use lance::io::{ObjectStoreParams, StorageOptionsAccessor};
 use object_store::aws::AmazonS3ConfigKey;
 use object_store::ClientConfigKey;
 
 use crate::error::{Error, Result};
+
+/// Stampede's own S3 setting: how long a ref delete's claim holds before a
+/// waiting delete may take it over (`crate::exclusive`), in seconds.
+pub const DELETE_CLAIM_LEASE: &str = "stampede_delete_claim_lease_seconds";
+
+/// The lease of a claim when [`DELETE_CLAIM_LEASE`] is not given: longer
+/// than any live delete takes between its claim and its delete.
+pub const DEFAULT_DELETE_CLAIM_LEASE: Duration = Duration::from_secs(30);
+
+/// The claim lease `params` set (checked by [`resolve`]), or the default.
+pub fn delete_claim_lease(params: &ObjectStoreParams) -> Duration {
+    params
+        .storage_options()
+        .and_then(|o| o.get(DELETE_CLAIM_LEASE))
+        .and_then(|v| v.parse::<f64>().ok())
+        .map_or(DEFAULT_DELETE_CLAIM_LEASE, Duration::from_secs_f64)
+}
 
 /// The schemes a root may have.
 const SCHEMES: &[&str] = &["file", "file-object-store", "s3"];
@@ -117,7 +135,18 @@ fn s3_options(
 ) -> Result<HashMap<String, String>> {
     // Each setting once, by what it means: explicit spellings first.
     let mut settings: HashMap<AmazonS3ConfigKey, (String, String)> = HashMap::new();
+    let mut own = HashMap::new();
     for (key, value) in params.storage_options().into_iter().flatten() {
+        if key == DELETE_CLAIM_LEASE {
+            if !value.parse::<f64>().is_ok_and(|s| s.is_finite() && s > 0.0) {
+                return Err(Error::InvalidStorageOption {
+                    option: key.clone(),
+                    why: format!("{value:?} is not a positive number of seconds"),
+                });
+            }
+            own.insert(key.clone(), value.clone());
+            continue;
+        }
         let setting = canonical(key).ok_or_else(|| Error::InvalidStorageOption {
             option: key.clone(),
             why: "not an S3 setting (aws_endpoint, aws_region, aws_access_key_id, \
@@ -145,7 +174,7 @@ fn s3_options(
     }
     // With no endpoint it is a real AWS bucket: Lance's credential chain
     // applies, as for any AWS tool.
-    Ok(settings.into_values().collect())
+    Ok(settings.into_values().chain(own).collect())
 }
 
 /// A custom endpoint's settings: a URL Lance can reach, and every setting
@@ -307,6 +336,15 @@ mod tests {
             refused_option(SERVER, &[("AWS_PROFILE", "dev")]),
             "AWS_PROFILE"
         );
+        for (lease, refused) in [
+            ("2.5", ""),
+            ("0", DELETE_CLAIM_LEASE),
+            ("soon", DELETE_CLAIM_LEASE),
+        ] {
+            let mut options = SERVER.to_vec();
+            options.push((DELETE_CLAIM_LEASE, lease));
+            assert_eq!(refused_option(&options, &[]), refused, "lease {lease:?}");
+        }
         // No endpoint: a real AWS bucket, left to Lance's credential chain.
         assert_eq!(refused_option(&[], &[]), "");
     }

@@ -317,7 +317,9 @@ impl RefStore for LanceStore {
         let store = self.object_store.inner.as_ref();
         if self.deletes_are_idempotent() {
             let claims = self.base.clone().join(DELETE_CLAIMS_DIR);
-            return crate::exclusive::delete_exactly_once(store, &object, &claims, name).await;
+            let lease = crate::location::delete_claim_lease(&self.params);
+            return crate::exclusive::delete_exactly_once(store, &object, &claims, name, lease)
+                .await;
         }
         store.delete(&object).await.map_err(classify_object_store)
     }

@@ -175,7 +175,10 @@ fn probed(probe: &Arc<Probe>) -> ObjectStoreParams {
 /// The requests `probe` counted, by kind, as a golden.
 fn golden(name: &str, probe: &Arc<Probe>) -> u64 {
     let counts = probe.counts();
-    let text: String = counts.iter().map(|(call, n)| format!("{call:?}: {n}\n")).collect();
+    let text: String = counts
+        .iter()
+        .map(|(call, n)| format!("{call:?}: {n}\n"))
+        .collect();
     insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(name, text);
     });
@@ -185,9 +188,13 @@ fn golden(name: &str, probe: &Arc<Probe>) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_per_operation_on_s3() {
     let root = root("costs");
-    let g = Graph::init_with(&root, EXAMPLE_SCHEMA, params()).await.unwrap();
+    let g = Graph::init_with(&root, EXAMPLE_SCHEMA, params())
+        .await
+        .unwrap();
     g.branch_create("a", "main").await.unwrap();
-    g.load("main", "Person", &[json!({"name": "a"})]).await.unwrap();
+    g.load("main", "Person", &[json!({"name": "a"})])
+        .await
+        .unwrap();
     for (mode, name) in [
         (Mode::ReadWrite, "cost_s3_open_read_write"),
         (Mode::ReadOnly, "cost_s3_open_read_only"),
@@ -197,7 +204,9 @@ async fn requests_per_operation_on_s3() {
         golden(name, &probe);
     }
     let probe = Probe::new();
-    let g = Graph::open_with(&root, Mode::ReadWrite, probed(&probe)).await.unwrap();
+    let g = Graph::open_with(&root, Mode::ReadWrite, probed(&probe))
+        .await
+        .unwrap();
     probe.reset();
     g.branch_list().await.unwrap();
     golden("cost_s3_branch_list", &probe);
@@ -208,7 +217,9 @@ async fn requests_per_operation_on_s3() {
     g.branch_delete("b").await.unwrap();
     golden("cost_s3_branch_delete", &probe);
     probe.reset();
-    g.load("main", "Person", &[json!({"name": "b", "age": 3})]).await.unwrap();
+    g.load("main", "Person", &[json!({"name": "b", "age": 3})])
+        .await
+        .unwrap();
     golden("cost_s3_load_append", &probe);
     probe.reset();
     g.scan("main", "Person").await.unwrap();
@@ -218,10 +229,14 @@ async fn requests_per_operation_on_s3() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_of_a_read_write_open_of_a_legacy_graph_with_10_run_refs_on_s3() {
     let root = root("costs-legacy");
-    let spec = LegacySpec::new(LegacyVersion::V2).run_branches(10).branch("u", None);
+    let spec = LegacySpec::new(LegacyVersion::V2)
+        .run_branches(10)
+        .branch("u", None);
     write_legacy(&root, &spec, params()).await.unwrap();
     let probe = Probe::new();
-    let g = Graph::open_with(&root, Mode::ReadWrite, probed(&probe)).await.unwrap();
+    let g = Graph::open_with(&root, Mode::ReadWrite, probed(&probe))
+        .await
+        .unwrap();
     assert_eq!(g.report().swept.len(), 10);
     golden("cost_s3_open_legacy_v2_10_run_refs", &probe);
 }
@@ -235,7 +250,9 @@ async fn requests_of_a_read_write_open_of_a_legacy_graph_with_10_run_refs_on_s3(
 async fn a_read_write_open_costs_at_most_one_request_more_than_a_raw_open() {
     use stampede_engine::lance::dataset::builder::DatasetBuilder;
     let root = root("open-vs-raw");
-    Graph::init_with(&root, EXAMPLE_SCHEMA, params()).await.unwrap();
+    Graph::init_with(&root, EXAMPLE_SCHEMA, params())
+        .await
+        .unwrap();
     let session = Arc::new(stampede_engine::lance::session::Session::default());
     let raw = Probe::new();
     for _ in 0..2 {
@@ -249,7 +266,9 @@ async fn a_read_write_open_costs_at_most_one_request_more_than_a_raw_open() {
     }
     let raw_requests = golden("cost_s3_raw_dataset_open_warm", &raw);
     let ours = Probe::new();
-    Graph::open_with(&root, Mode::ReadWrite, probed(&ours)).await.unwrap();
+    Graph::open_with(&root, Mode::ReadWrite, probed(&ours))
+        .await
+        .unwrap();
     let our_requests: u64 = ours.counts().values().sum();
     assert!(raw_requests > 0, "control: the raw open made no request");
     assert!(

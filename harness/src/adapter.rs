@@ -107,7 +107,12 @@ impl Stampede {
     }
 
     /// The directory of this adapter's own graph (not of one it observes).
+    /// A graph on S3 has none.
     pub fn graph_path(&self) -> std::path::PathBuf {
+        assert!(
+            self.s3_base.is_none(),
+            "a graph on S3 has no local directory"
+        );
         self.dir.path().join(format!("g{}", self.generation))
     }
 

@@ -240,31 +240,41 @@ struct Prepared {
 
 /// A scenario's graph after its setup, built once: every state puts its
 /// files back in place (see `files`) instead of running the setup through
-/// Lance again.
+/// Lance again. On S3 there are no local files: every state runs the
+/// setup afresh, at a root of its own.
 pub struct Template {
     scenario: Scenario,
     /// Owns the graph's directory.
     setup: Stampede,
-    files: Files,
+    /// The setup's files (`None` on S3).
+    files: Option<Files>,
     model: Model,
 }
 
-impl Template {
-    /// Run the setup on both sides; they must agree.
-    pub fn new(scenario: &Scenario) -> Result<Template, String> {
-        let mut setup = Stampede::through_object_store();
-        let mut model = Model::default();
-        for op in &scenario.setup {
-            let (seen, expected) = (setup.apply(op), model.apply(op));
-            if seen != expected {
-                return Err(format!(
-                    "setup op {op:?}: engine {seen:?}, model {expected:?}"
-                ));
-            }
+/// Run a scenario's setup on both sides; they must agree.
+fn run_setup(scenario: &Scenario) -> Result<(Stampede, Model), String> {
+    let mut setup = Stampede::through_object_store();
+    let mut model = Model::default();
+    for op in &scenario.setup {
+        let (seen, expected) = (setup.apply(op), model.apply(op));
+        if seen != expected {
+            return Err(format!(
+                "setup op {op:?}: engine {seen:?}, model {expected:?}"
+            ));
         }
+    }
+    Ok((setup, model))
+}
+
+impl Template {
+    pub fn new(scenario: &Scenario) -> Result<Template, String> {
+        let (setup, model) = run_setup(scenario)?;
+        let files = crate::place::s3()
+            .is_none()
+            .then(|| contents(&setup.graph_path()));
         Ok(Template {
             scenario: scenario.clone(),
-            files: contents(&setup.graph_path()),
+            files,
             setup,
             model,
         })
@@ -273,8 +283,14 @@ impl Template {
     /// The graph as the setup left it, through a handle that carries a new
     /// probe (an init or an open makes its own handle).
     fn prepare(&self) -> Result<Prepared, String> {
-        files::restore(&self.setup.graph_path(), &self.files)?;
-        let mut sut = Stampede::observing(self.setup.root());
+        let root = match &self.files {
+            Some(files) => {
+                files::restore(&self.setup.graph_path(), files)?;
+                self.setup.root().to_string()
+            }
+            None => run_setup(&self.scenario)?.0.root().to_string(),
+        };
+        let mut sut = Stampede::observing(&root);
         let mut model = self.model.clone();
         let probe = Probe::new();
         sut.use_params(probe.params());
@@ -389,7 +405,10 @@ pub fn judge_state(scenario: &Scenario, state: &State) -> Result<Judged, String>
 /// `check`'s problems and residue notes after recovery (a graph that init
 /// never made has none to report).
 fn residue(root: &str) -> Vec<String> {
-    match crate::adapter::serial_runtime().block_on(stampede_engine::check::check(root)) {
+    let params = crate::place::complete(root, Default::default());
+    let check =
+        stampede_engine::check::check_with(root, stampede_engine::check::Depth::Pins, params);
+    match crate::adapter::serial_runtime().block_on(check) {
         Ok(report) => report
             .problems
             .iter()

@@ -69,12 +69,15 @@ pub fn child_args() -> Vec<String> {
 /// it, under `s3://stampede/NAME`. The server stops when the handle drops.
 pub fn start_local_s3(name: &str) -> Result<stampede_s3server::SeaweedFs, String> {
     let server = stampede_s3server::SeaweedFs::start().map_err(|e| e.to_string())?;
+    // No pooled connections (see `storage_options`): each case of a
+    // campaign runs on a runtime of its own.
     let mut options: BTreeMap<_, _> = server.storage_options().into_iter().collect();
-    // Lance keeps one store (and its HTTP connection pool) per root for the
-    // whole process, while each case of a campaign runs on a runtime of its
-    // own: a pooled connection would outlive the runtime that drives it,
-    // and the next request on it stalls until a timeout.
-    options.insert("pool_max_idle_per_host".into(), "0".into());
+    // A crash campaign's dead deleter leaves its claim: its states wait out
+    // the lease. No live delete here takes 5 s between claim and delete.
+    options.insert(
+        stampede_engine::location::DELETE_CLAIM_LEASE.into(),
+        "5".into(),
+    );
     use_s3(S3Place {
         prefix: Some(server.root(name)),
         options,

@@ -53,13 +53,12 @@ impl Campaign {
         )
     }
 
-    /// Whether it runs with its graphs on S3 (`verify --s3`): the crash and
-    /// damage campaigns copy and rewrite graph files on disk, and loom has
-    /// no graphs.
+    /// Whether it runs with its graphs on S3 (`verify --s3`): the damage
+    /// campaign rewrites graph files on disk, and loom has no graphs.
     pub fn runs_on_s3(self) -> bool {
         matches!(
             self,
-            Campaign::Sequential | Campaign::Concurrent | Campaign::Faults
+            Campaign::Sequential | Campaign::Concurrent | Campaign::Faults | Campaign::Crash
         )
     }
 

@@ -77,6 +77,37 @@ fn fault_campaign_on_s3() {
     );
 }
 
+/// The crash campaign on S3: every writing op killed at each of its writes
+/// (first deaths), judged and recovered. Its states rerun their setup on
+/// S3 (no files to put back), so it runs as `stampede verify --s3 --jobs
+/// 4`, with a server of its own.
+#[test]
+fn crash_campaign_first_deaths_on_s3() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("crash.json");
+    let output = std::process::Command::new(stampede_harness::concurrent::stampede_binary())
+        .args(["verify", "--s3", "--campaign", "crash", "--quiet"])
+        .args(["--second-death-stride", "0", "--jobs", "4", "--json"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: stampede_harness::plan::Report =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let crash = &report.results[0];
+    assert!(crash.failures.is_empty(), "{printed}");
+    assert!(crash.units > 50, "too few crash states judged: {printed}");
+    eprintln!(
+        "crash on S3: {} states, {:.1} s",
+        crash.units, crash.seconds
+    );
+}
+
 /// Concurrent rounds as `stampede actor` processes: the many-machines case.
 #[test]
 fn concurrent_rounds_as_processes_on_s3() {

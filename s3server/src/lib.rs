@@ -152,6 +152,11 @@ impl SeaweedFs {
 
     /// The storage options that reach this server, as `stampede
     /// --storage-option KEY=VALUE` and `ObjectStoreParams` take them.
+    ///
+    /// No connection is pooled: Lance keeps one store per bucket for the
+    /// whole process, while tests (and the harness's cases) each run a
+    /// tokio runtime of their own, and a pooled connection dies with the
+    /// runtime that drove it (the next request on it fails at once).
     pub fn storage_options(&self) -> Vec<(String, String)> {
         [
             ("aws_endpoint", self.endpoint.as_str()),
@@ -159,26 +164,10 @@ impl SeaweedFs {
             ("aws_access_key_id", ACCESS_KEY),
             ("aws_secret_access_key", SECRET_KEY),
             ("allow_http", "true"),
+            ("pool_max_idle_per_host", "0"),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .into()
-    }
-
-    /// The same settings as the standard `AWS_*` variables, for child
-    /// processes (and for anyone pointing the AWS tools at this server).
-    pub fn env(&self) -> Vec<(String, String)> {
-        self.storage_options()
-            .into_iter()
-            .map(|(k, v)| {
-                let k = k.to_uppercase();
-                let k = if k.starts_with("AWS_") {
-                    k
-                } else {
-                    format!("AWS_{k}")
-                };
-                (k, v)
-            })
-            .collect()
     }
 }
 

@@ -129,7 +129,7 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
         (true, None) => {
             if let Some(c) = campaigns.iter().find(|c| !c.runs_on_s3()) {
                 return usage(format!(
-                    "--s3: the {} campaign runs on local graphs only (it copies graph files)",
+                    "--s3: the {} campaign runs on local graphs only (it rewrites graph files on disk)",
                     c.name()
                 ));
             }
