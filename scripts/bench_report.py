@@ -44,6 +44,22 @@ for n in ["0", "10", "100", "1000"]:
 print(f"  growth 100 -> 1000 refs: stampede {ratio(mean('sweep', 'stampede_open', '1000'), mean('sweep', 'stampede_open', '100'))}, "
       f"naive {ratio(mean('sweep', 'naive_force_delete', '1000'), mean('sweep', 'naive_force_delete', '100'))}")
 
+s3 = {name: mean("open_s3", name) for name in
+      ["raw_lance_open_cold", "raw_lance_open_warm_session", "stampede_read_write_open", "stampede_read_only_open"]}
+try:
+    requests = json.loads(root.joinpath("open_s3", "requests.json").read_text())
+except FileNotFoundError:
+    requests = {}
+print("open latency on S3 (SeaweedFS on 127.0.0.1; goal: a read-write open makes at most one request more than the raw open)")
+for name, label in [("raw_lance_open_cold", "raw Dataset::open, cold session"),
+                    ("raw_lance_open_warm_session", "raw Dataset::open, warm session"),
+                    ("stampede_read_write_open", "stampede read-write open"),
+                    ("stampede_read_only_open", "stampede read-only open")]:
+    extra = "" if name.startswith("raw") else \
+        f"   {ratio(s3[name], s3['raw_lance_open_warm_session'])} of warm, {ratio(s3[name], s3['raw_lance_open_cold'])} of cold"
+    print(f"  {label:<34}{ms(s3[name]):>10}   {requests.get(name, 'n/a')} requests{extra}")
+
+
 def svg_plot(path):
     """Open latency as a log-scale bar chart (an SVG: no plotting library
     needed, and the README renders it)."""

@@ -6,6 +6,10 @@
 //! - `sweep/*`: a read-write open of a v2 graph with N `__run__` refs (fresh
 //!   copy per iteration) against the naive sweep with Lance's own
 //!   `force_delete_branch`, which re-lists every ref per call.
+//! - `open_s3/*`: the `open/*` comparison with the graph on a SeaweedFS
+//!   server on 127.0.0.1, where every call is a request; the requests of
+//!   each open, counted once through the probe, go beside criterion's
+//!   estimates (`open_s3/requests.json`) for `scripts/bench_report.py`.
 //!
 //! The campaigns' own throughput is `benches/campaigns.rs`.
 
@@ -25,6 +29,89 @@ fn runtime() -> tokio::runtime::Runtime {
         .enable_all()
         .build()
         .expect("a tokio runtime")
+}
+
+/// The `open/*` comparison on S3, and each open's requests.
+fn open_latency_on_s3(c: &mut Criterion) {
+    use stampede_engine::location::with_storage_options;
+    use stampede_engine::probe::Probe;
+    let rt = runtime();
+    let server = stampede_s3server::SeaweedFs::start().unwrap_or_else(|e| panic!("{e}"));
+    let options: std::collections::HashMap<_, _> = server.storage_options().into_iter().collect();
+    let params = || with_storage_options(Default::default(), options.clone());
+    let probed = |probe: &Arc<Probe>| with_storage_options(probe.params(), options.clone());
+    let root = server.root("bench/open");
+    rt.block_on(Graph::init_with(&root, EXAMPLE_SCHEMA, params()))
+        .unwrap();
+    let manifest = format!("{root}/__manifest");
+    let session = Arc::new(Session::default());
+    let raw = |session: Arc<Session>, params| {
+        DatasetBuilder::from_uri(&manifest)
+            .with_session(session)
+            .with_store_params(params)
+            .load()
+    };
+    // Requests, once each: a cold raw open (a session of its own), a warm
+    // one (the second in a session), and the engine's opens (warm: the
+    // engine's process-wide session has read this graph).
+    let mut requests = std::collections::BTreeMap::new();
+    let count = |probe: &Arc<Probe>| probe.counts().values().sum::<u64>();
+    let probe = Probe::new();
+    rt.block_on(raw(Arc::new(Session::default()), probed(&probe)))
+        .unwrap();
+    requests.insert("raw_lance_open_cold", count(&probe));
+    rt.block_on(raw(session.clone(), params())).unwrap();
+    let probe = Probe::new();
+    rt.block_on(raw(session.clone(), probed(&probe))).unwrap();
+    requests.insert("raw_lance_open_warm_session", count(&probe));
+    for (mode, name) in [
+        (Mode::ReadWrite, "stampede_read_write_open"),
+        (Mode::ReadOnly, "stampede_read_only_open"),
+    ] {
+        let probe = Probe::new();
+        rt.block_on(Graph::open_with(&root, mode, probed(&probe)))
+            .unwrap();
+        requests.insert(name, count(&probe));
+    }
+    let dir = criterion_dir().join("open_s3");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("requests.json"),
+        serde_json::to_string_pretty(&requests).unwrap(),
+    )
+    .unwrap();
+
+    let mut group = c.benchmark_group("open_s3");
+    group.bench_function("raw_lance_open_cold", |b| {
+        b.iter(|| {
+            rt.block_on(raw(Arc::new(Session::default()), params()))
+                .unwrap()
+        })
+    });
+    group.bench_function("raw_lance_open_warm_session", |b| {
+        b.iter(|| rt.block_on(raw(session.clone(), params())).unwrap())
+    });
+    group.bench_function("stampede_read_write_open", |b| {
+        b.iter(|| {
+            rt.block_on(Graph::open_with(&root, Mode::ReadWrite, params()))
+                .unwrap()
+        })
+    });
+    group.bench_function("stampede_read_only_open", |b| {
+        b.iter(|| {
+            rt.block_on(Graph::open_with(&root, Mode::ReadOnly, params()))
+                .unwrap()
+        })
+    });
+    group.finish();
+}
+
+/// Where criterion writes its estimates.
+fn criterion_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| "target".into())
+        .join("criterion")
 }
 
 fn open_latency(c: &mut Criterion) {
@@ -115,5 +202,5 @@ fn sweep(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, open_latency, sweep);
+criterion_group!(benches, open_latency, sweep, open_latency_on_s3);
 criterion_main!(benches);
