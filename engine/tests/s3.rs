@@ -16,13 +16,13 @@ use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyVersion};
 use stampede_engine::location::with_storage_options;
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::{Error, ErrorKind, Graph, Mode};
-use stampede_s3server::SeaweedFs;
+use stampede_s3server::S3Server;
 
 /// One server for the binary. A static is never dropped: the server's
 /// watchdog stops it when this process exits.
-fn server() -> &'static SeaweedFs {
-    static SERVER: OnceLock<SeaweedFs> = OnceLock::new();
-    SERVER.get_or_init(|| SeaweedFs::start().unwrap_or_else(|e| panic!("{e}")))
+fn server() -> &'static S3Server {
+    static SERVER: OnceLock<S3Server> = OnceLock::new();
+    SERVER.get_or_init(|| S3Server::start().unwrap_or_else(|e| panic!("{e}")))
 }
 
 fn params() -> ObjectStoreParams {

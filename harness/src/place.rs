@@ -11,6 +11,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_engine::location::with_storage_options;
+pub use stampede_s3server::{Kind, S3Server};
 
 /// An S3 place: where new graphs go and the options that reach them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -20,6 +21,10 @@ pub struct S3Place {
     pub prefix: Option<String>,
     /// The storage options (endpoint, region, keys, allow_http).
     pub options: BTreeMap<String, String>,
+    /// The local server this run started, if it did (a replay starts one
+    /// of the same kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<Kind>,
 }
 
 static S3: OnceLock<S3Place> = OnceLock::new();
@@ -65,10 +70,11 @@ pub fn child_args() -> Vec<String> {
         .collect()
 }
 
-/// Start a SeaweedFS server on 127.0.0.1 and put this process's graphs in
-/// it, under `s3://stampede/NAME`. The server stops when the handle drops.
-pub fn start_local_s3(name: &str) -> Result<stampede_s3server::SeaweedFs, String> {
-    let server = stampede_s3server::SeaweedFs::start().map_err(|e| e.to_string())?;
+/// Start an S3 server of `kind` on 127.0.0.1 and put this process's graphs
+/// in it, under `s3://stampede/NAME`. The server stops when the handle
+/// drops.
+pub fn start_local_s3(kind: Kind, name: &str) -> Result<S3Server, String> {
+    let server = S3Server::start_kind(kind).map_err(|e| e.to_string())?;
     // No pooled connections (see `storage_options`): each case of a
     // campaign runs on a runtime of its own.
     let mut options: BTreeMap<_, _> = server.storage_options().into_iter().collect();
@@ -81,6 +87,7 @@ pub fn start_local_s3(name: &str) -> Result<stampede_s3server::SeaweedFs, String
     use_s3(S3Place {
         prefix: Some(server.root(name)),
         options,
+        server: Some(kind),
     });
     Ok(server)
 }

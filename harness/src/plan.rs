@@ -234,7 +234,14 @@ impl Failure {
             Campaign::Loom => format!("replay: {}", self.replay),
             // A failure on S3 replays on S3 (a fresh local server).
             _ if crate::place::s3().is_some() => {
-                format!("replay: stampede replay --s3 {}", self.replay)
+                let server = crate::place::s3().and_then(|p| p.server);
+                let flag = match server {
+                    Some(kind) if kind != crate::place::Kind::SeaweedFs => {
+                        format!("--s3={}", kind.name())
+                    }
+                    _ => "--s3".to_string(),
+                };
+                format!("replay: stampede replay {flag} {}", self.replay)
             }
             _ => format!("replay: stampede replay {}", self.replay),
         }

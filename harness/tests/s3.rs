@@ -13,12 +13,13 @@ use std::sync::OnceLock;
 use stampede_harness::concurrent::{execute_with, judge, Actors, Round};
 use stampede_harness::env_or;
 use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
-use stampede_s3server::SeaweedFs;
+use stampede_s3server::S3Server;
 
 fn on_s3() {
-    static SERVER: OnceLock<SeaweedFs> = OnceLock::new();
+    static SERVER: OnceLock<S3Server> = OnceLock::new();
     SERVER.get_or_init(|| {
-        stampede_harness::place::start_local_s3("harness").unwrap_or_else(|e| panic!("{e}"))
+        stampede_harness::place::start_local_s3(stampede_harness::place::Kind::SeaweedFs, "harness")
+            .unwrap_or_else(|e| panic!("{e}"))
     });
 }
 

@@ -117,10 +117,10 @@ enum Command {
         /// Run it twice and report the first point where the runs differ.
         #[arg(long)]
         check_determinism: bool,
-        /// Replay on a SeaweedFS server started on 127.0.0.1 (a failure
-        /// `verify --s3` found).
-        #[arg(long)]
-        s3: bool,
+        /// Replay on an S3 server started on 127.0.0.1 (a failure `verify
+        /// --s3` found): SeaweedFS, or `--s3=moto`.
+        #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "seaweedfs", value_name = "SERVER")]
+        s3: Option<crate::place::Kind>,
     },
     /// One concurrent-campaign actor (used by `verify --processes`): open
     /// ROOT read-write, run OP (JSON), print what it saw as JSON.
@@ -252,10 +252,10 @@ struct VerifyArgs {
     #[arg(long)]
     quiet: bool,
     /// Put every graph on an S3-compatible server this command starts on
-    /// 127.0.0.1 (SeaweedFS's `weed`, from `make deps`) and stops when done:
-    /// the sequential, concurrent and fault campaigns.
-    #[arg(long)]
-    s3: bool,
+    /// 127.0.0.1 and stops when done: SeaweedFS's `weed`, or `--s3=moto`
+    /// (both from `make deps`). Every campaign but damage.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "seaweedfs", value_name = "SERVER")]
+    s3: Option<crate::place::Kind>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -378,6 +378,7 @@ pub fn main() -> ExitCode {
                 crate::place::use_s3(crate::place::S3Place {
                     prefix: None,
                     options: params_options(&params),
+                    server: None,
                 });
             }
             verify::actor(&root, interleave, &op)

@@ -13,8 +13,12 @@ pub(super) fn usage(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
-pub(super) fn replay(token: &str, check_determinism: bool, s3: bool) -> ExitCode {
-    let _server = match s3.then(|| crate::place::start_local_s3("replay")) {
+pub(super) fn replay(
+    token: &str,
+    check_determinism: bool,
+    s3: Option<crate::place::Kind>,
+) -> ExitCode {
+    let _server = match s3.map(|kind| crate::place::start_local_s3(kind, "replay")) {
         Some(Err(message)) => return usage(message),
         started => started.map(Result::unwrap),
     };
@@ -126,14 +130,14 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
     // command) and hands its place to every job in the plan.
     let mut budgets = budgets;
     let _server = match (args.s3, &budgets.s3) {
-        (true, None) => {
+        (Some(kind), None) => {
             if let Some(c) = campaigns.iter().find(|c| !c.runs_on_s3()) {
                 return usage(format!(
                     "--s3: the {} campaign runs on local graphs only (it rewrites graph files on disk)",
                     c.name()
                 ));
             }
-            match crate::place::start_local_s3(&format!("verify-{}", budgets.seed)) {
+            match crate::place::start_local_s3(kind, &format!("verify-{}", budgets.seed)) {
                 Ok(server) => {
                     budgets.s3 = crate::place::s3().cloned();
                     Some(server)
@@ -145,7 +149,7 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
             crate::place::use_s3(place.clone());
             None
         }
-        (false, None) => None,
+        (None, None) => None,
     };
     let part = args.shard.unwrap_or(Shard::ALL);
     let shard = match args.job.as_deref().map(Shard::parse_job) {
