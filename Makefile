@@ -23,7 +23,7 @@ MOTO_VERSION := 5.2.5
 export STAMPEDE_WEED ?= $(VENV)/bin/weed
 export STAMPEDE_MOTO ?= $(VENV)/bin/moto_server
 
-.PHONY: verify test loom bench throughput profile-study sensitivity figures deps build lint fmt histories
+.PHONY: verify test loom bench throughput profile-study sensitivity figures request-costs deps build lint fmt histories
 
 # The verification plan. SEED names the run; PLAN_SECONDS is its time
 # budget: the crash and damage campaigns run whole, then sequential,
@@ -77,6 +77,11 @@ histories: build
 figures:
 	$(STAMPEDE) figures $(REPORT) --doc docs/figures.md
 	$(STAMPEDE) figures $(REPORT) --doc README.md
+
+# Each operation's storage calls, locally and as requests on S3, from the
+# cost goldens `make test` holds, into the README and docs/benchmarks.md.
+request-costs:
+	$(CARGO) run --quiet -p stampede-benches --bin request_costs -- snapshots --doc README.md --doc docs/benchmarks.md
 
 test: deps
 	CARGO=$(CARGO) scripts/one-build.sh

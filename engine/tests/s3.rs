@@ -257,7 +257,7 @@ async fn a_read_write_open_costs_at_most_one_request_more_than_a_raw_open() {
     let raw = Probe::new();
     for _ in 0..2 {
         raw.reset();
-        DatasetBuilder::from_uri(&format!("{root}/__manifest"))
+        DatasetBuilder::from_uri(format!("{root}/__manifest"))
             .with_session(session.clone())
             .with_store_params(probed(&raw))
             .load()
