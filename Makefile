@@ -34,6 +34,7 @@ SEED ?= 1
 PLAN_SECONDS ?= 420
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 REPORT ?= $(CARGO_TARGET_DIR)/verify-report.json
+S3_REPORT ?= $(CARGO_TARGET_DIR)/verify-s3-report.json
 # Seconds of each open-ended campaign in the S3 lane.
 S3_SECONDS ?= 40
 
@@ -52,7 +53,7 @@ verify: build
 	@echo "== concurrency tests at the release budget"
 	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 STAMPEDE_FLEET_ROUNDS=10 $(CARGO) test --workspace --test concurrency --test concurrent --test cli_processes --test data --test schema_apply
 	@echo "== the S3 lane: every graph on a SeaweedFS server on 127.0.0.1 (started and stopped by each command)"
-	$(STAMPEDE) verify --s3 --campaign sequential --campaign concurrent --campaign faults --campaign crash --second-death-stride 0 --seconds $(S3_SECONDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --s3 --campaign sequential --campaign concurrent --campaign faults --campaign crash --second-death-stride 0 --seconds $(S3_SECONDS) --actors 5 --seed $(SEED) --jobs $(JOBS) --json $(S3_REPORT)
 	$(STAMPEDE) verify --s3 --campaign concurrent --processes --rounds 20 --actors 5 --seed $(SEED)
 	STAMPEDE_S3_FLEET_ROUNDS=3 $(CARGO) test --workspace --test s3 -- eight_processes
 	@echo "== the moto lane: the same campaigns, shorter, on moto's S3 server on 127.0.0.1"
@@ -77,6 +78,7 @@ histories: build
 figures:
 	$(STAMPEDE) figures $(REPORT) --doc docs/figures.md
 	$(STAMPEDE) figures $(REPORT) --doc README.md
+	[ ! -f $(S3_REPORT) ] || $(STAMPEDE) figures $(S3_REPORT) --doc README.md
 
 # Each operation's storage calls, locally and as requests on S3, from the
 # cost goldens `make test` holds, into the README and docs/benchmarks.md.

@@ -387,19 +387,10 @@ fn regression_branch_exists_only_for_a_name_that_stands() {
 /// STAMPEDE_FLEET_ROUNDS overrides (`make verify` runs more).
 #[test]
 fn eight_processes_open_a_graph_with_200_run_refs() {
-    use stampede_model::{LegacyGraph, LegacyStamp};
-    let round = Round {
-        setup: Some(LegacyGraph {
-            version: 2,
-            run_branches: 200,
-            branches: vec![
-                ("feature".into(), None),
-                ("keep".into(), Some("__run__7".into())),
-            ],
-            stamp: LegacyStamp::Default,
-        }),
-        actors: vec![None; 8],
-    };
     let rounds = stampede_harness::env_or("STAMPEDE_FLEET_ROUNDS", 2) as usize;
-    judged_repeatedly_as(round, Actors::Processes, rounds);
+    judged_repeatedly_as(
+        stampede_harness::concurrent::fleet(),
+        Actors::Processes,
+        rounds,
+    );
 }

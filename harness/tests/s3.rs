@@ -10,7 +10,7 @@
 
 use std::sync::OnceLock;
 
-use stampede_harness::concurrent::{execute_with, judge, Actors, Round};
+use stampede_harness::concurrent::{execute_with, judge, Actors};
 use stampede_harness::env_or;
 use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
 use stampede_s3server::S3Server;
@@ -130,20 +130,8 @@ fn concurrent_rounds_as_processes_on_s3() {
 /// exactly one process, the final state is one open's.
 #[test]
 fn eight_processes_open_a_graph_with_200_run_refs_on_s3() {
-    use stampede_model::{LegacyGraph, LegacyStamp};
     on_s3();
-    let round = Round {
-        setup: Some(LegacyGraph {
-            version: 2,
-            run_branches: 200,
-            branches: vec![
-                ("feature".into(), None),
-                ("keep".into(), Some("__run__7".into())),
-            ],
-            stamp: LegacyStamp::Default,
-        }),
-        actors: vec![None; 8],
-    };
+    let round = stampede_harness::concurrent::fleet();
     for seed in 0..env_or("STAMPEDE_S3_FLEET_ROUNDS", 1) {
         let (seen, view) = execute_with(&round, Actors::Processes, seed);
         if let Err(why) = judge(&round, &seen, &view) {

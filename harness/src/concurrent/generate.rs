@@ -82,3 +82,21 @@ pub fn generate(seed: u64, index: u32, actors: usize) -> Round {
         .expect("a round")
         .current()
 }
+
+/// The fleet: 8 read-write openers of a v2 graph with 200 `__run__` refs
+/// (one kept by a user branch), at once; the round the issue named, run
+/// as processes locally and on S3.
+pub fn fleet() -> Round {
+    Round {
+        setup: Some(LegacyGraph {
+            version: 2,
+            run_branches: 200,
+            branches: vec![
+                ("feature".into(), None),
+                ("keep".into(), Some("__run__7".into())),
+            ],
+            stamp: stampede_model::LegacyStamp::Default,
+        }),
+        actors: vec![None; 8],
+    }
+}

@@ -26,7 +26,7 @@ pub use execute::{
     act, actor_main, execute, execute_history, execute_scheduled, execute_with, stampede_binary,
     Actors, HistoryRun, Scheduled,
 };
-pub use generate::{generate, person_with, round};
+pub use generate::{fleet, generate, person_with, round};
 pub use judge::judge;
 pub use schedule::Schedule;
 
