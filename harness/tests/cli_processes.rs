@@ -158,6 +158,39 @@ fn errors_and_usage() {
 
     let usage = stampede(&["branch", "frobnicate", root]);
     assert_eq!(usage.status.code(), Some(2));
+    // Where a graph lives is checked before anything runs, named by kind.
+    for (args, kind) in [
+        (vec!["open", "gs://bucket/g"], "invalid_root"),
+        (
+            vec!["--storage-option", "nonsense", "open", root],
+            "invalid_storage_option",
+        ),
+        (
+            vec!["--storage-option", "aws_region=x", "open", root],
+            "invalid_storage_option",
+        ),
+        (
+            vec![
+                "open",
+                "s3://b/g",
+                "--storage-option",
+                "aws_endpoint=http://127.0.0.1:1",
+            ],
+            "invalid_storage_option",
+        ),
+    ] {
+        let out = stampede(&args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert_eq!(error_kind(&out), kind, "{args:?}");
+    }
+    assert!(
+        !std::path::Path::new(root).exists(),
+        "a refused root was written"
+    );
+    // The damage campaign rewrites files on disk: refused on S3 before any
+    // server starts.
+    let usage = stampede(&["verify", "--s3", "--campaign", "damage"]);
+    assert_eq!(usage.status.code(), Some(2));
     let usage = stampede(&["legacy", root, "--version", "7"]);
     assert_eq!(usage.status.code(), Some(2));
 

@@ -293,7 +293,15 @@ impl Drop for S3Server {
 fn find_binary(kind: Kind) -> Result<PathBuf, Unavailable> {
     let (name, variable) = kind.binary();
     if let Some(path) = std::env::var_os(variable) {
-        return Ok(path.into());
+        let path = PathBuf::from(path);
+        if path.is_file() {
+            return Ok(path);
+        }
+        return Err(Unavailable::NoBinary {
+            name,
+            variable,
+            tried: format!("{} ({variable})", path.display()),
+        });
     }
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
