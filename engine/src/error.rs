@@ -9,6 +9,13 @@ use stampede_protocol::{Cause, StoreError};
 /// `Other` and surface as `Storage`.
 pub(crate) fn classify_lance(error: lance::Error) -> StoreError {
     use lance::Error as L;
+    // A commit Lance could not verify (its write may have landed: on S3 a
+    // conditional put answered 5xx is retried into a 412) is neither a
+    // conflict, which promises no effect, nor a missing file, whatever its
+    // source says: it stays `Storage`, judged invisible XOR applied.
+    if error.is_commit_status_unknown() {
+        return StoreError::Other(Cause::new(error));
+    }
     let message = error.to_string();
     if is_damage(&error, &message) {
         return StoreError::Damaged(message);
@@ -121,5 +128,30 @@ pub(crate) fn read_failed(object: &str, error: lance::Error) -> Error {
             detail,
         },
         other => Error::storage(&format!("reading {object}"), other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Its source says "not found" (the read-back failed), and a conflict
+    /// would promise no effect: neither is what an unverified commit is.
+    #[test]
+    fn a_commit_of_unknown_status_is_storage_never_conflict_or_not_found() {
+        let unknown = || {
+            lance::Error::commit_status_unknown_source(3, "manifest not found on read-back".into())
+        };
+        assert!(matches!(classify_lance(unknown()), StoreError::Other(_)));
+        assert_eq!(
+            write_failed("committing", unknown()).kind(),
+            ErrorKind::Storage
+        );
+        // The control: a plain conflict is retryable.
+        let conflict = lance::Error::retryable_commit_conflict_source(3, "lost the race".into());
+        assert_eq!(
+            write_failed("committing", conflict).kind(),
+            ErrorKind::Conflict
+        );
     }
 }
