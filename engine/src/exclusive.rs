@@ -40,10 +40,24 @@ pub async fn delete_exactly_once(
             return Err(not_found(name));
         };
         let claim = claims.clone().join(hex(name)).join(hex(&version));
-        let stamp = now_millis().to_string();
+        // When it was made, and by which put (a put whose answer was lost
+        // finds its own claim by the nonce).
+        let stamp = format!("{} {}", now_millis(), crate::storage::writer_nonce());
         let put = PutOptions::from(PutMode::Create);
-        match store.put_opts(&claim, PutPayload::from(stamp), put).await {
-            Ok(_) => {
+        let claimed = match store
+            .put_opts(&claim, PutPayload::from(stamp.clone()), put)
+            .await
+        {
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. })
+                if read_claim(store, &claim).await.as_deref() == Some(stamp.as_str()) =>
+            {
+                Ok(())
+            }
+            other => other.map(drop),
+        };
+        match claimed {
+            Ok(()) => {
                 let deleted = delete_if_still(store, object, &version, name).await;
                 let _ = store.delete(&claim).await;
                 return deleted;
@@ -117,9 +131,8 @@ async fn outwait(
         }
         let claimed_at = match store.get(claim).await {
             Ok(found) => found.bytes().await.ok().and_then(|b| {
-                std::str::from_utf8(&b)
-                    .ok()
-                    .and_then(|s| s.parse::<u128>().ok())
+                let text = std::str::from_utf8(&b).ok()?;
+                text.split(' ').next()?.parse::<u128>().ok()
             }),
             Err(object_store::Error::NotFound { .. }) => return Ok(Outwaited::Lapsed),
             Err(e) => return Err(classify_object_store(e)),
@@ -132,6 +145,12 @@ async fn outwait(
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_millis(500));
     }
+}
+
+/// A claim's text, if it can be read.
+async fn read_claim(store: &dyn ObjectStore, claim: &Path) -> Option<String> {
+    let bytes = store.get(claim).await.ok()?.bytes().await.ok()?;
+    String::from_utf8(bytes.to_vec()).ok()
 }
 
 fn not_found(name: &str) -> StoreError {

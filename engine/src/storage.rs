@@ -28,6 +28,23 @@ use crate::manifest::{main_head, MANIFEST_DIR, OBJECT_ID, PK_KEY};
 
 /// Lance's directory of branch trees under a dataset.
 const TREE_DIR: &str = "tree";
+/// The ref metadata key of the put that wrote it (a nonce): a conditional
+/// put whose answer was lost tells its own ref from a racer's by it.
+const WRITER_KEY: &str = "stampede_writer";
+
+/// A value no other put of any process writes: this process's id, the
+/// time, and the std hasher's per-instance random keys.
+pub(crate) fn writer_nonce() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u32(std::process::id());
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    hasher.write_u128(nanos);
+    format!("{:016x}{:08x}", hasher.finish(), std::process::id())
+}
+
 /// Where ref deletes on S3 claim the version they delete (`exclusive`),
 /// beside Lance's own directories, which Lance never lists.
 pub const DELETE_CLAIMS_DIR: &str = "_stampede_delete_claims";
@@ -400,6 +417,7 @@ impl RefStore for LanceStore {
     }
 
     async fn put_ref_if_absent(&self, record: &RefRecord) -> StoreResult<()> {
+        let nonce = writer_nonce();
         let parent = record.parent.as_deref();
         let parent_identifier = match parent {
             None => BranchIdentifier::main(),
@@ -418,14 +436,28 @@ impl RefStore for LanceStore {
                 .map(|d| d.as_secs())
                 .unwrap_or(0),
             manifest_size: source.manifest_location().size.unwrap_or(0) as usize,
-            metadata: Default::default(),
+            metadata: [(WRITER_KEY.to_string(), nonce.clone())].into(),
         };
         let json = serde_json::to_vec_pretty(&contents)
             .map_err(|e| StoreError::other(format!("encoding ref {:?}: {e}", record.name)))?;
-        self.object_store
-            .put_if_absent(&self.ref_path(&record.name), PutPayload::from(json))
+        let path = self.ref_path(&record.name);
+        match self
+            .object_store
+            .put_if_absent(&path, PutPayload::from(json))
             .await
             .map_err(classify_object_store)
+        {
+            // On S3 object_store retries a conditional put answered with a
+            // 5xx; one that had landed fails its retry as "already
+            // exists". The ref there is this put's if it carries its nonce.
+            Err(StoreError::AlreadyExists(detail)) => {
+                match self.read_contents(&record.name).await {
+                    Ok(found) if found.metadata.get(WRITER_KEY) == Some(&nonce) => Ok(()),
+                    _ => Err(StoreError::AlreadyExists(detail)),
+                }
+            }
+            written => written,
+        }
     }
 
     async fn read_main(&self) -> StoreResult<MainHead> {

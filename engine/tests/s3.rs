@@ -276,3 +276,76 @@ async fn a_read_write_open_costs_at_most_one_request_more_than_a_raw_open() {
         "a read-write open made {our_requests} requests, a raw open {raw_requests}"
     );
 }
+
+/// A conditional put that landed but lost its answer: the proxy forwards
+/// it, then answers 503; object_store retries the put, which the server
+/// refuses (412: the object is there). Each op must still answer as if the
+/// answer had come (Lance reads a commit back to tell its own from a
+/// racer's), or fail with `storage` having been invisible or applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_put_that_landed_but_answered_5xx() {
+    use stampede_s3server::{FaultProxy, Rule};
+    let proxy = FaultProxy::start(server().endpoint()).unwrap();
+    let mut options: HashMap<String, String> = server().storage_options().into_iter().collect();
+    options.insert("aws_endpoint".into(), proxy.endpoint().into());
+    let params = || with_storage_options(ObjectStoreParams::default(), options.clone());
+    let lose = |path_part: &str| {
+        proxy.lose_next_answer(Rule {
+            method: "PUT",
+            path_part: path_part.into(),
+            header: Some("if-none-match"),
+        })
+    };
+    let root = root("lost-answers");
+    let g = Graph::init_with(&root, EXAMPLE_SCHEMA, params())
+        .await
+        .unwrap();
+
+    // A branch's ref: the create once answered `branch_exists` for the
+    // branch it had just made itself.
+    lose("/_refs/branches/");
+    g.branch_create("a", "main").await.unwrap();
+    assert_eq!(
+        proxy.injected(),
+        1,
+        "control: the ref's put lost its answer"
+    );
+    assert_eq!(g.branch_list().await.unwrap(), ["main", "a"]);
+
+    // A delete's claim on S3 (`exclusive`): its own claim, not a racer's
+    // to wait out (it took the lease, 30 s, before it knew its nonce).
+    lose("/_stampede_delete_claims/");
+    g.branch_delete("a").await.unwrap();
+    assert_eq!(
+        proxy.injected(),
+        2,
+        "control: the claim's put lost its answer"
+    );
+    assert_eq!(g.branch_list().await.unwrap(), ["main"]);
+
+    // A commit's manifest: Lance reads it back and finds its own.
+    lose("/_versions/");
+    assert_eq!(
+        g.load("main", "Person", &[json!({"name": "ada"})])
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        proxy.injected(),
+        3,
+        "control: a commit's put lost its answer"
+    );
+    assert_eq!(g.scan("main", "Person").await.unwrap().len(), 1);
+
+    // The schema-apply lock's ref: the apply takes its own lock.
+    lose("/_refs/branches/");
+    let desired = EXAMPLE_SCHEMA.replace("age: I32?", "age: I32?\n    email: String?");
+    let applied = g.apply_schema(&desired).await.unwrap();
+    assert_eq!(
+        proxy.injected(),
+        4,
+        "control: the lock's put lost its answer"
+    );
+    assert!(applied.applied && applied.lock_released, "{applied:?}");
+}

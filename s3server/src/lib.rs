@@ -12,6 +12,9 @@
 //! server in a `static`, shared by a test binary): a small shell watchdog
 //! runs it and stops it when its parent is gone.
 
+mod fault_proxy;
+pub use fault_proxy::{FaultProxy, Rule};
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
