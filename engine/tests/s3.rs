@@ -294,6 +294,7 @@ async fn a_conditional_put_that_landed_but_answered_5xx() {
             method: "PUT",
             path_part: path_part.into(),
             header: Some("if-none-match"),
+            skip: 0,
         })
     };
     let root = root("lost-answers");

@@ -10,7 +10,7 @@
 //! must succeed whenever the model's does — the graph stays openable. Both
 //! sides then continue from that state with a read-write handle.
 
-use stampede_engine::probe::{FaultPlan, Probe};
+use stampede_engine::probe::{Call, FaultPlan, Injected, Probe};
 use stampede_model::{Mode, Op};
 
 use crate::adapter::{Stampede, SystemUnderTest};
@@ -21,6 +21,45 @@ use crate::sequential::machine::Reference;
 pub const TRANSIENT_PER_MILLE: u32 = 60;
 /// Per mille of writes whose acknowledgement is lost after they took effect.
 pub const LOST_ACK_PER_MILLE: u32 = 200;
+
+/// On S3, per mille of faulty ops whose next conditional put lands but
+/// loses its answer (a 503 that object_store retries into a 412), made by
+/// the place's fault proxy below object_store's retry, where the probe
+/// cannot reach.
+pub const LOST_ANSWER_PER_MILLE: u64 = 400;
+
+const LOST_ANSWER: &str = "answer lost after the conditional put landed (503, retried)";
+
+/// On S3, arm the fault proxy for op `i` of the case when its seed says
+/// so; the proxy and its count before the op.
+fn lose_an_answer(
+    faulty: bool,
+    case_seed: u64,
+    i: usize,
+) -> Option<(&'static crate::place::FaultProxy, u64)> {
+    let proxy = crate::place::fault_proxy().filter(|_| faulty)?;
+    // Another stream of the case's seed than the probe's plan.
+    let roll = crate::seeds::mix(crate::seeds::mix(case_seed, i), 0x5e);
+    (roll % 1000 < LOST_ANSWER_PER_MILLE).then(|| {
+        // Which of the op's conditional puts: any (most are Lance's
+        // commits: a create commits its tree before it puts its ref), or
+        // the first of the engine's own, a ref (a create's, an apply's
+        // lock) or a delete's claim.
+        let path_part =
+            ["", "/_refs/branches/", "/_stampede_delete_claims/"][(roll / 1000 % 3) as usize];
+        proxy.lose_next_answer(crate::place::Rule {
+            method: "PUT",
+            path_part: path_part.into(),
+            header: Some("if-none-match"),
+            skip: if path_part.is_empty() {
+                (roll / 3000 % 3) as usize
+            } else {
+                0
+            },
+        });
+        (proxy, proxy.injected())
+    })
+}
 
 pub fn replay_token(case_seed: u64, max_ops: usize) -> String {
     format!("faults:{case_seed:016x}:{max_ops}")
@@ -67,9 +106,20 @@ pub fn run_case(
                 LOST_ACK_PER_MILLE,
             )
         }));
+        let proxy = lose_an_answer(faulty, case_seed, i);
         let outcome = sut.apply(&op);
-        let injected = probe.injected();
+        let mut injected = probe.injected();
         probe.set_plan(None);
+        if let Some((proxy, before)) = proxy {
+            proxy.disarm();
+            if proxy.injected() > before {
+                injected.push(Injected {
+                    call: Call::Put,
+                    index: 0,
+                    what: LOST_ANSWER,
+                });
+            }
+        }
         report.ops += 1;
         trace(&format!(
             "{:>2}. {op:?}\n      engine: {outcome:?}\n      model:  {expected:?}{}",

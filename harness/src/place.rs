@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use serde::{Deserialize, Serialize};
 use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_engine::location::with_storage_options;
-pub use stampede_s3server::{Kind, S3Server};
+pub use stampede_s3server::{FaultProxy, Kind, Rule, S3Server};
 
 /// An S3 place: where new graphs go and the options that reach them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,10 +55,26 @@ pub fn fresh_s3_root() -> Option<String> {
 pub fn complete(root: &str, params: ObjectStoreParams) -> ObjectStoreParams {
     match s3() {
         Some(place) if root.starts_with("s3://") && params.storage_options().is_none() => {
-            with_storage_options(params, place.options.clone().into_iter().collect())
+            let mut options = place.options.clone();
+            if let Some(proxy) = PROXY.get() {
+                options.insert("aws_endpoint".into(), proxy.endpoint().into());
+            }
+            with_storage_options(params, options.into_iter().collect())
         }
         _ => params,
     }
+}
+
+static PROXY: OnceLock<FaultProxy> = OnceLock::new();
+
+/// This process's fault proxy in front of the S3 place's server, started
+/// on first use (the fault campaign on S3): from then on every request of
+/// this process goes through it, and it loses an answer only when armed.
+pub fn fault_proxy() -> Option<&'static FaultProxy> {
+    let endpoint = s3()?.options.get("aws_endpoint")?;
+    Some(PROXY.get_or_init(|| {
+        FaultProxy::start(endpoint).unwrap_or_else(|e| panic!("a fault proxy on 127.0.0.1: {e}"))
+    }))
 }
 
 /// What a child `stampede` process is told of the place: the options as

@@ -76,6 +76,11 @@ fn fault_campaign_on_s3() {
         result.faulted_ops * 8 >= result.ops,
         "too few ops met a fault to judge anything: {result:?}"
     );
+    // Below object_store's retry too: conditional puts that landed and lost
+    // their answer (the place's fault proxy, in this process).
+    let lost = stampede_harness::place::fault_proxy().map_or(0, |p| p.injected());
+    assert!(lost > 0, "no conditional put lost its answer: {result:?}");
+    eprintln!("faults on S3: {lost} answers lost after their put landed");
 }
 
 /// The crash campaign on S3: every writing op killed at each of its writes

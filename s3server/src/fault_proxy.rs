@@ -12,13 +12,15 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Which request loses its answer: the next one with this method whose
-/// path contains `path_part`, and (if set) that carries `header`.
+/// Which request loses its answer: after `skip` others, the next one with
+/// this method whose path contains `path_part`, and (if set) that carries
+/// `header`.
 #[derive(Clone, Debug)]
 pub struct Rule {
     pub method: &'static str,
     pub path_part: String,
     pub header: Option<&'static str>,
+    pub skip: usize,
 }
 
 pub struct FaultProxy {
@@ -72,6 +74,11 @@ impl FaultProxy {
         self.armed.lock().expect("the rule").is_some()
     }
 
+    /// Forget an armed rule its request never came for.
+    pub fn disarm(&self) {
+        *self.armed.lock().expect("the rule") = None;
+    }
+
     /// How many answers were lost so far.
     pub fn injected(&self) -> u64 {
         self.injected.load(Ordering::SeqCst)
@@ -123,15 +130,22 @@ fn relay(
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let lose = {
         let mut rule = armed.lock().expect("the rule");
-        let hit = rule.as_ref().is_some_and(|r| {
+        let matches = rule.as_ref().is_some_and(|r| {
             r.method == method
                 && path.contains(&r.path_part)
                 && r.header.is_none_or(|h| header(h).is_some())
         });
-        if hit {
-            *rule = None;
+        match rule.as_mut() {
+            Some(r) if matches && r.skip > 0 => {
+                r.skip -= 1;
+                false
+            }
+            _ if matches => {
+                *rule = None;
+                true
+            }
+            _ => false,
         }
-        hit
     };
 
     let mut server = TcpStream::connect(upstream)?;
