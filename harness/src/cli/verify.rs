@@ -133,7 +133,7 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
         (Some(kind), None) => {
             if let Some(c) = campaigns.iter().find(|c| !c.runs_on_s3()) {
                 return usage(format!(
-                    "--s3: the {} campaign runs on local graphs only (it rewrites graph files on disk)",
+                    "--s3: the {} campaign does not run on S3 (damage rewrites graph files on disk; loom has no graphs)",
                     c.name()
                 ));
             }
