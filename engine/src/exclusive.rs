@@ -50,7 +50,8 @@ pub async fn delete_exactly_once(
         {
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. })
-                if read_claim(store, &claim).await.as_deref() == Some(stamp.as_str()) =>
+                if read_claim(store, &claim).await.ok().flatten().as_deref()
+                    == Some(stamp.as_str()) =>
             {
                 Ok(())
             }
@@ -129,14 +130,10 @@ async fn outwait(
         if version_of(store, object).await?.as_deref() != Some(version) {
             return Ok(Outwaited::Gone);
         }
-        let claimed_at = match store.get(claim).await {
-            Ok(found) => found.bytes().await.ok().and_then(|b| {
-                let text = std::str::from_utf8(&b).ok()?;
-                text.split(' ').next()?.parse::<u128>().ok()
-            }),
-            Err(object_store::Error::NotFound { .. }) => return Ok(Outwaited::Lapsed),
-            Err(e) => return Err(classify_object_store(e)),
+        let Some(text) = read_claim(store, claim).await? else {
+            return Ok(Outwaited::Lapsed);
         };
+        let claimed_at = text.split(' ').next().and_then(|t| t.parse::<u128>().ok());
         // A claim that does not say when it was made counts as lapsed.
         let held = claimed_at.map(|at| now_millis().saturating_sub(at));
         if held.is_none_or(|ms| ms > lease.as_millis()) {
@@ -147,10 +144,18 @@ async fn outwait(
     }
 }
 
-/// A claim's text, if it can be read.
-async fn read_claim(store: &dyn ObjectStore, claim: &Path) -> Option<String> {
-    let bytes = store.get(claim).await.ok()?.bytes().await.ok()?;
-    String::from_utf8(bytes.to_vec()).ok()
+/// A claim's text ("millis nonce"; lossy, so a garbled claim reads as one
+/// that does not say when it was made), or `None` when there is none.
+async fn read_claim(store: &dyn ObjectStore, claim: &Path) -> StoreResult<Option<String>> {
+    let bytes = match store.get(claim).await {
+        Ok(found) => found.bytes().await,
+        Err(e) => Err(e),
+    };
+    match bytes {
+        Ok(bytes) => Ok(Some(String::from_utf8_lossy(&bytes).into_owned())),
+        Err(object_store::Error::NotFound { .. }) => Ok(None),
+        Err(e) => Err(classify_object_store(e)),
+    }
 }
 
 fn not_found(name: &str) -> StoreError {

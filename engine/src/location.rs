@@ -34,8 +34,14 @@ pub fn delete_claim_lease(params: &ObjectStoreParams) -> Duration {
     params
         .storage_options()
         .and_then(|o| o.get(DELETE_CLAIM_LEASE))
-        .and_then(|v| v.parse::<f64>().ok())
-        .map_or(DEFAULT_DELETE_CLAIM_LEASE, Duration::from_secs_f64)
+        .and_then(|v| lease(v))
+        .unwrap_or(DEFAULT_DELETE_CLAIM_LEASE)
+}
+
+/// A lease given in seconds: a positive, finite number.
+fn lease(seconds: &str) -> Option<Duration> {
+    let seconds = seconds.parse::<f64>().ok()?;
+    (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
 }
 
 /// The schemes a root may have.
@@ -55,11 +61,11 @@ pub fn root_uri(root: &str) -> String {
 /// `/`), with `params` completed for its store; refused with a typed
 /// error naming the input when it cannot be reached as given.
 pub fn resolve(root: &str, params: ObjectStoreParams) -> Result<(String, ObjectStoreParams)> {
+    let uri = root_uri(root);
     let Some((scheme, rest)) = root.split_once("://") else {
         refuse_options(root, &params)?;
-        return Ok((root_uri(root), params));
+        return Ok((uri, params));
     };
-    let uri = root_uri(root);
     match scheme {
         "s3" => {
             let bucket = rest.split('/').next().unwrap_or_default();
@@ -138,7 +144,7 @@ fn s3_options(
     let mut own = HashMap::new();
     for (key, value) in params.storage_options().into_iter().flatten() {
         if key == DELETE_CLAIM_LEASE {
-            if !value.parse::<f64>().is_ok_and(|s| s.is_finite() && s > 0.0) {
+            if lease(value).is_none() {
                 return Err(Error::InvalidStorageOption {
                     option: key.clone(),
                     why: format!("{value:?} is not a positive number of seconds"),

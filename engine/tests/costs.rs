@@ -12,23 +12,12 @@ mod common;
 
 use std::sync::Arc;
 
-use common::TempGraph;
+use common::{golden, TempGraph};
 use serde_json::json;
 use stampede_engine::legacy::{LegacySpec, LegacyVersion};
 use stampede_engine::probe::{Call, FaultPlan, Probe};
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::{Graph, Mode};
-
-fn golden(name: &str, probe: &Arc<Probe>) {
-    let counts: String = probe
-        .counts()
-        .iter()
-        .map(|(call, n)| format!("{call:?}: {n}\n"))
-        .collect();
-    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(name, counts);
-    });
-}
 
 async fn probed(t: &TempGraph, mode: Mode, probe: &Arc<Probe>) -> Graph {
     Graph::open_with(&t.root, mode, probe.params())

@@ -5,12 +5,15 @@
 //! each operation makes, by kind, as insta goldens beside the local ones
 //! (`snapshots/cost_s3_*`): on S3 every call is a request.
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 
 use serde_json::json;
 use stampede_engine::probe::Probe;
 
+use common::golden;
 use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_engine::legacy::{write_legacy, LegacySpec, LegacyVersion};
 use stampede_engine::location::with_storage_options;
@@ -161,19 +164,6 @@ fn probed(probe: &Arc<Probe>) -> ObjectStoreParams {
         probe.params(),
         server().storage_options().into_iter().collect(),
     )
-}
-
-/// The requests `probe` counted, by kind, as a golden.
-fn golden(name: &str, probe: &Arc<Probe>) -> u64 {
-    let counts = probe.counts();
-    let text: String = counts
-        .iter()
-        .map(|(call, n)| format!("{call:?}: {n}\n"))
-        .collect();
-    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!(name, text);
-    });
-    counts.values().sum()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

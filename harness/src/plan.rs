@@ -233,17 +233,16 @@ impl Failure {
         match self.campaign {
             Campaign::Loom => format!("replay: {}", self.replay),
             // A failure on S3 replays on S3 (a fresh local server).
-            _ if crate::place::s3().is_some() => {
-                let server = crate::place::s3().and_then(|p| p.server);
-                let flag = match server {
-                    Some(kind) if kind != crate::place::Kind::SeaweedFs => {
-                        format!("--s3={}", kind.name())
+            _ => {
+                let flag = match crate::place::s3().map(|p| p.server) {
+                    None => String::new(),
+                    Some(Some(kind)) if kind != crate::place::Kind::SeaweedFs => {
+                        format!("--s3={} ", kind.name())
                     }
-                    _ => "--s3".to_string(),
+                    Some(_) => "--s3 ".to_string(),
                 };
-                format!("replay: stampede replay {flag} {}", self.replay)
+                format!("replay: stampede replay {flag}{}", self.replay)
             }
-            _ => format!("replay: stampede replay {}", self.replay),
         }
     }
 }

@@ -123,3 +123,19 @@ pub fn strings(names: &[&str]) -> Vec<String> {
 pub fn rounds(var: &str, default: usize) -> usize {
     stampede_vocabulary::env_budget(var, default as u64) as usize
 }
+
+/// The storage calls `probe` counted, by kind, as an insta golden in the
+/// workspace's `snapshots/` (a change in any count fails until reviewed);
+/// their total.
+#[cfg(feature = "instrument")]
+pub fn golden(name: &str, probe: &stampede_engine::probe::Probe) -> u64 {
+    let counts = probe.counts();
+    let text: String = counts
+        .iter()
+        .map(|(call, n)| format!("{call:?}: {n}\n"))
+        .collect();
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
+        insta::assert_snapshot!(name, text);
+    });
+    counts.values().sum()
+}

@@ -346,12 +346,21 @@ pub fn parses(args: &[&str]) -> Result<(), String> {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let params = match storage_params(&cli.storage_options) {
-        Ok(params) => params,
+    let options = match parse_storage_options(&cli.storage_options) {
+        Ok(options) => options,
         Err(error) => {
             eprintln!("error[{}]: {error}", error.kind());
             return ExitCode::from(1);
         }
+    };
+    // None: Lance's defaults, so a local root is untouched.
+    let params = if options.is_empty() {
+        Default::default()
+    } else {
+        stampede_engine::location::with_storage_options(
+            Default::default(),
+            options.clone().into_iter().collect(),
+        )
     };
     // Campaigns run their own runtimes, one per case.
     match cli.command {
@@ -374,10 +383,10 @@ pub fn main() -> ExitCode {
             interleave,
         } => {
             // An actor's root may be on its parent's S3 place.
-            if !cli.storage_options.is_empty() {
+            if !options.is_empty() {
                 crate::place::use_s3(crate::place::S3Place {
                     prefix: None,
-                    options: params_options(&params),
+                    options,
                     server: None,
                 });
             }
@@ -389,29 +398,12 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn params_options(
-    params: &stampede_engine::lance::io::ObjectStoreParams,
-) -> std::collections::BTreeMap<String, String> {
-    params
-        .storage_options()
-        .into_iter()
-        .flatten()
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect()
-}
-
-/// The `--storage-option`s as the store parameters every command opens
-/// its root with (none: Lance's defaults, so a local root is untouched).
-fn storage_params(
+/// The `--storage-option`s, which every command opens its root with.
+fn parse_storage_options(
     pairs: &[String],
-) -> Result<stampede_engine::lance::io::ObjectStoreParams, stampede_engine::Error> {
-    use stampede_engine::location::{parse_storage_option, with_storage_options};
-    if pairs.is_empty() {
-        return Ok(Default::default());
-    }
-    let options = pairs
+) -> Result<std::collections::BTreeMap<String, String>, stampede_engine::Error> {
+    pairs
         .iter()
-        .map(|p| parse_storage_option(p))
-        .collect::<Result<_, _>>()?;
-    Ok(with_storage_options(Default::default(), options))
+        .map(|p| stampede_engine::location::parse_storage_option(p))
+        .collect()
 }
