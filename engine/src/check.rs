@@ -28,7 +28,11 @@ pub struct Problem {
 #[derive(Clone, Debug, Default, serde::Serialize)]
 pub struct CheckReport {
     pub stamp: Option<String>,
+    /// The stamp's state (`v3`, `unstamped`, `corrupt`, ...).
     pub state: String,
+    /// The kind a read-write open would answer instead of opening (a stamp
+    /// from a newer engine, or a corrupt one); `None` when it would open.
+    pub open_refuses: Option<ErrorKind>,
     /// What a read-write open would do, if anything.
     pub pending: Vec<String>,
     pub would_sweep: Vec<String>,
@@ -73,7 +77,7 @@ pub async fn check_with(
     let state = StampState::of(&head);
     let mut report = CheckReport {
         stamp: head.stamp.clone(),
-        state: format!("{state:?}"),
+        state: state.to_string(),
         ..CheckReport::default()
     };
     let (refs, corrupt) = enumerate_for_inspection(&store).await?;
@@ -106,6 +110,7 @@ pub async fn check_with(
     let version = match state.guard() {
         Ok(v) => Some(v),
         Err(e) => {
+            report.open_refuses = Some(e.kind());
             report.problems.push(Problem {
                 kind: e.kind().name(),
                 detail: e.to_string(),

@@ -436,4 +436,45 @@ fn check_reports_healthy_legacy_locked_and_damaged_graphs() {
         (code, kinds(&report)),
         (Some(1), vec!["corrupt_stamp".to_string()])
     );
+    assert_eq!(
+        (&report["state"], &report["open_refuses"]),
+        (
+            &serde_json::json!("corrupt"),
+            &serde_json::json!("corrupt_stamp")
+        )
+    );
+
+    // A stamp from a newer engine: the open refuses, and the text says so
+    // in words, not in Rust's Debug forms.
+    let future = dir.path().join("future");
+    let future = future.to_str().unwrap();
+    ok(&["legacy", future, "--version", "2", "--stamp", "4"]);
+    let (code, report) = check(future);
+    assert_eq!(
+        (code, kinds(&report)),
+        (Some(1), vec!["upgrade_required".to_string()])
+    );
+    assert_eq!(
+        (&report["state"], &report["open_refuses"]),
+        (
+            &serde_json::json!("v4"),
+            &serde_json::json!("upgrade_required")
+        )
+    );
+    for (root, kind) in [(future, "upgrade_required"), (corrupt, "corrupt_stamp")] {
+        let text = String::from_utf8(stampede(&["check", root]).stdout).unwrap();
+        assert!(
+            text.contains(&format!("a read-write open would: refuse with {kind}")),
+            "{text}"
+        );
+        assert!(
+            !text.contains("Some(") && !text.contains("Version("),
+            "{text}"
+        );
+    }
+    let (_, report) = check(legacy);
+    assert_eq!(
+        (&report["state"], &report["open_refuses"]),
+        (&serde_json::json!("v3"), &serde_json::Value::Null)
+    );
 }

@@ -118,7 +118,7 @@ fn the_actor_wire_shape() {
 fn the_cli_json_shapes() {
     let report = CheckReport {
         stamp: Some("2".into()),
-        state: "Version(2)".into(),
+        state: "v2".into(),
         pending: vec!["v2→v3: sweep the legacy __run__ refs, write stamp 3".into()],
         would_sweep: vec!["__run__0".into()],
         branches: vec!["main".into()],

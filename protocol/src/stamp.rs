@@ -65,6 +65,19 @@ impl StampState {
     }
 }
 
+/// The state as people and the JSON outputs name it: `unstamped`,
+/// `pk-set-unstamped`, `vN`, `corrupt`.
+impl std::fmt::Display for StampState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StampState::Unstamped => f.write_str("unstamped"),
+            StampState::PkSetUnstamped => f.write_str("pk-set-unstamped"),
+            StampState::Version(v) => write!(f, "v{v}"),
+            StampState::Corrupt(_) => f.write_str("corrupt"),
+        }
+    }
+}
+
 /// Canonical: ASCII digits only, no sign, no spaces, no leading zero, not 0.
 pub fn parse_stamp(raw: &str) -> StampState {
     let canonical =

@@ -37,8 +37,13 @@ pub(super) fn check(root: &str, json: bool, deep: bool, params: &ObjectStorePara
             serde_json::to_string(&checked).expect("reports serialize")
         );
     } else {
-        println!("stamp: {:?} ({})", report.stamp, report.state);
-        if report.pending.is_empty() {
+        match &report.stamp {
+            Some(raw) => println!("stamp: {raw:?} ({})", report.state),
+            None => println!("stamp: absent ({})", report.state),
+        }
+        if let Some(kind) = report.open_refuses {
+            println!("a read-write open would: refuse with {kind} (see the problem below)");
+        } else if report.pending.is_empty() {
             println!("a read-write open would: nothing (current)");
         } else {
             println!("a read-write open would:");

@@ -91,7 +91,7 @@ impl From<&StampReport> for StampShown {
     fn from(report: &StampReport) -> Self {
         StampShown {
             raw: report.head.stamp.clone(),
-            state: state_name(&report.state),
+            state: report.state.to_string(),
             primary_key: match &report.head.pk {
                 PkState::Absent => "absent".to_string(),
                 PkState::OnObjectId => "object_id".to_string(),
@@ -110,15 +110,5 @@ impl From<&StampReport> for StampShown {
                 },
             },
         }
-    }
-}
-
-/// The stamp state as people read it.
-pub fn state_name(state: &StampState) -> String {
-    match state {
-        StampState::Unstamped => "unstamped".to_string(),
-        StampState::PkSetUnstamped => "pk-set-unstamped".to_string(),
-        StampState::Version(v) => format!("v{v}"),
-        StampState::Corrupt(_) => "corrupt".to_string(),
     }
 }
