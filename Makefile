@@ -130,11 +130,12 @@ sensitivity: deps
 
 # Criterion benchmarks, in release (the only target that builds Lance in
 # release: ~45 min cold on 2 cores). Figures print as ratios against the
-# baselines measured in the same run; criterion's HTML report with its plots
+# baselines measured in the same run, into the `bench` blocks of
+# docs/benchmarks.md and the README; criterion's HTML report with its plots
 # is in $(CARGO_TARGET_DIR)/criterion/report/index.html.
 bench: deps
 	$(CARGO) bench -p stampede-benches --bench open
-	set -o pipefail; python3 scripts/bench_report.py $(CARGO_TARGET_DIR)/criterion docs/open-latency.svg | tee docs/bench-figures.txt
+	$(CARGO) run --quiet -p stampede-benches --bin bench_report -- $(CARGO_TARGET_DIR)/criterion --svg docs/open-latency.svg --doc docs/benchmarks.md --doc README.md
 
 # What one unit of each campaign costs (benches/campaigns.rs, dev profile,
 # the campaigns' own), at BASE and in this tree in one run; the ratio table

@@ -9,7 +9,9 @@
 //! - `open_s3/*`: the `open/*` comparison with the graph on a SeaweedFS
 //!   server on 127.0.0.1, where every call is a request; the requests of
 //!   each open, counted once through the probe, go beside criterion's
-//!   estimates (`open_s3/requests.json`) for `scripts/bench_report.py`.
+//!   estimates (`open_s3/requests.json`) for `bench_report`
+//!   (`benches/src/bin/bench_report.rs`), with the build and machine the
+//!   run was on (`stampede-run.json`).
 //!
 //! The campaigns' own throughput is `benches/campaigns.rs`.
 
@@ -106,6 +108,22 @@ fn open_latency_on_s3(c: &mut Criterion) {
     group.finish();
 }
 
+/// Which build and machine the figures come from, beside criterion's
+/// estimates, so the report can say so.
+fn record_run() {
+    let run = stampede_benches::BenchRun {
+        harness: stampede_harness::concurrent::harness_build(),
+        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+    };
+    let dir = criterion_dir();
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(stampede_benches::BenchRun::FILE),
+        serde_json::to_string_pretty(&run).unwrap(),
+    )
+    .unwrap();
+}
+
 /// Where criterion writes its estimates.
 fn criterion_dir() -> std::path::PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
@@ -115,6 +133,7 @@ fn criterion_dir() -> std::path::PathBuf {
 }
 
 fn open_latency(c: &mut Criterion) {
+    record_run();
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("graph").to_string_lossy().into_owned();

@@ -25,6 +25,21 @@ pub fn fresh_copy(fixture: &Path) -> (tempfile::TempDir, String) {
     (dir, root)
 }
 
+/// The build and machine a `make bench` run was on, written beside
+/// criterion's estimates by `benches/open.rs` for `bench_report`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+pub struct BenchRun {
+    /// The harness version with its git revision.
+    pub harness: String,
+    /// Cores the run could use.
+    pub cores: usize,
+}
+
+impl BenchRun {
+    /// Its file name under criterion's directory.
+    pub const FILE: &'static str = "stampede-run.json";
+}
+
 /// Print a generated table and write it into the `block` of each document
 /// (`<!-- generated:BLOCK -->`); exit 2 naming what could not be written.
 pub fn publish(
@@ -33,7 +48,9 @@ pub fn publish(
     docs: &[std::path::PathBuf],
 ) -> std::process::ExitCode {
     let written = table.and_then(|table| {
-        println!("{table}");
+        // The block's closing marker goes on a line of its own.
+        let table = format!("{}\n", table.trim_end());
+        print!("{table}");
         docs.iter().try_for_each(|doc| {
             let failed = |e: &dyn std::fmt::Display| format!("{}: {e}", doc.display());
             let text = std::fs::read_to_string(doc).map_err(|e| failed(&e))?;
