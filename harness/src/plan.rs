@@ -55,6 +55,13 @@ impl Campaign {
 
     /// Whether it runs with its graphs on S3 (`verify --s3`): the damage
     /// campaign rewrites graph files on disk, and loom has no graphs.
+    /// Whether it can judge a peer engine over the wire (which offers no
+    /// storage probe: no crash, fault or schedule, and graphs of its own
+    /// layout, so no damage).
+    pub fn runs_on_peers(self) -> bool {
+        matches!(self, Campaign::Sequential | Campaign::Concurrent)
+    }
+
     pub fn runs_on_s3(self) -> bool {
         matches!(
             self,
@@ -117,6 +124,10 @@ pub struct Budgets {
     /// parent started (`verify --s3`), handed to every job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub s3: Option<crate::place::S3Place>,
+    /// The peer engine judged instead of ours (`verify --engine-cmd`),
+    /// handed to every job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_cmd: Option<String>,
 }
 
 fn wild() -> crate::concurrent::Schedule {
@@ -142,6 +153,7 @@ impl Budgets {
         plan_seconds: None,
         regressions: None,
         s3: None,
+        engine_cmd: None,
     };
 }
 
@@ -241,10 +253,18 @@ impl Failure {
                     }
                     Some(_) => "--s3 ".to_string(),
                 };
-                format!("replay: stampede replay {flag}{}", self.replay)
+                let peer = crate::wire::peer::peer()
+                    .map(|p| format!("--engine-cmd {} ", shell_quote(&p.command)))
+                    .unwrap_or_default();
+                format!("replay: stampede replay {flag}{peer}{}", self.replay)
             }
         }
     }
+}
+
+/// `text` as one word of a POSIX shell command line.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// Per-operation figures of the crash campaign.
@@ -524,7 +544,9 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             use crate::concurrent::{
                 execute_scheduled, execute_with, generate, injector_seed, judge, Actors, Token,
             };
-            let actors = if budgets.processes {
+            let actors = if crate::wire::peer::peer().is_some() {
+                Actors::Peers
+            } else if budgets.processes {
                 Actors::Processes
             } else {
                 Actors::Tasks

@@ -262,3 +262,61 @@ fn a_failure_in_one_shard_survives_the_merge_and_replays() {
     // The release `stampede` never plants (it ignores STAMPEDE_DEFECT): clean.
     assert_eq!(replay(env!("CARGO_BIN_EXE_stampede")), Some(0));
 }
+
+/// A defect planted in the engine behind the wire (`stampede-sensitivity
+/// serve` with `STAMPEDE_DEFECT`) is caught by a clean harness judging it
+/// with `--engine-cmd`, by the sequential campaign (a loose sweep prefix)
+/// and the concurrent one (spurious conflicts); the failure prints a replay
+/// line that names the peer, and that line fails again. The control: the
+/// same budgets pass with the peer clean.
+#[test]
+fn a_defect_behind_the_wire_is_caught_over_the_wire() {
+    let planted = env!("CARGO_BIN_EXE_stampede-sensitivity");
+    let peer = |defect: Option<Defect>| match defect {
+        Some(d) => format!("STAMPEDE_DEFECT={} '{planted}' serve", d.number()),
+        None => format!("'{planted}' serve"),
+    };
+    let verify = |campaign: &str, budget: [&str; 4], peer: &str| {
+        Command::new(planted)
+            .args(["verify", "--quiet", "--campaign", campaign])
+            .args(budget)
+            .args(["--engine-cmd", peer])
+            .output()
+            .expect("verify runs")
+    };
+    // Budgets that hold a catch early (each caught case is shrunk over
+    // the wire, a few seconds each).
+    for (campaign, budget, defect) in [
+        (
+            "sequential",
+            ["--seed", "4", "--cases", "8"],
+            Defect::LooseSweepPrefix,
+        ),
+        (
+            "concurrent",
+            ["--seed", "1", "--rounds", "12"],
+            Defect::SpuriousConflict,
+        ),
+    ] {
+        let clean = verify(campaign, budget, &peer(None));
+        assert_eq!(clean.status.code(), Some(0), "clean peer: {clean:?}");
+        let caught = verify(campaign, budget, &peer(Some(defect)));
+        assert_eq!(
+            caught.status.code(),
+            Some(1),
+            "{defect:?} missed over the wire"
+        );
+        let stdout = String::from_utf8_lossy(&caught.stdout);
+        let line = stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("replay: stampede "))
+            .unwrap_or_else(|| panic!("no replay line: {stdout}"));
+        assert!(line.contains("--engine-cmd"), "{line}");
+        // The line as a shell runs it (it quotes the peer's command).
+        let replay = Command::new("sh")
+            .args(["-c", &format!("'{planted}' {line}")])
+            .output()
+            .expect("replay runs");
+        assert_eq!(replay.status.code(), Some(1), "{line}: {replay:?}");
+    }
+}

@@ -79,6 +79,43 @@ pub enum Op {
 }
 
 impl Op {
+    /// Every op's name, as [`Op::name`] gives it: what a peer engine lists
+    /// as the ops it supports (`docs/wire-protocol.md`).
+    pub const NAMES: [&'static str; 13] = [
+        "Init",
+        "Open",
+        "WriteLegacy",
+        "BranchCreate",
+        "BranchDelete",
+        "BranchList",
+        "Stamp",
+        "ApplySchema",
+        "Load",
+        "Scan",
+        "Merge",
+        "Unlock",
+        "LeaveLock",
+    ];
+
+    /// The op's name: its variant's, as on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Op::Init => "Init",
+            Op::Open(_) => "Open",
+            Op::WriteLegacy(_) => "WriteLegacy",
+            Op::BranchCreate { .. } => "BranchCreate",
+            Op::BranchDelete { .. } => "BranchDelete",
+            Op::BranchList => "BranchList",
+            Op::Stamp => "Stamp",
+            Op::ApplySchema(_) => "ApplySchema",
+            Op::Load { .. } => "Load",
+            Op::Scan { .. } => "Scan",
+            Op::Merge { .. } => "Merge",
+            Op::Unlock => "Unlock",
+            Op::LeaveLock => "LeaveLock",
+        }
+    }
+
     pub fn create(name: &str, from: &str) -> Op {
         Op::BranchCreate {
             name: name.into(),
@@ -171,4 +208,42 @@ pub struct View {
     /// Through the held handle: the rows of every type of main's schema on
     /// every branch it lists, keyed by (branch, type).
     pub rows: BTreeMap<(String, String), Result<Vec<Row>, ErrorKind>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::Desired;
+
+    /// `NAMES` lists every op's name once, in declaration order.
+    #[test]
+    fn every_op_is_named_once() {
+        let ops = [
+            Op::Init,
+            Op::Open(Mode::ReadOnly),
+            Op::legacy(2, 0, &[], LegacyStamp::Default),
+            Op::create("a", "main"),
+            Op::delete("a"),
+            Op::BranchList,
+            Op::Stamp,
+            Op::ApplySchema(Desired::Malformed),
+            Op::Load {
+                branch: "main".into(),
+                type_name: "Person".into(),
+                rows: vec![],
+            },
+            Op::Scan {
+                branch: "main".into(),
+                type_name: "Person".into(),
+            },
+            Op::Merge {
+                source: "a".into(),
+                target: "main".into(),
+            },
+            Op::Unlock,
+            Op::LeaveLock,
+        ];
+        let names: Vec<&str> = ops.iter().map(Op::name).collect();
+        assert_eq!(names, Op::NAMES);
+    }
 }

@@ -9,8 +9,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use serde::Deserialize;
-use stampede_benches::BenchRun;
+use stampede_benches::{BenchRun, Estimates};
 
 #[derive(Parser)]
 struct Args {
@@ -22,48 +21,6 @@ struct Args {
     /// Documents whose `bench` block to rewrite.
     #[arg(long = "doc")]
     docs: Vec<PathBuf>,
-}
-
-#[derive(Deserialize)]
-struct Estimates {
-    mean: Estimate,
-}
-
-#[derive(Deserialize)]
-struct Estimate {
-    point_estimate: f64,
-}
-
-/// Criterion's estimates of one run.
-struct Run {
-    root: PathBuf,
-}
-
-impl Run {
-    /// The mean time of a benchmark in seconds; `None` when it did not run.
-    fn mean(&self, parts: &[&str]) -> Result<Option<f64>, String> {
-        let mut path = self.root.clone();
-        path.extend(parts);
-        let path = path.join("new").join("estimates.json");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str::<Estimates>(&text)
-                .map(|e| Some(e.mean.point_estimate / 1e9))
-                .map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
-    }
-
-    fn json<T: for<'de> Deserialize<'de>>(&self, name: &str) -> Result<Option<T>, String> {
-        let path = self.root.join(name);
-        match std::fs::read_to_string(&path) {
-            Ok(text) => serde_json::from_str(&text)
-                .map(Some)
-                .map_err(|e| format!("{}: {e}", path.display())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(format!("{}: {e}", path.display())),
-        }
-    }
 }
 
 fn time(seconds: Option<f64>) -> String {
@@ -109,7 +66,7 @@ const OPENS: [(&str, &str); 4] = [
     ("stampede_read_only_open", "Stampede read-only open"),
 ];
 
-fn table(run: &Run) -> Result<String, String> {
+fn table(run: &Estimates) -> Result<String, String> {
     let mut rows = vec![
         "| benchmark | time (criterion mean) | against its same-run baseline |".to_string(),
         "|---|---|---|".to_string(),
@@ -122,7 +79,8 @@ fn table(run: &Run) -> Result<String, String> {
             .collect::<Result<_, String>>()?;
         measured += means.values().flatten().count();
         let requests: BTreeMap<String, u64> = if group == "open_s3" {
-            run.json("open_s3/requests.json")?.unwrap_or_default()
+            run.json(Path::new("open_s3/requests.json"))?
+                .unwrap_or_default()
         } else {
             BTreeMap::new()
         };
@@ -200,10 +158,7 @@ fn table(run: &Run) -> Result<String, String> {
             run.root.display()
         ));
     }
-    let build = match run.json::<BenchRun>(BenchRun::FILE)? {
-        Some(b) => format!("harness {} in release, {} cores", b.harness, b.cores),
-        None => "an unrecorded build".into(),
-    };
+    let build = BenchRun::describe(BenchRun::of(run, "open")?.as_ref());
     rows.push(String::new());
     rows.push(format!(
         "Written by `make bench` from criterion's estimates ({build}); each figure shares its run with its baseline."
@@ -213,7 +168,7 @@ fn table(run: &Run) -> Result<String, String> {
 
 /// Open latency as a log-scale bar chart: an SVG, so no plotting library
 /// is needed and the documents render it.
-fn plot(run: &Run, path: &Path) -> Result<(), String> {
+fn plot(run: &Estimates, path: &Path) -> Result<(), String> {
     let mut bars = vec![];
     for (group, prefix) in [("open", ""), ("open_s3", "S3 ")] {
         for (name, label) in [
@@ -300,7 +255,7 @@ fn plot(run: &Run, path: &Path) -> Result<(), String> {
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
-    let run = Run {
+    let run = Estimates {
         root: args.criterion.clone(),
     };
     let table = table(&run).and_then(|table| {

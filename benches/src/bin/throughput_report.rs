@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Parser;
-use serde::Deserialize;
+use stampede_benches::Estimates;
 
 #[derive(Parser)]
 struct Args {
@@ -48,45 +48,17 @@ const UNITS: [(&str, &str, &str); 4] = [
     ("faults", "ops", "faults: ops under a seeded fault plan"),
 ];
 
-#[derive(Deserialize)]
-struct Estimates {
-    mean: Estimate,
-}
-
-#[derive(Deserialize)]
-struct Estimate {
-    /// Nanoseconds per iteration.
-    point_estimate: f64,
-}
-
-#[derive(Deserialize)]
-struct Benchmark {
-    throughput: Option<Throughput>,
-}
-
-/// Criterion's `{"Elements": n}` (a bytes throughput has no elements).
-#[derive(Deserialize)]
-struct Throughput {
-    #[serde(rename = "Elements")]
-    elements: Option<u64>,
-}
-
 /// Elements per second of one run, or why it cannot be read.
 fn rate(criterion: &Path, group: &str, function: &str, run: &str) -> Result<f64, String> {
-    let dir = criterion.join(group).join(function).join(run);
-    let read = |name: &str| {
-        let path = dir.join(name);
-        std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))
+    let estimates = Estimates {
+        root: criterion.to_path_buf(),
     };
-    let estimates: Estimates = serde_json::from_str(&read("estimates.json")?)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let benchmark: Benchmark = serde_json::from_str(&read("benchmark.json")?)
-        .map_err(|e| format!("{}: {e}", dir.display()))?;
-    let elements = benchmark
-        .throughput
-        .and_then(|t| t.elements)
-        .ok_or_else(|| format!("{}: no element throughput", dir.display()))?;
-    Ok(elements as f64 / (estimates.mean.point_estimate / 1e9))
+    estimates.rate_in(&[group, function], run)?.ok_or_else(|| {
+        format!(
+            "{}: no estimates of run {run}",
+            criterion.join(group).join(function).display()
+        )
+    })
 }
 
 fn table(args: &Args) -> Result<String, String> {

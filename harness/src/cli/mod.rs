@@ -121,6 +121,22 @@ enum Command {
         /// --s3` found): SeaweedFS, or `--s3=moto`.
         #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "seaweedfs", value_name = "SERVER")]
         s3: Option<crate::place::Kind>,
+        /// Replay on the peer engine this command starts (a failure `verify
+        /// --engine-cmd` found).
+        #[arg(long, value_name = "CMD")]
+        engine_cmd: Option<String>,
+    },
+    /// Serve our engine over the wire protocol on stdin and stdout (JSON
+    /// Lines, docs/wire-protocol.md): what `verify --engine-cmd` judges,
+    /// and the reference a peer engine's server is written against.
+    Serve {
+        /// Declare only these ops (comma-separated, by the model's names)
+        /// and refuse the rest: a peer that supports less.
+        #[arg(long, value_delimiter = ',', value_name = "OP,...")]
+        ops: Vec<String>,
+        /// Declare no views and refuse them: a peer judged on outcomes only.
+        #[arg(long)]
+        no_view: bool,
     },
     /// One concurrent-campaign actor (used by `verify --processes`): open
     /// ROOT read-write, run OP (JSON), print what it saw as JSON.
@@ -256,6 +272,12 @@ struct VerifyArgs {
     /// (both from `make deps`). Every campaign but damage.
     #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "seaweedfs", value_name = "SERVER")]
     s3: Option<crate::place::Kind>,
+    /// Judge the engine this command starts (run by `sh -c`, once per
+    /// handle and per actor) over the wire protocol instead of ours
+    /// (docs/wire-protocol.md): the sequential and concurrent campaigns,
+    /// with only the ops it declares.
+    #[arg(long, value_name = "CMD")]
+    engine_cmd: Option<String>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -369,7 +391,9 @@ pub fn main() -> ExitCode {
             token,
             check_determinism,
             s3,
-        } => verify::replay(&token, check_determinism, s3),
+            engine_cmd,
+        } => verify::replay(&token, check_determinism, s3, engine_cmd.as_deref()),
+        Command::Serve { ops, no_view } => verify::serve(&ops, no_view),
         Command::Figures { report, doc } => verify::figures(&report, &doc),
         Command::Report(ReportCommand::Merge {
             reports,

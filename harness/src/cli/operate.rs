@@ -260,6 +260,7 @@ async fn run(command: Command, params: &ObjectStoreParams) -> Result<(), Failed>
         Command::Sensitivity(_) => unreachable!("handled in main"),
         Command::Verify(_)
         | Command::Replay { .. }
+        | Command::Serve { .. }
         | Command::Figures { .. }
         | Command::Report(_)
         | Command::Check { .. }

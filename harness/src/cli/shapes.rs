@@ -3,7 +3,7 @@
 
 use serde::Serialize;
 use stampede_engine::schema_apply::ApplyReport;
-use stampede_engine::{OpenReport, PkState, StampReport, StampState};
+use stampede_engine::{OpenReport, PkState, StampReport};
 
 /// `stampede check --json`: the report and whether it is healthy.
 #[derive(Debug, Serialize)]

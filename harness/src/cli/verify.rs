@@ -13,15 +13,81 @@ pub(super) fn usage(message: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(2)
 }
 
+/// Judge the peer `command` in this process: what it can be judged by,
+/// and it must start and greet.
+fn judge_peer(command: &str, campaigns: &[Campaign], args: &VerifyArgs) -> Result<(), String> {
+    if let Some(c) = campaigns.iter().find(|c| !c.runs_on_peers()) {
+        return Err(format!(
+            "--engine-cmd: the {} campaign needs our engine's storage probe or layout (a peer is judged by the sequential and concurrent campaigns)",
+            c.name()
+        ));
+    }
+    if args.s3.is_some() || args.processes || args.history > 0 || args.schedule.is_scheduled() {
+        return Err("--engine-cmd: a peer's actors are its own processes on local graphs, interleaved by timing alone (no --s3, --processes, --history or --schedule other than wild)".into());
+    }
+    let spec = crate::wire::peer::use_peer(command).map_err(|e| e.to_string())?;
+    if !args.quiet && args.job.is_none() {
+        println!(
+            "judging the peer {} (`{command}`): ops {}{}",
+            spec.hello.engine,
+            spec.hello.ops.join(", "),
+            if spec.hello.view {
+                ", and views"
+            } else {
+                " (no views: outcomes only)"
+            }
+        );
+    }
+    if campaigns.contains(&Campaign::Concurrent) && !spec.hello.view {
+        return Err(format!(
+            "--engine-cmd: the concurrent campaign judges the graph a round leaves, and {} answers no views",
+            spec.hello.engine
+        ));
+    }
+    Ok(())
+}
+
+/// `stampede serve`: our engine behind the wire protocol on stdin/stdout,
+/// declaring every op and views, or only `ops` and no views.
+pub(super) fn serve(ops: &[String], no_view: bool) -> ExitCode {
+    let mut hello = crate::wire::Hello::stampede();
+    if !ops.is_empty() {
+        hello.ops = ops.to_vec();
+        let unknown = hello.unknown_ops();
+        if !unknown.is_empty() {
+            return usage(format!(
+                "--ops: {unknown:?} are no ops of the model (its ops: {})",
+                stampede_model::Op::NAMES.join(", ")
+            ));
+        }
+    }
+    hello.view = !no_view;
+    let stdin = std::io::stdin().lock();
+    let stdout = std::io::stdout().lock();
+    match crate::wire::serve::serve(stdin, stdout, &hello) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: the client went away: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
 pub(super) fn replay(
     token: &str,
     check_determinism: bool,
     s3: Option<crate::place::Kind>,
+    engine_cmd: Option<&str>,
 ) -> ExitCode {
     let _server = match s3.map(|kind| crate::place::start_local_s3(kind, "replay")) {
         Some(Err(message)) => return usage(message),
         started => started.map(Result::unwrap),
     };
+    if let Some(command) = engine_cmd {
+        if let Err(e) = crate::wire::peer::use_peer(command) {
+            return usage(e);
+        }
+    }
     match crate::replay(token, check_determinism) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
@@ -88,6 +154,7 @@ fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
         plan_seconds: args.plan_seconds.map(f64::from),
         regressions: None,
         s3: None,
+        engine_cmd: args.engine_cmd.clone(),
     }
 }
 
@@ -126,6 +193,11 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
             budgets(&args, seed)
         }
     };
+    if let Some(command) = &budgets.engine_cmd {
+        if let Err(message) = judge_peer(command, &campaigns, &args) {
+            return usage(message);
+        }
+    }
     // On S3: the parent starts the server (it lives as long as this
     // command) and hands its place to every job in the plan.
     let mut budgets = budgets;

@@ -22,6 +22,26 @@ pub enum Actors {
     Tasks,
     /// `stampede actor` processes, each with its own injector.
     Processes,
+    /// Processes of the peer engine `--engine-cmd` names, one per actor,
+    /// speaking the wire protocol (no injector: timing alone interleaves).
+    Peers,
+}
+
+impl Actors {
+    /// The mode's name in a replay token.
+    pub fn name(self) -> &'static str {
+        match self {
+            Actors::Tasks => "tasks",
+            Actors::Processes => "processes",
+            Actors::Peers => "peers",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Actors> {
+        [Actors::Tasks, Actors::Processes, Actors::Peers]
+            .into_iter()
+            .find(|a| a.name() == name)
+    }
 }
 
 /// Run a round with tasks and injector seed 0.
@@ -33,6 +53,10 @@ pub fn execute(round: &Round) -> (Vec<Seen>, View) {
 /// view (observed through a fresh read-only handle). Actor `i`'s injector
 /// is seeded by `seeds::mix(seed, i)`.
 pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, View) {
+    if actors == Actors::Peers {
+        let peer = crate::wire::peer::peer().expect("a round of peers needs --engine-cmd");
+        return execute_on_peers(round, &peer.command).unwrap_or_else(|e| panic!("{e}"));
+    }
     let (observer, root) = prepare(&round.setup);
     let interleaving = Interleaving::new(Schedule::Wild, seed, round.actors.len(), &root);
     let (seen, _) = interleaving.run(run_actors(round, |i, op| {
@@ -42,6 +66,7 @@ pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, Vie
             match actors {
                 Actors::Tasks => act_with(&root, op, params).await,
                 Actors::Processes => act_in_process(&root, op, crate::seeds::mix(seed, i)).await,
+                Actors::Peers => unreachable!("peers run in execute_on_peers"),
             }
         }
     }));
@@ -205,6 +230,78 @@ pub fn execute_history(history: &History, schedule: Schedule, seed: u64) -> Hist
     }
 }
 
+/// A round whose actors are peer processes: one peer writes the setup,
+/// every actor's peer is started and greeted before any acts, then all act
+/// at once (one thread each), and a fresh peer observes the graph through a
+/// read-only handle.
+fn execute_on_peers(
+    round: &Round,
+    command: &str,
+) -> Result<(Vec<Seen>, View), crate::wire::peer::PeerError> {
+    use crate::wire::peer::Peer;
+    let dir = tempfile::tempdir().expect("a temp dir for the round's graph");
+    let root = dir.path().join("graph").to_string_lossy().into_owned();
+    let setup = match &round.setup {
+        Some(graph) => Op::WriteLegacy(graph.clone()),
+        None => Op::Init,
+    };
+    let written = Peer::start(command)?.apply_at(&root, &setup)?;
+    assert!(written.is_ok(), "the peer's {setup:?} failed: {written:?}");
+    let peers = round
+        .actors
+        .iter()
+        .map(|_| Peer::start(command))
+        .collect::<Result<Vec<_>, _>>()?;
+    let start = std::sync::Barrier::new(peers.len());
+    let seen = std::thread::scope(|scope| {
+        let actors: Vec<_> = peers
+            .into_iter()
+            .zip(&round.actors)
+            .map(|(peer, op)| {
+                let (root, start) = (&root, &start);
+                scope.spawn(move || {
+                    start.wait();
+                    let opened = peer.apply_at(root, &Op::Open(Mode::ReadWrite))?;
+                    match settled_by_open(opened, op.as_ref()) {
+                        Ok(seen) => Ok(seen),
+                        Err((swept, op)) => Ok(Seen {
+                            swept,
+                            outcome: peer.apply_at(root, op)?,
+                        }),
+                    }
+                })
+            })
+            .collect();
+        actors
+            .into_iter()
+            .map(|a| a.join().expect("an actor thread panicked"))
+            .collect::<Result<Vec<_>, crate::wire::peer::PeerError>>()
+    })?;
+    let observer = Peer::start(command)?;
+    // A stamp the open refuses leaves the view without a handle, as in
+    // the model's.
+    let _refused_or_opened = observer.apply_at(&root, &Op::Open(Mode::ReadOnly))?;
+    let view = observer.view_at(&root)?;
+    Ok((seen, view))
+}
+
+/// An actor's step after its open: what it saw, when the open settled it
+/// (the open failed, or the open is its op); else `Err` with the open's
+/// swept refs and the op still to run.
+fn settled_by_open(
+    opened: stampede_model::Outcome,
+    op: Option<&Op>,
+) -> Result<Seen, (Vec<String>, &Op)> {
+    let swept = match &opened {
+        Ok(Observation::Opened(report)) => report.swept.clone(),
+        _ => Vec::new(),
+    };
+    match (opened, op) {
+        (Ok(_), Some(op)) => Err((swept, op)),
+        (outcome, _) => Ok(Seen { swept, outcome }),
+    }
+}
+
 /// The round's graph: its legacy setup, or a fresh init.
 fn prepare(setup: &Option<LegacyGraph>) -> (Stampede, String) {
     let mut observer = Stampede::through_object_store();
@@ -248,16 +345,13 @@ fn injector_params(seed: u64) -> ObjectStoreParams {
 async fn act_with(root: &str, op: Option<Op>, params: ObjectStoreParams) -> Seen {
     let mut runner = Runner::new(root, params);
     let opened = runner.apply(&Op::Open(Mode::ReadWrite)).await;
-    let swept = match &opened {
-        Ok(Observation::Opened(report)) => report.swept.clone(),
-        _ => Vec::new(),
-    };
-    let outcome = match (opened, op) {
-        (Err(kind), _) => Err(kind),
-        (Ok(opened), None) => Ok(opened),
-        (Ok(_), Some(op)) => runner.apply(&op).await,
-    };
-    Seen { swept, outcome }
+    match settled_by_open(opened, op.as_ref()) {
+        Ok(seen) => seen,
+        Err((swept, op)) => Seen {
+            swept,
+            outcome: runner.apply(op).await,
+        },
+    }
 }
 
 /// The `stampede` binary actors run as: `$STAMPEDE_BIN`, this executable

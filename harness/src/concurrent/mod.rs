@@ -82,19 +82,16 @@ pub fn harness_build() -> String {
 
 impl std::fmt::Display for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mode = match self.mode {
-            Actors::Tasks => "tasks",
-            Actors::Processes => "processes",
-        };
         write!(
             f,
-            "concurrent:{}:{}:{}:{mode}:{}:{}@{}",
+            "concurrent:{}:{}:{}:{}:{}:{}@{}",
             self.seed,
             self.index,
             match self.history {
                 0 => self.actors.to_string(),
                 n => format!("{}x{n}", self.actors),
             },
+            self.mode.name(),
             self.schedule.name(),
             self.interleaving,
             harness_build()
@@ -132,14 +129,7 @@ impl Token {
         let parts: Vec<&str> = body.strip_prefix("concurrent:")?.split(':').collect();
         let (mode, schedule) = match parts.len() {
             3 => (Actors::Tasks, Schedule::Wild),
-            5 | 6 => (
-                match parts[3] {
-                    "tasks" => Actors::Tasks,
-                    "processes" => Actors::Processes,
-                    _ => return None,
-                },
-                Schedule::parse(parts[4]).ok()?,
-            ),
+            5 | 6 => (Actors::parse(parts[3])?, Schedule::parse(parts[4]).ok()?),
             _ => return None,
         };
         let (seed, index) = (parts[0].parse().ok()?, parts[1].parse().ok()?);
@@ -191,8 +181,15 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
             harness_build()
         );
     }
-    if (token.schedule.is_scheduled() || token.history > 0) && token.mode == Actors::Processes {
+    if (token.schedule.is_scheduled() || token.history > 0) && token.mode != Actors::Tasks {
         return Err("scheduled rounds and histories run their actors as tasks".into());
+    }
+    if (token.mode == Actors::Peers) != crate::wire::peer::peer().is_some() {
+        return Err(match token.mode {
+            Actors::Peers => "this round ran on a peer engine: replay it with --engine-cmd 'CMD'",
+            _ => "this round ran on our engine: replay it without --engine-cmd",
+        }
+        .into());
     }
     if token.history > 0 {
         return replay_history(&token, check_determinism);
