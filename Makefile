@@ -48,8 +48,11 @@ verify: build
 	@echo "== scheduled concurrency: one storage call at a time, PCT and uniform random (escapes reported; docs/campaigns.md)"
 	$(STAMPEDE) verify --campaign concurrent --schedule pct:3 --rounds 200 --actors 5 --seed $(SEED) --jobs $(JOBS)
 	$(STAMPEDE) verify --campaign concurrent --schedule random --rounds 60 --actors 5 --seed $(SEED) --jobs $(JOBS)
-	@echo "== 20 failing scheduled rounds of planted defects replay exactly (same failure, same turns)"
-	STAMPEDE_DETERMINISM_TOKENS=5 $(CARGO) test --workspace --features stampede-harness/defects --test sensitivity -- scheduled_failures_replay_exactly
+	$(STAMPEDE) verify --campaign concurrent --processes --schedule pct:3 --rounds 40 --actors 5 --seed $(SEED) --jobs $(JOBS)
+	@echo "== 20 failing scheduled rounds of planted defects replay exactly (same failure, same turns), and one of processes"
+	STAMPEDE_DETERMINISM_TOKENS=5 $(CARGO) test --workspace --features stampede-harness/defects --test sensitivity -- scheduled_failures_replay_exactly scheduled_process_failures_replay_exactly
+	@echo "== our engine judged over the wire protocol (docs/wire-protocol.md)"
+	$(STAMPEDE) verify --campaign sequential --campaign concurrent --seconds 30 --actors 5 --seed $(SEED) --jobs $(JOBS) --engine-cmd '$(STAMPEDE) serve'
 	@echo "== engine end-to-end scenario (CLI, real Lance, 8 processes on 200 __run__ refs)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
 	@echo "== concurrency tests at the release budget"

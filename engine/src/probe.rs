@@ -53,6 +53,21 @@ impl Call {
         matches!(self, Call::Put | Call::Delete | Call::Copy | Call::Rename)
     }
 
+    pub const ALL: [Call; 7] = [
+        Call::List,
+        Call::Get,
+        Call::Head,
+        Call::Put,
+        Call::Delete,
+        Call::Copy,
+        Call::Rename,
+    ];
+
+    /// The call [`Call::name`] names.
+    pub fn from_name(name: &str) -> Option<Call> {
+        Self::ALL.into_iter().find(|c| c.name() == name)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Call::List => "list",

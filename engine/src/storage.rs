@@ -85,16 +85,35 @@ const INDEX_CACHE_BYTES: usize = 8 << 20;
 /// cached manifest by version *and* e-tag, so a tree rewritten at the same
 /// version (a re-forked zombie) is never served stale.
 fn shared_session() -> Arc<lance::session::Session> {
+    #[cfg(feature = "instrument")]
+    if let Ok(own) = OWN_SESSION.try_with(Arc::clone) {
+        return own;
+    }
     static SESSION: std::sync::OnceLock<Arc<lance::session::Session>> = std::sync::OnceLock::new();
-    SESSION
-        .get_or_init(|| {
-            Arc::new(lance::session::Session::new(
-                INDEX_CACHE_BYTES,
-                METADATA_CACHE_BYTES,
-                Default::default(),
-            ))
-        })
-        .clone()
+    SESSION.get_or_init(new_session).clone()
+}
+
+fn new_session() -> Arc<lance::session::Session> {
+    Arc::new(lance::session::Session::new(
+        INDEX_CACHE_BYTES,
+        METADATA_CACHE_BYTES,
+        Default::default(),
+    ))
+}
+
+#[cfg(feature = "instrument")]
+tokio::task_local! {
+    static OWN_SESSION: Arc<lance::session::Session>;
+}
+
+/// Run `work` with a Lance session of its own instead of the process's, as
+/// a separate process would have (instrumentation). Scheduled rounds run
+/// each task actor this way: with one shared cache, an actor can wait on
+/// another's in-flight load of the same manifest, a wait outside storage
+/// that no turn can order.
+#[cfg(feature = "instrument")]
+pub async fn with_own_session<F: std::future::Future>(work: F) -> F::Output {
+    OWN_SESSION.scope(new_session(), work).await
 }
 
 /// One graph's `__manifest` on Lance.

@@ -31,7 +31,7 @@ pub use stampede_vocabulary::env_budget as env_or;
 /// `check_determinism`, run it twice and fail if the two runs differ (a
 /// concurrent round compares its turns, outcomes and final view; the
 /// other campaigns are single-threaded and compare their verdicts).
-pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
+pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> {
     let once = || match token.split(':').next() {
         Some("seq") => sequential::replay(token),
         Some("faults") => faults::replay(token),
@@ -49,9 +49,36 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
         let again = once()?;
         if again != verdict {
             println!("NOT deterministic: the second run's verdict differs");
-            return Ok(false);
+            return Ok(Replayed::NotDeterministic);
         }
         println!("deterministic: a second run gave the same verdict");
     }
-    Ok(verdict)
+    Ok(Replayed::judged(verdict))
+}
+
+/// What a replay found: the verdict, or (with `--check-determinism`) that
+/// two runs differ. `stampede replay` exits 0, 1 or 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Replayed {
+    Passed,
+    Failed,
+    NotDeterministic,
+}
+
+impl Replayed {
+    pub fn judged(passed: bool) -> Replayed {
+        if passed {
+            Replayed::Passed
+        } else {
+            Replayed::Failed
+        }
+    }
+
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Replayed::Passed => 0,
+            Replayed::Failed => 1,
+            Replayed::NotDeterministic => 3,
+        }
+    }
 }

@@ -542,7 +542,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
         }
         Campaign::Concurrent => {
             use crate::concurrent::{
-                execute_scheduled, execute_with, generate, injector_seed, judge, Actors, Token,
+                execute_scheduled_with, execute_with, generate, injector_seed, judge, Actors, Token,
             };
             let actors = if crate::wire::peer::peer().is_some() {
                 Actors::Peers
@@ -554,7 +554,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             let round = generate(budgets.seed, index, budgets.actors);
             let seed = injector_seed(budgets.seed, index);
             let (seen, view) = if budgets.schedule.is_scheduled() {
-                let scheduled = execute_scheduled(&round, budgets.schedule, seed);
+                let scheduled = execute_scheduled_with(&round, actors, budgets.schedule, seed);
                 unit.grants = scheduled.turns.trace.len() as u64;
                 unit.escapes = scheduled.turns.escapes();
                 (scheduled.seen, scheduled.view)
@@ -750,14 +750,23 @@ pub fn loom_command(bound: u32, test: Option<&str>) -> std::process::Command {
     command
 }
 
-/// The shell form of a command, to print for a person to run.
+/// The shell form of a command, to print for a person to run from any
+/// directory (`cd DIR && VAR=value program args`).
 pub fn shell_form(command: &std::process::Command) -> String {
+    let cd = command
+        .get_current_dir()
+        .map(|dir| format!("cd {} &&", shell_quote(&dir.to_string_lossy())));
     let env = command
         .get_envs()
         .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())));
     let program = std::iter::once(command.get_program().to_string_lossy().into_owned());
     let args = command.get_args().map(|a| a.to_string_lossy().into_owned());
-    env.chain(program).chain(args).collect::<Vec<_>>().join(" ")
+    cd.into_iter()
+        .chain(env)
+        .chain(program)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The loom suite (it builds only the protocol crate). Returns the models
@@ -862,6 +871,28 @@ pub fn print_crash_details(result: &CampaignResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A loom failure's replay is a shell command that runs from any
+    /// directory: it names the workspace, the bound and the test.
+    #[test]
+    fn a_loom_replay_is_a_command_to_run_anywhere() {
+        let shown = shell_form(&loom_command(2, Some("sweep_races")));
+        let workspace = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+        assert!(
+            shown.starts_with(&format!("cd '{workspace}' && LOOM_MAX_PREEMPTIONS=2 ")),
+            "{shown}"
+        );
+        assert!(
+            shown.ends_with("--test loom sweep_races -- --exact --test-threads=1"),
+            "{shown}"
+        );
+        // It parses as one shell command line.
+        let status = std::process::Command::new("sh")
+            .args(["-n", "-c", &shown])
+            .status()
+            .unwrap();
+        assert!(status.success(), "{shown}");
+    }
 
     fn timed(seconds: f64, cases: u32) -> Budgets {
         Budgets {

@@ -3,7 +3,7 @@
 //! STAMPEDE_ROUNDS / STAMPEDE_ACTORS / STAMPEDE_SEED override.
 
 use stampede_harness::concurrent::{
-    execute, execute_scheduled, execute_with, generate, judge, Actors, Round, Schedule,
+    execute, execute_scheduled_with, execute_with, generate, judge, Actors, Round, Schedule,
 };
 use stampede_harness::env_or;
 use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
@@ -51,15 +51,23 @@ fn concurrent_rounds_have_a_serial_explanation() {
     }
 }
 
-/// Scheduled rounds (`random` and `pct3`): one storage call at a time,
-/// every round explained, and no decision left to timing (0 escapes).
+/// Scheduled rounds (`random` and `pct3`, actors as tasks, and as
+/// processes for half the budget): one storage call at a time, every round
+/// explained, and no decision left to timing (0 escapes).
 /// STAMPEDE_SCHEDULED_ROUNDS overrides the budget.
 #[test]
 fn scheduled_rounds_have_a_serial_explanation_and_no_escapes() {
-    for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
+    let rounds = env_or("STAMPEDE_SCHEDULED_ROUNDS", 12) as u32;
+    for (processes, rounds, schedule) in [
+        (false, rounds, Schedule::Random),
+        (false, rounds, Schedule::Pct { depth: 3 }),
+        (true, rounds / 2, Schedule::Random),
+        (true, rounds / 2, Schedule::Pct { depth: 3 }),
+    ] {
         let (_, result) = campaign(Budgets {
-            rounds: env_or("STAMPEDE_SCHEDULED_ROUNDS", 12) as u32,
+            rounds,
             actors: 4,
+            processes,
             schedule,
             ..Budgets::default()
         });
@@ -72,28 +80,36 @@ fn scheduled_rounds_have_a_serial_explanation_and_no_escapes() {
 }
 
 /// A scheduled round is the same round every time: the same turns, the
-/// same outcomes, the same final graph (the round of finding 15, 5 actors).
+/// same outcomes, the same final graph (the round of finding 15, 5 actors),
+/// with its actors as tasks and as processes whose turns the parent grants
+/// over loopback connections.
 #[test]
 fn a_scheduled_round_runs_the_same_twice() {
     let round = generate(9, 837, 5);
-    for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
-        let first = execute_scheduled(&round, schedule, 11);
-        let second = execute_scheduled(&round, schedule, 11);
+    for (mode, schedule) in [
+        (Actors::Tasks, Schedule::Random),
+        (Actors::Tasks, Schedule::Pct { depth: 3 }),
+        (Actors::Processes, Schedule::Random),
+        (Actors::Processes, Schedule::Pct { depth: 3 }),
+    ] {
+        let run = |seed| execute_scheduled_with(&round, mode, schedule, seed);
+        let (first, second) = (run(11), run(11));
         assert!(!first.turns.trace.is_empty());
-        assert_eq!(first.turns, second.turns, "{schedule:?}");
+        assert_eq!(first.turns.escapes(), 0, "{mode:?} {schedule:?}");
+        assert_eq!(first.turns, second.turns, "{mode:?} {schedule:?}");
         let outcomes = |s: &stampede_harness::concurrent::Scheduled| {
             s.seen
                 .iter()
                 .map(|seen| (seen.outcome.clone(), seen.swept.clone()))
                 .collect::<Vec<_>>()
         };
-        assert_eq!(outcomes(&first), outcomes(&second), "{schedule:?}");
-        assert_eq!(first.view, second.view, "{schedule:?}");
+        assert_eq!(outcomes(&first), outcomes(&second), "{mode:?} {schedule:?}");
+        assert_eq!(first.view, second.view, "{mode:?} {schedule:?}");
         // Control: another seed is another schedule.
         assert_ne!(
             first.turns.trace,
-            execute_scheduled(&round, schedule, 12).turns.trace,
-            "{schedule:?} ignores its seed"
+            run(12).turns.trace,
+            "{mode:?} {schedule:?} ignores its seed"
         );
     }
 }

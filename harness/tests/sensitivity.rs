@@ -21,6 +21,7 @@ use stampede_harness::concurrent::{
 use stampede_harness::crash::{run_scenario, scenario, Budget};
 use stampede_harness::seeds::derive;
 use stampede_harness::sequential::run_case;
+use stampede_harness::Replayed;
 
 static PLANTING: Mutex<()> = Mutex::new(());
 
@@ -319,4 +320,107 @@ fn a_defect_behind_the_wire_is_caught_over_the_wire() {
             .expect("replay runs");
         assert_eq!(replay.status.code(), Some(1), "{line}: {replay:?}");
     }
+}
+
+/// Scheduled rounds of actor processes replay exactly: with a sweep defect
+/// planted (in the processes too, through the environment), the first
+/// failing round under `random` fails again on replay with identical turns
+/// (`--check-determinism`: exit 1, where a divergence exits 3), and the
+/// clean `stampede` passes the same token (exit 0).
+#[test]
+fn scheduled_process_failures_replay_exactly() {
+    let planted = env!("CARGO_BIN_EXE_stampede-sensitivity");
+    let defect = Defect::SweepPlainDelete.number().to_string();
+    let out = Command::new(planted)
+        .env("STAMPEDE_DEFECT", &defect)
+        .args([
+            "verify",
+            "--quiet",
+            "--campaign",
+            "concurrent",
+            "--seed",
+            "1",
+        ])
+        .args(["--rounds", "10", "--processes", "--schedule", "random"])
+        .output()
+        .expect("verify runs");
+    assert_eq!(out.status.code(), Some(1), "the defect was missed: {out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let token = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("replay: stampede replay "))
+        .unwrap_or_else(|| panic!("no replay line: {stdout}"))
+        .to_string();
+    assert!(token.contains(":processes:random:"), "{token}");
+    let replay = |binary: &str| {
+        Command::new(binary)
+            .env("STAMPEDE_DEFECT", &defect)
+            .args(["replay", &token, "--check-determinism"])
+            .output()
+            .expect("replay runs")
+    };
+    let again = replay(planted);
+    assert_eq!(again.status.code(), Some(1), "{token}: {again:?}");
+    // The release `stampede` never plants: the same round passes.
+    let clean = replay(env!("CARGO_BIN_EXE_stampede"));
+    assert_eq!(clean.status.code(), Some(0), "{token}: {clean:?}");
+}
+
+/// Finding 14 as one token: round 776 of seed 9 (two loads of one new
+/// key among five actors), under uniform random turns with seed 8, fails
+/// when a write that came back rebased is kept in place (defect 17), and
+/// fails the same way twice (`--check-determinism`); the clean engine
+/// passes the token. (Postmortem: the wild campaign met this race in 2 of
+/// 1,000 rounds and its regression test reran the round under 30 injector
+/// seeds; a schedule is one token.)
+#[test]
+fn regression_finding_14_is_one_token() {
+    const TOKEN: &str = "concurrent:9:776:5:tasks:random:8";
+    let planted = with_planted(Defect::RebasedWriteKept, || {
+        stampede_harness::replay(TOKEN, true)
+    });
+    assert_eq!(planted, Ok(Replayed::Failed), "{TOKEN} planted");
+    let clean = with_planted_nothing(|| stampede_harness::replay(TOKEN, true));
+    assert_eq!(clean, Ok(Replayed::Passed), "{TOKEN} clean");
+}
+
+/// Finding 15 from one schedule: a create, an apply and a same-name
+/// create, under uniform random turns with seed 42, answer `branch_exists`
+/// for a name whose create then withdrew when a create trusts a ref it
+/// found before its owner settled (defect 18): the same failure and the
+/// same turns on both runs; the clean engine explains the schedule.
+/// (Postmortem: found once by the wild campaign, seed 9 round 837.)
+#[test]
+fn regression_finding_15_fails_from_one_schedule() {
+    use stampede_harness::concurrent::{person_with, Round};
+    use stampede_model::{Desired, Op};
+    let create = || {
+        Some(Op::BranchCreate {
+            name: "a".into(),
+            from: "main".into(),
+        })
+    };
+    let apply = Some(Op::ApplySchema(Desired::Schema(person_with("email"))));
+    let round = Round {
+        setup: None,
+        actors: vec![create(), apply, create()],
+    };
+    let run = || {
+        let s = execute_scheduled(&round, Schedule::Random, 42);
+        (judge(&round, &s.seen, &s.view).is_err(), s.turns)
+    };
+    let (first, second) = with_planted(Defect::ExistsBeforeSettled, || (run(), run()));
+    assert!(
+        first.0 && second.0,
+        "the schedule no longer meets finding 15"
+    );
+    assert_eq!(first.1.escaped, Vec::<String>::new());
+    let diverged = (first.1.trace.iter().zip(&second.1.trace)).position(|(a, b)| a != b);
+    assert_eq!(
+        (diverged, first.1.trace.len()),
+        (None, second.1.trace.len()),
+        "the turns differ between runs"
+    );
+    let clean = with_planted_nothing(run);
+    assert!(!clean.0, "the clean engine fails the schedule");
 }

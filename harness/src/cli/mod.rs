@@ -111,7 +111,8 @@ enum Command {
         doc: std::path::PathBuf,
     },
     /// Re-run one failure from the token a campaign printed (seq:…,
-    /// faults:…, crash:…, concurrent:…, damage:…).
+    /// faults:…, crash:…, concurrent:…, damage:…). Exit 0 if it passes, 1
+    /// if it fails, 3 if `--check-determinism` finds the two runs differ.
     Replay {
         token: String,
         /// Run it twice and report the first point where the runs differ.
@@ -145,8 +146,14 @@ enum Command {
         root: String,
         op: String,
         /// Seed of the interleaving injector (delays before storage calls).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "turns")]
         interleave: Option<u64>,
+        /// Take turns granted by the parent's scheduler at this address
+        /// (a scheduled round of processes), as actor number `--actor`.
+        #[arg(long, requires = "actor", value_name = "ADDR")]
+        turns: Option<String>,
+        #[arg(long)]
+        actor: Option<usize>,
     },
     /// Plant each historical defect in turn and show which campaign
     /// catches it (only in `stampede-sensitivity`, built with `defects`).
@@ -405,6 +412,8 @@ pub fn main() -> ExitCode {
             root,
             op,
             interleave,
+            turns,
+            actor,
         } => {
             // An actor's root may be on its parent's S3 place.
             if !options.is_empty() {
@@ -414,7 +423,8 @@ pub fn main() -> ExitCode {
                     server: None,
                 });
             }
-            verify::actor(&root, interleave, &op)
+            let turns = turns.as_deref().zip(actor);
+            verify::actor(&root, interleave, turns, &op)
         }
         #[cfg(feature = "defects")]
         Command::Sensitivity(args) => verify::sensitivity(args),

@@ -89,8 +89,7 @@ pub(super) fn replay(
         }
     }
     match crate::replay(token, check_determinism) {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::from(1),
+        Ok(replayed) => ExitCode::from(replayed.exit_code()),
         Err(message) => usage(message),
     }
 }
@@ -121,8 +120,13 @@ pub(super) fn figures(report: &std::path::Path, doc: &std::path::Path) -> ExitCo
     }
 }
 
-pub(super) fn actor(root: &str, interleave: Option<u64>, op: &str) -> ExitCode {
-    match crate::concurrent::actor_main(root, interleave, op) {
+pub(super) fn actor(
+    root: &str,
+    interleave: Option<u64>,
+    turns: Option<(&str, usize)>,
+    op: &str,
+) -> ExitCode {
+    match crate::concurrent::actor_main(root, interleave, turns, op) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => usage(message),
     }
@@ -161,12 +165,6 @@ fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
 pub(super) fn verify(args: VerifyArgs) -> ExitCode {
     if args.processes && args.history > 0 {
         return usage("--history runs actors as tasks (histories of processes are not built yet)");
-    }
-    if args.processes && args.schedule.is_scheduled() {
-        return usage(format!(
-            "--schedule {} runs actors as tasks; scheduled processes are not built yet (use --schedule wild with --processes)",
-            args.schedule.name()
-        ));
     }
     let campaigns = if args.campaigns.is_empty() {
         vec![

@@ -4,6 +4,7 @@
 use std::sync::Arc;
 
 use stampede_engine::probe::{FaultPlan, Probe};
+use stampede_engine::storage::with_own_session;
 use stampede_model::{LegacyGraph, Mode, Observation, Op, View};
 
 use stampede_engine::lance::io::ObjectStoreParams;
@@ -65,7 +66,10 @@ pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, Vie
         async move {
             match actors {
                 Actors::Tasks => act_with(&root, op, params).await,
-                Actors::Processes => act_in_process(&root, op, crate::seeds::mix(seed, i)).await,
+                Actors::Processes => {
+                    let timing = ProcessTiming::Injector(crate::seeds::mix(seed, i));
+                    act_in_process(&root, op, timing).await
+                }
                 Actors::Peers => unreachable!("peers run in execute_on_peers"),
             }
         }
@@ -85,16 +89,56 @@ pub struct Scheduled {
 /// boundary (see `schedule`): one thread, one granted call at a time, the
 /// grants chosen by `schedule` from `seed`.
 pub fn execute_scheduled(round: &Round, schedule: Schedule, seed: u64) -> Scheduled {
+    execute_scheduled_with(round, Actors::Tasks, schedule, seed)
+}
+
+/// A scheduled round with its actors as tasks, or as `stampede actor`
+/// processes whose turns the same scheduler grants over loopback
+/// connections (`remote_turns`).
+pub fn execute_scheduled_with(
+    round: &Round,
+    actors: Actors,
+    schedule: Schedule,
+    seed: u64,
+) -> Scheduled {
     let (observer, root) = prepare(&round.setup);
     let interleaving = Interleaving::new(schedule, seed, round.actors.len(), &root);
-    let (seen, turns) = interleaving.run(run_actors(round, |i, op| {
-        let (root, params, done) = (root.clone(), interleaving.params(i), interleaving.done(i));
-        async move {
-            let seen = act_with(&root, op, params).await;
-            done();
-            seen
+    let (seen, turns) = match actors {
+        Actors::Tasks => interleaving.run(run_actors(round, |i, op| {
+            let (root, params, done) = (root.clone(), interleaving.params(i), interleaving.done(i));
+            async move {
+                let seen = with_own_session(act_with(&root, op, params)).await;
+                done();
+                seen
+            }
+        })),
+        Actors::Processes => {
+            let scheduler = interleaving.scheduler.clone().expect("a scheduled round");
+            interleaving.run(async {
+                let turns = super::remote_turns::serve(
+                    scheduler,
+                    round.actors.len(),
+                    tokio::runtime::Handle::current(),
+                )
+                .expect("a listener on 127.0.0.1 for the actors' turns");
+                run_actors(round, |i, op| {
+                    let (root, done) = (root.clone(), interleaving.done(i));
+                    async move {
+                        let timing = ProcessTiming::Turns {
+                            addr: turns,
+                            actor: i,
+                        };
+                        let seen = act_in_process(&root, op, timing).await;
+                        // Also when the process died before it connected.
+                        done();
+                        seen
+                    }
+                })
+                .await
+            })
         }
-    }));
+        Actors::Peers => panic!("a peer's actors are not scheduled"),
+    };
     Scheduled {
         seen,
         view: final_view(observer, &root),
@@ -217,8 +261,15 @@ pub fn execute_history(history: &History, schedule: Schedule, seed: u64) -> Hist
     let epoch = std::time::Instant::now();
     let (events, turns) = interleaving.run(spawn_all(history.actors.iter().cloned(), |i, plan| {
         let (root, params, done) = (root.clone(), interleaving.params(i), interleaving.done(i));
+        let scheduled = schedule.is_scheduled();
         async move {
-            let events = super::history::act(&root, plan, params, epoch).await;
+            let act = super::history::act(&root, plan, params, epoch);
+            // Scheduled: a session per actor, as for single-op rounds.
+            let events = if scheduled {
+                with_own_session(act).await
+            } else {
+                act.await
+            };
             done();
             events
         }
@@ -376,13 +427,41 @@ pub fn stampede_binary() -> std::path::PathBuf {
     dir.join("stampede")
 }
 
+/// How an actor process interleaves with the others.
+pub enum ProcessTiming {
+    /// Its own delay injector, with this seed (`--interleave`).
+    Injector(u64),
+    /// Turns its parent's scheduler grants over a connection to `addr`
+    /// (`--turns ADDR --actor I`).
+    Turns {
+        addr: std::net::SocketAddr,
+        actor: usize,
+    },
+}
+
+impl ProcessTiming {
+    fn args(&self) -> Vec<String> {
+        match self {
+            ProcessTiming::Injector(seed) => vec!["--interleave".into(), seed.to_string()],
+            ProcessTiming::Turns { addr, actor } => vec![
+                "--turns".into(),
+                addr.to_string(),
+                "--actor".into(),
+                actor.to_string(),
+            ],
+        }
+    }
+}
+
 /// Run one actor as a `stampede actor` process: its op goes in as JSON, what
 /// it saw comes back as JSON (both derived from the model's vocabulary).
-async fn act_in_process(root: &str, op: Option<Op>, injector: u64) -> Seen {
+async fn act_in_process(root: &str, op: Option<Op>, timing: ProcessTiming) -> Seen {
     let op = serde_json::to_string(&op).expect("ops serialize");
     let output = tokio::process::Command::new(stampede_binary())
         .args(crate::place::child_args())
-        .args(["actor", root, "--interleave", &injector.to_string(), &op])
+        .args(["actor", root])
+        .args(timing.args())
+        .arg(&op)
         .output()
         .await
         .expect("an actor process starts");
@@ -397,15 +476,43 @@ async fn act_in_process(root: &str, op: Option<Op>, injector: u64) -> Seen {
 }
 
 /// The body of `stampede actor`: act once, print what was seen as JSON.
-pub fn actor_main(root: &str, interleave: Option<u64>, op: &str) -> Result<(), String> {
+/// With `turns` (the parent's address and this actor's index) every
+/// storage call waits for the turn the parent grants, on one thread, so
+/// the order the actor issues its calls in is its own.
+pub fn actor_main(
+    root: &str,
+    interleave: Option<u64>,
+    turns: Option<(&str, usize)>,
+    op: &str,
+) -> Result<(), String> {
     let op: Option<Op> =
         serde_json::from_str(op).map_err(|e| format!("not an actor op ({e}): {op}"))?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())?;
-    let seen = runtime.block_on(act(root, op, interleave));
+    let runtime = match turns {
+        Some(_) => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        None => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build(),
+    }
+    .map_err(|e| e.to_string())?;
+    let seen = match turns {
+        Some((addr, actor)) => {
+            let gate =
+                super::remote_turns::RemoteGate::connect(addr, actor, runtime.handle().clone())
+                    .map_err(|e| format!("cannot reach the parent's turns at {addr}: {e}"))?;
+            let probe = Probe::new();
+            probe.set_turnstile(Some(Arc::new(super::remote_turns::RemoteTurnstile(
+                gate.clone(),
+            ))));
+            let seen = runtime.block_on(act_with(root, op, probe.params()));
+            // The last call's `done` waits for a runtime that no longer runs.
+            gate.close();
+            seen
+        }
+        None => runtime.block_on(act(root, op, interleave)),
+    };
     println!(
         "{}",
         serde_json::to_string(&seen).map_err(|e| e.to_string())?

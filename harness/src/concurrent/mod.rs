@@ -16,15 +16,18 @@ mod execute;
 mod generate;
 pub mod history;
 mod judge;
+mod remote_turns;
 pub mod schedule;
 
 use stampede_model::{LegacyGraph, Op, Outcome};
 
 use schedule::Turns;
 
+use crate::Replayed;
+
 pub use execute::{
-    act, actor_main, execute, execute_history, execute_scheduled, execute_with, stampede_binary,
-    Actors, HistoryRun, Scheduled,
+    act, actor_main, execute, execute_history, execute_scheduled, execute_scheduled_with,
+    execute_with, stampede_binary, Actors, HistoryRun, Scheduled,
 };
 pub use generate::{fleet, generate, person_with, round};
 pub use judge::judge;
@@ -159,7 +162,7 @@ impl Token {
 pub fn run_round(token: &Token, round: &Round) -> (Vec<Seen>, stampede_model::View, Option<Turns>) {
     let seed = token.interleaving;
     if token.schedule.is_scheduled() {
-        let s = execute_scheduled(round, token.schedule, seed);
+        let s = execute_scheduled_with(round, token.mode, token.schedule, seed);
         (s.seen, s.view, Some(s.turns))
     } else {
         let (seen, view) = execute_with(round, token.mode, seed);
@@ -172,7 +175,7 @@ pub fn run_round(token: &Token, round: &Round) -> (Vec<Seen>, stampede_model::Vi
 /// verdict. With `check_determinism`, run it twice and report the first
 /// point where the two runs differ (a wild round's interleaving is the
 /// machine's timing: only a scheduled one is expected to repeat).
-pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
+pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> {
     let (token, build) =
         Token::parse(token).ok_or_else(|| format!("not a concurrent token: {token}"))?;
     if let Some(build) = build.filter(|b| *b != harness_build()) {
@@ -181,8 +184,8 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
             harness_build()
         );
     }
-    if (token.schedule.is_scheduled() || token.history > 0) && token.mode != Actors::Tasks {
-        return Err("scheduled rounds and histories run their actors as tasks".into());
+    if token.history > 0 && token.mode != Actors::Tasks {
+        return Err("histories run their actors as tasks".into());
     }
     if (token.mode == Actors::Peers) != crate::wire::peer::peer().is_some() {
         return Err(match token.mode {
@@ -226,11 +229,11 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<bool, String> {
             None => println!("deterministic: a second run granted the same turns and saw the same"),
             Some(at) => {
                 println!("NOT deterministic: {at}");
-                return Ok(false);
+                return Ok(Replayed::NotDeterministic);
             }
         }
     }
-    Ok(passed)
+    Ok(Replayed::judged(passed))
 }
 
 fn print_turns(turns: &Turns) {
@@ -248,7 +251,7 @@ fn print_turns(turns: &Turns) {
 }
 
 /// A history's replay: each actor's events, the turns, the verdict.
-fn replay_history(token: &Token, check_determinism: bool) -> Result<bool, String> {
+fn replay_history(token: &Token, check_determinism: bool) -> Result<Replayed, String> {
     let history = history::generate(token.seed, token.index, token.actors, token.history);
     println!("setup: {:?}", history.setup);
     let run = execute_history(&history, token.schedule, token.interleaving);
@@ -296,11 +299,11 @@ fn replay_history(token: &Token, check_determinism: bool) -> Result<bool, String
             None => println!("deterministic: a second run granted the same turns and saw the same"),
             Some(what) => {
                 println!("NOT deterministic: {what}");
-                return Ok(false);
+                return Ok(Replayed::NotDeterministic);
             }
         }
     }
-    Ok(passed)
+    Ok(Replayed::judged(passed))
 }
 
 type Run<'a> = (&'a [Seen], &'a stampede_model::View, Option<&'a Turns>);

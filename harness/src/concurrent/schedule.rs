@@ -140,6 +140,9 @@ struct State {
     live: BTreeSet<usize>,
     parked: Vec<Parked>,
     running: usize,
+    /// Batches of an actor process's messages being applied
+    /// (`remote_turns`): no decision until each is whole.
+    arriving: usize,
     issued: Vec<u64>,
     trace: Vec<Step>,
     strategy: Strategy,
@@ -158,6 +161,7 @@ impl State {
     /// and every live actor waiting at the turnstile.
     fn settled(&self) -> bool {
         self.running == 0
+            && self.arriving == 0
             && !self.parked.is_empty()
             && self
                 .live
@@ -227,6 +231,7 @@ impl Scheduler {
             live: (0..actors).collect(),
             parked: Vec::new(),
             running: 0,
+            arriving: 0,
             issued: vec![0; actors],
             trace: Vec::new(),
             strategy: Strategy::Random,
@@ -263,6 +268,16 @@ impl Scheduler {
         })
     }
 
+    /// Apply `f` (an actor process's batch of parks and dones) with no
+    /// decision taken before it is all applied, as if it were one step.
+    pub fn whole<T>(&self, f: impl FnOnce() -> T) -> T {
+        self.state.lock().unwrap().arriving += 1;
+        let out = f();
+        self.state.lock().unwrap().arriving -= 1;
+        self.changed.notify_one();
+        out
+    }
+
     /// Actor `actor` is done: the scheduler stops waiting for it.
     pub fn finish(&self, actor: usize) {
         self.state.lock().unwrap().live.remove(&actor);
@@ -293,7 +308,7 @@ impl Scheduler {
             let woken = tokio::time::timeout(STALL, self.changed.notified()).await;
             if woken.is_err() {
                 let mut state = self.state.lock().unwrap();
-                if state.running == 0 && !state.parked.is_empty() {
+                if state.running == 0 && state.arriving == 0 && !state.parked.is_empty() {
                     let waiting: Vec<usize> = (state.live.iter())
                         .filter(|a| !state.parked.iter().any(|p| p.actor == **a))
                         .copied()
@@ -333,8 +348,10 @@ fn normalize(path: &str, root: &str) -> String {
     let mut run = String::new();
     let flush = |run: &mut String, out: &mut String| {
         // 24+ hex digits or dashes: a UUID or a data file's generated name
-        // (a version number has 20 digits and stays).
-        if run.len() >= 24 {
+        // (a version number has 20 digits and stays); `.f` and 16 hex
+        // digits: a table fork's random name (`tables.rs`, `fork_name`).
+        let fork = out.ends_with('.') && run.len() == 17 && run.starts_with('f');
+        if run.len() >= 24 || fork {
             out.push('*');
         } else {
             out.push_str(run);
@@ -443,6 +460,18 @@ mod tests {
                 root
             ),
             "__manifest/_versions/18446744073709551614.manifest"
+        );
+        assert_eq!(
+            normalize(
+                "dev/shm/.tmpAb12/g0/tables/Person/tree/main.f02c7a7e14381df67/_versions/2.manifest",
+                root
+            ),
+            "tables/Person/tree/main.*/_versions/2.manifest"
+        );
+        // A branch named like a hex word keeps its name.
+        assert_eq!(
+            normalize("dev/shm/.tmpAb12/g0/tables/Person/tree/face/x", root),
+            "tables/Person/tree/face/x"
         );
     }
 
