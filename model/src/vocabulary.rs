@@ -97,6 +97,36 @@ impl Op {
         "LeaveLock",
     ];
 
+    /// One op of every kind, in [`Op::NAMES`]' order: samples for tests of
+    /// whatever carries ops (the names, the wire protocol's schema).
+    pub fn one_of_each() -> Vec<Op> {
+        vec![
+            Op::Init,
+            Op::Open(Mode::ReadOnly),
+            Op::legacy(2, 0, &[], LegacyStamp::Default),
+            Op::create("a", "main"),
+            Op::delete("a"),
+            Op::BranchList,
+            Op::Stamp,
+            Op::ApplySchema(Desired::Malformed),
+            Op::Load {
+                branch: "main".into(),
+                type_name: "Person".into(),
+                rows: vec![],
+            },
+            Op::Scan {
+                branch: "main".into(),
+                type_name: "Person".into(),
+            },
+            Op::Merge {
+                source: "a".into(),
+                target: "main".into(),
+            },
+            Op::Unlock,
+            Op::LeaveLock,
+        ]
+    }
+
     /// The op's name: its variant's, as on the wire.
     pub fn name(&self) -> &'static str {
         match self {
@@ -213,37 +243,11 @@ pub struct View {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::Desired;
 
     /// `NAMES` lists every op's name once, in declaration order.
     #[test]
     fn every_op_is_named_once() {
-        let ops = [
-            Op::Init,
-            Op::Open(Mode::ReadOnly),
-            Op::legacy(2, 0, &[], LegacyStamp::Default),
-            Op::create("a", "main"),
-            Op::delete("a"),
-            Op::BranchList,
-            Op::Stamp,
-            Op::ApplySchema(Desired::Malformed),
-            Op::Load {
-                branch: "main".into(),
-                type_name: "Person".into(),
-                rows: vec![],
-            },
-            Op::Scan {
-                branch: "main".into(),
-                type_name: "Person".into(),
-            },
-            Op::Merge {
-                source: "a".into(),
-                target: "main".into(),
-            },
-            Op::Unlock,
-            Op::LeaveLock,
-        ];
-        let names: Vec<&str> = ops.iter().map(Op::name).collect();
+        let names: Vec<&str> = Op::one_of_each().iter().map(Op::name).collect();
         assert_eq!(names, Op::NAMES);
     }
 }
