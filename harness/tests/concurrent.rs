@@ -154,6 +154,34 @@ fn open_finding_30_a_create_forks_before_it_is_visible() {
     );
 }
 
+/// Open finding 39 (docs/findings.md), pinned by one schedule (PCT depth
+/// 3, seed 32): two read-write openers of a v2 graph with one `__run__`
+/// ref and a third that then creates `__run__0`. The first opener deletes
+/// the legacy ref; the third, finding nothing left to sweep, stamps 3 and
+/// creates `__run__0` over the legacy tree (re-forking it); then the first
+/// opener's tree removal, late, deletes the new tree's files by path: a
+/// ref over no tables. This test asserts it still reproduces, so a fix
+/// turns it red: then make it a regression test.
+#[test]
+fn open_finding_39_a_late_sweep_removes_a_recreated_tree() {
+    use stampede_model::{LegacyGraph, LegacyStamp, Op};
+    let round = Round {
+        setup: Some(LegacyGraph {
+            version: 2,
+            run_branches: 1,
+            branches: vec![],
+            stamp: LegacyStamp::Default,
+        }),
+        actors: vec![None, None, Some(Op::create("__run__0", "main"))],
+    };
+    let run = execute_scheduled_with(&round, Actors::Tasks, Schedule::Pct { depth: 3 }, 32);
+    assert_eq!(run.turns.escapes(), 0);
+    assert!(
+        judge(&round, &run.seen, &run.view).is_err(),
+        "finding 39 no longer reproduces: flip this test into a regression test"
+    );
+}
+
 /// The history judge says no to a read that went back in time: a list that
 /// began after a create returned must show the branch. The control: the
 /// same list overlapping the create may show either.
