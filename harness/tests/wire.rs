@@ -178,7 +178,7 @@ fn a_peer_that_breaks_the_protocol_is_named() {
 fn the_schema_accepts_every_message_and_refuses_broken_ones() {
     use serde_json::{json, Value};
     use stampede_harness::wire::{Hello, Request, Response, WireView};
-    use stampede_model::{LegacyStamp, Mode, Observation, OpenReport, StampState, StampView};
+    use stampede_model::{LegacyStamp, Observation, OpenReport, StampState, StampView};
 
     let schema_path = concat!(
         env!("CARGO_MANIFEST_DIR"),

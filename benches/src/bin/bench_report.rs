@@ -113,6 +113,7 @@ fn table(run: &Estimates) -> Result<String, String> {
             if group == "open_s3" {
                 let n = |name: &str| requests.get(name).copied();
                 match n(name) {
+                    Some(1) => against.push_str("; 1 request"),
                     Some(count) => against.push_str(&format!("; {count} requests")),
                     None => against.push_str("; requests not recorded"),
                 }
