@@ -177,7 +177,7 @@ fn a_peer_that_breaks_the_protocol_is_named() {
 #[test]
 fn the_schema_accepts_every_message_and_refuses_broken_ones() {
     use serde_json::{json, Value};
-    use stampede_harness::wire::{Hello, Request, Response, WireView};
+    use stampede_harness::wire::{stampede_hello, Request, Response, WireView};
     use stampede_model::{LegacyStamp, Observation, OpenReport, StampState, StampView};
 
     let schema_path = concat!(
@@ -217,7 +217,7 @@ fn the_schema_accepts_every_message_and_refuses_broken_ones() {
     case(
         "Response",
         true,
-        response(Response::Hello(Hello::stampede())),
+        response(Response::Hello(stampede_hello())),
     );
     for (op, _) in (0..6).flat_map(|i| case_ops(derive(1, i), 30)) {
         let outcome = local.apply(&op);

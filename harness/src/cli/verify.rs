@@ -50,7 +50,7 @@ fn judge_peer(command: &str, campaigns: &[Campaign], args: &VerifyArgs) -> Resul
 /// `stampede serve`: our engine behind the wire protocol on stdin/stdout,
 /// declaring every op and views, or only `ops` and no views.
 pub(super) fn serve(ops: &[String], no_view: bool) -> ExitCode {
-    let mut hello = crate::wire::Hello::stampede();
+    let mut hello = crate::wire::stampede_hello();
     if !ops.is_empty() {
         hello.ops = ops.to_vec();
         let unknown = hello.unknown_ops();

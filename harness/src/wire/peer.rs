@@ -131,7 +131,7 @@ impl Peer {
             stdin: RefCell::new(stdin),
             answers,
             stderr,
-            hello: Hello::stampede(),
+            hello: super::stampede_hello(),
             answer_timeout: default_answer_timeout(),
             dir: tempfile::tempdir().expect("a temp dir for the peer's graphs"),
             generation: 0,
