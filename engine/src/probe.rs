@@ -34,8 +34,12 @@ use object_store::{
     ObjectStore, PutMultipartOptions, PutOptions, PutPayload, PutResult, RenameOptions, Result,
 };
 
-/// A storage call, by kind.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// A storage call, by kind. In JSON it is its [`Call::name`] (a scheduled
+/// round's actor processes send their parked calls that way).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum Call {
     List,
     Get,
@@ -78,6 +82,19 @@ impl Call {
             Call::Copy => "copy",
             Call::Rename => "commit",
         }
+    }
+}
+
+impl From<Call> for &'static str {
+    fn from(call: Call) -> &'static str {
+        call.name()
+    }
+}
+
+impl TryFrom<String> for Call {
+    type Error = String;
+    fn try_from(name: String) -> Result<Call, String> {
+        Call::from_name(&name).ok_or_else(|| format!("no storage call is named {name:?}"))
     }
 }
 
@@ -574,5 +591,22 @@ impl ObjectStore for Probed {
         let (fate, _turn) = self.probe.enter(Call::Rename, to).await?;
         let result = self.inner.rename_opts(from, to, options).await;
         self.probe.leave(Call::Rename, fate, result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Call;
+
+    /// Every call reads back from its name, in JSON too; a name no call
+    /// has is refused.
+    #[test]
+    fn calls_read_back_from_their_names() {
+        for call in Call::ALL {
+            let json = serde_json::to_string(&call).unwrap();
+            assert_eq!(json, format!("{:?}", call.name()));
+            assert_eq!(serde_json::from_str::<Call>(&json).unwrap(), call);
+        }
+        assert!(serde_json::from_str::<Call>("\"teleport\"").is_err());
     }
 }

@@ -507,8 +507,7 @@ pub fn actor_main(
                 gate.clone(),
             ))));
             let seen = runtime.block_on(act_with(root, op, probe.params()));
-            // The last call's `done` waits for a runtime that no longer runs.
-            gate.close();
+            gate.flush();
             seen
         }
         None => runtime.block_on(act(root, op, interleave)),

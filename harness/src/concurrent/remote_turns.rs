@@ -45,7 +45,7 @@ enum FromActor {
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 enum Turnstiled {
-    Park { id: u64, call: String, path: String },
+    Park { id: u64, call: Call, path: String },
     Done,
 }
 
@@ -98,31 +98,12 @@ fn relay(stream: TcpStream, scheduler: &Arc<Scheduler>, runtime: &tokio::runtime
     let mut actor = None;
     for line in BufReader::new(stream).lines() {
         let Ok(line) = line else { break };
-        let message = match serde_json::from_str::<FromActor>(&line) {
-            Ok(FromActor::Batch(batch))
-                if batch.iter().all(|t| match t {
-                    Turnstiled::Park { call, .. } => Call::from_name(call).is_some(),
-                    Turnstiled::Done => true,
-                }) =>
-            {
-                FromActor::Batch(batch)
-            }
-            Ok(FromActor::Hello { actor }) => FromActor::Hello { actor },
-            _ => {
-                // The actor's calls then run unscheduled (it sees the
-                // connection close); the round is still judged.
-                eprintln!("an actor process broke the turn protocol: {line}");
-                let _ = writer.lock().unwrap().shutdown(std::net::Shutdown::Both);
-                break;
-            }
-        };
-        match (message, &actor) {
-            (FromActor::Hello { actor: a }, None) => actor = Some((a, scheduler.gate(a))),
-            (FromActor::Batch(batch), Some((_, gate))) => scheduler.whole(|| {
+        match (serde_json::from_str::<FromActor>(&line), &actor) {
+            (Ok(FromActor::Hello { actor: a }), None) => actor = Some((a, scheduler.gate(a))),
+            (Ok(FromActor::Batch(batch)), Some((_, gate))) => scheduler.whole(|| {
                 for turnstiled in batch {
                     match turnstiled {
                         Turnstiled::Park { id, call, path } => {
-                            let call = Call::from_name(&call).expect("checked above");
                             // Parked now, in the order the actor issued its calls.
                             let granted = gate.park(call, path);
                             let (writer, calls) = (writer.clone(), granted_calls.clone());
@@ -139,8 +120,10 @@ fn relay(stream: TcpStream, scheduler: &Arc<Scheduler>, runtime: &tokio::runtime
                     }
                 }
             }),
-            (message, _) => {
-                eprintln!("an actor process broke the turn protocol: {message:?}");
+            _ => {
+                // The actor's calls then run unscheduled (it sees the
+                // connection close); the round is still judged.
+                eprintln!("an actor process broke the turn protocol: {line}");
                 let _ = writer.lock().unwrap().shutdown(std::net::Shutdown::Both);
                 break;
             }
@@ -214,20 +197,15 @@ impl RemoteGate {
         }
         let gate = self.clone();
         self.runtime.spawn(async move {
-            for _ in 0..4 {
-                tokio::task::yield_now().await;
-            }
+            super::schedule::let_woken_tasks_run().await;
             gate.flush();
         });
     }
 
-    /// Send what is still queued: the actor is done, and its runtime
-    /// runs nothing more.
-    pub fn close(&self) {
-        self.flush();
-    }
-
-    fn flush(&self) {
+    /// Send what is queued now. Besides the batches [`RemoteGate::post`]
+    /// sends, the actor calls it once its op has returned: the last call's
+    /// `done` would wait for a runtime that no longer runs.
+    pub fn flush(&self) {
         self.sending.store(false, Ordering::SeqCst);
         let mut batch = std::mem::take(&mut *self.outbox.lock().unwrap());
         // A done last: the call stays running until its actor's new parks
@@ -257,11 +235,7 @@ impl Turnstile for RemoteTurnstile {
         let id = self.0.next.fetch_add(1, Ordering::SeqCst);
         let (granted, grant) = oneshot::channel();
         self.0.waiting.lock().unwrap().insert(id, granted);
-        self.0.post(Turnstiled::Park {
-            id,
-            call: call.name().to_string(),
-            path,
-        });
+        self.0.post(Turnstiled::Park { id, call, path });
         async move {
             let _ = grant.await;
         }

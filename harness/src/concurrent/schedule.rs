@@ -203,6 +203,16 @@ impl State {
     }
 }
 
+/// Let every woken task of this runtime run until it parks, finishes or
+/// waits on something else: before the scheduler decides, and before an
+/// actor process sends what it parked (`remote_turns`), so the set of
+/// parked calls never depends on timing.
+pub(super) async fn let_woken_tasks_run() {
+    for _ in 0..4 {
+        tokio::task::yield_now().await;
+    }
+}
+
 /// The turn-taking of one round.
 pub struct Scheduler {
     state: Mutex<State>,
@@ -287,11 +297,7 @@ impl Scheduler {
     /// Grant turns until every actor has finished and no call is parked.
     pub async fn drive(self: Arc<Self>) -> Turns {
         loop {
-            // Let every woken task of this runtime run until it parks,
-            // finishes or waits on something else.
-            for _ in 0..4 {
-                tokio::task::yield_now().await;
-            }
+            let_woken_tasks_run().await;
             let grant = {
                 let mut state = self.state.lock().unwrap();
                 if state.live.is_empty() && state.parked.is_empty() && state.running == 0 {
