@@ -25,7 +25,7 @@ JSONSCHEMA_VERSION := 4.26.0
 export STAMPEDE_WEED ?= $(VENV)/bin/weed
 export STAMPEDE_MOTO ?= $(VENV)/bin/moto_server
 
-.PHONY: verify test loom bench wire-cost throughput profile-study sensitivity figures request-costs deps build lint fmt histories
+.PHONY: verify test loom bench wire-cost throughput profile-study sensitivity figures request-costs deps build lint fmt histories peer-omnigraph
 
 # The verification plan. SEED names the run; PLAN_SECONDS is its time
 # budget: the crash and damage campaigns run whole, then sequential,
@@ -156,6 +156,22 @@ wire-cost: deps
 # time (the baseline's own build); GROUPS=sequential re-measures one group.
 throughput: deps
 	CARGO=$(CARGO) scripts/throughput.sh
+
+# The published seed engine (omnigraph-engine 0.6.2, on Lance 6) judged by
+# the model over the wire: build its peer (a workspace of its own, so
+# `make test` never builds Lance 6; ~12 min cold on 2 cores, into the build
+# cache), run the campaigns' lanes against it and, as the control, against
+# our engine over the wire with the same seeds, and write the violations
+# table (docs/peers.md). Then our `check` and open on graphs it wrote, and
+# its open of graphs we migrated (harness/tests/peer_omnigraph.rs).
+PEER_OMNIGRAPH_DIR := $(CARGO_TARGET_DIR)/peer-omnigraph
+peer-omnigraph: deps
+	$(CARGO) build --manifest-path peers/omnigraph-0.6/Cargo.toml --target-dir $(PEER_OMNIGRAPH_DIR)
+	$(CARGO) fmt --manifest-path peers/omnigraph-0.6/Cargo.toml -- --check
+	$(CARGO) clippy --manifest-path peers/omnigraph-0.6/Cargo.toml --target-dir $(PEER_OMNIGRAPH_DIR) --all-targets -- -D warnings
+	$(CARGO) build --quiet -p stampede-harness --bin stampede -p stampede-benches --bin peer_report
+	STAMPEDE=$(STAMPEDE) PEER_REPORT=$(CARGO_TARGET_DIR)/debug/peer_report OUT=$(PEER_OMNIGRAPH_DIR)/lanes scripts/peer-omnigraph.sh
+	STAMPEDE_OMNIGRAPH_PEER=$(CURDIR)/peers/omnigraph-0.6/omnigraph-peer $(CARGO) test -p stampede-harness --test peer_omnigraph -- --ignored
 
 # The build-profile study: a cold build and the campaign rates per
 # candidate profile, into the README's table (one cold Lance build each:

@@ -486,6 +486,7 @@ pub fn run_scenario(
                 unit: 0,
                 replay: State { k: 0, j: None }.token(scenario.name),
                 message: what,
+                divergence: None,
             });
             return report;
         }
@@ -507,6 +508,7 @@ pub fn run_scenario(
                     unit: 0,
                     replay: state.token(scenario.name),
                     message: what,
+                    divergence: None,
                 });
                 None
             }

@@ -717,6 +717,7 @@ pub fn run_graph(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
                     unit: 0,
                     replay: format!("damage:{}:*:build", corpus()[index].name),
                     message,
+                    divergence: None,
                 }],
             )
         }
@@ -738,6 +739,7 @@ pub fn run_graph(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
                     unit: 0,
                     replay: case.token(),
                     message,
+                    divergence: None,
                 });
             }
         }

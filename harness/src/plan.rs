@@ -3,10 +3,12 @@
 //! by one loop under a stop rule, sharded across processes with `--jobs`,
 //! reported as one table and as JSON derived from the types below.
 
+use std::collections::BTreeSet;
 use std::io::IsTerminal;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
+use stampede_model::{ErrorKind, Observation, Op, Outcome, StampState, StampView, View};
 
 use crate::seeds::derive;
 
@@ -237,11 +239,114 @@ pub struct Failure {
     /// `stampede replay <this>` re-runs it (loom: a command to run).
     pub replay: String,
     pub message: String,
+    /// Where engine and model parted, when the campaign can say in words
+    /// a table groups by (the sequential and concurrent campaigns).
+    /// (Boxed: a failure travels in `Result`s, and is rare.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub divergence: Option<Box<Divergence>>,
+}
+
+/// Where an engine and the model parted: the op, and what each answered,
+/// each as one word (an error kind, or the name of the observation). The
+/// violations table of a peer (`make peer-omnigraph`) groups failures by
+/// it: one row per distinct divergence, however many cases showed it.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Divergence {
+    pub op: String,
+    pub model: String,
+    pub engine: String,
+}
+
+impl Divergence {
+    /// `op` answered `engine` where the model answered `model`.
+    pub fn of_outcomes(op: &Op, model: &Outcome, engine: &Outcome) -> Self {
+        let (model, mut engine) = (outcome_word(model), outcome_word(engine));
+        if model == engine {
+            engine.push_str(" (other content)");
+        }
+        Divergence {
+            op: op.name().to_string(),
+            model,
+            engine,
+        }
+    }
+
+    /// After `op`, the views differed: the engine's column names the
+    /// parts that differ (a stamp by its state on each side, else the
+    /// model's column says only "view").
+    pub fn of_views(op: &Op, model: &View, engine: &View) -> Self {
+        let mut parts = Vec::new();
+        if model.stamp != engine.stamp {
+            parts.push(format!("stamp {}", stamp_word(&engine.stamp)));
+        }
+        if model.refs != engine.refs {
+            parts.push("refs".to_string());
+        }
+        if model.list != engine.list {
+            parts.push("list".to_string());
+        }
+        let types: BTreeSet<&str> = (model.rows.keys().chain(engine.rows.keys()))
+            .filter(|key| model.rows.get(*key) != engine.rows.get(*key))
+            .map(|(_, type_name)| type_name.as_str())
+            .collect();
+        if !types.is_empty() {
+            let types: Vec<&str> = types.into_iter().collect();
+            parts.push(format!("rows of {}", types.join(", ")));
+        }
+        let model_word = if model.stamp == engine.stamp {
+            "view".to_string()
+        } else {
+            format!("view with stamp {}", stamp_word(&model.stamp))
+        };
+        Divergence {
+            op: format!("{} (view after)", op.name()),
+            model: model_word,
+            engine: format!("view differs: {}", parts.join("; ")),
+        }
+    }
+}
+
+/// An outcome in one word: its error kind, or its observation's name (an
+/// open with where it migrated from and to).
+pub fn outcome_word(outcome: &Outcome) -> String {
+    match outcome {
+        Err(kind) => kind.name().to_string(),
+        Ok(Observation::Opened(report)) => format!("opened v{} to v{}", report.from, report.to),
+        Ok(Observation::Done) => "done".into(),
+        Ok(Observation::Branches(_)) => "branches".into(),
+        Ok(Observation::Stamp(_)) => "stamp".into(),
+        Ok(Observation::Applied { applied, .. }) => if *applied {
+            "applied"
+        } else {
+            "nothing to apply"
+        }
+        .into(),
+        Ok(Observation::Loaded(_)) => "loaded".into(),
+        Ok(Observation::Rows(_)) => "rows".into(),
+        Ok(Observation::Unlocked(_)) => "unlocked".into(),
+    }
+}
+
+fn stamp_word(stamp: &Result<StampView, ErrorKind>) -> String {
+    match stamp.as_ref().map(|view| &view.state) {
+        Ok(StampState::Unstamped) => "unstamped".into(),
+        Ok(StampState::PkSetUnstamped) => "unstamped, key set".into(),
+        Ok(StampState::Version(v)) => format!("v{v}"),
+        Ok(StampState::Corrupt(_)) => "corrupt".into(),
+        Err(kind) => kind.name().to_string(),
+    }
 }
 
 impl Failure {
     /// What a person runs to see this failure again.
     pub fn replay_line(&self) -> String {
+        let peer = crate::wire::peer::peer().map(|p| p.command.as_str());
+        self.replay_line_with(peer)
+    }
+
+    /// As [`Failure::replay_line`], for a failure of the peer `engine_cmd`
+    /// (a report read back, not this process's).
+    pub fn replay_line_with(&self, engine_cmd: Option<&str>) -> String {
         match self.campaign {
             Campaign::Loom => format!("replay: {}", self.replay),
             // A failure on S3 replays on S3 (a fresh local server).
@@ -253,8 +358,8 @@ impl Failure {
                     }
                     Some(_) => "--s3 ".to_string(),
                 };
-                let peer = crate::wire::peer::peer()
-                    .map(|p| format!("--engine-cmd {} ", shell_quote(&p.command)))
+                let peer = engine_cmd
+                    .map(|command| format!("--engine-cmd {} ", shell_quote(command)))
                     .unwrap_or_default();
                 format!("replay: stampede replay {flag}{peer}{}", self.replay)
             }
@@ -485,6 +590,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
         unit: index,
         replay,
         message,
+        divergence: None,
     };
     match campaign {
         Campaign::Sequential => {
@@ -542,7 +648,8 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
         }
         Campaign::Concurrent => {
             use crate::concurrent::{
-                execute_scheduled_with, execute_with, generate, injector_seed, judge, Actors, Token,
+                execute_scheduled_with, execute_with, generate, injector_seed, judge,
+                round_divergence, Actors, Token,
             };
             let actors = if crate::wire::peer::peer().is_some() {
                 Actors::Peers
@@ -569,7 +676,10 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                     actors,
                     budgets.schedule,
                 );
-                unit.failures.push(fail(token.to_string(), why));
+                unit.failures.push(Failure {
+                    divergence: Some(Box::new(round_divergence(&round, &seen))),
+                    ..fail(token.to_string(), why)
+                });
             }
             unit.units = 1;
             unit.ops = round.actors.len() as u64;
@@ -779,6 +889,7 @@ pub fn loom(bound: u32) -> (u64, Option<Failure>) {
         unit: 0,
         replay: command.clone(),
         message,
+        divergence: None,
     };
     let output = match loom.output() {
         Ok(o) => o,
@@ -871,6 +982,38 @@ pub fn print_crash_details(result: &CampaignResult) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A divergence names outcomes by kind, and says when the kinds agree
+    /// but the content does not; a view's names the parts that differ.
+    #[test]
+    fn a_divergence_is_in_words_a_table_groups_by() {
+        let create = Op::create("a", "main");
+        let d = Divergence::of_outcomes(
+            &create,
+            &Err(ErrorKind::BranchExists),
+            &Err(ErrorKind::Storage),
+        );
+        assert_eq!(
+            (d.op.as_str(), d.model.as_str(), d.engine.as_str()),
+            ("BranchCreate", "branch_exists", "storage")
+        );
+        let branches = |names: &[&str]| {
+            Ok(Observation::Branches(
+                names.iter().map(ToString::to_string).collect(),
+            ))
+        };
+        let d = Divergence::of_outcomes(&Op::BranchList, &branches(&["main"]), &branches(&[]));
+        assert_eq!(d.engine, "branches (other content)");
+        let mut model = stampede_model::Model::default();
+        model.apply(&Op::Init).unwrap();
+        let mut engine = model.view();
+        engine.refs.insert("__run__0".into(), None);
+        let d = Divergence::of_views(&Op::Init, &model.view(), &engine);
+        assert_eq!(
+            (d.model.as_str(), d.engine.as_str()),
+            ("view", "view differs: refs")
+        );
+    }
 
     /// A loom failure's replay is a shell command that runs from any
     /// directory: it names the workspace, the bound and the test.

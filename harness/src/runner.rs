@@ -14,8 +14,9 @@ use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::{self as engine, Graph};
 use stampede_model::{
     Desired, ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, Row,
-    RowInput, StampState, StampView, Value,
+    StampState, StampView,
 };
+use stampede_wire::{row_from_json, row_to_json};
 
 /// Text the schema parser refuses, for `Desired::Malformed`.
 pub const MALFORMED_SCHEMA: &str = "node {";
@@ -126,7 +127,7 @@ async fn on_handle(graph: &Graph, op: &Op) -> Outcome {
             type_name,
             rows,
         } => {
-            let rows: Vec<Json> = rows.iter().map(to_json).collect();
+            let rows: Vec<Json> = rows.iter().map(row_to_json).collect();
             graph
                 .load(branch, type_name, &rows)
                 .await
@@ -152,7 +153,7 @@ async fn on_handle(graph: &Graph, op: &Op) -> Outcome {
 pub async fn scan(graph: &Graph, branch: &str, type_name: &str) -> Result<Vec<Row>, ErrorKind> {
     let rows = graph.scan(branch, type_name).await.map_err(kind)?;
     rows.into_iter()
-        .map(from_json)
+        .map(row_from_json)
         .collect::<Result<_, _>>()
         .map_err(|_| ErrorKind::Storage)
 }
@@ -198,39 +199,4 @@ pub fn legacy_spec(graph: &LegacyGraph) -> LegacySpec {
         spec = spec.branch(name, parent.as_deref());
     }
     spec
-}
-
-pub fn to_json(row: &RowInput) -> Json {
-    let mut object = serde_json::Map::new();
-    for (field, value) in row {
-        let json = match value {
-            Value::Null => Json::Null,
-            Value::Bool(b) => Json::from(*b),
-            Value::Int(n) => Json::from(*n),
-            Value::F64(x) => Json::from(x.get()),
-            Value::Str(s) => Json::from(s.as_str()),
-        };
-        object.insert(field.clone(), json);
-    }
-    Json::Object(object)
-}
-
-/// A scanned row in the model's form; a cell it has no value for is named.
-pub fn from_json(row: serde_json::Map<String, Json>) -> Result<Row, String> {
-    row.into_iter()
-        .map(|(field, json)| {
-            let value = match json {
-                Json::Null => Value::Null,
-                Json::Bool(b) => Value::Bool(b),
-                Json::String(s) => Value::Str(s),
-                Json::Number(n) => match (n.as_i64(), n.as_f64()) {
-                    (Some(i), _) => Value::Int(i),
-                    (None, Some(x)) => Value::f64(x),
-                    (None, None) => return Err(format!("field {field:?} holds the number {n}")),
-                },
-                other => return Err(format!("field {field:?} holds {other}")),
-            };
-            Ok((field, value))
-        })
-        .collect()
 }

@@ -36,6 +36,7 @@ fn the_verify_report_shape() {
             unit: 11,
             replay: "crash:apply-add-property:8".into(),
             message: "a lock was left behind and check does not report it".into(),
+            divergence: None,
         }],
         seconds: 1.5,
         crash: vec![CrashDetail {
@@ -88,10 +89,12 @@ fn the_actor_wire_shape() {
                 swept: vec!["__run__0".into()],
                 kept: vec![],
             })),
+            open_failed: false,
         },
         Seen {
             swept: vec![],
             outcome: Err(ErrorKind::SchemaApplyInProgress),
+            open_failed: false,
         },
     ];
     let text = format!(

@@ -10,13 +10,21 @@
 //!
 //! This crate depends on the model alone, so a server for another engine,
 //! in a workspace of its own, can use these types without our engine or
-//! its Lance. The harness's side (`stampede verify --engine-cmd`) and our
-//! engine's server (`stampede serve`) live in `stampede-harness`.
+//! its Lance: [`serve`] is the whole server loop, given an [`Engine`]. The
+//! harness's side (`stampede verify --engine-cmd`) and our engine's
+//! adapter (`stampede serve`) live in `stampede-harness`; the published
+//! seed engine's is `peers/omnigraph-0.6`.
+
+mod rows;
+mod serve;
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use stampede_model::{ErrorKind, Op, Outcome, Row, StampView, View};
+
+pub use rows::{row_from_json, row_to_json};
+pub use serve::{serve, Engine};
 
 /// The protocol's version. A peer that answers `hello` with another one is
 /// refused before any op is sent.
@@ -64,6 +72,17 @@ pub struct Hello {
     pub ops: Vec<String>,
     /// Whether it answers `view` (without it, only outcomes are judged).
     pub view: bool,
+    /// Whether an open's report names what *this* open swept. An engine
+    /// that does not say (its peer derives the report from the refs before
+    /// and after) is exact alone, but in a concurrent round would credit
+    /// every opener with one sweep: there, who swept what is not judged,
+    /// only that the refs are gone. Absent means true.
+    #[serde(default = "reports_sweeps_by_default")]
+    pub reports_sweeps: bool,
+}
+
+fn reports_sweeps_by_default() -> bool {
+    true
 }
 
 impl Hello {

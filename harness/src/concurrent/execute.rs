@@ -318,6 +318,7 @@ fn execute_on_peers(
                         Err((swept, op)) => Ok(Seen {
                             swept,
                             outcome: peer.apply_at(root, op)?,
+                            open_failed: false,
                         }),
                     }
                 })
@@ -349,7 +350,11 @@ fn settled_by_open(
     };
     match (opened, op) {
         (Ok(_), Some(op)) => Err((swept, op)),
-        (outcome, _) => Ok(Seen { swept, outcome }),
+        (outcome, op) => Ok(Seen {
+            swept,
+            open_failed: op.is_some() && outcome.is_err(),
+            outcome,
+        }),
     }
 }
 
@@ -401,6 +406,7 @@ async fn act_with(root: &str, op: Option<Op>, params: ObjectStoreParams) -> Seen
         Err((swept, op)) => Seen {
             swept,
             outcome: runner.apply(op).await,
+            open_failed: false,
         },
     }
 }

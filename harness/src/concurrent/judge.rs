@@ -15,17 +15,30 @@ fn retryable(outcome: &Outcome) -> bool {
     matches!(outcome, Err(kind) if kind.is_retryable())
 }
 
-/// Search serial orders; return the first that explains the round.
+/// Search serial orders; return the first that explains the round. Who
+/// swept what is judged when opens report it (ours do; a peer says).
 pub fn judge(round: &Round, seen: &[Seen], final_view: &View) -> Result<Vec<usize>, String> {
+    judge_with(round, seen, final_view, crate::wire::peer::reports_sweeps())
+}
+
+/// [`judge`], saying whether the opens' reports name what each swept.
+pub fn judge_with(
+    round: &Round,
+    seen: &[Seen],
+    final_view: &View,
+    sweeps_judged: bool,
+) -> Result<Vec<usize>, String> {
     let mut base = Model::default();
     match &round.setup {
         Some(graph) => base.apply(&Op::WriteLegacy(graph.clone())),
         None => base.apply(&Op::Init),
     }
     .map_err(|e| format!("the model refused the setup: {e:?}"))?;
-    // Each legacy ref is swept by at most one actor.
+    // Each legacy ref is swept by at most one actor, and every swept ref
+    // by one, when opens say what they swept (a peer's may not: then only
+    // the final view shows the sweep).
     let mut swept_by_actors = BTreeSet::new();
-    for s in seen {
+    for s in seen.iter().filter(|_| sweeps_judged) {
         for name in &s.swept {
             if !swept_by_actors.insert(name.clone()) {
                 return Err(format!("{name} was swept by two actors"));
@@ -35,7 +48,7 @@ pub fn judge(round: &Round, seen: &[Seen], final_view: &View) -> Result<Vec<usiz
     let judge = Judge {
         round,
         seen,
-        swept: &swept_by_actors,
+        swept: sweeps_judged.then_some(&swept_by_actors),
         final_view,
         withdrawn: withdrawn_creates(round, seen),
     };
@@ -50,11 +63,102 @@ pub fn judge(round: &Round, seen: &[Seen], final_view: &View) -> Result<Vec<usiz
     }
 }
 
+/// A round no serial order explains, in a table's words, so the same
+/// fault names the same divergence in whatever round shows it: first an
+/// open that succeeded where the model refuses it on the round's graph
+/// (the stamp's guard: no other actor changes that answer); then a step
+/// that answered a raw storage error (a kind the model never answers);
+/// then any error, preferring an open to an op and then the op's name;
+/// then a step whose answer differs from the model's for that actor
+/// alone; else the final view. An open names its graph, since the same
+/// open fails differently on a legacy graph and on one whose sweep must
+/// keep a `__run__` ref.
+pub fn round_divergence(round: &Round, seen: &[Seen]) -> crate::plan::Divergence {
+    let mut base = Model::default();
+    let _ = match &round.setup {
+        Some(legacy) => base.apply(&Op::WriteLegacy(legacy.clone())),
+        None => base.apply(&Op::Init),
+    };
+    let step_of = |op: &Option<Op>, open_failed: bool| match op {
+        Some(op) if !open_failed => op.name(),
+        _ => "Open",
+    };
+    let errors = (round.actors.iter().zip(seen)).filter_map(|(op, s)| {
+        let kind = *s.outcome.as_ref().err()?;
+        Some((
+            step_of(op, s.open_failed),
+            "an order that explains it".to_string(),
+            kind.name().to_string(),
+        ))
+    });
+    let first_error = errors
+        .min_by_key(|(step, _, kind)| (kind != ErrorKind::Storage.name(), *step != "Open", *step));
+    // The model's answer for each actor alone, first on the round's graph,
+    // where the engine answered something else without an error.
+    let alone: Vec<(&str, Outcome, &Outcome)> = (round.actors.iter().zip(seen))
+        .filter_map(|(op, s)| {
+            let mut model = base.clone();
+            model.handle = None;
+            let opened = model.apply(&Op::Open(Mode::ReadWrite));
+            let (step, expected) = match (op, opened) {
+                (Some(op), Ok(_)) => (op.name(), model.apply(op)),
+                (_, opened) => ("Open", opened),
+            };
+            let differs =
+                crate::plan::outcome_word(&expected) != crate::plan::outcome_word(&s.outcome);
+            (differs && s.outcome.is_ok()).then_some((step, expected, &s.outcome))
+        })
+        .collect();
+    let words = |(step, expected, observed): &(&'static str, Outcome, &Outcome)| {
+        (
+            *step,
+            crate::plan::outcome_word(expected),
+            crate::plan::outcome_word(observed),
+        )
+    };
+    let refused_open = alone
+        .iter()
+        .find(|(step, expected, _)| *step == "Open" && expected.is_err())
+        .map(words);
+    let first_alone = alone
+        .iter()
+        .min_by_key(|(step, _, _)| (*step != "Open", *step))
+        .map(words);
+    let (step, model, engine) = (refused_open.or(first_error).or(first_alone)).unwrap_or((
+        "round",
+        "an order that explains it".to_string(),
+        "a final view no order explains".to_string(),
+    ));
+    let graph = match (&round.setup, step) {
+        (_, step) if step != "Open" && step != "round" => String::new(),
+        (Some(legacy), _) => {
+            let mut model = base.clone();
+            let keeps = matches!(
+                model.apply(&Op::Open(Mode::ReadWrite)),
+                Ok(Observation::Opened(report)) if !report.kept.is_empty()
+            );
+            let keeps = if keeps {
+                " whose sweep keeps a ref"
+            } else {
+                ""
+            };
+            format!(" on a v{} graph{keeps}", legacy.version)
+        }
+        (None, _) => " on a current graph".to_string(),
+    };
+    crate::plan::Divergence {
+        op: format!("concurrent {step}{graph}"),
+        model,
+        engine,
+    }
+}
+
 /// What a round's serial orders are judged against.
 struct Judge<'a> {
     round: &'a Round,
     seen: &'a [Seen],
-    swept: &'a BTreeSet<String>,
+    /// What the actors swept, in all; `None` when opens do not say.
+    swept: Option<&'a BTreeSet<String>>,
     final_view: &'a View,
     withdrawn: BTreeSet<String>,
 }
@@ -73,7 +177,8 @@ impl Judge<'_> {
             let mut model = model.clone();
             model.handle = None;
             let _ = model.apply(&Op::Open(Mode::ReadOnly));
-            return model_swept == self.swept && model.view() == *self.final_view;
+            return self.swept.is_none_or(|swept| model_swept == swept)
+                && model.view() == *self.final_view;
         }
         for i in 0..self.round.actors.len() {
             if order.contains(&i) {
@@ -260,6 +365,147 @@ fn withdrawn_creates(round: &Round, seen: &[Seen]) -> BTreeSet<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use stampede_model::{LegacyStamp, OpenReport};
+
+    /// Two openers of a legacy graph that each claim its one sweep (what a
+    /// peer deriving reports from the refs says): refused when opens report
+    /// their sweeps, admitted when they do not, and only while the final
+    /// view shows the ref gone.
+    #[test]
+    fn who_swept_is_judged_only_when_opens_report_it() {
+        let Op::WriteLegacy(graph) = Op::legacy(2, 1, &[], LegacyStamp::Default) else {
+            unreachable!()
+        };
+        let round = Round {
+            setup: Some(graph),
+            actors: vec![None, None],
+        };
+        let claims = |swept: &[&str]| Seen {
+            swept: swept.iter().map(ToString::to_string).collect(),
+            outcome: Ok(Observation::Opened(OpenReport {
+                from: 2,
+                to: 3,
+                swept: swept.iter().map(ToString::to_string).collect(),
+                kept: vec![],
+            })),
+            open_failed: false,
+        };
+        let mut model = Model::default();
+        model
+            .apply(&round.setup.clone().map(Op::WriteLegacy).unwrap())
+            .unwrap();
+        model.apply(&Op::Open(Mode::ReadWrite)).unwrap();
+        model.handle = None;
+        model.apply(&Op::Open(Mode::ReadOnly)).unwrap();
+        let swept_view = model.view();
+        let both = [claims(&["__run__0"]), claims(&["__run__0"])];
+        assert!(judge_with(&round, &both, &swept_view, true).is_err());
+        assert!(judge_with(&round, &both, &swept_view, false).is_ok());
+        // The control: one claim is what a reporting engine says.
+        let one = [claims(&["__run__0"]), claims(&[])];
+        assert!(judge_with(&round, &one, &swept_view, true).is_ok());
+        // Unjudged claims still need the ref gone from the final view.
+        let mut unswept = Model::default();
+        unswept
+            .apply(&round.setup.clone().map(Op::WriteLegacy).unwrap())
+            .unwrap();
+        unswept.apply(&Op::Open(Mode::ReadOnly)).unwrap();
+        assert!(judge_with(&round, &both, &unswept.view(), false).is_err());
+    }
+
+    /// A round's divergence names one step, the same in every round the
+    /// fault shows in: a raw storage error first, an open before an op;
+    /// with no error, a step that should have failed.
+    #[test]
+    fn a_round_divergence_names_the_raw_error_first() {
+        let round = Round {
+            setup: None,
+            actors: vec![Some(Op::delete("a")), Some(Op::create("b", "main")), None],
+        };
+        let seen = |outcome: Outcome, open_failed| Seen {
+            swept: vec![],
+            outcome,
+            open_failed,
+        };
+        let ok = Ok(Observation::Done);
+        let parted = round_divergence(
+            &round,
+            &[
+                seen(Err(ErrorKind::BranchNotFound), false),
+                seen(Err(ErrorKind::Storage), false),
+                seen(ok.clone(), false),
+            ],
+        );
+        assert_eq!(
+            (parted.op.as_str(), parted.engine.as_str()),
+            ("concurrent BranchCreate", "storage")
+        );
+        // The control: without a raw error, the open that failed is named.
+        let parted = round_divergence(
+            &round,
+            &[
+                seen(Err(ErrorKind::BranchNotFound), false),
+                seen(Err(ErrorKind::Conflict), true),
+                seen(ok, false),
+            ],
+        );
+        assert_eq!(
+            (parted.op.as_str(), parted.engine.as_str()),
+            ("concurrent Open on a current graph", "conflict")
+        );
+        // No error: the delete of a branch that is not there said done.
+        let opened = Ok(Observation::Opened(OpenReport {
+            from: 3,
+            to: 3,
+            ..OpenReport::default()
+        }));
+        let parted = round_divergence(
+            &round,
+            &[
+                seen(Ok(Observation::Done), false),
+                seen(Ok(Observation::Done), false),
+                seen(opened, false),
+            ],
+        );
+        assert_eq!(
+            (
+                parted.op.as_str(),
+                parted.model.as_str(),
+                parted.engine.as_str()
+            ),
+            ("concurrent BranchDelete", "branch_not_found", "done")
+        );
+        // An open of a graph the model refuses, that opened, comes before
+        // the raw errors its racing migrations then meet.
+        let Op::WriteLegacy(corrupt) = Op::legacy(2, 0, &[], LegacyStamp::Raw("abc".into())) else {
+            unreachable!()
+        };
+        let round = Round {
+            setup: Some(corrupt),
+            actors: vec![None, None],
+        };
+        let migrated = Ok(Observation::Opened(OpenReport {
+            from: 1,
+            to: 3,
+            ..OpenReport::default()
+        }));
+        let parted = round_divergence(
+            &round,
+            &[seen(Err(ErrorKind::Storage), false), seen(migrated, false)],
+        );
+        assert_eq!(
+            (
+                parted.op.as_str(),
+                parted.model.as_str(),
+                parted.engine.as_str()
+            ),
+            (
+                "concurrent Open on a v2 graph",
+                "corrupt_stamp",
+                "opened v1 to v3"
+            )
+        );
+    }
 
     /// The causes a conflict may have, each with a control that is not one.
     #[test]

@@ -30,7 +30,7 @@ pub use execute::{
     execute_with, stampede_binary, Actors, HistoryRun, Scheduled,
 };
 pub use generate::{fleet, generate, person_with, round};
-pub use judge::judge;
+pub use judge::{judge, judge_with, round_divergence};
 pub use schedule::Schedule;
 
 /// One actor's step: its open, then its op (`None`: the open is the op).
@@ -40,11 +40,15 @@ pub struct Round {
     pub actors: Vec<Option<Op>>,
 }
 
-/// What one actor saw: its open's swept refs, and its outcome.
+/// What one actor saw: its open's swept refs, and its outcome (its open's,
+/// when that failed).
 #[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Seen {
     pub swept: Vec<String>,
     pub outcome: Outcome,
+    /// The outcome is the open's: the actor's op never ran.
+    #[serde(default)]
+    pub open_failed: bool,
 }
 
 /// The interleaving injectors' seed for round `index` of a run named by

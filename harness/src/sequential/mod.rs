@@ -16,7 +16,7 @@ use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use stampede_model::{Model, Op, Outcome, View};
 
 use crate::adapter::{system_under_test, SystemUnderTest};
-use crate::plan::{Campaign, Failure};
+use crate::plan::{Campaign, Divergence, Failure};
 use machine::{EngineTest, ModelMachine, Reference, Step};
 
 /// A failing case, shrunk: what broke, and the ops that show it.
@@ -36,11 +36,16 @@ impl Shrunk {
         for (i, (op, outcome)) in self.ops.iter().enumerate() {
             let _ = write!(message, "\n  {:>2}. {op:?} => {outcome:?}", i + 1);
         }
+        // The shrunk ops, once more, name the divergence in a table's words.
+        let ops: Vec<Op> = self.ops.into_iter().map(|(op, _)| op).collect();
         Failure {
             campaign: Campaign::Sequential,
             unit: 0,
             replay,
             message,
+            divergence: compare_ops(&ops)
+                .err()
+                .map(|(_, divergence)| Box::new(divergence)),
         }
     }
 }
@@ -137,15 +142,23 @@ fn model_trace(steps: &[Step]) -> Vec<(Op, Outcome)> {
 /// Apply concrete ops to a fresh engine and to the model, comparing the
 /// outcome and the whole view after each. `Err` says where they parted.
 pub fn check_ops(ops: &[Op]) -> Result<(), String> {
+    compare_ops(ops).map_err(|(message, _)| message)
+}
+
+/// As [`check_ops`], with where they parted also as a [`Divergence`].
+pub fn compare_ops(ops: &[Op]) -> Result<(), (String, Divergence)> {
     let mut engine = system_under_test();
     let mut model = Model::default();
     for (i, op) in ops.iter().enumerate() {
         let expected = model.apply(op);
         let observed = engine.apply(op);
         if observed != expected {
-            return Err(format!(
-                "op {} {op:?}: engine {observed:?}, model {expected:?}",
-                i + 1
+            return Err((
+                format!(
+                    "op {} {op:?}: engine {observed:?}, model {expected:?}",
+                    i + 1
+                ),
+                Divergence::of_outcomes(op, &expected, &observed),
             ));
         }
         if !engine.observes_views() {
@@ -153,10 +166,9 @@ pub fn check_ops(ops: &[Op]) -> Result<(), String> {
         }
         let (seen, derived) = (engine.view(), model.view());
         if seen != derived {
-            return Err(format!(
-                "after op {} {op:?}: {}",
-                i + 1,
-                view_diff(&seen, &derived)
+            return Err((
+                format!("after op {} {op:?}: {}", i + 1, view_diff(&seen, &derived)),
+                Divergence::of_views(op, &derived, &seen),
             ));
         }
     }

@@ -18,5 +18,6 @@ pub fn stampede_hello() -> Hello {
         engine: format!("stampede {}", crate::concurrent::harness_build()),
         ops: Op::NAMES.iter().map(ToString::to_string).collect(),
         view: true,
+        reports_sweeps: true,
     }
 }

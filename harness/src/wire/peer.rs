@@ -309,3 +309,9 @@ pub fn peer() -> Option<&'static PeerSpec> {
 pub fn supports(op: &str) -> bool {
     peer().is_none_or(|p| p.hello.supports(op))
 }
+
+/// Whether opens report what each one swept (`Hello::reports_sweeps`):
+/// ours do; a peer says.
+pub fn reports_sweeps() -> bool {
+    peer().is_none_or(|p| p.hello.reports_sweeps)
+}
