@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use omnigraph::db::{MergeOutcome, Omnigraph, ReadTarget, SchemaApplyResult};
+use omnigraph::db::{Omnigraph, ReadTarget, SchemaApplyResult};
 use omnigraph::loader::LoadMode;
 use omnigraph_compiler::catalog::schema_plan::SchemaMigrationStep;
 use omnigraph_compiler::types::ScalarType;
@@ -193,10 +193,7 @@ async fn on_handle(db: &Omnigraph, op: &Op) -> Outcome {
             type_name,
             rows,
         } => {
-            let lines = match load_lines(db, type_name, rows) {
-                Ok(lines) => lines,
-                Err(kind) => return Err(kind),
-            };
+            let lines = load_lines(db, type_name, rows);
             db.load(branch, &lines, LoadMode::Merge)
                 .await
                 .map(|loaded| {
@@ -208,10 +205,11 @@ async fn on_handle(db: &Omnigraph, op: &Op) -> Outcome {
         Op::Scan { branch, type_name } => {
             return scan(db, branch, type_name).await.map(Observation::Rows)
         }
-        Op::Merge { source, target } => db.branch_merge(source, target).await.map(|outcome| {
-            let _: MergeOutcome = outcome;
-            Observation::Done
-        }),
+        // Whether it fast-forwarded or merged, the model sees only done.
+        Op::Merge { source, target } => db
+            .branch_merge(source, target)
+            .await
+            .map(|_| Observation::Done),
         Op::Init | Op::Open(_) | Op::WriteLegacy(_) | Op::LeaveLock => {
             unreachable!("{op:?} needs no handle")
         }
@@ -246,7 +244,7 @@ fn step_name(step: &SchemaMigrationStep) -> String {
 /// The model's rows as the engine's JSON Lines: a node as
 /// `{"type":T,"data":{..}}`, an edge as `{"edge":E,"from":K,"to":K,
 /// "data":{..}}` with its endpoints' keys as text (node ids are text).
-fn load_lines(db: &Omnigraph, type_name: &str, rows: &[RowInput]) -> Result<String, ErrorKind> {
+fn load_lines(db: &Omnigraph, type_name: &str, rows: &[RowInput]) -> String {
     let catalog = db.catalog();
     let is_edge = catalog.edge_types.contains_key(type_name);
     let mut out = String::new();
@@ -270,7 +268,7 @@ fn load_lines(db: &Omnigraph, type_name: &str, rows: &[RowInput]) -> Result<Stri
         out.push_str(&line.to_string());
         out.push('\n');
     }
-    Ok(out)
+    out
 }
 
 /// One type's rows on one branch, in the model's form: a node's columns

@@ -29,12 +29,11 @@ const BAD_REQUESTS: [(&str, ErrorKind); 11] = [
 ];
 
 /// Conflicts the model names apart from a plain write conflict.
-const CONFLICTS: [(&str, ErrorKind); 3] = [
+const CONFLICTS: [(&str, ErrorKind); 2] = [
     (
         "schema apply is already in progress",
         ErrorKind::SchemaApplyInProgress,
     ),
-    ("while schema apply", ErrorKind::SchemaApplyInProgress),
     (
         "requires a graph with only main",
         ErrorKind::BlockingBranches,
