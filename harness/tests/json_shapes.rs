@@ -7,7 +7,9 @@
 use stampede_engine::check::{CheckReport, Problem};
 use stampede_harness::cli::shapes::{Applied, Checked, Guard, Opened, SchemaShown, StampShown};
 use stampede_harness::concurrent::{person_with, Seen};
-use stampede_harness::plan::{Budgets, Campaign, CampaignResult, CrashDetail, Failure, Report};
+use stampede_harness::plan::{
+    Budgets, Campaign, CampaignResult, CrashDetail, Divergence, Failure, Report,
+};
 use stampede_model::{Desired, ErrorKind, Observation, Op, OpenReport, Value};
 
 fn pinned(name: &str, json: String) {
@@ -48,7 +50,26 @@ fn the_verify_report_shape() {
             seconds: 1.5,
         }],
     };
-    let mut report = Report::new(&Budgets::default(), 2, vec![crash]);
+    // A sequential failure also says where engine and model parted.
+    let sequential = CampaignResult {
+        campaign: Campaign::Sequential,
+        units: 1,
+        ops: 3,
+        failures: vec![Failure {
+            campaign: Campaign::Sequential,
+            unit: 4,
+            replay: "seq:00000000000000ff:30".into(),
+            message: "op 3 BranchCreate: engine Err(Storage), model Err(BranchExists)".into(),
+            divergence: Some(Box::new(Divergence {
+                op: "BranchCreate".into(),
+                model: "branch_exists".into(),
+                engine: "storage".into(),
+            })),
+        }],
+        crash: vec![],
+        ..crash.clone()
+    };
+    let mut report = Report::new(&Budgets::default(), 2, vec![crash, sequential]);
     report.shard = Some([2, 3]);
     // The build's own commit: pinned out of the snapshot.
     report.revision = "<revision>".into();
