@@ -36,15 +36,19 @@ impl Shrunk {
         for (i, (op, outcome)) in self.ops.iter().enumerate() {
             let _ = write!(message, "\n  {:>2}. {op:?} => {outcome:?}", i + 1);
         }
-        // The shrunk ops, once more, name the divergence in a table's words.
+        // The shrunk ops, once more, name the divergence in a table's
+        // words. A case that failed by panicking (a broken peer) panics
+        // again here: it then names none, and the failure still stands.
         let ops: Vec<Op> = self.ops.into_iter().map(|(op, _)| op).collect();
+        let compared = std::panic::catch_unwind(|| crate::quiet::quietly(|| compare_ops(&ops)));
         Failure {
             campaign: Campaign::Sequential,
             unit: 0,
             replay,
             message,
-            divergence: compare_ops(&ops)
-                .err()
+            divergence: compared
+                .ok()
+                .and_then(Result::err)
                 .map(|(_, divergence)| Box::new(divergence)),
         }
     }
