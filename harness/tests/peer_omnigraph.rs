@@ -80,8 +80,9 @@ fn a_current_graph_of_omnigraph_is_current_to_us_and_stays_its() {
     assert_eq!(omnigraph_opens(&root), Ok(names(&["main", "a"])));
 }
 
-/// The control of the migration tests: the same legacy graph, opened by
-/// nobody but omnigraph, still lists its refs in check's report.
+/// v1 and v2 graphs with two `__run__` refs and a user branch: `check`
+/// reports the refs and the pending steps before our open (the control),
+/// none after it, and omnigraph then opens the migrated graph.
 #[test]
 #[ignore = "needs the omnigraph peer: make peer-omnigraph"]
 fn a_legacy_graph_of_omnigraph_is_migrated_by_us_and_opens_in_omnigraph() {

@@ -98,7 +98,6 @@ pub fn round_divergence(round: &Round, seen: &[Seen]) -> crate::plan::Divergence
     let alone: Vec<(&str, Outcome, &Outcome)> = (round.actors.iter().zip(seen))
         .filter_map(|(op, s)| {
             let mut model = base.clone();
-            model.handle = None;
             let opened = model.apply(&Op::Open(Mode::ReadWrite));
             let (step, expected) = match (op, opened) {
                 (Some(op), Ok(_)) => (op.name(), model.apply(op)),
@@ -395,7 +394,6 @@ mod tests {
             .apply(&round.setup.clone().map(Op::WriteLegacy).unwrap())
             .unwrap();
         model.apply(&Op::Open(Mode::ReadWrite)).unwrap();
-        model.handle = None;
         model.apply(&Op::Open(Mode::ReadOnly)).unwrap();
         let swept_view = model.view();
         let both = [claims(&["__run__0"]), claims(&["__run__0"])];
