@@ -49,7 +49,9 @@ verify: build
 	$(STAMPEDE) verify --campaign concurrent --schedule pct:3 --rounds 200 --actors 5 --seed $(SEED) --jobs $(JOBS)
 	$(STAMPEDE) verify --campaign concurrent --schedule random --rounds 60 --actors 5 --seed $(SEED) --jobs $(JOBS)
 	$(STAMPEDE) verify --campaign concurrent --processes --schedule pct:3 --rounds 40 --actors 5 --seed $(SEED) --jobs $(JOBS)
-	@echo "== 20 failing scheduled rounds of planted defects replay exactly (same failure, same turns), and one of processes"
+	@echo "== histories: actors run up to 3 ops on their own handles, judged for linearizability (open finding 30 listed as explained; anything else fails)"
+	$(MAKE) --no-print-directory histories
+	@echo "== 20 failing scheduled rounds of planted defects replay exactly (same failure, same turns), and 5 of processes"
 	STAMPEDE_DETERMINISM_TOKENS=5 $(CARGO) test --workspace --features stampede-harness/defects --test sensitivity -- scheduled_failures_replay_exactly scheduled_process_failures_replay_exactly
 	@echo "== our engine judged over the wire protocol (docs/wire-protocol.md)"
 	$(STAMPEDE) verify --campaign sequential --campaign concurrent --seconds 30 --actors 5 --seed $(SEED) --jobs $(JOBS) --engine-cmd '$(STAMPEDE) serve'
@@ -70,13 +72,15 @@ verify: build
 
 # Histories: up to 3 ops per actor on its own handle, a read-only
 # bystander, judged for linearizability (wild and PCT), and 8 actors x 4
-# ops for the judge's time. Not in `make verify` yet: they find open
-# finding 30 (a create forks before it is visible; docs/findings.md), so
-# this target fails until that is fixed.
+# ops for the judge's time; part of `make verify`. A history only open
+# finding 30 explains (a create forks before it is visible;
+# docs/findings.md) is listed with its replay, not failed.
+HISTORY_ROUNDS ?= 300
 histories: build
-	$(STAMPEDE) verify --campaign concurrent --history 3 --schedule pct:3 --rounds 100 --actors 5 --seed $(SEED) --jobs $(JOBS)
-	$(STAMPEDE) verify --campaign concurrent --history 3 --rounds 100 --actors 5 --seed $(SEED) --jobs $(JOBS)
-	$(STAMPEDE) verify --campaign concurrent --history 4 --rounds 20 --actors 8 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --campaign concurrent --history 3 --schedule pct:3 --rounds $(HISTORY_ROUNDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --campaign concurrent --history 3 --schedule random --rounds 100 --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --campaign concurrent --history 3 --rounds $(HISTORY_ROUNDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
+	$(STAMPEDE) verify --campaign concurrent --history 4 --rounds 40 --actors 8 --seed $(SEED) --jobs $(JOBS)
 
 # The figure tables of docs/figures.md and the README's figures,
 # regenerated from the last verify report (each block names the report, seed and harness revision).

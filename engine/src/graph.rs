@@ -120,19 +120,26 @@ impl Graph {
     /// on a graph not yet migrated hides the legacy refs the next
     /// read-write open will sweep.
     pub async fn branch_list(&self) -> Result<Vec<String>> {
+        if self.report.to >= CURRENT_VERSION || !self.sweep_pending().await? {
+            return Ok(enumerate(&self.store).await?.public_list(&[]));
+        }
         let refs = enumerate(&self.store).await?;
-        let pending_sweep = if self.report.to < CURRENT_VERSION {
-            let head = read_main_head(&self.store).await?;
-            StampState::of(&head).guard()? < CURRENT_VERSION
-        } else {
-            false
-        };
-        let hidden = if pending_sweep {
-            refs.sweep_plan().sweep
-        } else {
-            Vec::new()
-        };
-        Ok(refs.public_list(&hidden))
+        // A sweep that finished while the refs were listed stamped main
+        // after its last delete, and a ref it swept may be in the listing
+        // (finding 40): only a stamp still short of CURRENT after the
+        // listing says the listing is of the graph before its sweep; else
+        // list again, now that every swept ref is gone.
+        if !self.sweep_pending().await? {
+            return Ok(enumerate(&self.store).await?.public_list(&[]));
+        }
+        Ok(refs.public_list(&refs.sweep_plan().sweep))
+    }
+
+    /// Whether main is still short of the current version: a read-write
+    /// open has yet to sweep it.
+    async fn sweep_pending(&self) -> Result<bool> {
+        let head = read_main_head(&self.store).await?;
+        Ok(StampState::of(&head).guard()? < CURRENT_VERSION)
     }
 
     /// Fork `name` from the head of `from` (`"main"` or a branch).

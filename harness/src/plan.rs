@@ -420,8 +420,24 @@ pub struct CampaignResult {
     #[serde(default)]
     pub judge_seconds: f64,
     pub failures: Vec<Failure>,
+    /// Units that broke the contract as an open finding does, and pass
+    /// judged with that finding's relaxation: not failures, but listed
+    /// with their replays until the finding is fixed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub explained: Vec<Explained>,
     pub seconds: f64,
     pub crash: Vec<CrashDetail>,
+}
+
+/// A unit explained by an open finding (docs/findings.md): what it broke
+/// is that finding, and nothing else.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Explained {
+    pub unit: u32,
+    /// `stampede replay <this>` re-runs it (and shows it fail strictly).
+    pub replay: String,
+    /// The finding's number in docs/findings.md.
+    pub finding: u32,
 }
 
 impl CampaignResult {
@@ -436,6 +452,7 @@ impl CampaignResult {
             escapes: 0,
             judge_seconds: 0.0,
             failures: Vec::new(),
+            explained: Vec::new(),
             seconds: 0.0,
             crash: Vec::new(),
         }
@@ -466,6 +483,27 @@ impl CampaignResult {
         ]
     }
 
+    /// The units an open finding explains, one line per finding: how
+    /// many, and the first one's replay (for the console and the docs).
+    pub fn explained_lines(&self) -> Vec<String> {
+        let findings: BTreeSet<u32> = self.explained.iter().map(|e| e.finding).collect();
+        findings
+            .into_iter()
+            .map(|finding| {
+                let mut units = self.explained.iter().filter(|e| e.finding == finding);
+                let first = units.next().expect("a finding of some unit");
+                format!(
+                    "{}: {} of {} {} explained by open finding {finding} (docs/findings.md), not counted as failures; first: `stampede replay {}`",
+                    self.campaign.name(),
+                    1 + units.count(),
+                    self.units,
+                    self.campaign.unit(),
+                    first.replay
+                )
+            })
+            .collect()
+    }
+
     /// Add one unit's (or one shard's) figures.
     fn absorb(&mut self, other: CampaignResult) {
         self.units += other.units;
@@ -476,6 +514,7 @@ impl CampaignResult {
         self.escapes += other.escapes;
         self.judge_seconds += other.judge_seconds;
         self.failures.extend(other.failures);
+        self.explained.extend(other.explained);
         self.crash.extend(other.crash);
     }
 }
@@ -550,6 +589,7 @@ impl Report {
                 let seconds = part_results.iter().map(|r| r.seconds).sum();
                 let mut merged = merge(part_results, seconds).expect("at least one part");
                 merged.failures.sort_by_key(|f| f.unit);
+                merged.explained.sort_by_key(|e| e.unit);
                 merged
             })
             .collect();
@@ -634,7 +674,14 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             }
             let judged = Instant::now();
             if let Err(why) = history::judge(&h, &run.events, &run.view) {
-                unit.failures.push(fail(token.to_string(), why));
+                match history::explained_by(&h, &run.events, &run.view) {
+                    Some(finding) => unit.explained.push(Explained {
+                        unit: index,
+                        replay: token.to_string(),
+                        finding,
+                    }),
+                    None => unit.failures.push(fail(token.to_string(), why)),
+                }
             }
             unit.judge_seconds = judged.elapsed().as_secs_f64();
             unit.units = 1;
@@ -648,7 +695,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
         }
         Campaign::Concurrent => {
             use crate::concurrent::{
-                execute_scheduled_with, execute_with, generate, injector_seed, judge,
+                execute_scheduled_with, execute_with, explained_by, generate, injector_seed, judge,
                 round_divergence, Actors, Token,
             };
             let actors = if crate::wire::peer::peer().is_some() {
@@ -675,11 +722,19 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                     budgets.actors,
                     actors,
                     budgets.schedule,
-                );
-                unit.failures.push(Failure {
-                    divergence: Some(Box::new(round_divergence(&round, &seen))),
-                    ..fail(token.to_string(), why)
-                });
+                )
+                .to_string();
+                match explained_by(&round, &seen, &view) {
+                    Some(finding) => unit.explained.push(Explained {
+                        unit: index,
+                        replay: token,
+                        finding,
+                    }),
+                    None => unit.failures.push(Failure {
+                        divergence: Some(Box::new(round_divergence(&round, &seen))),
+                        ..fail(token, why)
+                    }),
+                }
             }
             unit.units = 1;
             unit.ops = round.actors.len() as u64;
@@ -751,6 +806,7 @@ pub fn run(
         }
         let mut unit = run_unit(campaign, budgets, index);
         unit.failures.iter_mut().for_each(|f| f.unit = index);
+        unit.explained.iter_mut().for_each(|e| e.unit = index);
         result.absorb(unit);
         let done = match deadline {
             Some(_) => start.elapsed().as_secs(),
@@ -955,6 +1011,9 @@ pub fn print_table(results: &[CampaignResult]) {
     for r in results {
         let row = r.row();
         line(&row.each_ref().map(String::as_str));
+    }
+    for line in results.iter().flat_map(CampaignResult::explained_lines) {
+        println!("{line}");
     }
 }
 

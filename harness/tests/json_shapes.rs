@@ -8,7 +8,7 @@ use stampede_engine::check::{CheckReport, Problem};
 use stampede_harness::cli::shapes::{Applied, Checked, Guard, Opened, SchemaShown, StampShown};
 use stampede_harness::concurrent::{person_with, Seen};
 use stampede_harness::plan::{
-    Budgets, Campaign, CampaignResult, CrashDetail, Divergence, Failure, Report,
+    Budgets, Campaign, CampaignResult, CrashDetail, Divergence, Explained, Failure, Report,
 };
 use stampede_model::{Desired, ErrorKind, Observation, Op, OpenReport, Value};
 
@@ -40,6 +40,7 @@ fn the_verify_report_shape() {
             message: "a lock was left behind and check does not report it".into(),
             divergence: None,
         }],
+        explained: vec![],
         seconds: 1.5,
         crash: vec![CrashDetail {
             operation: "apply-add-property".into(),
@@ -69,7 +70,24 @@ fn the_verify_report_shape() {
         crash: vec![],
         ..crash.clone()
     };
-    let mut report = Report::new(&Budgets::default(), 2, vec![crash, sequential]);
+    // A history an open finding explains is listed, not failed.
+    let histories = CampaignResult {
+        campaign: Campaign::Concurrent,
+        units: 100,
+        ops: 1420,
+        retryable_ops: 31,
+        grants: 52_000,
+        judge_seconds: 0.8,
+        failures: vec![],
+        explained: vec![Explained {
+            unit: 18,
+            replay: "concurrent:1:18:5x3:tasks:pct3:19".into(),
+            finding: 30,
+        }],
+        crash: vec![],
+        ..crash.clone()
+    };
+    let mut report = Report::new(&Budgets::default(), 2, vec![crash, sequential, histories]);
     report.shard = Some([2, 3]);
     // The build's own commit: pinned out of the snapshot.
     report.revision = "<revision>".into();

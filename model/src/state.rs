@@ -138,6 +138,12 @@ impl Graph {
             .collect()
     }
 
+    /// The v1→v2 step: the primary key, then stamp 2.
+    fn step_to_v2(&mut self) {
+        self.pk = true;
+        self.stamp = Some("2".into());
+    }
+
     /// Bring main to the current version, as one read-write open does.
     fn migrate(&mut self, from: u32) -> OpenReport {
         let mut report = OpenReport {
@@ -146,8 +152,7 @@ impl Graph {
             ..OpenReport::default()
         };
         if from <= 1 {
-            self.pk = true;
-            self.stamp = Some("2".into());
+            self.step_to_v2();
         }
         if from <= 2 {
             let (swept, kept) = self.sweep_plan();
@@ -264,6 +269,20 @@ impl Model {
         };
         self.handle = Some(mode);
         Ok(Observation::Opened(report))
+    }
+
+    /// The first step of a read-write open of a v1 graph, alone: main at
+    /// v2, the sweep still to come. DESIGN.md migrates step by step, so an
+    /// observer between an opener's steps (a read-only open) sees this.
+    /// Changes nothing, and answers `false`, unless main is at v1.
+    pub fn migrate_to_v2(&mut self) -> bool {
+        match &mut self.graph {
+            Some(graph) if graph.version() == Ok(1) => {
+                graph.step_to_v2();
+                true
+            }
+            _ => false,
+        }
     }
 
     /// The graph behind a writable handle. Check order starts here:

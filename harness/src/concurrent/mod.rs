@@ -30,7 +30,7 @@ pub use execute::{
     execute_with, stampede_binary, Actors, HistoryRun, Scheduled,
 };
 pub use generate::{fleet, generate, person_with, round};
-pub use judge::{judge, judge_with, round_divergence};
+pub use judge::{explained_by, judge, judge_with, round_divergence, FINDING_39};
 pub use schedule::Schedule;
 
 /// One actor's step: its open, then its op (`None`: the open is the op).
@@ -221,6 +221,11 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> 
         }
         Err(why) => {
             println!("FAIL: {why}");
+            if let Some(finding) = explained_by(&round, &seen, &final_view) {
+                println!(
+                    "explained by open finding {finding} (docs/findings.md): a late sweep removed the tables of a `__run__` branch the round re-created"
+                );
+            }
             false
         }
     };
@@ -279,6 +284,11 @@ fn replay_history(token: &Token, check_determinism: bool) -> Result<Replayed, St
         }
         Err(why) => {
             println!("FAIL: {why}");
+            if let Some(finding) = history::explained_by(&history, &run.events, &run.view) {
+                println!(
+                    "explained by open finding {finding} (docs/findings.md): linearizable when a create may read its `from` before it becomes visible"
+                );
+            }
             false
         }
     };
