@@ -170,7 +170,7 @@ fn open_finding_30_a_create_forks_before_it_is_visible() {
 #[test]
 fn finding_30s_relaxation_excuses_an_early_fork_and_nothing_after_the_create() {
     use stampede_harness::concurrent::history::{explained_by, judge as judge_history};
-    use stampede_harness::concurrent::history::{Event, History, Plan};
+    use stampede_harness::concurrent::history::{History, Plan};
     use stampede_model::{Mode, Model, Observation, Op, Value};
     let create = Op::create("a", "main");
     let load = Op::Load {
@@ -202,30 +202,18 @@ fn finding_30s_relaxation_excuses_an_early_fork_and_nothing_after_the_create() {
     let opened = model.apply(&Op::Open(Mode::ReadWrite));
     let created = model.apply(&create);
     let loaded = model.apply(&load);
-    let final_view = {
-        let mut m = model.clone();
-        m.handle = None;
-        m.apply(&Op::Open(Mode::ReadOnly)).unwrap();
-        m.view()
-    };
+    let final_view = final_view_of(&model);
     let missing_a = Ok(Observation::Branches(vec!["main".to_string()]));
-    let event = |op: &Op, outcome: &stampede_model::Outcome, start, end| Event {
-        op: op.clone(),
-        outcome: outcome.clone(),
-        swept: vec![],
-        start,
-        end,
-    };
     let events = |list_start| {
         vec![
             vec![
-                event(&Op::Open(Mode::ReadWrite), &opened, 0, 1),
-                event(&create, &created, 2, 20),
+                timed(&Op::Open(Mode::ReadWrite), &opened, 0, 1),
+                timed(&create, &created, 2, 20),
             ],
             vec![
-                event(&Op::Open(Mode::ReadWrite), &opened, 0, 1),
-                event(&load, &loaded, 3, 5),
-                event(&Op::BranchList, &missing_a, list_start, list_start + 2),
+                timed(&Op::Open(Mode::ReadWrite), &opened, 0, 1),
+                timed(&load, &loaded, 3, 5),
+                timed(&Op::BranchList, &missing_a, list_start, list_start + 2),
             ],
         ]
     };
@@ -278,12 +266,40 @@ fn open_finding_39_a_late_sweep_removes_a_recreated_tree() {
     assert_eq!(explained_by(&round, &run.seen, &falsified), None);
 }
 
+/// What a campaign's final view of `model`'s graph is: a read-only
+/// open's view.
+fn final_view_of(model: &stampede_model::Model) -> stampede_model::View {
+    let mut model = model.clone();
+    model.handle = None;
+    model
+        .apply(&stampede_model::Op::Open(stampede_model::Mode::ReadOnly))
+        .unwrap();
+    model.view()
+}
+
+/// A hand-made history event: `op` answered `outcome` between `start`
+/// and `end`, sweeping nothing.
+fn timed(
+    op: &stampede_model::Op,
+    outcome: &stampede_model::Outcome,
+    start: u64,
+    end: u64,
+) -> stampede_harness::concurrent::history::Event {
+    stampede_harness::concurrent::history::Event {
+        op: op.clone(),
+        outcome: outcome.clone(),
+        swept: vec![],
+        start,
+        end,
+    }
+}
+
 /// The history judge says no to a read that went back in time: a list that
 /// began after a create returned must show the branch. The control: the
 /// same list overlapping the create may show either.
 #[test]
 fn the_history_judge_holds_reads_to_real_time() {
-    use stampede_harness::concurrent::history::{judge as judge_history, Event, History, Plan};
+    use stampede_harness::concurrent::history::{judge as judge_history, History, Plan};
     use stampede_model::{Mode, Model, Observation, Op};
     let create = Op::create("a", "main");
     let history = History {
@@ -305,30 +321,18 @@ fn the_history_judge_holds_reads_to_real_time() {
     model.handle = None;
     let opened_rw = model.apply(&Op::Open(Mode::ReadWrite));
     let created = model.apply(&create);
-    let final_view = {
-        let mut m = model.clone();
-        m.handle = None;
-        m.apply(&Op::Open(Mode::ReadOnly)).unwrap();
-        m.view()
-    };
+    let final_view = final_view_of(&model);
     let opened_ro = model.apply(&Op::Open(Mode::ReadOnly));
     let before = Ok(Observation::Branches(vec!["main".to_string()]));
-    let event = |op: &Op, outcome: &stampede_model::Outcome, start, end| Event {
-        op: op.clone(),
-        outcome: outcome.clone(),
-        swept: vec![],
-        start,
-        end,
-    };
     let events = |list_start| {
         vec![
             vec![
-                event(&Op::Open(Mode::ReadWrite), &opened_rw, 0, 1),
-                event(&create, &created, 2, 5),
+                timed(&Op::Open(Mode::ReadWrite), &opened_rw, 0, 1),
+                timed(&create, &created, 2, 5),
             ],
             vec![
-                event(&Op::Open(Mode::ReadOnly), &opened_ro, 0, 1),
-                event(&Op::BranchList, &before, list_start, 9),
+                timed(&Op::Open(Mode::ReadOnly), &opened_ro, 0, 1),
+                timed(&Op::BranchList, &before, list_start, 9),
             ],
         ]
     };
@@ -372,12 +376,7 @@ fn a_reader_may_see_v2_between_a_v1_openers_steps() {
     model.apply(&Op::WriteLegacy(setup)).unwrap();
     model.handle = None;
     let opened = model.apply(&Op::Open(Mode::ReadWrite));
-    let final_view = {
-        let mut m = model.clone();
-        m.handle = None;
-        m.apply(&Op::Open(Mode::ReadOnly)).unwrap();
-        m.view()
-    };
+    let final_view = final_view_of(&model);
     let at_v2 = Ok(Observation::Opened(OpenReport {
         from: 2,
         to: 2,
@@ -386,19 +385,15 @@ fn a_reader_may_see_v2_between_a_v1_openers_steps() {
     let events = |reader_start| {
         vec![
             vec![Event {
-                op: Op::Open(Mode::ReadWrite),
-                outcome: opened.clone(),
                 swept: vec!["__run__0".into()],
-                start: 0,
-                end: 10,
+                ..timed(&Op::Open(Mode::ReadWrite), &opened, 0, 10)
             }],
-            vec![Event {
-                op: Op::Open(Mode::ReadOnly),
-                outcome: at_v2.clone(),
-                swept: vec![],
-                start: reader_start,
-                end: reader_start + 2,
-            }],
+            vec![timed(
+                &Op::Open(Mode::ReadOnly),
+                &at_v2,
+                reader_start,
+                reader_start + 2,
+            )],
         ]
     };
     assert!(judge_history(&history, &events(5), &final_view).is_ok());
