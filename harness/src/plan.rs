@@ -724,7 +724,10 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                     budgets.schedule,
                 )
                 .to_string();
-                match explained_by(&round, &seen, &view) {
+                // Our open findings explain our engine's rounds only: a
+                // peer's are its own.
+                let ours = actors != Actors::Peers;
+                match explained_by(&round, &seen, &view).filter(|_| ours) {
                     Some(finding) => unit.explained.push(Explained {
                         unit: index,
                         replay: token,

@@ -5,6 +5,8 @@
 //! commands' `--json` outputs.
 
 use stampede_engine::check::{CheckReport, Problem};
+mod common;
+
 use stampede_harness::cli::shapes::{Applied, Checked, Guard, Opened, SchemaShown, StampShown};
 use stampede_harness::concurrent::{person_with, Seen};
 use stampede_harness::plan::{
@@ -96,6 +98,19 @@ fn the_verify_report_shape() {
     // A shard's report reads back as what was written.
     let read: Report = serde_json::from_str(&text).expect("reads back");
     assert_eq!(read, report);
+    // In JUnit, the explained history is a skipped case named by its
+    // replay, the failures failing cases.
+    let suites = common::junit_suites(&stampede_harness::junit::render(&report));
+    let concurrent = suites.iter().find(|s| s.name == "concurrent").unwrap();
+    assert_eq!(concurrent.failures, vec![]);
+    assert_eq!(
+        concurrent.skipped,
+        vec![(
+            "concurrent:1:18:5x3:tasks:pct3:19".to_string(),
+            "explained by open finding 30 (docs/findings.md)".to_string()
+        )]
+    );
+    assert_eq!(suites.iter().map(|s| s.failures.len()).sum::<usize>(), 2);
 }
 
 #[test]

@@ -221,7 +221,8 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> 
         }
         Err(why) => {
             println!("FAIL: {why}");
-            if let Some(finding) = explained_by(&round, &seen, &final_view) {
+            let ours = token.mode != Actors::Peers;
+            if let Some(finding) = explained_by(&round, &seen, &final_view).filter(|_| ours) {
                 println!(
                     "explained by open finding {finding} (docs/findings.md): a late sweep removed the tables of a `__run__` branch the round re-created"
                 );

@@ -18,16 +18,19 @@ pub struct Suite {
     pub passing: usize,
     /// (test case name, failure message) of each failing case.
     pub failures: Vec<(String, String)>,
+    /// (test case name, skip message) of each skipped case: a unit an
+    /// open finding explains.
+    pub skipped: Vec<(String, String)>,
 }
 
 /// Parse a JUnit report as CI systems read it, checking its structure:
 /// `testsuites` > `testsuite` (`name`, `tests`, `failures`) > `testcase`
-/// (`classname`, `name`) > optional `failure` (`message`).
+/// (`classname`, `name`) > optional `failure` or `skipped` (`message`).
 pub fn junit_suites(xml: &str) -> Vec<Suite> {
     use quick_xml::events::Event;
     let mut reader = quick_xml::Reader::from_str(xml);
     let mut suites: Vec<Suite> = Vec::new();
-    let mut declared: Vec<(usize, usize)> = Vec::new();
+    let mut declared: Vec<(usize, usize, usize)> = Vec::new();
     let mut path: Vec<String> = Vec::new();
     let mut case = String::new();
     let mut in_failure = false;
@@ -51,7 +54,8 @@ pub fn junit_suites(xml: &str) -> Vec<Suite> {
                 (None, "testsuites") => {}
                 (Some("testsuites"), "testsuite") => {
                     let number = |key| attr(key).expect(key).parse::<usize>().expect(key);
-                    declared.push((number("tests"), number("failures")));
+                    let skipped = attr("skipped").map_or(0, |n| n.parse().expect("skipped"));
+                    declared.push((number("tests"), number("failures"), skipped));
                     suites.push(Suite {
                         name: attr("name").expect("a suite name"),
                         ..Suite::default()
@@ -74,6 +78,14 @@ pub fn junit_suites(xml: &str) -> Vec<Suite> {
                         .push((case.clone(), message));
                     in_failure = !empty;
                 }
+                (Some("testcase"), "skipped") => {
+                    let message = attr("message").expect("a skip message");
+                    suites
+                        .last_mut()
+                        .unwrap()
+                        .skipped
+                        .push((case.clone(), message));
+                }
                 other => panic!("unexpected element {other:?}"),
             }
             if !empty {
@@ -94,9 +106,11 @@ pub fn junit_suites(xml: &str) -> Vec<Suite> {
         !in_failure && path.is_empty(),
         "unclosed elements: {path:?}"
     );
-    for (suite, (tests, failures)) in suites.iter().zip(declared) {
-        assert_eq!(tests, suite.passing + suite.failures.len(), "{suite:?}");
+    for (suite, (tests, failures, skipped)) in suites.iter().zip(declared) {
+        let cases = suite.passing + suite.failures.len() + suite.skipped.len();
+        assert_eq!(tests, cases, "{suite:?}");
         assert_eq!(failures, suite.failures.len(), "{suite:?}");
+        assert_eq!(skipped, suite.skipped.len(), "{suite:?}");
     }
     suites
 }
