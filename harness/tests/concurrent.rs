@@ -342,6 +342,56 @@ fn the_history_judge_holds_reads_to_real_time() {
     assert!(judge_history(&history, &events(4), &final_view).is_ok());
 }
 
+/// Finding 39's relaxation in a history, built by hand: an open sweeps
+/// `__run__0` of a v2 graph, a create re-creates it, and the final view
+/// shows its tables lost. The strict judge refuses it and finding 39
+/// explains it; the control, the same view without the re-created ref, is
+/// explained by nothing.
+#[test]
+fn a_history_whose_recreated_run_branch_lost_its_tables_is_finding_39() {
+    use stampede_harness::concurrent::history::{explained_by, judge as judge_history};
+    use stampede_harness::concurrent::history::{Event, History, Plan};
+    use stampede_harness::concurrent::FINDING_39;
+    use stampede_model::{ErrorKind, LegacyGraph, LegacyStamp, Mode, Model, Op};
+    let setup = LegacyGraph {
+        version: 2,
+        run_branches: 1,
+        branches: vec![],
+        stamp: LegacyStamp::Default,
+    };
+    let create = Op::create("__run__0", "main");
+    let history = History {
+        setup: Some(setup.clone()),
+        actors: vec![Plan {
+            mode: Mode::ReadWrite,
+            ops: vec![create.clone()],
+        }],
+    };
+    let mut model = Model::default();
+    model.apply(&Op::WriteLegacy(setup)).unwrap();
+    model.handle = None;
+    let opened = model.apply(&Op::Open(Mode::ReadWrite));
+    let created = model.apply(&create);
+    let mut lost = final_view_of(&model);
+    for ((branch, _), rows) in lost.rows.iter_mut() {
+        if branch == "__run__0" {
+            *rows = Err(ErrorKind::MissingData);
+        }
+    }
+    let events = vec![vec![
+        Event {
+            swept: vec!["__run__0".into()],
+            ..timed(&Op::Open(Mode::ReadWrite), &opened, 0, 1)
+        },
+        timed(&create, &created, 2, 3),
+    ]];
+    assert!(judge_history(&history, &events, &lost).is_err());
+    assert_eq!(explained_by(&history, &events, &lost), Some(FINDING_39));
+    let mut gone = lost.clone();
+    gone.refs.remove("__run__0");
+    assert_eq!(explained_by(&history, &events, &gone), None);
+}
+
 /// A read-write open of a v1 graph migrates main step by step (DESIGN.md:
 /// v1→v2, then the sweep to v3), so a read-only open between its steps
 /// sees v2: the history judge takes the open as two steps. The control: a

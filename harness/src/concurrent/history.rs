@@ -13,12 +13,13 @@
 //! migrates (v1→v2, then the sweep to v3), so a reader may see v2 between
 //! them.
 //!
-//! A history that fails is then judged once more with open finding 30's
-//! relaxation (docs/findings.md): a create may read its `from` at any
-//! point of its interval and become visible at a later one, which is what
-//! the engine does today. One that passes so is *explained* by the
-//! finding: reported with its token, not counted as a failure, until the
-//! finding is fixed and the relaxation goes.
+//! A history that fails is then judged once more with each open finding's
+//! relaxation (docs/findings.md, [`explained_by`]): 30, a create may read
+//! its `from` at any point of its interval and become visible at a later
+//! one, which is what the engine does today; 39, a re-created `__run__`
+//! branch may have lost its tables to a late sweep. One that passes so is
+//! *explained* by the finding: reported with its token, not counted as a
+//! failure, until the finding is fixed and the relaxation goes.
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::time::Instant;
@@ -32,7 +33,7 @@ use stampede_model::{
     rows::Table, ErrorKind, LegacyGraph, Mode, Model, Observation, Op, Outcome, SchemaSpec, View,
 };
 
-use super::judge::{caused, same_outcome};
+use super::judge::{caused, recreated_after_sweep, same_outcome, same_view_but_lost, FINDING_39};
 use crate::runner::Runner;
 
 /// What each actor runs: a handle of `mode`, then `ops` on it.
@@ -144,18 +145,42 @@ pub fn judge(
     events: &[Vec<Event>],
     final_view: &View,
 ) -> Result<Vec<(usize, usize)>, String> {
-    linearize(history, events, final_view, false)
+    linearize(history, events, final_view, Relaxed::default())
 }
 
 /// An open finding that explains a history [`judge`] refused: the finding
-/// whose relaxation linearizes it. Today only finding 30: a create that
+/// whose relaxation, alone, linearizes it. Finding 30: a create that
 /// answered `Ok` may read `from` at one point of its interval and become
 /// visible at a later one (the schema unchanged in between, as the
-/// engine's create withdraws otherwise).
+/// engine's create withdraws otherwise). Finding 39: as for rounds
+/// ([`super::explained_by`]), the final view may show `missing_data` for
+/// the tables of a `__run__` branch the history swept and re-created.
 pub fn explained_by(history: &History, events: &[Vec<Event>], final_view: &View) -> Option<u32> {
-    linearize(history, events, final_view, true)
-        .is_ok()
-        .then_some(FINDING_30)
+    let forks_early = Relaxed {
+        forks_early: true,
+        ..Relaxed::default()
+    };
+    if linearize(history, events, final_view, forks_early).is_ok() {
+        return Some(FINDING_30);
+    }
+    let ops = events.iter().flatten().map(|e| (&e.op, &e.outcome));
+    let swept = events.iter().flatten().flat_map(|e| &e.swept);
+    let tables_may_be_lost = recreated_after_sweep(ops, swept);
+    let lost = Relaxed {
+        tables_may_be_lost,
+        ..Relaxed::default()
+    };
+    (!lost.tables_may_be_lost.is_empty() && linearize(history, events, final_view, lost).is_ok())
+        .then_some(FINDING_39)
+}
+
+/// The open findings' relaxations a judgement takes (none: the contract).
+#[derive(Default)]
+struct Relaxed {
+    /// Finding 30: a create may fork before it is visible.
+    forks_early: bool,
+    /// Finding 39: branches whose tables the final view may show lost.
+    tables_may_be_lost: BTreeSet<String>,
 }
 
 /// docs/findings.md: a create forks before it is visible.
@@ -165,7 +190,7 @@ fn linearize(
     history: &History,
     events: &[Vec<Event>],
     final_view: &View,
-    forks_early: bool,
+    relaxed: Relaxed,
 ) -> Result<Vec<(usize, usize)>, String> {
     let mut base = Model::default();
     match &history.setup {
@@ -194,7 +219,7 @@ fn linearize(
         final_view,
         swept: &swept,
         withdrawn,
-        forks_early,
+        relaxed,
         failed: HashSet::new(),
     };
     let mut state = State {
@@ -271,8 +296,7 @@ struct Search<'a> {
     final_view: &'a View,
     swept: &'a BTreeSet<String>,
     withdrawn: BTreeSet<String>,
-    /// Judge with finding 30's relaxation (see [`explained_by`]).
-    forks_early: bool,
+    relaxed: Relaxed,
     /// States from which no linearization was found.
     failed: HashSet<String>,
 }
@@ -288,7 +312,12 @@ impl Search<'_> {
             let mut model = state.model.clone();
             model.handle = None;
             let _ = model.apply(&Op::Open(Mode::ReadOnly));
-            return state.swept == *self.swept && model.view() == *self.final_view;
+            return state.swept == *self.swept
+                && same_view_but_lost(
+                    model.view(),
+                    self.final_view,
+                    &self.relaxed.tables_may_be_lost,
+                );
         }
         let key = state.key();
         if self.failed.contains(&key) {
@@ -316,7 +345,7 @@ impl Search<'_> {
                 }
             }
             // Or, relaxed, a create reads `from` now and publishes later.
-            if self.forks_early && state.forks[a].is_none() {
+            if self.relaxed.forks_early && state.forks[a].is_none() {
                 let mut next = state.clone();
                 if next.fork_early(a, &self.events[a][state.next[a]])
                     && self.extend(&mut next, order)

@@ -90,17 +90,10 @@ pub const FINDING_39: u32 = 39;
 /// may show `missing_data` for its tables in the final view, whatever the
 /// model holds there; nothing else about the round is relaxed.
 pub fn explained_by(round: &Round, seen: &[Seen], final_view: &View) -> Option<u32> {
-    let swept: BTreeSet<&String> = seen.iter().flat_map(|s| &s.swept).collect();
-    let recreated: BTreeSet<String> = (round.actors.iter().zip(seen))
-        .filter_map(|(op, s)| match (op, &s.outcome) {
-            (Some(Op::BranchCreate { name, .. }), Ok(_))
-                if is_legacy_run(name) && swept.contains(name) =>
-            {
-                Some(name.clone())
-            }
-            _ => None,
-        })
-        .collect();
+    let recreated = recreated_after_sweep(
+        (round.actors.iter().zip(seen)).filter_map(|(op, s)| Some((op.as_ref()?, &s.outcome))),
+        seen.iter().flat_map(|s| &s.swept),
+    );
     if recreated.is_empty() {
         return None;
     }
@@ -108,6 +101,34 @@ pub fn explained_by(round: &Round, seen: &[Seen], final_view: &View) -> Option<u
     search_orders(round, seen, final_view, sweeps_judged, recreated)
         .is_ok()
         .then_some(FINDING_39)
+}
+
+/// Finding 39's suspects: the `__run__` names some open swept and some
+/// create then re-created (`Ok`), from the ops with their outcomes and
+/// every name the opens swept.
+pub(super) fn recreated_after_sweep<'a>(
+    ops: impl Iterator<Item = (&'a Op, &'a Outcome)>,
+    swept: impl Iterator<Item = &'a String>,
+) -> BTreeSet<String> {
+    let swept: BTreeSet<&String> = swept.collect();
+    ops.filter_map(|(op, outcome)| match (op, outcome) {
+        (Op::BranchCreate { name, .. }, Ok(_)) if is_legacy_run(name) && swept.contains(name) => {
+            Some(name.clone())
+        }
+        _ => None,
+    })
+    .collect()
+}
+
+/// Whether the model's final view `expected` is the one seen, where the
+/// tables of `lost` branches may show `missing_data` (finding 39).
+pub(super) fn same_view_but_lost(mut expected: View, seen: &View, lost: &BTreeSet<String>) -> bool {
+    for (key, rows) in expected.rows.iter_mut() {
+        if lost.contains(&key.0) && seen.rows.get(key) == Some(&Err(ErrorKind::MissingData)) {
+            *rows = Err(ErrorKind::MissingData);
+        }
+    }
+    expected == *seen
 }
 
 /// A round no serial order explains, in a table's words, so the same
@@ -227,7 +248,7 @@ impl Judge<'_> {
             model.handle = None;
             let _ = model.apply(&Op::Open(Mode::ReadOnly));
             return self.swept.is_none_or(|swept| model_swept == swept)
-                && self.explains_view(model.view());
+                && same_view_but_lost(model.view(), self.final_view, &self.tables_may_be_lost);
         }
         for i in 0..self.round.actors.len() {
             if order.contains(&i) {
@@ -243,19 +264,6 @@ impl Judge<'_> {
             }
         }
         false
-    }
-
-    /// Whether the model's final view is the one seen (finding 39's
-    /// relaxation aside: see [`explained_by`]).
-    fn explains_view(&self, mut expected: View) -> bool {
-        for (key, rows) in expected.rows.iter_mut() {
-            if self.tables_may_be_lost.contains(&key.0)
-                && self.final_view.rows.get(key) == Some(&Err(ErrorKind::MissingData))
-            {
-                *rows = Err(ErrorKind::MissingData);
-            }
-        }
-        expected == *self.final_view
     }
 
     /// Run actor `i` (open read-write, then its op) on `model`; whether its

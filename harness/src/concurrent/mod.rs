@@ -223,9 +223,7 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> 
             println!("FAIL: {why}");
             let ours = token.mode != Actors::Peers;
             if let Some(finding) = explained_by(&round, &seen, &final_view).filter(|_| ours) {
-                println!(
-                    "explained by open finding {finding} (docs/findings.md): a late sweep removed the tables of a `__run__` branch the round re-created"
-                );
+                println!("explained by open finding {finding} (docs/findings.md)");
             }
             false
         }
@@ -286,9 +284,7 @@ fn replay_history(token: &Token, check_determinism: bool) -> Result<Replayed, St
         Err(why) => {
             println!("FAIL: {why}");
             if let Some(finding) = history::explained_by(&history, &run.events, &run.view) {
-                println!(
-                    "explained by open finding {finding} (docs/findings.md): linearizable when a create may read its `from` before it becomes visible"
-                );
+                println!("explained by open finding {finding} (docs/findings.md)");
             }
             false
         }
