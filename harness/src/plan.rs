@@ -657,7 +657,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             unit.units = 1;
         }
         Campaign::Concurrent if budgets.history > 0 => {
-            use crate::concurrent::{execute_history, history, Actors, Token};
+            use crate::concurrent::{execute_history, history, Actors, Token, Verdict};
             let h = history::generate(budgets.seed, index, budgets.actors, budgets.history);
             let mut token = Token::of_campaign(
                 budgets.seed,
@@ -673,15 +673,14 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                 unit.escapes = turns.escapes();
             }
             let judged = Instant::now();
-            if let Err(why) = history::judge(&h, &run.events, &run.view) {
-                match history::explained_by(&h, &run.events, &run.view) {
-                    Some(finding) => unit.explained.push(Explained {
-                        unit: index,
-                        replay: token.to_string(),
-                        finding,
-                    }),
-                    None => unit.failures.push(fail(token.to_string(), why)),
-                }
+            match history::verdict(&h, &run.events, &run.view) {
+                Verdict::Passed => {}
+                Verdict::Explained(finding) => unit.explained.push(Explained {
+                    unit: index,
+                    replay: token.to_string(),
+                    finding,
+                }),
+                Verdict::Failed(why) => unit.failures.push(fail(token.to_string(), why)),
             }
             unit.judge_seconds = judged.elapsed().as_secs_f64();
             unit.units = 1;
@@ -695,8 +694,8 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
         }
         Campaign::Concurrent => {
             use crate::concurrent::{
-                execute_scheduled_with, execute_with, explained_by, generate, injector_seed, judge,
-                round_divergence, Actors, Token,
+                execute_scheduled_with, execute_with, generate, injector_seed, round_divergence,
+                verdict, Actors, Token, Verdict,
             };
             let actors = if crate::wire::peer::peer().is_some() {
                 Actors::Peers
@@ -715,29 +714,27 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             } else {
                 execute_with(&round, actors, seed)
             };
-            if let Err(why) = judge(&round, &seen, &view) {
-                let token = Token::of_campaign(
+            let token = || {
+                Token::of_campaign(
                     budgets.seed,
                     index,
                     budgets.actors,
                     actors,
                     budgets.schedule,
                 )
-                .to_string();
-                // Our open findings explain our engine's rounds only: a
-                // peer's are its own.
-                let ours = actors != Actors::Peers;
-                match explained_by(&round, &seen, &view).filter(|_| ours) {
-                    Some(finding) => unit.explained.push(Explained {
-                        unit: index,
-                        replay: token,
-                        finding,
-                    }),
-                    None => unit.failures.push(Failure {
-                        divergence: Some(Box::new(round_divergence(&round, &seen))),
-                        ..fail(token, why)
-                    }),
-                }
+                .to_string()
+            };
+            match verdict(&round, &seen, &view, actors != Actors::Peers) {
+                Verdict::Passed => {}
+                Verdict::Explained(finding) => unit.explained.push(Explained {
+                    unit: index,
+                    replay: token(),
+                    finding,
+                }),
+                Verdict::Failed(why) => unit.failures.push(Failure {
+                    divergence: Some(Box::new(round_divergence(&round, &seen))),
+                    ..fail(token(), why)
+                }),
             }
             unit.units = 1;
             unit.ops = round.actors.len() as u64;

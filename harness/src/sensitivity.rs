@@ -204,7 +204,7 @@ pub const SCHEDULES: [Schedule; 3] = [Schedule::Wild, Schedule::Random, Schedule
 /// Rounds (1-based) until the concurrent campaign of root seed `seed`
 /// first fails (with whatever defect is planted), or `None` within `cap`.
 pub fn rounds_to_catch(schedule: Schedule, seed: u64, cap: u32, actors: usize) -> Option<u32> {
-    use crate::concurrent::{execute_scheduled, execute_with, generate, injector_seed, judge};
+    use crate::concurrent::{execute_scheduled, execute_with, generate, injector_seed, verdict};
     let caught = (0..cap).find(|&index| {
         let round = generate(seed, index, actors);
         let injector = injector_seed(seed, index);
@@ -214,7 +214,7 @@ pub fn rounds_to_catch(schedule: Schedule, seed: u64, cap: u32, actors: usize) -
         } else {
             execute_with(&round, crate::concurrent::Actors::Tasks, injector)
         };
-        judge(&round, &seen, &view).is_err()
+        verdict(&round, &seen, &view, true).failed()
     });
     caught.map(|index| index + 1)
 }
@@ -322,7 +322,7 @@ pub fn finding_rounds(defect: Defect) -> &'static [u32] {
 /// Try `defect`'s finding rounds under `schedule`, with interleaving seeds
 /// `0..tries`; the token of the first failing run.
 pub fn targeted_catch(schedule: Schedule, defect: Defect, tries: u64) -> Option<(Token, u64)> {
-    use crate::concurrent::{generate, judge, run_round, Actors};
+    use crate::concurrent::{generate, run_round, verdict, Actors};
     for &index in finding_rounds(defect) {
         let round = generate(9, index, 5);
         for interleaving in 0..tries {
@@ -336,7 +336,7 @@ pub fn targeted_catch(schedule: Schedule, defect: Defect, tries: u64) -> Option<
                 history: 0,
             };
             let (seen, view, _) = run_round(&token, &round);
-            if judge(&round, &seen, &view).is_err() {
+            if verdict(&round, &seen, &view, true).failed() {
                 return Some((token, interleaving + 1));
             }
         }

@@ -16,7 +16,8 @@ use std::sync::Mutex;
 
 use stampede_engine::defects::{plant, Defect};
 use stampede_harness::concurrent::{
-    execute_scheduled, execute_with, generate, injector_seed, judge, Actors, Schedule, Token,
+    execute_scheduled, execute_with, generate, injector_seed, verdict, Actors, Schedule, Token,
+    Verdict,
 };
 use stampede_harness::crash::{run_scenario, scenario, Budget};
 use stampede_harness::seeds::derive;
@@ -97,7 +98,7 @@ fn concurrent_catches(defect: Defect, rounds: u32) {
         (0..rounds).find_map(|i| {
             let round = generate(1, i, 4);
             let (seen, view) = execute_with(&round, Actors::Tasks, injector_seed(1, i));
-            judge(&round, &seen, &view).err()
+            Some(verdict(&round, &seen, &view, true)).filter(Verdict::failed)
         })
     };
     let clean = with_planted_nothing(first_failure);
@@ -159,7 +160,7 @@ fn scheduled_failures_replay_exactly() {
             let run = |index: u32| {
                 let round = generate(1, index, 4);
                 let s = execute_scheduled(&round, schedule, injector_seed(1, index));
-                let failed = judge(&round, &s.seen, &s.view).is_err();
+                let failed = verdict(&round, &s.seen, &s.view, true).failed();
                 (failed, s.turns)
             };
             let failing: Vec<u32> = with_planted(defect, || {
@@ -421,7 +422,7 @@ fn regression_finding_15_fails_from_one_schedule() {
     };
     let run = || {
         let s = execute_scheduled(&round, Schedule::Random, 42);
-        (judge(&round, &s.seen, &s.view).is_err(), s.turns)
+        (verdict(&round, &s.seen, &s.view, true).failed(), s.turns)
     };
     let (first, second) = with_planted(Defect::ExistsBeforeSettled, || (run(), run()));
     assert!(
@@ -437,4 +438,38 @@ fn regression_finding_15_fails_from_one_schedule() {
     );
     let clean = with_planted_nothing(run);
     assert!(!clean.0, "the clean engine fails the schedule");
+}
+
+/// The histories campaign as the plan runs it, open findings' relaxations
+/// included, still fails a planted sweep defect: a relaxation explains its
+/// finding and nothing else. The control: the same budget passes clean
+/// (histories an open finding explains allowed, failures not).
+#[test]
+fn histories_catch_a_planted_defect_through_the_relaxations() {
+    use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
+    let budgets = Budgets {
+        seed: 1,
+        rounds: 20,
+        actors: 4,
+        history: 3,
+        schedule: Schedule::Pct { depth: 3 },
+        ..Budgets::default()
+    };
+    let histories = || {
+        run(
+            Campaign::Concurrent,
+            &budgets,
+            Shard::ALL,
+            Stop::Budget,
+            true,
+        )
+    };
+    let clean = with_planted_nothing(histories);
+    assert!(clean.failures.is_empty(), "clean: {:?}", clean.failures);
+    let planted = with_planted(Defect::SweepPlainDelete, histories);
+    assert!(
+        !planted.failures.is_empty(),
+        "20 histories missed the defect (explained: {:?})",
+        planted.explained
+    );
 }

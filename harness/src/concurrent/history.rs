@@ -33,7 +33,9 @@ use stampede_model::{
     rows::Table, ErrorKind, LegacyGraph, Mode, Model, Observation, Op, Outcome, SchemaSpec, View,
 };
 
-use super::judge::{caused, recreated_after_sweep, same_outcome, same_view_but_lost, FINDING_39};
+use super::judge::{
+    caused, recreated_after_sweep, same_outcome, same_view_but_lost, Verdict, FINDING_39,
+};
 use crate::runner::Runner;
 
 /// What each actor runs: a handle of `mode`, then `ops` on it.
@@ -146,6 +148,13 @@ pub fn judge(
     final_view: &View,
 ) -> Result<Vec<(usize, usize)>, String> {
     linearize(history, events, final_view, Relaxed::default())
+}
+
+/// A history's verdict: [`judge`], then [`explained_by`].
+pub fn verdict(history: &History, events: &[Vec<Event>], final_view: &View) -> Verdict {
+    Verdict::of(judge(history, events, final_view), || {
+        explained_by(history, events, final_view)
+    })
 }
 
 /// An open finding that explains a history [`judge`] refused: the finding

@@ -81,6 +81,39 @@ fn search_orders(
     }
 }
 
+/// What a campaign makes of a unit: passed, explained by an open finding
+/// (listed, not failed), or failed (why). The plan, `make sensitivity` and
+/// the sensitivity tests all count a catch as [`Verdict::Failed`] alone, so
+/// a relaxation that hid a defect would show there first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Passed,
+    Explained(u32),
+    Failed(String),
+}
+
+impl Verdict {
+    /// Strict `judged`, else the finding `explained` names, else failed.
+    pub fn of<T>(judged: Result<T, String>, explained: impl FnOnce() -> Option<u32>) -> Verdict {
+        match judged {
+            Ok(_) => Verdict::Passed,
+            Err(why) => explained().map_or(Verdict::Failed(why), Verdict::Explained),
+        }
+    }
+
+    pub fn failed(&self) -> bool {
+        matches!(self, Verdict::Failed(_))
+    }
+}
+
+/// A round's verdict. Our open findings explain our engine's rounds only
+/// (`ours`): a peer's are its own.
+pub fn verdict(round: &Round, seen: &[Seen], final_view: &View, ours: bool) -> Verdict {
+    Verdict::of(judge(round, seen, final_view), || {
+        explained_by(round, seen, final_view).filter(|_| ours)
+    })
+}
+
 /// docs/findings.md: a late sweep removes a re-created tree.
 pub const FINDING_39: u32 = 39;
 

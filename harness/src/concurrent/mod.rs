@@ -30,7 +30,7 @@ pub use execute::{
     execute_with, stampede_binary, Actors, HistoryRun, Scheduled,
 };
 pub use generate::{fleet, generate, person_with, round};
-pub use judge::{explained_by, judge, judge_with, round_divergence, FINDING_39};
+pub use judge::{explained_by, judge, judge_with, round_divergence, verdict, Verdict, FINDING_39};
 pub use schedule::Schedule;
 
 /// One actor's step: its open, then its op (`None`: the open is the op).
@@ -222,7 +222,7 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> 
         Err(why) => {
             println!("FAIL: {why}");
             let ours = token.mode != Actors::Peers;
-            if let Some(finding) = explained_by(&round, &seen, &final_view).filter(|_| ours) {
+            if let Verdict::Explained(finding) = verdict(&round, &seen, &final_view, ours) {
                 println!("explained by open finding {finding} (docs/findings.md)");
             }
             false
@@ -283,7 +283,8 @@ fn replay_history(token: &Token, check_determinism: bool) -> Result<Replayed, St
         }
         Err(why) => {
             println!("FAIL: {why}");
-            if let Some(finding) = history::explained_by(&history, &run.events, &run.view) {
+            if let Verdict::Explained(finding) = history::verdict(&history, &run.events, &run.view)
+            {
                 println!("explained by open finding {finding} (docs/findings.md)");
             }
             false
