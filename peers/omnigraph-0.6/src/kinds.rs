@@ -29,9 +29,15 @@ const BAD_REQUESTS: [(&str, ErrorKind); 11] = [
 ];
 
 /// Conflicts the model names apart from a plain write conflict.
-const CONFLICTS: [(&str, ErrorKind); 2] = [
+const CONFLICTS: [(&str, ErrorKind); 3] = [
     (
         "schema apply is already in progress",
+        ErrorKind::SchemaApplyInProgress,
+    ),
+    // A branch op while the lock is held: "branch_create_from is
+    // unavailable while schema apply is in progress".
+    (
+        "while schema apply is in progress",
         ErrorKind::SchemaApplyInProgress,
     ),
     (
