@@ -29,6 +29,7 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use serde::{Deserialize, Serialize};
 use stampede_engine::lance::io::ObjectStoreParams;
+use stampede_model::names::MAIN;
 use stampede_model::{
     rows::Table, ErrorKind, LegacyGraph, Mode, Model, Observation, Op, Outcome, SchemaSpec, View,
 };
@@ -288,7 +289,7 @@ impl State {
         let Some(graph) = &self.model.graph else {
             return false;
         };
-        if from != "main" && !graph.refs.contains_key(from) {
+        if from != MAIN && !graph.refs.contains_key(from) {
             return false;
         }
         self.forks[a] = Some(Fork {
