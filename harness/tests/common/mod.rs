@@ -69,22 +69,15 @@ pub fn junit_suites(xml: &str) -> Vec<Suite> {
                         suites.last_mut().unwrap().passing += 1;
                     }
                 }
-                (Some("testcase"), "failure") => {
-                    let message = attr("message").expect("a failure message");
-                    suites
-                        .last_mut()
-                        .unwrap()
-                        .failures
-                        .push((case.clone(), message));
-                    in_failure = !empty;
-                }
-                (Some("testcase"), "skipped") => {
-                    let message = attr("message").expect("a skip message");
-                    suites
-                        .last_mut()
-                        .unwrap()
-                        .skipped
-                        .push((case.clone(), message));
+                (Some("testcase"), verdict @ ("failure" | "skipped")) => {
+                    let message = attr("message").expect("a message");
+                    let suite = suites.last_mut().unwrap();
+                    let cases = match verdict {
+                        "failure" => &mut suite.failures,
+                        _ => &mut suite.skipped,
+                    };
+                    cases.push((case.clone(), message));
+                    in_failure = verdict == "failure" && !empty;
                 }
                 other => panic!("unexpected element {other:?}"),
             }
