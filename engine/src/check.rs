@@ -106,6 +106,9 @@ pub async fn check_with(
             fix: format!("restore the parentBranch of the refs on {name:?}'s chain from a backup"),
         });
     }
+    for problem in fork_points(&store, &refs).await {
+        report.problems.push(problem);
+    }
     let plan = refs.sweep_plan();
     let version = match state.guard() {
         Ok(v) => Some(v),
@@ -188,6 +191,41 @@ pub async fn check_with(
         unreferenced_forks(&store, &manifests, &mut report).await;
     }
     Ok(report)
+}
+
+/// Refs whose fork point (`parentVersion`) names a version their parent
+/// never had: a create of their name, or anything else that reads the fork
+/// point, would meet it. Refs whose parent has no ref are reported as
+/// dangling already.
+async fn fork_points(
+    store: &LanceStore,
+    refs: &stampede_protocol::enumerate::Refs,
+) -> Vec<Problem> {
+    use stampede_protocol::{RefStore, StoreError};
+    let mut out = Vec::new();
+    for name in refs.names().filter(|n| !is_internal(n)) {
+        let Some(record) = refs.get(name) else {
+            continue;
+        };
+        let parent = record.parent.as_deref();
+        if parent.is_some_and(|p| !refs.contains(p)) {
+            continue;
+        }
+        if let Err(StoreError::NotFound(_)) = store.epoch_at(parent, record.parent_version).await {
+            out.push(Problem {
+                kind: "corrupt_ref",
+                detail: format!(
+                    "branch {name:?} says it was forked at version {} of {}, which has no such version",
+                    record.parent_version,
+                    parent.unwrap_or(MAIN)
+                ),
+                fix: format!(
+                    "restore __manifest/_refs/branches/{name}.json from a backup"
+                ),
+            });
+        }
+    }
+    out
 }
 
 /// Every branch's manifest at its head, main first, read once for the

@@ -43,6 +43,9 @@ pub(crate) fn classify_object_store(error: object_store::Error) -> StoreError {
     if let Some(refused) = refused_credentials(&message) {
         return refused;
     }
+    if is_wrong_kind(&message) {
+        return StoreError::Damaged(message);
+    }
     match error {
         object_store::Error::NotFound { .. } => StoreError::NotFound(message),
         object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
@@ -63,6 +66,41 @@ fn is_damage(error: &lance::Error, message: &str) -> bool {
     matches!(error, lance::Error::CorruptFile { .. })
         || message.contains("failed to decode Protobuf message")
         || (message.contains("Invalid range") && message.contains("for object of size"))
+        // A file shorter than the footer its reader expects (truncated).
+        || message.contains("does not have sufficient data")
+        || is_wrong_kind(message)
+}
+
+/// Whether a local store met the wrong kind of file system object: a file
+/// where the path needs a directory (`ENOTDIR`), or a directory where a
+/// file belongs (Lance keeps only "Not found: PATH" of object_store's own
+/// words; the path then names a directory). No writer of a graph puts
+/// either there: damage, never a race.
+fn is_wrong_kind(message: &str) -> bool {
+    if message.contains("Not a directory (os error 20)")
+        || message.contains("Is a directory (os error 21)")
+    {
+        return true;
+    }
+    message
+        .split("Not found: ")
+        .skip(1)
+        .filter_map(|rest| rest.split([',', ' ']).next())
+        .any(|path| path.starts_with('/') && std::path::Path::new(path).is_dir())
+}
+
+/// Whether a local store's `NotFound` was a directory where a file was
+/// expected (object_store's local reader says so only in its source):
+/// damage, not a file that is gone.
+pub(crate) fn is_a_directory(error: &object_store::Error) -> bool {
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        if cause.to_string() == "is directory" {
+            return true;
+        }
+        source = cause.source();
+    }
+    false
 }
 
 /// An S3 store that refuses the settings, naming the one that is wrong:

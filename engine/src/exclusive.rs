@@ -10,11 +10,11 @@
 //! deletes the object, then its claim. A loser waits until the version it
 //! saw is gone, and answers `NotFound` only then (the winner's delete has
 //! happened before the loser returns, so the two order as a serial run
-//! would). A claim older than its lease (30 s, or the root's
-//! `stampede_delete_claim_lease_seconds`) is its owner's who died: a
-//! waiting loser takes it over.
+//! would). A claim older than its lease (`claims::CLAIM_LEASE`, or the
+//! root's `stampede_claim_lease_seconds`, by the claim clock) is its
+//! owner's who died: a waiting loser takes it over.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use object_store::path::Path;
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
@@ -165,9 +165,7 @@ fn not_found(name: &str) -> StoreError {
 }
 
 fn now_millis() -> u128 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis())
+    u128::from(crate::claims::now_millis())
 }
 
 /// A flat, key-safe spelling of any string (names hold `/`, e-tags quotes).

@@ -76,6 +76,12 @@ impl Graph {
         let head = read_main_head(&store).await?;
         let report = match mode {
             Mode::ReadWrite if !planted(Defect::MigrationDeferred) => {
+                if StampState::of(&head)
+                    .guard()
+                    .is_ok_and(|v| v < CURRENT_VERSION)
+                {
+                    commits_can_land(&store).await?;
+                }
                 migrate(&store, &head).await?
             }
             Mode::ReadWrite | Mode::ReadOnly => {
@@ -159,6 +165,32 @@ impl Graph {
             Mode::ReadOnly => Err(Error::ReadOnly { operation }),
         }
     }
+}
+
+/// Before a migration's first write: the directories its steps write into
+/// (every commit's, and the branch trees the sweep removes) must not be
+/// files (damage). A migration that stamped 2, or swept refs, and then
+/// could not go on would have changed a graph it failed to open.
+async fn commits_can_land(store: &LanceStore) -> Result<()> {
+    let listing = store
+        .object_store()
+        .inner
+        .list_with_delimiter(Some(store.manifest_base()))
+        .await
+        .map_err(|e| Error::storage("listing __manifest", e))?;
+    for dir in ["_versions", "_transactions", "tree", "_refs"] {
+        if listing
+            .objects
+            .iter()
+            .any(|o| o.location.filename() == Some(dir))
+        {
+            return Err(Error::CorruptData {
+                object: format!("__manifest/{dir}"),
+                detail: "a file where Lance's commits need a directory".into(),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Main's stamp state, read without writing anything.

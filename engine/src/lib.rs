@@ -5,6 +5,7 @@
 //! [`stampede_protocol`] on [`storage::LanceStore`].
 
 pub mod check;
+pub mod claims;
 pub mod commit;
 pub mod data;
 pub mod dataset;

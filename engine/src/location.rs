@@ -13,7 +13,6 @@
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use lance::io::{ObjectStoreParams, StorageOptionsAccessor};
 use object_store::aws::AmazonS3ConfigKey;
@@ -21,27 +20,19 @@ use object_store::ClientConfigKey;
 
 use crate::error::{Error, Result};
 
-/// Stampede's own S3 setting: how long a ref delete's claim holds before a
-/// waiting delete may take it over (`crate::exclusive`), in seconds.
-pub const DELETE_CLAIM_LEASE: &str = "stampede_delete_claim_lease_seconds";
+/// Stampede's own setting, on any root: how long a claim holds when its
+/// holder says nothing more (`crate::claims`), in seconds.
+pub use crate::claims::CLAIM_LEASE_OPTION;
 
-/// The lease of a claim when [`DELETE_CLAIM_LEASE`] is not given: longer
-/// than any live delete takes between its claim and its delete.
-pub const DEFAULT_DELETE_CLAIM_LEASE: Duration = Duration::from_secs(30);
-
-/// The claim lease `params` set (checked by [`resolve`]), or the default.
-pub fn delete_claim_lease(params: &ObjectStoreParams) -> Duration {
-    params
-        .storage_options()
-        .and_then(|o| o.get(DELETE_CLAIM_LEASE))
-        .and_then(|v| lease(v))
-        .unwrap_or(DEFAULT_DELETE_CLAIM_LEASE)
-}
-
-/// A lease given in seconds: a positive, finite number.
-fn lease(seconds: &str) -> Option<Duration> {
-    let seconds = seconds.parse::<f64>().ok()?;
-    (seconds.is_finite() && seconds > 0.0).then(|| Duration::from_secs_f64(seconds))
+/// Check a setting of Stampede's own; `None` when `key` is not one.
+fn own_option(key: &str, value: &str) -> Option<Result<()>> {
+    (key == CLAIM_LEASE_OPTION).then(|| match crate::claims::parse_lease(value) {
+        Some(_) => Ok(()),
+        None => Err(Error::InvalidStorageOption {
+            option: key.into(),
+            why: format!("{value:?} is not a positive number of seconds"),
+        }),
+    })
 }
 
 /// The schemes a root may have.
@@ -123,14 +114,22 @@ pub fn parse_storage_option(pair: &str) -> Result<(String, String)> {
     }
 }
 
+/// A local root takes Stampede's own settings only.
 fn refuse_options(root: &str, params: &ObjectStoreParams) -> Result<()> {
-    match params.storage_options().and_then(|o| o.keys().min()) {
-        Some(option) => Err(Error::InvalidStorageOption {
-            option: option.clone(),
-            why: format!("storage options are for s3:// roots; {root:?} is not one"),
-        }),
-        None => Ok(()),
+    let mut options: Vec<_> = params.storage_options().into_iter().flatten().collect();
+    options.sort();
+    for (key, value) in options {
+        match own_option(key, value) {
+            Some(checked) => checked?,
+            None => {
+                return Err(Error::InvalidStorageOption {
+                    option: key.clone(),
+                    why: format!("storage options are for s3:// roots; {root:?} is not one"),
+                })
+            }
+        }
     }
+    Ok(())
 }
 
 /// The explicit options, checked, completed from the environment where
@@ -143,13 +142,8 @@ fn s3_options(
     let mut settings: HashMap<AmazonS3ConfigKey, (String, String)> = HashMap::new();
     let mut own = HashMap::new();
     for (key, value) in params.storage_options().into_iter().flatten() {
-        if key == DELETE_CLAIM_LEASE {
-            if lease(value).is_none() {
-                return Err(Error::InvalidStorageOption {
-                    option: key.clone(),
-                    why: format!("{value:?} is not a positive number of seconds"),
-                });
-            }
+        if let Some(checked) = own_option(key, value) {
+            checked?;
             own.insert(key.clone(), value.clone());
             continue;
         }
@@ -344,11 +338,11 @@ mod tests {
         );
         for (lease, refused) in [
             ("2.5", ""),
-            ("0", DELETE_CLAIM_LEASE),
-            ("soon", DELETE_CLAIM_LEASE),
+            ("0", CLAIM_LEASE_OPTION),
+            ("soon", CLAIM_LEASE_OPTION),
         ] {
             let mut options = SERVER.to_vec();
-            options.push((DELETE_CLAIM_LEASE, lease));
+            options.push((CLAIM_LEASE_OPTION, lease));
             assert_eq!(refused_option(&options, &[]), refused, "lease {lease:?}");
         }
         // No endpoint: a real AWS bucket, left to Lance's credential chain.
@@ -371,5 +365,11 @@ mod tests {
         );
         assert_eq!(kind("s3://bucket/g", SERVER), Ok(()));
         assert_eq!(kind("/tmp/g", &[]), Ok(()));
+        // Stampede's own setting holds on any root, and is checked there.
+        assert_eq!(kind("/tmp/g", &[(CLAIM_LEASE_OPTION, "2")]), Ok(()));
+        assert_eq!(
+            kind("/tmp/g", &[(CLAIM_LEASE_OPTION, "-1")]),
+            Err(ErrorKind::InvalidStorageOption)
+        );
     }
 }

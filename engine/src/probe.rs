@@ -48,6 +48,10 @@ pub enum Call {
     Delete,
     Copy,
     Rename,
+    /// Not a storage call: an actor polling a held lock or claim says so
+    /// before it sleeps (see [`waiting`]), so a scheduler can let the
+    /// others move first. Never counted, never faulted.
+    Wait,
 }
 
 impl Call {
@@ -57,7 +61,7 @@ impl Call {
         matches!(self, Call::Put | Call::Delete | Call::Copy | Call::Rename)
     }
 
-    pub const ALL: [Call; 7] = [
+    pub const ALL: [Call; 8] = [
         Call::List,
         Call::Get,
         Call::Head,
@@ -65,6 +69,7 @@ impl Call {
         Call::Delete,
         Call::Copy,
         Call::Rename,
+        Call::Wait,
     ];
 
     /// The call [`Call::name`] names.
@@ -81,6 +86,7 @@ impl Call {
             Call::Delete => "delete",
             Call::Copy => "copy",
             Call::Rename => "commit",
+            Call::Wait => "wait",
         }
     }
 }
@@ -112,6 +118,11 @@ pub struct FaultPlan {
     /// yield to the scheduler).
     pub delay: u32,
     pub max_delay: Duration,
+    /// Per mille of listings and deletes (a cleaner's steps) before which
+    /// the actor is paused past the claim lease: its claim clock jumps by
+    /// `claims::CLAIM_LEASE` (`claims::advance_clock`), as if it had slept
+    /// that long, so a claim it holds is no longer fresh.
+    pub pause: u32,
 }
 
 impl FaultPlan {
@@ -124,17 +135,20 @@ impl FaultPlan {
             lost_ack: 0,
             delay: 300,
             max_delay: Duration::from_millis(3),
+            pause: 0,
         }
     }
 
-    /// Errors and lost acknowledgements at the given rates, with some delays.
-    pub fn faults(seed: u64, transient: u32, lost_ack: u32) -> FaultPlan {
+    /// Errors, lost acknowledgements and pauses at the given rates, with
+    /// some delays.
+    pub fn faults(seed: u64, transient: u32, lost_ack: u32, pause: u32) -> FaultPlan {
         FaultPlan {
             seed,
             transient,
             lost_ack,
             delay: 50,
             max_delay: Duration::from_millis(1),
+            pause,
         }
     }
 
@@ -146,6 +160,9 @@ impl FaultPlan {
         }
         if call.is_write() && roll(2) < self.lost_ack {
             return Fate::LoseAck;
+        }
+        if matches!(call, Call::List | Call::Delete) && roll(4) < self.pause {
+            return Fate::Pause;
         }
         if roll(3) < self.delay {
             let micros = self.max_delay.as_micros().max(1) as u64;
@@ -173,6 +190,8 @@ enum Fate {
     LoseAck,
     Delay(Duration),
     Yield,
+    /// Paused past the claim lease before the call.
+    Pause,
 }
 
 /// A fault the probe injected, for reports and replays.
@@ -240,9 +259,22 @@ impl Probe {
 
     /// Store parameters that install this probe.
     pub fn params(self: &Arc<Self>) -> ObjectStoreParams {
+        let wrapper: Arc<dyn WrappingObjectStore> = Arc::new(ProbeWrapper(self.clone()));
+        let mut installed = INSTALLED.lock().unwrap();
+        installed.retain(|(_, probe)| probe.strong_count() > 0);
+        installed.push((wrapper_key(&wrapper), Arc::downgrade(self)));
         ObjectStoreParams {
-            object_store_wrapper: Some(Arc::new(ProbeWrapper(self.clone()))),
+            object_store_wrapper: Some(wrapper),
             ..ObjectStoreParams::default()
+        }
+    }
+
+    /// Say that this probe's actor waits for another (`waiting`).
+    async fn wait_turn(&self, what: &str) {
+        let turnstile = self.turnstile.lock().unwrap().clone();
+        if let Some(turnstile) = turnstile {
+            turnstile.park(Call::Wait, what.to_string()).await;
+            turnstile.done();
         }
     }
 
@@ -324,6 +356,7 @@ impl Probe {
             let what = match fate {
                 Fate::Fail => Some("transient error"),
                 Fate::LoseAck => Some("lost acknowledgement"),
+                Fate::Pause => Some("paused past the claim lease"),
                 _ => None,
             };
             if let Some(what) = what {
@@ -335,6 +368,7 @@ impl Probe {
             Fate::Fail => return Err(refused(call, "injected transient error")),
             Fate::Delay(d) => tokio::time::sleep(d).await,
             Fate::Yield => tokio::task::yield_now().await,
+            Fate::Pause => crate::claims::advance_clock(crate::claims::CLAIM_LEASE),
             Fate::Pass | Fate::LoseAck => {}
         }
         let turnstile = self.turnstile.lock().unwrap().clone();
@@ -375,6 +409,32 @@ fn dead(call: Call, why: &str) -> object_store::Error {
 
 #[derive(Debug)]
 struct ProbeWrapper(Arc<Probe>);
+
+/// Probes by the wrapper `Probe::params` installed them with: the engine's
+/// store finds its actor's probe from its parameters (`waiting`). Lance's
+/// wrapper trait has no way back to the probe itself.
+static INSTALLED: Mutex<Vec<(usize, std::sync::Weak<Probe>)>> = Mutex::new(Vec::new());
+
+fn wrapper_key(wrapper: &Arc<dyn WrappingObjectStore>) -> usize {
+    Arc::as_ptr(wrapper) as *const () as usize
+}
+
+/// The actor whose store `params` built is about to sleep until another
+/// releases a lock or claim: a scheduled round's turnstile hears it as a
+/// `Call::Wait` (granted after every other actor's calls), so a waiter's
+/// polls never starve the actor it waits for. Unscheduled, nothing.
+pub async fn waiting(params: &ObjectStoreParams, what: stampede_protocol::Wait) {
+    let Some(wrapper) = &params.object_store_wrapper else {
+        return;
+    };
+    let key = wrapper_key(wrapper);
+    let probe = (INSTALLED.lock().unwrap().iter())
+        .find(|(k, _)| *k == key)
+        .and_then(|(_, probe)| probe.upgrade());
+    if let Some(probe) = probe {
+        probe.wait_turn(&format!("{what:?}").to_lowercase()).await;
+    }
+}
 
 impl WrappingObjectStore for ProbeWrapper {
     fn wrap(&self, _store_prefix: &str, original: Arc<dyn ObjectStore>) -> Arc<dyn ObjectStore> {

@@ -20,7 +20,7 @@ use object_store::path::Path;
 use object_store::{ObjectStore as _, ObjectStoreExt as _, PutPayload};
 use stampede_protocol::stamp::STAMP_KEY;
 use stampede_protocol::{
-    MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState,
+    Claim, Fence, MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState, Wait,
 };
 
 use crate::error::{classify_lance, classify_object_store};
@@ -62,13 +62,26 @@ const DATASET_DIRS: [&str; 5] = [
 /// a create racing an apply that died holding it gives up.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
-/// The `attempt`-th wait (from 0) of a create polling a held lock: 5 ms
-/// doubling to 100 ms, until `LOCK_WAIT` has passed in all (`None`).
-fn lock_poll_delay(attempt: usize) -> Option<std::time::Duration> {
+/// The `attempt`-th wait (from 0) of an actor polling a held lock or
+/// claim: 5 ms doubling to 100 ms, until `bound` has passed in all
+/// (`None`).
+fn poll_delay(attempt: usize, bound: std::time::Duration) -> Option<std::time::Duration> {
     let delay =
         |n: usize| std::time::Duration::from_millis(5u64.saturating_mul(1 << n.min(5)).min(100));
     let waited: std::time::Duration = (0..attempt).map(delay).sum();
-    (waited < LOCK_WAIT).then(|| delay(attempt))
+    (waited < bound).then(|| delay(attempt))
+}
+
+/// A wait of between half and all of `delay`, drawn afresh each time:
+/// claimers that collided and backed off together do not come back
+/// together. (A scheduled round waits for a sleeper whatever it sleeps, so
+/// the draw never decides a turn.)
+fn jittered(delay: std::time::Duration) -> std::time::Duration {
+    use std::hash::{BuildHasher, Hasher};
+    let draw = std::collections::hash_map::RandomState::new()
+        .build_hasher()
+        .finish();
+    delay / 2 + delay.mul_f64((draw % 1024) as f64 / 2048.0)
 }
 
 /// Refs read at once during an enumeration.
@@ -161,6 +174,11 @@ impl LanceStore {
         &self.object_store
     }
 
+    /// How long this root's claims hold (`claims::lease`).
+    pub fn lease(&self) -> std::time::Duration {
+        crate::claims::lease(&self.params)
+    }
+
     fn builder(&self, uri: &str) -> DatasetBuilder {
         DatasetBuilder::from_uri(uri)
             .with_store_params(self.params.clone())
@@ -232,15 +250,24 @@ impl LanceStore {
     }
 
     async fn read_contents(&self, name: &str) -> StoreResult<BranchContents> {
+        let corrupt_or = |e: object_store::Error| {
+            if crate::error::is_a_directory(&e) {
+                return StoreError::CorruptRef {
+                    name: name.to_string(),
+                    detail: format!("_refs/branches/{name}.json is a directory, not a ref file"),
+                };
+            }
+            classify_object_store(e)
+        };
         let bytes = self
             .object_store
             .inner
             .get(&self.ref_path(name))
             .await
-            .map_err(classify_object_store)?
+            .map_err(corrupt_or)?
             .bytes()
             .await
-            .map_err(classify_object_store)?;
+            .map_err(corrupt_or)?;
         let contents: BranchContents =
             serde_json::from_slice(&bytes).map_err(|e| StoreError::CorruptRef {
                 name: name.to_string(),
@@ -251,8 +278,10 @@ impl LanceStore {
 
     /// Delete the files of the dataset at `tree`, leaving any other tree
     /// nested in its directory (`tree/<child>/...`). `NotFound` when there
-    /// were none: the tree was already gone.
-    async fn remove_own_dataset_files(&self, tree: &Path) -> StoreResult<()> {
+    /// were none: the tree was already gone. The batched delete starts only
+    /// while `fence` is fresh.
+    async fn remove_own_dataset_files(&self, tree: &Path, fence: Fence<'_>) -> StoreResult<()> {
+        crate::claims::check_fence(fence, self.lease())?;
         let files: Vec<Path> = self
             .object_store
             .inner
@@ -266,6 +295,7 @@ impl LanceStore {
             .filter(|f| is_own_dataset_file(tree, f))
             .map(Ok)
             .collect();
+        crate::claims::check_fence(fence, self.lease())?;
         // One batched delete (a single request on object stores that batch).
         let mut deletes = self
             .object_store
@@ -314,17 +344,24 @@ impl RefStore for LanceStore {
             Err(object_store::Error::NotFound { .. }) => return Ok(Vec::new()),
             Err(e) => return Err(classify_object_store(e)),
         };
-        // `put_if_absent` stages `<name>.json.tmp.<uuid>`: not a ref yet.
-        let names = listing
-            .objects
+        // `put_if_absent` stages `<name>.json.tmp.<uuid>`: not a ref yet. A
+        // local directory in a ref's place is listed too, to be read (and
+        // named as damage): on S3 a "directory" is only a prefix, and the
+        // ref file beside it can still be written.
+        let misplaced = listing
+            .common_prefixes
             .iter()
-            .filter_map(|o| o.location.filename())
+            .filter(|_| !self.deletes_are_idempotent());
+        let names = (listing.objects.iter().map(|o| &o.location))
+            .chain(misplaced)
+            .filter_map(|location| location.filename())
             .filter_map(|f| f.strip_suffix(".json"))
             .map(|encoded| {
                 Path::from_url_path(encoded)
                     .map(|p| p.to_string())
-                    .map_err(|e| {
-                        StoreError::other(format!("undecodable ref file {encoded:?}: {e}"))
+                    .map_err(|e| StoreError::CorruptRef {
+                        name: encoded.to_string(),
+                        detail: format!("the ref file name {encoded:?} does not decode: {e}"),
                     })
             })
             .collect::<StoreResult<Vec<String>>>()?;
@@ -337,6 +374,7 @@ impl RefStore for LanceStore {
             name: name.to_string(),
             parent: contents.parent_branch,
             parent_version: contents.parent_version,
+            writer: contents.metadata.get(WRITER_KEY).cloned(),
         })
     }
 
@@ -348,22 +386,29 @@ impl RefStore for LanceStore {
             .await
     }
 
-    async fn delete_ref(&self, name: &str) -> StoreResult<()> {
+    async fn delete_ref(&self, name: &str, fence: Fence<'_>) -> StoreResult<()> {
         let object = self.ref_path(name);
         let store = self.object_store.inner.as_ref();
+        crate::claims::check_fence(fence, self.lease())?;
         if self.deletes_are_idempotent() {
             let claims = self.base.clone().join(DELETE_CLAIMS_DIR);
-            let lease = crate::location::delete_claim_lease(&self.params);
-            return crate::exclusive::delete_exactly_once(store, &object, &claims, name, lease)
-                .await;
+            return crate::exclusive::delete_exactly_once(
+                store,
+                &object,
+                &claims,
+                name,
+                self.lease(),
+            )
+            .await;
         }
         store.delete(&object).await.map_err(classify_object_store)
     }
 
-    async fn remove_tree(&self, name: &str) -> StoreResult<()> {
+    async fn remove_tree(&self, name: &str, fence: Fence<'_>) -> StoreResult<()> {
         // Never `remove_dir_all`: a branch nested under this name may be
         // getting created right now, its tree inside this one's directory.
-        self.remove_own_dataset_files(&self.tree_path(name)).await
+        self.remove_own_dataset_files(&self.tree_path(name), fence)
+            .await
     }
 
     /// Whether `tree/<name>` holds a dataset version (a directory alone
@@ -398,10 +443,12 @@ impl RefStore for LanceStore {
         name: &str,
         parent: Option<&str>,
         version: u64,
+        fence: Fence<'_>,
     ) -> StoreResult<TreeState> {
         if self.tree_exists(name).await? {
             return Ok(TreeState::AlreadyExists);
         }
+        crate::claims::check_fence(fence, self.lease())?;
         let clone = Operation::Clone {
             is_shallow: true,
             ref_name: parent.map(str::to_string),
@@ -435,8 +482,13 @@ impl RefStore for LanceStore {
         }
     }
 
-    async fn put_ref_if_absent(&self, record: &RefRecord) -> StoreResult<()> {
-        let nonce = writer_nonce();
+    async fn put_ref_if_absent(
+        &self,
+        record: &RefRecord,
+        fence: Fence<'_>,
+    ) -> StoreResult<RefRecord> {
+        // A ref put back (a delete backing off) keeps its writer.
+        let nonce = record.writer.clone().unwrap_or_else(writer_nonce);
         let parent = record.parent.as_deref();
         let parent_identifier = match parent {
             None => BranchIdentifier::main(),
@@ -460,23 +512,43 @@ impl RefStore for LanceStore {
         let json = serde_json::to_vec_pretty(&contents)
             .map_err(|e| StoreError::other(format!("encoding ref {:?}: {e}", record.name)))?;
         let path = self.ref_path(&record.name);
-        match self
+        crate::claims::check_fence(fence, self.lease())?;
+        let put = self
             .object_store
             .put_if_absent(&path, PutPayload::from(json))
             .await
-            .map_err(classify_object_store)
-        {
+            .map_err(classify_object_store);
+        let written = RefRecord {
+            writer: Some(nonce.clone()),
+            ..record.clone()
+        };
+        match put {
+            Ok(()) => Ok(written),
             // On S3 object_store retries a conditional put answered with a
             // 5xx; one that had landed fails its retry as "already
             // exists". The ref there is this put's if it carries its nonce.
             Err(StoreError::AlreadyExists(detail)) => {
                 match self.read_contents(&record.name).await {
-                    Ok(found) if found.metadata.get(WRITER_KEY) == Some(&nonce) => Ok(()),
+                    Ok(found) if found.metadata.get(WRITER_KEY) == Some(&nonce) => Ok(written),
                     _ => Err(StoreError::AlreadyExists(detail)),
                 }
             }
-            written => written,
+            Err(e) => Err(e),
         }
+    }
+
+    async fn try_claim(&self, name: &str) -> StoreResult<Option<Claim>> {
+        crate::claims::try_claim(
+            self.object_store.inner.as_ref(),
+            &self.base,
+            name,
+            self.lease(),
+        )
+        .await
+    }
+
+    async fn release_claim(&self, claim: &Claim) -> StoreResult<()> {
+        crate::claims::release(self.object_store.inner.as_ref(), &self.base, claim).await
     }
 
     async fn read_main(&self) -> StoreResult<MainHead> {
@@ -492,10 +564,23 @@ impl RefStore for LanceStore {
         Ok(main_head(&dataset).schema_epoch)
     }
 
-    /// Waits `lock_poll_delay(attempt)`; false once `LOCK_WAIT` has passed.
-    async fn backoff(&self, attempt: usize) -> bool {
-        match lock_poll_delay(attempt) {
+    /// Waits `poll_delay(attempt, ..)`; false once `LOCK_WAIT` (a lock) or
+    /// the claims' wait bound (past the lease) has passed. A scheduled
+    /// round hears that this actor waits (`probe::waiting`), so its turn
+    /// comes after the others'.
+    async fn backoff(&self, what: Wait, attempt: usize) -> bool {
+        let bound = match what {
+            Wait::Lock => LOCK_WAIT,
+            Wait::Claim => crate::claims::wait_bound(self.lease()),
+        };
+        match poll_delay(attempt, bound) {
             Some(delay) => {
+                #[cfg(feature = "instrument")]
+                crate::probe::waiting(&self.params, what).await;
+                let delay = match what {
+                    Wait::Lock => delay,
+                    Wait::Claim => jittered(delay),
+                };
                 tokio::time::sleep(delay).await;
                 true
             }
@@ -544,11 +629,11 @@ impl RefStore for LanceStore {
 
 #[cfg(test)]
 mod tests {
-    use super::{lock_poll_delay, LOCK_WAIT};
+    use super::{poll_delay, LOCK_WAIT};
 
     #[test]
     fn a_create_waits_out_a_lock_for_lock_wait_then_gives_up() {
-        let delays: Vec<_> = (0..).map_while(lock_poll_delay).collect();
+        let delays: Vec<_> = (0..).map_while(|n| poll_delay(n, LOCK_WAIT)).collect();
         let waited: std::time::Duration = delays.iter().sum();
         assert!(waited >= LOCK_WAIT, "{waited:?}");
         assert!(

@@ -30,6 +30,10 @@ enum Step {
     Acquire,
     Release,
     Unlock,
+    /// Take a name's claim (as another actor would), keeping it.
+    Claim(&'static str),
+    /// Give that claim up.
+    Unclaim(&'static str),
 }
 
 type Observation = (
@@ -41,6 +45,7 @@ type Observation = (
 
 async fn run<S: RefStore>(store: &S, steps: &[Step]) -> Vec<Observation> {
     let mut out = Vec::new();
+    let mut claims = BTreeMap::new();
     for step in steps {
         let outcome = match *step {
             Step::Migrate => {
@@ -54,6 +59,18 @@ async fn run<S: RefStore>(store: &S, steps: &[Step]) -> Vec<Observation> {
             Step::Acquire => acquire(store).await.map(|_| "ok".into()),
             Step::Release => release(store).await.map(|_| "ok".into()),
             Step::Unlock => unlock(store).await.map(|held| format!("was held: {held}")),
+            Step::Claim(name) => match store.try_claim(name).await.unwrap() {
+                Some(claim) => {
+                    claims.insert(name, claim);
+                    Ok("held".into())
+                }
+                None => Ok("taken".into()),
+            },
+            Step::Unclaim(name) => {
+                let claim = claims.remove(name).expect("a claim this test holds");
+                store.release_claim(&claim).await.unwrap();
+                Ok("released".into())
+            }
         };
         let outcome = match outcome {
             Ok(value) => value,
@@ -166,6 +183,14 @@ async fn lifecycle_of_a_legacy_v2_graph() {
             Create("z", "nope"),
             Create("z", "y"),
             Delete("y"),
+            Claim("y"),
+            Claim("y"),
+            Claim("z"),
+            Unclaim("y"),
+            Claim("y"),
+            Unclaim("y"),
+            Unclaim("z"),
+            Delete("z"),
         ],
     )
     .await;
@@ -241,7 +266,7 @@ async fn a_ref_vanishing_between_list_and_read_is_the_modelled_race() {
     let listed = lance.list_ref_names().await.unwrap();
     let mut listed_in_memory = memory.list_ref_names().await.unwrap();
     // The probe removed the first name the directory listing returned.
-    memory.delete_ref(&listed[0]).await.unwrap();
+    memory.delete_ref(&listed[0], None).await.unwrap();
     let mut sorted = listed.clone();
     sorted.sort();
     listed_in_memory.sort();
@@ -273,4 +298,45 @@ async fn a_ref_vanishing_between_list_and_read_is_the_modelled_race() {
         "five refs, three vanished: {remaining:?}"
     );
     assert!(refs.names().all(|n| n != listed[0]));
+}
+
+/// The hazard the in-memory store models for a removal no claim covers
+/// (finding 39): on Lance, a tree's files listed before its branch was
+/// deleted and created again name files of the new tree too (a version
+/// file has the same path in every incarnation), so deleting what was
+/// listed breaks the new branch.
+#[tokio::test]
+async fn a_removal_listed_before_a_recreate_breaks_the_new_tree() {
+    use futures::TryStreamExt;
+    use object_store::{ObjectStore as _, ObjectStoreExt as _};
+    let spec = LegacySpec::new(LegacyVersion::V2).run_branches(0);
+    let t = TempGraph::legacy(&spec).await;
+    let root = stampede_engine::root_uri(&t.root);
+    let lance = LanceStore::connect(&root, Default::default())
+        .await
+        .unwrap();
+    migrate(&lance, &lance.read_main().await.unwrap())
+        .await
+        .unwrap();
+    create_branch(&lance, "x", "main").await.unwrap();
+    let inner = lance.object_store().inner.clone();
+    let listed: Vec<_> = inner
+        .list(Some(&lance.tree_path("x")))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .unwrap();
+    delete_branch(&lance, "x").await.unwrap();
+    create_branch(&lance, "x", "main").await.unwrap();
+    assert!(
+        lance.open_branch(Some("x"), None).await.is_ok(),
+        "the control"
+    );
+    for path in &listed {
+        let _ = inner.delete(path).await;
+    }
+    assert!(
+        lance.open_branch(Some("x"), None).await.is_err(),
+        "the new tree of x survived a removal listed before it was written"
+    );
 }

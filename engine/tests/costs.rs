@@ -115,7 +115,7 @@ async fn a_dead_process_calls_each_refused_listing_once() {
     let dead_listings = probe.counts().get(&Call::List).copied().unwrap_or(0);
 
     let flaky = Probe::new();
-    flaky.set_plan(Some(FaultPlan::faults(1, 1000, 0)));
+    flaky.set_plan(Some(FaultPlan::faults(1, 1000, 0, 0)));
     let failed = Graph::open_with(&t.root, Mode::ReadOnly, flaky.params()).await;
     assert!(failed.is_err(), "every call failed");
     let flaky_listings = flaky.counts().get(&Call::List).copied().unwrap_or(0);

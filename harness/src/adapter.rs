@@ -79,6 +79,9 @@ pub struct Stampede {
     /// This adapter's own name on S3, when the process's graphs live there
     /// (`crate::place`); its roots are `NAME/g<generation>`.
     s3_base: Option<String>,
+    /// How far its ops' claim clock runs ahead of the wall clock
+    /// ([`Stampede::after_leases`]).
+    clock_ahead: std::time::Duration,
 }
 
 type ManifestFile = (String, String, u64, Option<String>);
@@ -103,7 +106,16 @@ impl Stampede {
             session: Arc::new(Session::default()),
             seen_rows: RefCell::default(),
             seen_types: RefCell::default(),
+            clock_ahead: std::time::Duration::ZERO,
         }
+    }
+
+    /// This adapter as a process started once every claim an earlier one
+    /// held has lapsed (its claim clock runs two leases ahead): what a
+    /// recovery after a death is, though it runs at once.
+    pub fn after_leases(mut self) -> Self {
+        self.clock_ahead = stampede_engine::claims::CLAIM_LEASE * 2;
+        self
     }
 
     /// An adapter whose graphs live behind `file-object-store://`, so that a
@@ -172,7 +184,14 @@ impl Stampede {
     /// Apply `op` to the graph at `root` with the held handle.
     pub fn apply_at(&mut self, root: &str, op: &Op) -> Outcome {
         self.runner.root = root.to_string();
-        self.runtime.block_on(self.runner.apply(op))
+        // Always in a scope of the claim clock, so a fault plan's pause can
+        // move it (`probe::FaultPlan::pause`).
+        let ahead = self.clock_ahead;
+        self.runtime
+            .block_on(stampede_engine::claims::with_clock_ahead(
+                ahead,
+                self.runner.apply(op),
+            ))
     }
 
     /// The view of the graph at `root`, through the held handle.

@@ -361,7 +361,7 @@ impl Template {
         // 2. The recovering read-write open, itself killed once if asked.
         let recovery = Probe::new();
         {
-            let mut recovering = Stampede::observing(&root);
+            let mut recovering = Stampede::observing(&root).after_leases();
             recovering.use_params(recovery.params());
             recovery.die_at_write(state.j.unwrap_or(u64::MAX));
             let _ = recovering.apply(&Op::Open(Mode::ReadWrite));
@@ -426,7 +426,7 @@ fn recover(root: &str, op: &Op, candidate: &Candidate) -> Result<(), String> {
     model.handle = None;
     let _ = model.apply(&Op::Open(Mode::ReadWrite));
     model.handle = None;
-    let mut sut = Stampede::observing(root);
+    let mut sut = Stampede::observing(root).after_leases();
     // The model decides each step's outcome: an unlock of a left lock is
     // `Unlocked(true)` there.
     let step = |sut: &mut Stampede, model: &mut Model, op: &Op| -> Result<(), String> {

@@ -1,14 +1,19 @@
 //! The damage campaign: every file of a corpus of graphs damaged in turn
-//! (deleted, truncated, garbled, made invalid JSON, rolled back to an older
-//! version of itself), plus structural damage file edits do not reach
-//! (parent cycles, dangling parents, refs without trees, trees without refs,
-//! a table missing, a pinned table version missing, a stale version hint),
-//! and every command run on the result as a separate `stampede` process
-//! with a time bound. Judged against the contract's damage rules:
+//! (deleted, truncated at several lengths, garbled, made invalid JSON,
+//! rolled back to an older version of itself, replaced by a directory; a
+//! ref's numbers put out of range), every directory replaced by a file,
+//! plus structural damage file edits do not reach (parent cycles, dangling
+//! parents, refs without trees, trees without refs, a table missing, a
+//! pinned table version missing, a stale version hint), and every command
+//! run on the result as a separate `stampede` process with a time bound.
+//! Judged against the contract's damage rules:
 //!
 //! - every command returns within the bound and never panics;
 //! - an error names its kind, and damage is never the unclassified
 //!   `storage`;
+//! - a retryable answer promises a racer that can finish: with none (every
+//!   command here runs alone), one that repeats unchanged is damage
+//!   misnamed (the lock's answer counts only while `check` sees no lock);
 //! - `check` and every read-only command write nothing;
 //! - `check` is never healthy when a read-only command fails, or shows
 //!   something other than the undamaged graph showed;
@@ -115,25 +120,48 @@ pub fn corpus() -> Vec<CorpusGraph> {
     ]
 }
 
-/// What is done to one file.
+/// What is done to one file (or, for `File`, to one directory).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Mutation {
     Delete,
     Empty,
     Half,
+    /// Truncated to its first byte.
+    FirstByte,
+    /// Truncated by its last byte.
+    AllButLast,
+    /// Truncated to a length drawn from its path, between 2 and all but 2
+    /// bytes: over a corpus, every length some file's reader meets.
+    SomeLength,
     Garble,
     InvalidJson,
     Older,
+    /// Replaced by an empty directory of its name: the wrong kind of file
+    /// system object where a file belongs.
+    Directory,
+    /// A ref whose `parentVersion` is far past any version its parent has.
+    ParentVersionFar,
+    /// A ref whose `parentVersion` is 0, which no dataset has.
+    ParentVersionZero,
+    /// A directory (and all under it) replaced by an empty file.
+    File,
 }
 
 impl Mutation {
-    pub const ALL: [Mutation; 6] = [
+    pub const ALL: [Mutation; 13] = [
         Mutation::Delete,
         Mutation::Empty,
         Mutation::Half,
+        Mutation::FirstByte,
+        Mutation::AllButLast,
+        Mutation::SomeLength,
         Mutation::Garble,
         Mutation::InvalidJson,
         Mutation::Older,
+        Mutation::Directory,
+        Mutation::ParentVersionFar,
+        Mutation::ParentVersionZero,
+        Mutation::File,
     ];
 
     fn name(self) -> &'static str {
@@ -141,9 +169,29 @@ impl Mutation {
             Mutation::Delete => "delete",
             Mutation::Empty => "empty",
             Mutation::Half => "half",
+            Mutation::FirstByte => "first-byte",
+            Mutation::AllButLast => "all-but-last",
+            Mutation::SomeLength => "some-length",
             Mutation::Garble => "garble",
             Mutation::InvalidJson => "invalid-json",
             Mutation::Older => "older",
+            Mutation::Directory => "directory",
+            Mutation::ParentVersionFar => "parent-version-far",
+            Mutation::ParentVersionZero => "parent-version-zero",
+            Mutation::File => "file",
+        }
+    }
+
+    /// Whether this mutation applies to the file (or directory) `rel`.
+    fn applies(self, built: &Built, rel: &str, is_dir: bool) -> bool {
+        let is_ref = rel.starts_with("__manifest/_refs/branches/") && rel.ends_with(".json");
+        match self {
+            Mutation::File => is_dir,
+            _ if is_dir => false,
+            Mutation::InvalidJson => rel.ends_with(".json"),
+            Mutation::Older => built.older.contains_key(Path::new(rel)),
+            Mutation::ParentVersionFar | Mutation::ParentVersionZero => is_ref,
+            _ => true,
         }
     }
 
@@ -276,23 +324,22 @@ impl Built {
     }
 }
 
-/// Every case of a built graph: each mutation that applies to each file,
-/// then every structural damage.
+/// Every case of a built graph: each mutation that applies to each file
+/// and directory, then every structural damage.
 pub fn cases(built: &Built) -> Vec<Case> {
     let mut out = Vec::new();
-    for (path, _) in contents(&built.root) {
+    let files = contents(&built.root).into_keys().map(|path| (path, false));
+    let targets: Vec<(PathBuf, bool)> = files
+        .chain(directories(&built.root).into_iter().map(|d| (d, true)))
+        .collect();
+    for (path, is_dir) in targets {
         let rel = path
             .strip_prefix(&built.root)
             .expect("under the root")
             .to_string_lossy()
             .into_owned();
         for mutation in Mutation::ALL {
-            let applies = match mutation {
-                Mutation::InvalidJson => rel.ends_with(".json"),
-                Mutation::Older => built.older.contains_key(Path::new(&rel)),
-                _ => true,
-            };
-            if applies {
+            if mutation.applies(built, &rel, is_dir) {
                 out.push(Case {
                     graph: built.graph.name.into(),
                     target: rel.clone(),
@@ -308,6 +355,21 @@ pub fn cases(built: &Built) -> Vec<Case> {
             damage: structural.name().into(),
         });
     }
+    out
+}
+
+/// Every directory under `root` (not `root` itself) that holds a file:
+/// an empty one is not part of what is restored (`files`).
+fn directories(root: &Path) -> Vec<PathBuf> {
+    let files = contents(root);
+    let mut out: Vec<PathBuf> = files
+        .keys()
+        .flat_map(|file| file.ancestors().skip(1))
+        .filter(|dir| dir.starts_with(root) && *dir != root)
+        .map(Path::to_path_buf)
+        .collect();
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -331,11 +393,38 @@ fn damage(built: &Built, case: &Case, root: &Path) -> Result<bool, String> {
     let io = |e: std::io::Error| format!("damaging {}: {e}", case.token());
     if let Some(mutation) = Mutation::parse(&case.damage) {
         let path = root.join(&case.target);
+        if mutation == Mutation::File {
+            std::fs::remove_dir_all(&path).map_err(io)?;
+            std::fs::write(&path, b"").map_err(io)?;
+            return Ok(true);
+        }
         let bytes = std::fs::read(&path).map_err(io)?;
+        let truncated = |len: usize| std::fs::write(&path, &bytes[..len.min(bytes.len())]);
         match mutation {
             Mutation::Delete => std::fs::remove_file(&path).map_err(io)?,
             Mutation::Empty => std::fs::write(&path, b"").map_err(io)?,
-            Mutation::Half => std::fs::write(&path, &bytes[..bytes.len() / 2]).map_err(io)?,
+            Mutation::Half => truncated(bytes.len() / 2).map_err(io)?,
+            Mutation::FirstByte => truncated(1).map_err(io)?,
+            Mutation::AllButLast => truncated(bytes.len().saturating_sub(1)).map_err(io)?,
+            Mutation::SomeLength => {
+                let span = bytes.len().saturating_sub(3).max(1) as u64;
+                let draw = crate::seeds::mix(crate::seeds::hash_str(&case.target), 0x7e);
+                truncated(2 + (draw % span) as usize).map_err(io)?
+            }
+            Mutation::Directory => {
+                std::fs::remove_file(&path).map_err(io)?;
+                std::fs::create_dir(&path).map_err(io)?;
+            }
+            Mutation::ParentVersionFar | Mutation::ParentVersionZero => {
+                let mut json: serde_json::Value =
+                    serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+                json["parentVersion"] = serde_json::Value::from(match mutation {
+                    Mutation::ParentVersionFar => 1u64 << 40,
+                    _ => 0,
+                });
+                std::fs::write(&path, json.to_string()).map_err(io)?;
+            }
+            Mutation::File => unreachable!("handled above"),
             Mutation::Garble => {
                 let mut garbled = bytes.clone();
                 let middle = garbled.len() / 2;
@@ -621,23 +710,56 @@ fn judge_in_place(
     }
 
     // A read-write open that cannot proceed changes nothing; then the
-    // writes a maintainer would try.
+    // writes a maintainer would try. Nothing races them: a retryable answer
+    // must not come back unchanged.
+    let lock_held = checks
+        .first()
+        .and_then(|c| serde_json::from_str::<serde_json::Value>(&c.stdout).ok())
+        .is_some_and(|report| report["lock_held"] == serde_json::Value::Bool(true));
     let open = run(binary, &s(&["open", &root, "--json"]));
     judge(&open, &mut problems);
     if open.code != Some(0) && contents(&root_path) != before {
         problems.push("a read-write open that failed changed the graph".into());
     }
+    problems.extend(retried_in_vain(binary, &open, lock_held));
     for args in [
         s(&["branch", "create", &root, "damage-probe"]),
         s(&["branch", "delete", &root, built.graph.deletable]),
     ] {
-        judge(&run(binary, &args), &mut problems);
+        let ran = run(binary, &args);
+        judge(&ran, &mut problems);
+        problems.extend(retried_in_vain(binary, &ran, lock_held));
     }
     if problems.is_empty() {
         Ok(Some(commands))
     } else {
         Err(problems.join("\n"))
     }
+}
+
+/// A retryable answer that comes back unchanged when the command runs
+/// again with nothing racing it: a retry can never succeed, so the answer
+/// misnames damage. The lock's answer is the contract's while the lock is
+/// there (a dead apply's: `unlock` clears it), so it counts only when
+/// `check` saw no lock.
+fn retried_in_vain(binary: &Path, ran: &Ran, lock_held: bool) -> Option<String> {
+    let kind = ran.error_kind()?;
+    let persistent = match kind {
+        "conflict" => true,
+        "schema_apply_in_progress" => !lock_held,
+        _ => false,
+    };
+    if !persistent {
+        return None;
+    }
+    let again = run(binary, &ran.args);
+    (again.error_kind() == Some(kind)).then(|| {
+        format!(
+            "`stampede {}` answered the retryable `{kind}` twice with nothing racing it: {}",
+            ran.args.join(" "),
+            again.stderr.trim()
+        )
+    })
 }
 
 /// Whether the damaged graph shows only states its history held, after a
@@ -702,9 +824,36 @@ pub fn binary() -> PathBuf {
     crate::concurrent::stampede_binary()
 }
 
-/// Run unit `index` of the damage campaign: corpus graph `index`, every
-/// case of it (or, for a sample, every `stride`-th of each damage).
+/// Units per corpus graph: its cases are dealt out to this many units, so
+/// that the `--jobs` of a plan share the biggest graph's cases too.
+pub const STRIPES: usize = 4;
+
+/// The damage campaign's units: every stripe of every corpus graph.
+pub fn units() -> u32 {
+    (corpus().len() * STRIPES) as u32
+}
+
+/// Run unit `index` of the damage campaign: stripe `index % STRIPES` of
+/// corpus graph `index / STRIPES`, i.e. every `STRIPES`-th of its cases
+/// (of a sample's: every `stride`-th of each damage).
+pub fn run_unit(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
+    run_stripe(index / STRIPES, stride, index % STRIPES, STRIPES)
+}
+
+/// Every case of corpus graph `index` (of a sample's: every `stride`-th
+/// of each damage).
 pub fn run_graph(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
+    run_stripe(index, stride, 0, 1)
+}
+
+/// Cases `stripe`, `stripe + stripes`, ... of corpus graph `index`: how
+/// many were judged, the commands run, and the failures.
+fn run_stripe(
+    index: usize,
+    stride: usize,
+    stripe: usize,
+    stripes: usize,
+) -> (u64, u64, Vec<Failure>) {
     let graph = corpus().into_iter().nth(index).expect("a corpus graph");
     let built = match build(graph) {
         Ok(b) => b,
@@ -725,7 +874,8 @@ pub fn run_graph(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
     let binary = binary();
     let pristine = baseline(&binary, &built);
     let (mut judged, mut commands, mut failures) = (0, 0, Vec::new());
-    for case in sample(cases(&built), stride) {
+    let cases = sample(cases(&built), stride);
+    for case in cases.into_iter().skip(stripe).step_by(stripes) {
         match judge_case(&binary, &built, &pristine, &case, |_| {}) {
             Ok(None) => {}
             Ok(Some(n)) => {

@@ -1,6 +1,7 @@
 //! The fault campaign: the sequential alphabet, run with a seeded fault
 //! plan at the storage boundary (transient errors before calls, lost
-//! acknowledgements after writes that took effect, delays).
+//! acknowledgements after writes that took effect, pauses past the claim
+//! lease before a cleaner's listings and deletes, delays).
 //!
 //! An op that met no fault is judged exactly as in the sequential
 //! campaign. An op that met one must either succeed as the model says, or
@@ -21,6 +22,9 @@ use crate::sequential::machine::Reference;
 pub const TRANSIENT_PER_MILLE: u32 = 60;
 /// Per mille of writes whose acknowledgement is lost after they took effect.
 pub const LOST_ACK_PER_MILLE: u32 = 200;
+/// Per mille of listings and deletes before which the actor is paused past
+/// the claim lease: a cleaner holding a claim must notice and stop.
+pub const PAUSE_PER_MILLE: u32 = 40;
 
 /// On S3, per mille of faulty ops whose next conditional put lands but
 /// loses its answer (a 503 that object_store retries into a 412), made by
@@ -104,6 +108,7 @@ pub fn run_case(
                 crate::seeds::mix(case_seed, i),
                 TRANSIENT_PER_MILLE,
                 LOST_ACK_PER_MILLE,
+                PAUSE_PER_MILLE,
             )
         }));
         let proxy = lose_an_answer(faulty, case_seed, i);

@@ -82,14 +82,6 @@ pub fn plan_table(report: &Report, source: &str) -> String {
     for r in &report.results {
         let _ = writeln!(out, "| {} |", r.row().join(" | "));
     }
-    let explained: Vec<String> = report
-        .results
-        .iter()
-        .flat_map(|r| r.explained_lines())
-        .collect();
-    if !explained.is_empty() {
-        let _ = writeln!(out, "\n{}", explained.join("\n\n"));
-    }
     out
 }
 
@@ -174,7 +166,6 @@ mod tests {
             escapes: 0,
             judge_seconds: 0.0,
             failures: vec![],
-            explained: vec![],
             seconds: 1.8,
             crash: vec![],
         };

@@ -1,8 +1,7 @@
 //! `--junit FILE`: the verify report as JUnit XML, which the common CI
 //! systems render natively. One `<testsuite>` per campaign, holding one
-//! passing `<testcase>` for the campaign's budget, one failing
-//! `<testcase>` per failure and one skipped `<testcase>` per unit an open
-//! finding explains, each named by its replay token. The exit code stays
+//! passing `<testcase>` for the campaign's budget and one failing
+//! `<testcase>` per failure, named by its replay token. The exit code stays
 //! the gate; this is for people reading the CI run.
 
 use quick_xml::events::{BytesDecl, BytesText, Event};
@@ -19,7 +18,7 @@ pub fn render(report: &Report) -> String {
 
 fn write(writer: &mut Writer<Vec<u8>>, report: &Report) -> std::io::Result<()> {
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let cases = |r: &crate::plan::CampaignResult| r.failures.len() + r.explained.len() + 1;
+    let cases = |r: &crate::plan::CampaignResult| r.failures.len() + 1;
     let tests: usize = report.results.iter().map(cases).sum();
     let failures: usize = report.results.iter().map(|r| r.failures.len()).sum();
     let seconds: f64 = report.results.iter().map(|r| r.seconds).sum();
@@ -38,7 +37,6 @@ fn write(writer: &mut Writer<Vec<u8>>, report: &Report) -> std::io::Result<()> {
                     .with_attribute(("name", name))
                     .with_attribute(("tests", cases(result).to_string().as_str()))
                     .with_attribute(("failures", result.failures.len().to_string().as_str()))
-                    .with_attribute(("skipped", result.explained.len().to_string().as_str()))
                     .with_attribute(("errors", "0"))
                     .with_attribute(("time", format!("{:.3}", result.seconds).as_str()))
                     .write_inner_content(|w| {
@@ -79,21 +77,6 @@ fn write(writer: &mut Writer<Vec<u8>>, report: &Report) -> std::io::Result<()> {
                                             failure.message,
                                             failure.replay_line()
                                         )))?;
-                                    Ok::<_, std::io::Error>(())
-                                })?;
-                        }
-                        for explained in &result.explained {
-                            let why = format!(
-                                "explained by open finding {} (docs/findings.md)",
-                                explained.finding
-                            );
-                            w.create_element("testcase")
-                                .with_attribute(("classname", class.as_str()))
-                                .with_attribute(("name", explained.replay.as_str()))
-                                .write_inner_content(|w| {
-                                    w.create_element("skipped")
-                                        .with_attribute(("message", why.as_str()))
-                                        .write_empty()?;
                                     Ok::<_, std::io::Error>(())
                                 })?;
                         }

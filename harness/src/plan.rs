@@ -420,24 +420,8 @@ pub struct CampaignResult {
     #[serde(default)]
     pub judge_seconds: f64,
     pub failures: Vec<Failure>,
-    /// Units that broke the contract as an open finding does, and pass
-    /// judged with that finding's relaxation: not failures, but listed
-    /// with their replays until the finding is fixed.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub explained: Vec<Explained>,
     pub seconds: f64,
     pub crash: Vec<CrashDetail>,
-}
-
-/// A unit explained by an open finding (docs/findings.md): what it broke
-/// is that finding, and nothing else.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Explained {
-    pub unit: u32,
-    /// `stampede replay <this>` re-runs it (and shows it fail strictly).
-    pub replay: String,
-    /// The finding's number in docs/findings.md.
-    pub finding: u32,
 }
 
 impl CampaignResult {
@@ -452,7 +436,6 @@ impl CampaignResult {
             escapes: 0,
             judge_seconds: 0.0,
             failures: Vec::new(),
-            explained: Vec::new(),
             seconds: 0.0,
             crash: Vec::new(),
         }
@@ -483,27 +466,6 @@ impl CampaignResult {
         ]
     }
 
-    /// The units an open finding explains, one line per finding: how
-    /// many, and the first one's replay (for the console and the docs).
-    pub fn explained_lines(&self) -> Vec<String> {
-        let findings: BTreeSet<u32> = self.explained.iter().map(|e| e.finding).collect();
-        findings
-            .into_iter()
-            .map(|finding| {
-                let mut units = self.explained.iter().filter(|e| e.finding == finding);
-                let first = units.next().expect("a finding of some unit");
-                format!(
-                    "{}: {} of {} {} explained by open finding {finding} (docs/findings.md), not counted as failures; first: `stampede replay {}`",
-                    self.campaign.name(),
-                    1 + units.count(),
-                    self.units,
-                    self.campaign.unit(),
-                    first.replay
-                )
-            })
-            .collect()
-    }
-
     /// Add one unit's (or one shard's) figures.
     fn absorb(&mut self, other: CampaignResult) {
         self.units += other.units;
@@ -514,7 +476,6 @@ impl CampaignResult {
         self.escapes += other.escapes;
         self.judge_seconds += other.judge_seconds;
         self.failures.extend(other.failures);
-        self.explained.extend(other.explained);
         self.crash.extend(other.crash);
     }
 }
@@ -589,7 +550,6 @@ impl Report {
                 let seconds = part_results.iter().map(|r| r.seconds).sum();
                 let mut merged = merge(part_results, seconds).expect("at least one part");
                 merged.failures.sort_by_key(|f| f.unit);
-                merged.explained.sort_by_key(|e| e.unit);
                 merged
             })
             .collect();
@@ -618,7 +578,7 @@ fn unit_count(campaign: Campaign, budgets: &Budgets) -> u32 {
         Campaign::Concurrent => budgets.rounds,
         Campaign::Crash => crate::crash::scenarios().len() as u32,
         Campaign::Loom => 1,
-        Campaign::Damage => crate::damage::corpus().len() as u32,
+        Campaign::Damage => crate::damage::units(),
     }
 }
 
@@ -657,7 +617,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             unit.units = 1;
         }
         Campaign::Concurrent if budgets.history > 0 => {
-            use crate::concurrent::{execute_history, history, Actors, Token, Verdict};
+            use crate::concurrent::{execute_history, history, Actors, Token};
             let h = history::generate(budgets.seed, index, budgets.actors, budgets.history);
             let mut token = Token::of_campaign(
                 budgets.seed,
@@ -673,14 +633,8 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                 unit.escapes = turns.escapes();
             }
             let judged = Instant::now();
-            match history::verdict(&h, &run.events, &run.view) {
-                Verdict::Passed => {}
-                Verdict::Explained(finding) => unit.explained.push(Explained {
-                    unit: index,
-                    replay: token.to_string(),
-                    finding,
-                }),
-                Verdict::Failed(why) => unit.failures.push(fail(token.to_string(), why)),
+            if let Err(why) = history::judge(&h, &run.events, &run.view) {
+                unit.failures.push(fail(token.to_string(), why));
             }
             unit.judge_seconds = judged.elapsed().as_secs_f64();
             unit.units = 1;
@@ -694,8 +648,8 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
         }
         Campaign::Concurrent => {
             use crate::concurrent::{
-                execute_scheduled_with, execute_with, generate, injector_seed, round_divergence,
-                verdict, Actors, Token, Verdict,
+                execute_scheduled_with, execute_with, generate, injector_seed, judge,
+                round_divergence, Actors, Token,
             };
             let actors = if crate::wire::peer::peer().is_some() {
                 Actors::Peers
@@ -724,17 +678,11 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                 )
                 .to_string()
             };
-            match verdict(&round, &seen, &view, actors != Actors::Peers) {
-                Verdict::Passed => {}
-                Verdict::Explained(finding) => unit.explained.push(Explained {
-                    unit: index,
-                    replay: token(),
-                    finding,
-                }),
-                Verdict::Failed(why) => unit.failures.push(Failure {
+            if let Err(why) = judge(&round, &seen, &view) {
+                unit.failures.push(Failure {
                     divergence: Some(Box::new(round_divergence(&round, &seen))),
                     ..fail(token(), why)
-                }),
+                });
             }
             unit.units = 1;
             unit.ops = round.actors.len() as u64;
@@ -769,7 +717,7 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
         }
         Campaign::Damage => {
             let (cases, commands, failures) =
-                crate::damage::run_graph(index as usize, budgets.damage_stride as usize);
+                crate::damage::run_unit(index as usize, budgets.damage_stride as usize);
             unit.units = cases;
             unit.ops = commands;
             unit.failures = failures;
@@ -806,7 +754,6 @@ pub fn run(
         }
         let mut unit = run_unit(campaign, budgets, index);
         unit.failures.iter_mut().for_each(|f| f.unit = index);
-        unit.explained.iter_mut().for_each(|e| e.unit = index);
         result.absorb(unit);
         let done = match deadline {
             Some(_) => start.elapsed().as_secs(),
@@ -1011,9 +958,6 @@ pub fn print_table(results: &[CampaignResult]) {
     for r in results {
         let row = r.row();
         line(&row.each_ref().map(String::as_str));
-    }
-    for line in results.iter().flat_map(CampaignResult::explained_lines) {
-        println!("{line}");
     }
 }
 

@@ -21,6 +21,13 @@ pub fn mix(seed: u64, part: usize) -> u64 {
     seed ^ (part as u64).wrapping_mul(GOLDEN)
 }
 
+/// A seed named by a text (FNV-1a): the same on every machine and build.
+pub fn hash_str(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// The proptest RNG of a sequential or fault case: four derived words.
 pub fn case_rng(case_seed: u64) -> TestRng {
     let mut bytes = [0u8; 32];

@@ -60,6 +60,9 @@ pub fn loom_test(defect: Defect) -> Option<&'static str> {
         Defect::NoRecheckBeforePublish => "defect_11_alone_is_masked",
         Defect::CreateWithoutRecheck => "defective_create_without_recheck_is_caught",
         Defect::ExistsBeforeSettled => "defective_exists_before_settled_is_caught",
+        Defect::SweepWithoutClaim => "defective_sweep_without_claim_is_caught",
+        Defect::CreateWithoutClaim => "defective_create_without_claim_is_caught",
+        Defect::HolderIgnoresLapse => "defective_holder_ignoring_its_lapse_is_caught",
         _ => return None,
     })
 }
@@ -186,7 +189,7 @@ pub fn print_table(rows: &[Row]) {
 
 /// The defects a concurrent round can show: each is measured for the
 /// rounds it takes the concurrent campaign to catch it, per schedule.
-pub const CONCURRENCY_DEFECTS: [Defect; 9] = [
+pub const CONCURRENCY_DEFECTS: [Defect; 11] = [
     Defect::SweepPlainDelete,
     Defect::NoEnumerationRetry,
     Defect::SweepForceDeleteNotFound,
@@ -196,6 +199,8 @@ pub const CONCURRENCY_DEFECTS: [Defect; 9] = [
     Defect::SpuriousConflict,
     Defect::RebasedWriteKept,
     Defect::ExistsBeforeSettled,
+    Defect::SweepWithoutClaim,
+    Defect::CreateWithoutClaim,
 ];
 
 /// The schedules compared.
@@ -204,7 +209,7 @@ pub const SCHEDULES: [Schedule; 3] = [Schedule::Wild, Schedule::Random, Schedule
 /// Rounds (1-based) until the concurrent campaign of root seed `seed`
 /// first fails (with whatever defect is planted), or `None` within `cap`.
 pub fn rounds_to_catch(schedule: Schedule, seed: u64, cap: u32, actors: usize) -> Option<u32> {
-    use crate::concurrent::{execute_scheduled, execute_with, generate, injector_seed, verdict};
+    use crate::concurrent::{execute_scheduled, execute_with, generate, injector_seed, judge};
     let caught = (0..cap).find(|&index| {
         let round = generate(seed, index, actors);
         let injector = injector_seed(seed, index);
@@ -214,7 +219,7 @@ pub fn rounds_to_catch(schedule: Schedule, seed: u64, cap: u32, actors: usize) -
         } else {
             execute_with(&round, crate::concurrent::Actors::Tasks, injector)
         };
-        verdict(&round, &seen, &view, true).failed()
+        judge(&round, &seen, &view).is_err()
     });
     caught.map(|index| index + 1)
 }
@@ -322,7 +327,7 @@ pub fn finding_rounds(defect: Defect) -> &'static [u32] {
 /// Try `defect`'s finding rounds under `schedule`, with interleaving seeds
 /// `0..tries`; the token of the first failing run.
 pub fn targeted_catch(schedule: Schedule, defect: Defect, tries: u64) -> Option<(Token, u64)> {
-    use crate::concurrent::{generate, run_round, verdict, Actors};
+    use crate::concurrent::{generate, judge, run_round, Actors};
     for &index in finding_rounds(defect) {
         let round = generate(9, index, 5);
         for interleaving in 0..tries {
@@ -336,7 +341,7 @@ pub fn targeted_catch(schedule: Schedule, defect: Defect, tries: u64) -> Option<
                 history: 0,
             };
             let (seen, view, _) = run_round(&token, &round);
-            if verdict(&round, &seen, &view, true).failed() {
+            if judge(&round, &seen, &view).is_err() {
                 return Some((token, interleaving + 1));
             }
         }

@@ -2,9 +2,10 @@
 //! one real graph, judged order-blind against the model.
 //! STAMPEDE_ROUNDS / STAMPEDE_ACTORS / STAMPEDE_SEED override.
 
+mod common;
+
 use stampede_harness::concurrent::{
-    execute, execute_scheduled_with, execute_with, explained_by, generate, judge, Actors, Round,
-    Schedule,
+    execute, execute_scheduled_with, execute_with, generate, judge, Actors, Round, Schedule,
 };
 use stampede_harness::env_or;
 use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
@@ -118,8 +119,8 @@ fn a_scheduled_round_runs_the_same_twice() {
 /// Histories: 4 actors (the last a read-only bystander) run up to 3 ops
 /// each on their own handles, under PCT (deterministic: these rounds pass
 /// on every run, 0 escapes), judged for linearizability with real-time
-/// order. STAMPEDE_HISTORY_ROUNDS overrides. (Wild histories can meet open
-/// finding 30, below, by timing; they run in `make histories`.)
+/// order. STAMPEDE_HISTORY_ROUNDS overrides. (Wild histories run in `make
+/// histories`.)
 #[test]
 fn histories_are_linearizable() {
     let (_, result) = campaign(Budgets {
@@ -136,41 +137,75 @@ fn histories_are_linearizable() {
     }
 }
 
-/// Open finding 30 (docs/findings.md), pinned by its exact token
-/// `concurrent:1:18:5x3:tasks:pct3:19`: a create forks main's head when it
-/// starts and becomes visible when its ref lands, so a load on main that
-/// returns in between is in neither order: lists after the load do not
-/// show the branch, and the branch never gets the load's rows. This test
-/// asserts the violation is still there and that the finding's relaxation
-/// is what explains it (how `make verify` runs histories meanwhile), so a
-/// fix turns it red: then make it a regression test (`is_ok`) and remove
-/// the relaxation (`history::explained_by`).
+/// Postmortem (finding 30): under PCT, a create of `a` forked main, a load
+/// on main committed, then `a`'s ref landed, and a list begun after the
+/// load missed `a`; the judge took a create as one instant. The contract
+/// now says a create's contents are `from` at one instant of its interval
+/// and it is visible at a later one (docs/contract.md), and the judge
+/// checks exactly that: this history, its schedule held, passes.
+/// (Both directions of the level, by hand:
+/// `a_create_is_from_at_one_instant_of_its_interval_and_visible_later`.)
 #[test]
-fn open_finding_30_a_create_forks_before_it_is_visible() {
+fn regression_finding_30s_history_meets_the_create_contract() {
     use stampede_harness::concurrent::{execute_history, history};
-    let h = history::generate(1, 18, 5, 3);
+    let h = common::held::history_of_finding_30();
     let run = execute_history(&h, Schedule::Pct { depth: 3 }, 19);
     assert_eq!(run.turns.as_ref().map(|t| t.escapes()), Some(0));
-    assert!(
-        history::judge(&h, &run.events, &run.view).is_err(),
-        "finding 30 no longer reproduces: flip this test into a regression test"
-    );
-    assert_eq!(
-        history::explained_by(&h, &run.events, &run.view),
-        Some(history::FINDING_30)
-    );
+    if let Err(why) = history::judge(&h, &run.events, &run.view) {
+        panic!("{why}");
+    }
 }
 
-/// Finding 30's relaxation explains exactly its pattern, built by hand: a
-/// create of `a` from main spans a load on main and a list that misses
-/// `a`, and `a` never gets the load's row. The strict judge refuses it and
-/// the relaxed one explains it; the control, the same list begun after
-/// the create returned, is a stale read no relaxation of the create
-/// excuses.
+/// Postmortem (finding 39): the wild history `concurrent:1:186:5x3:tasks:
+/// wild:187` re-created `__run__0` while an opener's sweep of it was still
+/// removing its tree, and the new branch lost its tables. Held here and run
+/// as it ran (wild, injector seed 187) and under three schedules: it passes.
+/// The planted half (the old sweep caught) is in `sensitivity.rs`.
 #[test]
-fn finding_30s_relaxation_excuses_an_early_fork_and_nothing_after_the_create() {
-    use stampede_harness::concurrent::history::{explained_by, judge as judge_history};
-    use stampede_harness::concurrent::history::{History, Plan};
+fn regression_history_186_keeps_the_recreated_branch() {
+    use stampede_harness::concurrent::{execute_history, history};
+    let h = common::held::history_186();
+    for schedule in [
+        Schedule::Wild,
+        Schedule::Random,
+        Schedule::Pct { depth: 3 },
+        Schedule::Pct { depth: 2 },
+    ] {
+        let run = execute_history(&h, schedule, 187);
+        if let Err(why) = history::judge(&h, &run.events, &run.view) {
+            panic!("{schedule:?}: {why}");
+        }
+    }
+}
+
+/// Postmortem (finding 39): under PCT seed 32 the first opener deleted the
+/// legacy ref `__run__0`, the third stamped 3 and created `__run__0` over
+/// the legacy tree, and the first opener's late tree removal deleted the
+/// new tree's files: a ref over no tables. Every tree write and removal now
+/// runs under the name's claim; this schedule, and a few others, pass. The
+/// planted half (defect 19, the old sweep, fails) is in `sensitivity.rs`.
+#[test]
+fn regression_finding_39_a_late_sweep_never_removes_a_recreated_tree() {
+    let round = common::held::round_of_finding_39();
+    for seed in [32, 1, 2, 3] {
+        let run = execute_scheduled_with(&round, Actors::Tasks, Schedule::Pct { depth: 3 }, seed);
+        assert_eq!(run.turns.escapes(), 0);
+        if let Err(why) = judge(&round, &run.seen, &run.view) {
+            panic!("seed {seed}: {why}");
+        }
+    }
+}
+
+/// A create's isolation, the contract's level, checked exactly both ways
+/// on hand-made histories: a create of `a` from main spans a load on main.
+/// Allowed: a list that overlaps the create misses `a`, and `a` misses the
+/// load's row (the create forked before the load, and became visible after
+/// the list). Forbidden: a list begun after the create returned misses
+/// `a`; and `a` missing the row of a load that returned before the create
+/// began (its fork point must be inside its interval).
+#[test]
+fn a_create_is_from_at_one_instant_of_its_interval_and_visible_later() {
+    use stampede_harness::concurrent::history::{judge as judge_history, History, Plan};
     use stampede_model::{Mode, Model, Observation, Op, Value};
     let create = Op::create("a", "main");
     let load = Op::Load {
@@ -182,6 +217,7 @@ fn finding_30s_relaxation_excuses_an_early_fork_and_nothing_after_the_create() {
         ]],
     };
     let history = History {
+        prelude: Vec::new(),
         setup: None,
         actors: vec![
             Plan {
@@ -204,66 +240,72 @@ fn finding_30s_relaxation_excuses_an_early_fork_and_nothing_after_the_create() {
     let loaded = model.apply(&load);
     let final_view = final_view_of(&model);
     let missing_a = Ok(Observation::Branches(vec!["main".to_string()]));
-    let events = |list_start| {
+    let events = |create_start, (load_start, load_end): (u64, u64), list_start| {
         vec![
             vec![
                 timed(&Op::Open(Mode::ReadWrite), &opened, 0, 1),
-                timed(&create, &created, 2, 20),
+                timed(&create, &created, create_start, 20),
             ],
             vec![
                 timed(&Op::Open(Mode::ReadWrite), &opened, 0, 1),
-                timed(&load, &loaded, 3, 5),
+                timed(&load, &loaded, load_start, load_end),
                 timed(&Op::BranchList, &missing_a, list_start, list_start + 2),
             ],
         ]
     };
-    // The list ran while the create was in flight: finding 30.
-    assert!(judge_history(&history, &events(6), &final_view).is_err());
-    assert_eq!(
-        explained_by(&history, &events(6), &final_view),
-        Some(stampede_harness::concurrent::history::FINDING_30)
-    );
-    // The list began after the create returned: not the finding.
-    assert!(judge_history(&history, &events(21), &final_view).is_err());
-    assert_eq!(explained_by(&history, &events(21), &final_view), None);
+    // Allowed: the list and the load inside the create's interval.
+    assert!(judge_history(&history, &events(2, (3, 5), 6), &final_view).is_ok());
+    // Forbidden: the list begun after the create returned.
+    assert!(judge_history(&history, &events(2, (3, 5), 21), &final_view).is_err());
+    // Forbidden: the load returned before the create began, yet `a` lacks
+    // its row.
+    assert!(judge_history(&history, &events(6, (3, 5), 7), &final_view).is_err());
 }
 
-/// Open finding 39 (docs/findings.md), pinned by one schedule (PCT depth
-/// 3, seed 32): two read-write openers of a v2 graph with one `__run__`
-/// ref and a third that then creates `__run__0`. The first opener deletes
-/// the legacy ref; the third, finding nothing left to sweep, stamps 3 and
-/// creates `__run__0` over the legacy tree (re-forking it); then the first
-/// opener's tree removal, late, deletes the new tree's files by path: a
-/// ref over no tables. This test asserts it still reproduces, so a fix
-/// turns it red: then make it a regression test.
+/// A history whose re-created `__run__0` lost its tables (the final view
+/// shows `missing_data` where the model has rows) fails: nothing relaxes
+/// the judge for it any more. The control: the same history with the
+/// tables intact passes.
 #[test]
-fn open_finding_39_a_late_sweep_removes_a_recreated_tree() {
-    use stampede_model::{LegacyGraph, LegacyStamp, Op};
-    let round = Round {
-        setup: Some(LegacyGraph {
-            version: 2,
-            run_branches: 1,
-            branches: vec![],
-            stamp: LegacyStamp::Default,
-        }),
-        actors: vec![None, None, Some(Op::create("__run__0", "main"))],
+fn a_history_whose_recreated_run_branch_lost_its_tables_fails() {
+    use stampede_harness::concurrent::history::{judge as judge_history, Event, History, Plan};
+    use stampede_model::{ErrorKind, LegacyGraph, LegacyStamp, Mode, Model, Op};
+    let setup = LegacyGraph {
+        version: 2,
+        run_branches: 1,
+        branches: vec![],
+        stamp: LegacyStamp::Default,
     };
-    let run = execute_scheduled_with(&round, Actors::Tasks, Schedule::Pct { depth: 3 }, 32);
-    assert_eq!(run.turns.escapes(), 0);
-    assert!(
-        judge(&round, &run.seen, &run.view).is_err(),
-        "finding 39 no longer reproduces: flip this test into a regression test"
-    );
-    // What explains it is the finding's relaxation (campaigns list such
-    // rounds, not fail them); the control: the relaxation excuses lost
-    // tables only, not a final view whose re-created ref is gone too.
-    assert_eq!(
-        explained_by(&round, &run.seen, &run.view),
-        Some(stampede_harness::concurrent::FINDING_39)
-    );
-    let mut falsified = run.view.clone();
-    falsified.refs.remove("__run__0");
-    assert_eq!(explained_by(&round, &run.seen, &falsified), None);
+    let create = Op::create("__run__0", "main");
+    let history = History {
+        prelude: Vec::new(),
+        setup: Some(setup.clone()),
+        actors: vec![Plan {
+            mode: Mode::ReadWrite,
+            ops: vec![create.clone()],
+        }],
+    };
+    let mut model = Model::default();
+    model.apply(&Op::WriteLegacy(setup)).unwrap();
+    model.handle = None;
+    let opened = model.apply(&Op::Open(Mode::ReadWrite));
+    let created = model.apply(&create);
+    let intact = final_view_of(&model);
+    let mut lost = intact.clone();
+    for ((branch, _), rows) in lost.rows.iter_mut() {
+        if branch == "__run__0" {
+            *rows = Err(ErrorKind::MissingData);
+        }
+    }
+    let events = vec![vec![
+        Event {
+            swept: vec!["__run__0".into()],
+            ..timed(&Op::Open(Mode::ReadWrite), &opened, 0, 1)
+        },
+        timed(&create, &created, 2, 3),
+    ]];
+    assert!(judge_history(&history, &events, &intact).is_ok());
+    assert!(judge_history(&history, &events, &lost).is_err());
 }
 
 /// What a campaign's final view of `model`'s graph is: a read-only
@@ -303,6 +345,7 @@ fn the_history_judge_holds_reads_to_real_time() {
     use stampede_model::{Mode, Model, Observation, Op};
     let create = Op::create("a", "main");
     let history = History {
+        prelude: Vec::new(),
         setup: None,
         actors: vec![
             Plan {
@@ -342,56 +385,6 @@ fn the_history_judge_holds_reads_to_real_time() {
     assert!(judge_history(&history, &events(4), &final_view).is_ok());
 }
 
-/// Finding 39's relaxation in a history, built by hand: an open sweeps
-/// `__run__0` of a v2 graph, a create re-creates it, and the final view
-/// shows its tables lost. The strict judge refuses it and finding 39
-/// explains it; the control, the same view without the re-created ref, is
-/// explained by nothing.
-#[test]
-fn a_history_whose_recreated_run_branch_lost_its_tables_is_finding_39() {
-    use stampede_harness::concurrent::history::{explained_by, judge as judge_history};
-    use stampede_harness::concurrent::history::{Event, History, Plan};
-    use stampede_harness::concurrent::FINDING_39;
-    use stampede_model::{ErrorKind, LegacyGraph, LegacyStamp, Mode, Model, Op};
-    let setup = LegacyGraph {
-        version: 2,
-        run_branches: 1,
-        branches: vec![],
-        stamp: LegacyStamp::Default,
-    };
-    let create = Op::create("__run__0", "main");
-    let history = History {
-        setup: Some(setup.clone()),
-        actors: vec![Plan {
-            mode: Mode::ReadWrite,
-            ops: vec![create.clone()],
-        }],
-    };
-    let mut model = Model::default();
-    model.apply(&Op::WriteLegacy(setup)).unwrap();
-    model.handle = None;
-    let opened = model.apply(&Op::Open(Mode::ReadWrite));
-    let created = model.apply(&create);
-    let mut lost = final_view_of(&model);
-    for ((branch, _), rows) in lost.rows.iter_mut() {
-        if branch == "__run__0" {
-            *rows = Err(ErrorKind::MissingData);
-        }
-    }
-    let events = vec![vec![
-        Event {
-            swept: vec!["__run__0".into()],
-            ..timed(&Op::Open(Mode::ReadWrite), &opened, 0, 1)
-        },
-        timed(&create, &created, 2, 3),
-    ]];
-    assert!(judge_history(&history, &events, &lost).is_err());
-    assert_eq!(explained_by(&history, &events, &lost), Some(FINDING_39));
-    let mut gone = lost.clone();
-    gone.refs.remove("__run__0");
-    assert_eq!(explained_by(&history, &events, &gone), None);
-}
-
 /// A read-write open of a v1 graph migrates main step by step (DESIGN.md:
 /// v1→v2, then the sweep to v3), so a read-only open between its steps
 /// sees v2: the history judge takes the open as two steps. The control: a
@@ -410,6 +403,7 @@ fn a_reader_may_see_v2_between_a_v1_openers_steps() {
         stamp: LegacyStamp::Default,
     };
     let history = History {
+        prelude: Vec::new(),
         setup: Some(setup.clone()),
         actors: vec![
             Plan {
@@ -465,6 +459,7 @@ fn regression_a_read_only_list_never_shows_a_ref_swept_meanwhile() {
     use stampede_harness::concurrent::history::{judge as judge_history, History, Plan};
     use stampede_model::{LegacyGraph, LegacyStamp, Mode, Op};
     let h = History {
+        prelude: Vec::new(),
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 3,
@@ -498,6 +493,7 @@ fn regression_a_read_only_list_never_shows_a_ref_swept_meanwhile() {
 fn the_judge_rejects_falsified_observations() {
     use stampede_model::{ErrorKind, LegacyGraph, LegacyStamp, Op};
     let round = Round {
+        prelude: Vec::new(),
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 2,
@@ -561,6 +557,7 @@ fn judged_repeatedly_as(round: Round, actors: Actors, times: usize) {
 fn regression_create_from_a_branch_deleted_meanwhile_is_branch_not_found() {
     use stampede_model::{LegacyGraph, LegacyStamp, Op};
     let round = Round {
+        prelude: Vec::new(),
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 0,
@@ -585,6 +582,7 @@ fn regression_create_from_a_branch_deleted_meanwhile_is_branch_not_found() {
 fn regression_deleting_a_prefix_keeps_a_nested_branch_created_meanwhile() {
     use stampede_model::{LegacyGraph, LegacyStamp, Op};
     let round = Round {
+        prelude: Vec::new(),
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 0,
@@ -608,6 +606,7 @@ fn regression_deleting_a_prefix_keeps_a_nested_branch_created_meanwhile() {
 fn the_judge_rejects_a_list_showing_a_name_nobody_created() {
     use stampede_model::{Observation, Op};
     let round = Round {
+        prelude: Vec::new(),
         setup: None,
         actors: vec![Some(Op::create("a", "main")), Some(Op::BranchList)],
     };
@@ -639,6 +638,7 @@ fn regression_concurrent_loads_of_one_new_key_never_duplicate_it() {
         })
     };
     let round = Round {
+        prelude: Vec::new(),
         setup: None,
         actors: vec![load(1), load(2), load(3), load(4)],
     };
@@ -666,6 +666,7 @@ fn regression_branch_exists_only_for_a_name_that_stands() {
     };
     let apply = || Some(Op::ApplySchema(Desired::Schema(person_with("email"))));
     let round = Round {
+        prelude: Vec::new(),
         setup: None,
         actors: vec![apply(), create(), apply(), create()],
     };

@@ -3,7 +3,7 @@
 //! now survives (a parent cycle once hung every command; a garbage ref once
 //! failed as a raw storage error) must pass, and so must a sample of the
 //! campaign (every `STAMPEDE_DAMAGE_STRIDE`-th case of each damage, default
-//! 7, on every corpus graph: each damage at least once on each). The full
+//! 11, on every corpus graph: each damage at least once on each). The full
 //! campaign is `stampede verify --campaign damage`, in `make verify`.
 
 use stampede_harness::damage::{baseline, build, corpus, judge_case, run_graph, Case};
@@ -13,7 +13,7 @@ use stampede_vocabulary::env_budget;
 /// graphs run in parallel.
 fn sample_is_clean(name: &str) {
     let index = corpus().iter().position(|g| g.name == name).unwrap();
-    let stride = env_budget("STAMPEDE_DAMAGE_STRIDE", 7) as usize;
+    let stride = env_budget("STAMPEDE_DAMAGE_STRIDE", 11) as usize;
     let (judged, commands, failures) = run_graph(index, stride);
     assert!(
         judged > 10 && commands > judged,

@@ -1,7 +1,9 @@
 //! The fault campaign at a small fixed budget (`STAMPEDE_FAULT_CASES`,
 //! default 24 cases of up to 20 ops): transient errors, lost
-//! acknowledgements and delays at the storage boundary, judged against the
-//! model.
+//! acknowledgements, pauses past the claim lease and delays at the storage
+//! boundary, judged against the model.
+
+mod common;
 
 use stampede_harness::env_or;
 use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
@@ -53,4 +55,17 @@ fn regression_a_create_that_fails_after_its_ref_withdraws_it() {
             result.unwrap_err()
         );
     }
+}
+
+/// A cleaner paused past its claim's lease stops instead of deleting: the
+/// delete of `x` paused at its tree listing, a create of `x` that took the
+/// name over meanwhile, and the new `x` whole afterwards (one row, the
+/// create's). The planted half (defect 21, a holder that ignores its
+/// lapse, destroys it) is in `sensitivity.rs`.
+#[test]
+fn a_cleaner_paused_past_its_lease_stops_instead_of_deleting() {
+    assert_eq!(
+        common::paused::a_paused_delete_meets_a_create_that_took_its_name_over(),
+        Ok(1)
+    );
 }

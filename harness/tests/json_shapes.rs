@@ -10,7 +10,7 @@ mod common;
 use stampede_harness::cli::shapes::{Applied, Checked, Guard, Opened, SchemaShown, StampShown};
 use stampede_harness::concurrent::{person_with, Seen};
 use stampede_harness::plan::{
-    Budgets, Campaign, CampaignResult, CrashDetail, Divergence, Explained, Failure, Report,
+    Budgets, Campaign, CampaignResult, CrashDetail, Divergence, Failure, Report,
 };
 use stampede_model::{Desired, ErrorKind, Observation, Op, OpenReport, Value};
 
@@ -42,7 +42,6 @@ fn the_verify_report_shape() {
             message: "a lock was left behind and check does not report it".into(),
             divergence: None,
         }],
-        explained: vec![],
         seconds: 1.5,
         crash: vec![CrashDetail {
             operation: "apply-add-property".into(),
@@ -72,7 +71,7 @@ fn the_verify_report_shape() {
         crash: vec![],
         ..crash.clone()
     };
-    // A history an open finding explains is listed, not failed.
+    // Histories that all passed.
     let histories = CampaignResult {
         campaign: Campaign::Concurrent,
         units: 100,
@@ -81,11 +80,6 @@ fn the_verify_report_shape() {
         grants: 52_000,
         judge_seconds: 0.8,
         failures: vec![],
-        explained: vec![Explained {
-            unit: 18,
-            replay: "concurrent:1:18:5x3:tasks:pct3:19".into(),
-            finding: 30,
-        }],
         crash: vec![],
         ..crash.clone()
     };
@@ -98,18 +92,12 @@ fn the_verify_report_shape() {
     // A shard's report reads back as what was written.
     let read: Report = serde_json::from_str(&text).expect("reads back");
     assert_eq!(read, report);
-    // In JUnit, the explained history is a skipped case named by its
-    // replay, the failures failing cases.
+    // In JUnit, each failure is a failing case named by its replay, and
+    // nothing is skipped.
     let suites = common::junit_suites(&stampede_harness::junit::render(&report));
     let concurrent = suites.iter().find(|s| s.name == "concurrent").unwrap();
     assert_eq!(concurrent.failures, vec![]);
-    assert_eq!(
-        concurrent.skipped,
-        vec![(
-            "concurrent:1:18:5x3:tasks:pct3:19".to_string(),
-            "explained by open finding 30 (docs/findings.md)".to_string()
-        )]
-    );
+    assert!(suites.iter().all(|s| s.skipped.is_empty()));
     assert_eq!(suites.iter().map(|s| s.failures.len()).sum::<usize>(), 2);
 }
 

@@ -8,9 +8,11 @@
 //! STAMPEDE_S3_FAULT_CASES, STAMPEDE_S3_ROUNDS and STAMPEDE_S3_FLEET_ROUNDS
 //! raise them (`make verify`). A failure prints `stampede replay --s3 TOKEN`.
 
+mod common;
+
 use std::sync::OnceLock;
 
-use stampede_harness::concurrent::{execute_with, judge, Actors};
+use stampede_harness::concurrent::{execute_scheduled_with, execute_with, judge, Actors, Schedule};
 use stampede_harness::env_or;
 use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
 use stampede_s3server::S3Server;
@@ -141,6 +143,27 @@ fn eight_processes_open_a_graph_with_200_run_refs_on_s3() {
         let (seen, view) = execute_with(&round, Actors::Processes, seed);
         if let Err(why) = judge(&round, &seen, &view) {
             panic!("injector seed {seed}: {why}");
+        }
+    }
+}
+
+/// Postmortem (finding 39, on S3): the wild round `concurrent:1:31:5:
+/// tasks:wild:30` re-created `__run__0` while an opener's tree removal,
+/// a listing and a batched delete on S3, was still under way, and the new
+/// branch lost its tables. The round held, run as it ran (wild, injector
+/// seed 30) and under two schedules: it passes.
+#[test]
+fn regression_round_31_keeps_the_recreated_branch_on_s3() {
+    on_s3();
+    let round = common::held::round_31();
+    let (seen, view) = execute_with(&round, Actors::Tasks, 30);
+    if let Err(why) = judge(&round, &seen, &view) {
+        panic!("wild: {why}");
+    }
+    for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
+        let run = execute_scheduled_with(&round, Actors::Tasks, schedule, 30);
+        if let Err(why) = judge(&round, &run.seen, &run.view) {
+            panic!("{schedule:?}: {why}");
         }
     }
 }

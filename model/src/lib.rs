@@ -16,7 +16,7 @@ pub mod vocabulary;
 
 pub use rows::{Row, RowInput, Value, F64};
 pub use schema::{Desired, SchemaSpec};
-pub use state::Model;
+pub use state::{Fork, Model};
 pub use vocabulary::{
     ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, StampState,
     StampView, View,

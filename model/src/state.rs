@@ -10,6 +10,15 @@ use crate::vocabulary::{
     ErrorKind, LegacyGraph, LegacyStamp, Mode, Observation, Op, OpenReport, Outcome, View,
 };
 
+/// What a create read of `from` at its fork point ([`Model::fork`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fork {
+    /// `from`'s rows by type (`None`: no table of it has any).
+    rows: Option<BTreeMap<String, Table>>,
+    /// Main's schema then: a create stands only if it still is.
+    schema: SchemaSpec,
+}
+
 /// The graph at the current root, and the handle the client holds on it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Model {
@@ -295,8 +304,41 @@ impl Model {
         }
     }
 
-    /// read-only → names (`name`, then `from`) → lock → exists → `from` missing.
+    /// read-only → names (`name`, then `from`) → lock → exists → `from`
+    /// missing. Serially, the fork and the visibility are one instant.
     fn create(&mut self, name: &str, from: &str) -> Outcome {
+        let fork = self.fork(from);
+        self.create_from(name, from, fork)
+    }
+
+    /// What a create of `from` forks if its fork point is now: `from`'s
+    /// rows and main's schema. `None` when `from` does not exist now.
+    ///
+    /// The contract's isolation for a create (docs/contract.md,
+    /// "branch_create"): its contents are a snapshot of `from` at one
+    /// instant of its interval (the fork), and it becomes visible at a
+    /// later instant (its ref's put), main's schema unchanged in between. A
+    /// judge of concurrent histories takes the two instants apart with
+    /// `fork` and [`Model::publish_create`].
+    pub fn fork(&self, from: &str) -> Option<Fork> {
+        let graph = self.graph.as_ref()?;
+        graph.exists(from).then(|| Fork {
+            rows: graph.rows.get(from).cloned(),
+            schema: graph.schema.clone(),
+        })
+    }
+
+    /// The visible instant of a create that forked at `fork`: its checks as
+    /// of now, its rows as forked. `None` when it cannot answer `Ok` at
+    /// this instant: main's schema changed since the fork (the create then
+    /// withdraws, retryably), or a check refuses it now.
+    pub fn publish_create(&mut self, name: &str, from: &str, fork: Fork) -> Option<Outcome> {
+        let same_schema = self.graph.as_ref()?.schema == fork.schema;
+        let outcome = self.create_from(name, from, Some(fork));
+        (same_schema && outcome.is_ok()).then_some(outcome)
+    }
+
+    fn create_from(&mut self, name: &str, from: &str, fork: Option<Fork>) -> Outcome {
         let graph = self.writable()?;
         names::check_public(name)?;
         names::check_reference(from)?;
@@ -311,7 +353,7 @@ impl Model {
         }
         let parent = (from != MAIN).then(|| from.to_string());
         graph.refs.insert(name.to_string(), parent);
-        match graph.rows.get(from).cloned() {
+        match fork.and_then(|f| f.rows) {
             Some(rows) => graph.rows.insert(name.to_string(), rows),
             None => graph.rows.remove(name),
         };

@@ -2,15 +2,17 @@
 //! tree (`tree/<name>`) plus a ref (`_refs/branches/<name>.json`), and the ref
 //! is the authority. Neither step pair is atomic, so the ref's put-if-absent
 //! is the single point that decides which of two racing creates wins, and
-//! the ref's delete which of two racing deletes does.
+//! the ref's delete which of two racing deletes does. Every write or
+//! removal of a name's tree happens under the name's claim (`claim`).
 
+use crate::claim::{claim, claim_unless, release};
 use crate::defects::{planted, Defect};
 use crate::enumerate::{enumerate, Refs};
 use crate::error::{Error, Result};
 use crate::lock::lock_held;
 use crate::migrate::remove_tree_if_present;
 use crate::names::{as_parent, check_branch_reference, checked_public_name};
-use crate::store::{RefRecord, RefStore, StoreError, TreeState};
+use crate::store::{Fence, RefRecord, RefStore, StoreError, StoreResult, TreeState, Wait};
 
 /// Create `name` forked from the head of `from` (`"main"` or a branch).
 ///
@@ -35,11 +37,15 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         .map_err(|e| Error::storage("reading main's head", e))?;
     let epoch = main.schema_epoch;
     let parent = as_parent(from);
-    if let Some(parent) = parent {
-        if !refs.contains(parent) {
-            return Err(Error::BranchNotFound { name: from.into() });
-        }
-    }
+    // The ref of `from` this create forks, as enumerated: the fork is only
+    // good while that ref, not merely one of its name, stands.
+    let parent_record = match parent {
+        Some(parent) => match refs.get(parent) {
+            Some(record) => Some(record.clone()),
+            None => return Err(Error::BranchNotFound { name: from.into() }),
+        },
+        None => None,
+    };
     // A fork of main forks the head just read (with its epoch).
     let head = match parent {
         None => Ok(main.version),
@@ -55,67 +61,20 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         }
         Err(e) => return Err(Error::storage(&format!("reading the head of {from:?}"), e)),
     };
-    let tree = match store.write_tree(name, parent, version).await {
-        Ok(tree) => tree,
-        // The create that owns the name may be re-forking this tree under
-        // us: then the name is taken, whatever the failed write said. Or
-        // `from` was deleted after its head was read: then it is not found.
-        Err(e) => {
-            if store.read_ref(name).await.is_ok() {
-                return Err(taken(store, name).await);
-            }
-            if parent_gone(store, parent).await {
-                return Err(Error::BranchNotFound { name: from.into() });
-            }
-            return Err(Error::storage(&format!("writing the tree of {name:?}"), e));
-        }
-    };
-    let record = RefRecord {
-        name: name.into(),
-        parent: parent.map(str::to_string),
-        parent_version: version,
-    };
-    match store.put_ref_if_absent(&record).await {
-        Ok(()) => {}
-        Err(StoreError::AlreadyExists(_)) => return Err(taken(store, name).await),
-        Err(e) => {
-            if parent_gone(store, parent).await {
-                if tree == TreeState::Created {
-                    remove_tree_if_present(store, name).await?;
-                }
-                return Err(Error::BranchNotFound { name: from.into() });
-            }
-            return Err(Error::storage(&format!("writing the ref of {name:?}"), e));
-        }
-    }
-    // From here the ref holds the name. Until the tree is the fork the ref
-    // records, a failure must withdraw the ref: a ref over a missing or
-    // foreign tree is a branch no serial order created.
-    let tree_is_ours = match tree {
-        TreeState::Created => store.tree_exists(name).await,
-        TreeState::AlreadyExists => Ok(false),
-    };
-    // The tree this create wrote is gone if the name's previous owner
-    // re-forked it and then withdrew; one found there is a racer's or a
-    // zombie. Either way, the name is ours now: fork it afresh.
-    let forked = match tree_is_ours {
-        Ok(true) => Ok(()),
-        Ok(false) => refork_tree(store, &record).await,
-        Err(e) => Err(Error::storage(&format!("reading the tree of {name:?}"), e)),
-    };
-    if let Err(failure) = forked {
-        withdraw(store, name).await?;
-        return Err(failure);
-    }
+    let claim = claim_unless(store, name, Defect::CreateWithoutClaim).await?;
+    let written = fork(store, name, parent, version, from, claim.as_ref()).await;
+    let record = release(store, claim, written).await?;
     // The ref is written; now look for a schema apply (see `lock`): one that
     // took the lock before this ref appeared, or one that published after
     // this create read main, would leave the branch with a stale schema.
     let backoff = if planted(Defect::CreateWithoutRecheck) {
         None
-    } else if parent_gone(store, parent).await {
-        // `from` is being deleted while this create forked it. The delete
-        // may yet see this ref and restore `from` (see `delete_branch`), so
-        // neither order is settled: back off, retryably.
+    } else if parent_changed(store, parent_record.as_ref()).await {
+        // `from` is being deleted while this create forked it (or was
+        // deleted and created again, its data gone with the old tree). The
+        // delete may yet see this ref and restore `from` (see
+        // `delete_branch`), so neither order is settled: back off,
+        // retryably.
         Some(Error::Conflict {
             detail: format!("{from:?} was deleted while {name:?} was being forked from it"),
         })
@@ -124,10 +83,67 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     };
     match backoff {
         Some(error) => {
-            withdraw(store, name).await?;
+            withdraw(store, &record).await?;
             Err(error)
         }
         None => Ok(record),
+    }
+}
+
+/// The create's writes, under the name's claim (`fence`): the tree, then
+/// the ref. Under the claim nobody else writes or removes this name's tree,
+/// and only a claimer puts its ref; so a tree found here with no ref is a
+/// zombie (a create or delete that died half-way, a withdrawal whose tree
+/// would not go), and is replaced by a fresh fork.
+async fn fork<S: RefStore>(
+    store: &S,
+    name: &str,
+    parent: Option<&str>,
+    version: u64,
+    from: &str,
+    fence: Fence<'_>,
+) -> Result<RefRecord> {
+    let failed = |e: StoreError| Error::storage(&format!("writing the tree of {name:?}"), e);
+    match store.write_tree(name, parent, version, fence).await {
+        Ok(TreeState::Created) => {}
+        Ok(TreeState::AlreadyExists) => {
+            match store.read_ref(name).await {
+                // The name was taken after this create enumerated.
+                Ok(_) => return Err(taken(store, name).await),
+                Err(StoreError::NotFound(_)) => {}
+                Err(e) => return Err(Error::storage(&format!("reading the ref of {name:?}"), e)),
+            }
+            remove_tree_if_present(store, name, fence).await?;
+            match store.write_tree(name, parent, version, fence).await {
+                Ok(TreeState::Created) => {}
+                // Only a create that took no claim writes here meanwhile.
+                Ok(TreeState::AlreadyExists) => {
+                    return Err(Error::Conflict {
+                        detail: format!("the tree of {name:?} was rewritten by a racing create"),
+                    })
+                }
+                Err(e) => return Err(failed(e)),
+            }
+        }
+        Err(e) if parent_gone(store, parent).await => {
+            let _deleted_meanwhile = e;
+            return Err(Error::BranchNotFound { name: from.into() });
+        }
+        Err(e) => return Err(failed(e)),
+    }
+    let record = RefRecord::new(name, parent, version);
+    match store.put_ref_if_absent(&record, fence).await {
+        Ok(written) => Ok(written),
+        // Only without a claim (the planted old create) can the name be
+        // taken here: the tree this create wrote is then another's to keep.
+        Err(StoreError::AlreadyExists(_)) => Err(taken(store, name).await),
+        Err(e) => {
+            if parent_gone(store, parent).await {
+                remove_tree_if_present(store, name, fence).await?;
+                return Err(Error::BranchNotFound { name: from.into() });
+            }
+            Err(Error::storage(&format!("writing the ref of {name:?}"), e))
+        }
     }
 }
 
@@ -135,17 +151,20 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
 /// idempotent, and one that failed leaves a branch without its tree.
 const WITHDRAW_ATTEMPTS: usize = 3;
 
-/// Take back a create's ref. The tree goes first, while the ref still
-/// holds the name: once the ref is gone, a new create may own the name and
-/// re-fork a tree there, which this one must not touch. A tree that would
-/// not go is left a zombie, which is invisible: the name's next owner
-/// re-forks it and `check` reports it.
-async fn withdraw<S: RefStore>(store: &S, name: &str) -> Result<()> {
-    let _ = remove_tree_if_present(store, name).await;
+/// Take back a create's ref, under the name's claim, and only if the ref
+/// there is still the one this create put (a delete may have removed it
+/// since, and a new branch may stand there now). The ref goes first (the
+/// create is then undone), then the tree: no create writes this name's tree
+/// while the claim is held, and a tree that would not go is a zombie, which
+/// is invisible (the name's next owner replaces it; `check` reports it).
+/// A withdrawal whose claim lapsed before its ref went takes it afresh.
+async fn withdraw<S: RefStore>(store: &S, record: &RefRecord) -> Result<()> {
+    let name = &record.name;
     let mut attempt = 1;
     loop {
-        match store.delete_ref(name).await {
-            Ok(()) | Err(StoreError::NotFound(_)) => return Ok(()),
+        let claim = claim_unless(store, name, Defect::CreateWithoutClaim).await?;
+        let withdrawn = withdraw_claimed(store, record, claim.as_ref()).await;
+        match release(store, claim, withdrawn).await {
             Err(_) if attempt < WITHDRAW_ATTEMPTS => attempt += 1,
             Err(e) => {
                 return Err(Error::storage(
@@ -153,8 +172,28 @@ async fn withdraw<S: RefStore>(store: &S, name: &str) -> Result<()> {
                     e,
                 ))
             }
+            Ok(()) => return Ok(()),
         }
     }
+}
+
+async fn withdraw_claimed<S: RefStore>(
+    store: &S,
+    record: &RefRecord,
+    fence: Fence<'_>,
+) -> StoreResult<()> {
+    let name = record.name.as_str();
+    match store.read_ref(name).await {
+        Ok(found) if found == *record => {}
+        Ok(_) | Err(StoreError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match store.delete_ref(name, fence).await {
+        Ok(()) | Err(StoreError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    let _zombie_if_it_fails = remove_tree_if_present(store, name, fence).await;
+    Ok(())
 }
 
 /// The create's side of the handshake with an apply, after its ref is
@@ -170,7 +209,7 @@ async fn withdraw<S: RefStore>(store: &S, name: &str) -> Result<()> {
 async fn outlast_apply<S: RefStore>(store: &S, name: &str, epoch: u64) -> Result<Option<Error>> {
     let mut attempt = 0;
     while lock_held(store).await? {
-        if !store.backoff(attempt).await {
+        if !store.backoff(Wait::Lock, attempt).await {
             return Ok(Some(Error::SchemaApplyInProgress));
         }
         attempt += 1;
@@ -220,6 +259,16 @@ async fn taken<S: RefStore>(store: &S, name: &str) -> Error {
     }
     let forked = match forked {
         Ok(epoch) => epoch,
+        // The parent stands, yet has no such version: the ref is damaged
+        // (a retry would meet it again, so no retryable answer).
+        Err(StoreError::NotFound(detail)) => return Error::CorruptRef {
+            name: name.into(),
+            detail: format!(
+                "it says it was forked at version {} of {}, which has no such version: {detail}",
+                record.parent_version,
+                parent.unwrap_or("main")
+            ),
+        },
         Err(e) => return Error::storage(&format!("reading the fork point of {name:?}"), e),
     };
     match store.read_main().await {
@@ -229,41 +278,23 @@ async fn taken<S: RefStore>(store: &S, name: &str) -> Error {
     }
 }
 
-/// How many foreign trees a ref's owner replaces before it gives up: each
-/// losing racer writes at most one, and only while it sees no tree.
-pub const REFORK_ATTEMPTS: usize = 16;
-
-/// The name is ours: no other create touches its tree after losing the
-/// ref. What stood there was a zombie or a losing racer's fork, possibly of
-/// another version: fork it afresh from what the ref records.
-async fn refork_tree<S: RefStore>(store: &S, record: &RefRecord) -> Result<()> {
-    let name = &record.name;
-    for _ in 0..REFORK_ATTEMPTS {
-        remove_tree_if_present(store, name).await?;
-        match store
-            .write_tree(name, record.parent.as_deref(), record.parent_version)
-            .await
-        {
-            Ok(TreeState::Created) => return Ok(()),
-            // A racer still in its first step wrote one in between.
-            Ok(TreeState::AlreadyExists) => continue,
-            Err(e) => {
-                return Err(Error::storage(
-                    &format!("re-forking the tree of {name:?}"),
-                    e,
-                ))
-            }
-        }
-    }
-    Err(Error::Conflict {
-        detail: format!("the tree of {name:?} kept being rewritten by racing creates"),
-    })
-}
-
 /// Whether the branch a create forks from (`None`: main) is gone now.
 async fn parent_gone<S: RefStore>(store: &S, parent: Option<&str>) -> bool {
     match parent {
         Some(p) => matches!(store.read_ref(p).await, Err(StoreError::NotFound(_))),
+        None => false,
+    }
+}
+
+/// Whether the ref a create forked from (`None`: main) is no longer there
+/// as it was enumerated: gone, or another ref of the same name.
+async fn parent_changed<S: RefStore>(store: &S, parent: Option<&RefRecord>) -> bool {
+    match parent {
+        Some(record) => match store.read_ref(&record.name).await {
+            Ok(found) => found != *record,
+            Err(StoreError::NotFound(_)) => true,
+            Err(_) => false,
+        },
         None => false,
     }
 }
@@ -283,7 +314,23 @@ pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
             dependents,
         });
     }
-    match store.delete_ref(name).await {
+    let record = refs.get(name).expect("checked above").clone();
+    let claim = claim(store, name).await?;
+    let deleted = delete_claimed(store, &record, Some(&claim)).await;
+    release(store, Some(claim), deleted).await
+}
+
+/// The delete's writes, under the name's claim: the ref (the delete takes
+/// effect here), then, unless a child was forked meanwhile, the tree. No
+/// create writes this name's tree while the claim is held, so the removal
+/// cannot reach a branch created under the name after the ref went.
+async fn delete_claimed<S: RefStore>(
+    store: &S,
+    record: &RefRecord,
+    fence: Fence<'_>,
+) -> Result<()> {
+    let name = record.name.as_str();
+    match store.delete_ref(name, fence).await {
         Ok(()) => {}
         // A racing delete removed it first: that one is the delete.
         Err(StoreError::NotFound(_)) => return Err(Error::BranchNotFound { name: name.into() }),
@@ -293,16 +340,24 @@ pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
     // side of this handshake is in `create_branch`). If one appeared, put
     // the ref back before the tree is touched and back off.
     if !enumerate(store).await?.children_of(name).is_empty() {
-        let record = refs.get(name).expect("checked above").clone();
-        match store.put_ref_if_absent(&record).await {
-            Ok(()) | Err(StoreError::AlreadyExists(_)) => {}
+        // The same ref, its writer too (a create forking from it checks it
+        // is still the ref it forked). Unfenced: the ref must come back
+        // even if the claim lapsed (a put if absent cannot overwrite a
+        // branch created meanwhile).
+        match store.put_ref_if_absent(record, None).await {
+            Ok(_) | Err(StoreError::AlreadyExists(_)) => {}
             Err(e) => return Err(Error::storage(&format!("restoring the ref of {name:?}"), e)),
         }
         return Err(Error::Conflict {
             detail: format!("a branch was forked from {name:?} while it was being deleted"),
         });
     }
-    remove_tree_if_present(store, name).await
+    // The delete has taken effect. A removal refused because the claim
+    // lapsed meanwhile leaves a zombie tree, invisible to the graph.
+    match store.remove_tree(name, fence).await {
+        Ok(()) | Err(StoreError::NotFound(_)) | Err(StoreError::ClaimLost(_)) => Ok(()),
+        Err(e) => Err(Error::storage(&format!("removing the tree of {name:?}"), e)),
+    }
 }
 
 fn check_unlocked(refs: &Refs) -> Result<()> {

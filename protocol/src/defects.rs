@@ -2,7 +2,10 @@
 //! harness can prove it catches each. Compiled in only with the `defects`
 //! feature; without it `planted` is a constant `false` and the checks fold
 //! away. Numbers 1–14 are the historical list (docs/findings.md); 15 is the
-//! seed's create, which never looked for the lock after writing its ref.
+//! seed's create, which never looked for the lock after writing its ref;
+//! 16 a spurious conflict; 17–20 this engine's own findings 14, 15 and 39
+//! (its sweep and its create), planted back; 21 a claim holder that does
+//! not notice its lease passed.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -55,10 +58,22 @@ pub enum Defect {
     /// `branch_exists` at once, even for a ref whose create may still
     /// withdraw it (the name never stands).
     ExistsBeforeSettled = 18,
+    /// Finding 39's sweep: delete a legacy ref, then remove its tree (also
+    /// when the ref was already gone), under no claim, so a late removal
+    /// lists and deletes the tree of a branch re-created under the name.
+    SweepWithoutClaim = 19,
+    /// Finding 39's create: write the tree, or replace a zombie tree, under
+    /// no claim, so a delete's or sweep's removal still under way deletes
+    /// the new branch's files.
+    CreateWithoutClaim = 20,
+    /// A claim's holder goes on changing a name's tree and ref after half
+    /// its lease has passed (a pause it does not notice), when another
+    /// claimer may already have taken the name over.
+    HolderIgnoresLapse = 21,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 18] = [
+    pub const ALL: [Defect; 21] = [
         Defect::SweepPlainDelete,
         Defect::NoEnumerationRetry,
         Defect::SweepForceDeleteNotFound,
@@ -77,6 +92,9 @@ impl Defect {
         Defect::SpuriousConflict,
         Defect::RebasedWriteKept,
         Defect::ExistsBeforeSettled,
+        Defect::SweepWithoutClaim,
+        Defect::CreateWithoutClaim,
+        Defect::HolderIgnoresLapse,
     ];
 
     pub fn number(self) -> u8 {
@@ -120,6 +138,9 @@ impl Defect {
             Defect::SpuriousConflict => "spurious-conflict",
             Defect::RebasedWriteKept => "rebased-write-kept",
             Defect::ExistsBeforeSettled => "exists-before-settled",
+            Defect::SweepWithoutClaim => "sweep-without-claim",
+            Defect::CreateWithoutClaim => "create-without-claim",
+            Defect::HolderIgnoresLapse => "holder-ignores-lapse",
         }
     }
 }

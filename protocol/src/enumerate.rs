@@ -214,11 +214,7 @@ mod tests {
     use super::*;
 
     fn r(name: &str, parent: Option<&str>) -> RefRecord {
-        RefRecord {
-            name: name.into(),
-            parent: parent.map(str::to_string),
-            parent_version: 1,
-        }
+        RefRecord::new(name, parent, 1)
     }
 
     #[test]

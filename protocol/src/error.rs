@@ -119,7 +119,8 @@ impl Error {
 
     /// A store failure the protocol had no expectation for, keeping the
     /// failure itself as the source. Damage the store recognised (a ref
-    /// that does not parse) is named instead, whatever step met it.
+    /// that does not parse) is named instead, whatever step met it, and a
+    /// step refused under a lapsed claim is a retryable conflict.
     pub fn storage(context: &str, error: impl std::error::Error + Send + Sync + 'static) -> Self {
         let any: &dyn std::any::Any = &error;
         match any.downcast_ref() {
@@ -133,6 +134,13 @@ impl Error {
                 return Error::CorruptData {
                     object: context.to_string(),
                     detail: detail.clone(),
+                }
+            }
+            // The holder of a claim stopped before changing anything: a
+            // retry takes the claim afresh.
+            Some(crate::store::StoreError::ClaimLost(detail)) => {
+                return Error::Conflict {
+                    detail: format!("{context} stopped: its claim lapsed ({detail})"),
                 }
             }
             Some(crate::store::StoreError::Refused { option, detail }) => {

@@ -8,6 +8,7 @@
 //! recompiles Lance.
 
 pub mod branches;
+pub mod claim;
 pub mod defects;
 pub mod enumerate;
 pub mod error;
@@ -22,4 +23,6 @@ pub mod sync;
 pub use error::{Cause, Error, ErrorKind, Result};
 pub use migrate::OpenReport;
 pub use stamp::{StampState, CURRENT_VERSION};
-pub use store::{MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState};
+pub use store::{
+    Claim, Fence, MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState, Wait,
+};

@@ -92,13 +92,9 @@ pub async fn acquire<S: RefStore>(store: &S) -> Result<()> {
         .read_main()
         .await
         .map_err(|e| Error::storage("reading main's head before taking the lock", e))?;
-    let lock = RefRecord {
-        name: SCHEMA_APPLY_LOCK.to_string(),
-        parent: None,
-        parent_version: main.version,
-    };
-    match store.put_ref_if_absent(&lock).await {
-        Ok(()) => Ok(()),
+    let lock = RefRecord::new(SCHEMA_APPLY_LOCK, None, main.version);
+    match store.put_ref_if_absent(&lock, None).await {
+        Ok(_) => Ok(()),
         Err(StoreError::AlreadyExists(_)) => Err(Error::SchemaApplyInProgress),
         Err(e) => Err(Error::storage("creating the schema-apply lock", e)),
     }
@@ -108,7 +104,7 @@ pub async fn acquire<S: RefStore>(store: &S) -> Result<()> {
 /// reported an error may still have happened (a lost acknowledgement):
 /// the lock is released when a re-read finds it gone.
 pub async fn release<S: RefStore>(store: &S) -> Result<()> {
-    match store.delete_ref(SCHEMA_APPLY_LOCK).await {
+    match store.delete_ref(SCHEMA_APPLY_LOCK, None).await {
         Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
         Err(e) => match lock_held(store).await {
             Ok(false) => Ok(()),
@@ -120,7 +116,7 @@ pub async fn release<S: RefStore>(store: &S) -> Result<()> {
 /// Remove a lock left by a crashed apply; whether one was there. Always
 /// safe: a crashed apply is either fully published or invisible.
 pub async fn unlock<S: RefStore>(store: &S) -> Result<bool> {
-    match store.delete_ref(SCHEMA_APPLY_LOCK).await {
+    match store.delete_ref(SCHEMA_APPLY_LOCK, None).await {
         Ok(()) => Ok(true),
         Err(StoreError::NotFound(_)) => Ok(false),
         Err(e) => Err(Error::storage("removing the schema-apply lock", e)),

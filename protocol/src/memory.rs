@@ -1,12 +1,23 @@
 //! An in-memory [`RefStore`] with Lance's step boundaries: every method is
 //! one atomic step (one lock of the state), so a protocol that calls list,
 //! then read, then delete can be interleaved with other actors between any
-//! two of them, exactly as on Lance. Under the `loom` feature the state sits
-//! behind loom's mutex and `loom::model` explores those interleavings.
+//! two of them, exactly as on Lance. Where Lance takes several steps the
+//! store does too: a tree removal lists the tree, then deletes what it
+//! listed (a slow cleaner, which any other actor's steps can overtake); a
+//! claim puts its mark, then lists the marks. Under the `loom` feature the
+//! state sits behind loom's mutex and `loom::model` explores those
+//! interleavings.
+//!
+//! A claim lapses only when a model says so (`lapse_claims`: the holder was
+//! paused past the lease); a step under a claim checks the claim in the
+//! same atomic step as its change, which is the lease's assumption (a step
+//! ends within half the lease of its check) built into the model.
 
 use std::collections::BTreeMap;
 
-use crate::store::{MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState};
+use crate::store::{
+    Claim, Fence, MainHead, PkState, RefRecord, RefStore, StoreError, StoreResult, TreeState, Wait,
+};
 use crate::sync::Mutex;
 
 /// A branch's tree: what it was forked from, and main's schema epoch then.
@@ -16,6 +27,17 @@ pub struct Tree {
     pub parent_version: u64,
     pub forked_at_epoch: u64,
     pub version: u64,
+    /// Which write made it: a removal deletes the files it listed, which
+    /// are another incarnation's if the tree was written again since.
+    pub incarnation: u64,
+    /// Files of it were deleted by a removal that listed an earlier
+    /// incarnation (Lance's version files have the same paths in every
+    /// incarnation): the branch's data is lost.
+    pub damaged: bool,
+    /// The incarnation of its parent's tree it was forked from (`None`:
+    /// forked from main): a branch whose parent was deleted and created
+    /// again holds data the new parent does not.
+    pub forked_from: Option<u64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -26,6 +48,10 @@ pub struct MemoryState {
     /// The main versions that published a schema change: a fork of main at
     /// version v carries the epoch of v, not of main's head.
     pub schema_published_at: Vec<u64>,
+    /// Claim marks by name: token → lapsed.
+    pub claims: BTreeMap<String, BTreeMap<String, bool>>,
+    /// Source of tokens, ref writers and tree incarnations.
+    pub issued: u64,
     /// Every step taken, in order, with the (loom) thread that took it: the
     /// interleaving a failing model prints.
     pub trace: Vec<String>,
@@ -49,6 +75,50 @@ impl MemoryState {
     fn step(&mut self, what: std::fmt::Arguments<'_>) {
         let who = crate::sync::thread::current().id();
         self.trace.push(format!("{who:?}: {what}"));
+    }
+
+    fn issue(&mut self) -> u64 {
+        self.issued += 1;
+        self.issued
+    }
+
+    /// Refuse a step whose claim lapsed (checked in the same atomic step as
+    /// the change it guards).
+    fn fenced(&mut self, fence: Fence<'_>, what: std::fmt::Arguments<'_>) -> StoreResult<()> {
+        let Some(claim) = fence else {
+            return Ok(());
+        };
+        if crate::defects::planted(crate::defects::Defect::HolderIgnoresLapse) {
+            return Ok(());
+        }
+        let fresh = self
+            .claims
+            .get(&claim.name)
+            .and_then(|marks| marks.get(&claim.token))
+            .is_some_and(|lapsed| !lapsed);
+        if fresh {
+            return Ok(());
+        }
+        self.step(format_args!("{what} -> claim lost"));
+        Err(StoreError::ClaimLost(format!(
+            "claim {} on {:?}",
+            claim.token, claim.name
+        )))
+    }
+
+    /// A tree as a write makes it.
+    fn new_tree(&mut self, parent: Option<&str>, version: u64) -> Tree {
+        Tree {
+            parent: parent.map(str::to_string),
+            parent_version: version,
+            forked_at_epoch: self.epoch_at(parent, version).unwrap_or(0),
+            version: version + 1,
+            incarnation: self.issue(),
+            damaged: false,
+            forked_from: parent
+                .and_then(|p| self.trees.get(p))
+                .map(|t| t.incarnation),
+        }
     }
 }
 
@@ -86,21 +156,11 @@ impl MemoryStore {
             PkState::Absent
         };
         for (name, parent) in refs {
-            let record = RefRecord {
-                name: name.to_string(),
-                parent: parent.map(str::to_string),
-                parent_version: 1,
-            };
-            state.trees.insert(
-                name.to_string(),
-                Tree {
-                    parent: record.parent.clone(),
-                    parent_version: 1,
-                    forked_at_epoch: 0,
-                    version: 2,
-                },
-            );
-            state.refs.insert(name.to_string(), record);
+            let tree = state.new_tree(*parent, 1);
+            state.trees.insert(name.to_string(), tree);
+            state
+                .refs
+                .insert(name.to_string(), RefRecord::new(name, *parent, 1));
         }
         MemoryStore::new(state)
     }
@@ -129,6 +189,17 @@ impl MemoryStore {
         state.schema_published_at.push(published);
         Ok(())
     }
+
+    /// Every claim held now lapses, as if each holder had been paused past
+    /// the lease: other claimers may take the names over, and the holders'
+    /// next steps under them are refused.
+    pub fn lapse_claims(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.step(format_args!("the lease of every claim passes"));
+        for marks in state.claims.values_mut() {
+            marks.values_mut().for_each(|lapsed| *lapsed = true);
+        }
+    }
 }
 
 /// How often a waiter polls before it gives up (see `RefStore::backoff`).
@@ -156,8 +227,9 @@ impl RefStore for MemoryStore {
         read.ok_or_else(|| not_found("ref", name))
     }
 
-    async fn delete_ref(&self, name: &str) -> StoreResult<()> {
+    async fn delete_ref(&self, name: &str, fence: Fence<'_>) -> StoreResult<()> {
         let mut state = self.state.lock().unwrap();
+        state.fenced(fence, format_args!("delete ref {name}"))?;
         let removed = state.refs.remove(name).is_some();
         state.step(format_args!(
             "delete ref {name} -> {}",
@@ -166,14 +238,35 @@ impl RefStore for MemoryStore {
         removed.then_some(()).ok_or_else(|| not_found("ref", name))
     }
 
-    async fn remove_tree(&self, name: &str) -> StoreResult<()> {
+    /// Two steps, as on Lance: list the tree's files, then delete them. A
+    /// tree written again in between loses files it shares paths with.
+    async fn remove_tree(&self, name: &str, fence: Fence<'_>) -> StoreResult<()> {
+        let listed = {
+            let mut state = self.state.lock().unwrap();
+            state.fenced(fence, format_args!("list tree {name}"))?;
+            let listed = state.trees.get(name).map(|t| t.incarnation);
+            state.step(format_args!("list tree {name} -> {listed:?}"));
+            listed.ok_or_else(|| not_found("tree", name))?
+        };
         let mut state = self.state.lock().unwrap();
-        let removed = state.trees.remove(name).is_some();
+        state.fenced(fence, format_args!("delete the files of tree {name}"))?;
+        let found = state.trees.get(name).map(|t| t.incarnation);
         state.step(format_args!(
-            "remove tree {name} -> {}",
-            if removed { "ok" } else { "not found" }
+            "delete the files of tree {name} #{listed} -> {}",
+            match found {
+                Some(i) if i == listed => "removed".to_string(),
+                Some(i) => format!("#{i} damaged"),
+                None => "already gone".to_string(),
+            }
         ));
-        removed.then_some(()).ok_or_else(|| not_found("tree", name))
+        match found {
+            Some(i) if i == listed => {
+                state.trees.remove(name);
+            }
+            Some(_) => state.trees.get_mut(name).expect("found").damaged = true,
+            None => return Err(not_found("tree", name)),
+        }
+        Ok(())
     }
 
     async fn tree_exists(&self, name: &str) -> StoreResult<bool> {
@@ -200,34 +293,84 @@ impl RefStore for MemoryStore {
         name: &str,
         parent: Option<&str>,
         version: u64,
+        fence: Fence<'_>,
     ) -> StoreResult<TreeState> {
         let mut state = self.state.lock().unwrap();
+        state.fenced(fence, format_args!("write tree {name}"))?;
         if state.trees.contains_key(name) {
             state.step(format_args!("write tree {name} -> exists"));
             return Ok(TreeState::AlreadyExists);
         }
-        state.step(format_args!("write tree {name} -> created"));
-        let forked_at_epoch = state.epoch_at(parent, version).unwrap_or(0);
-        state.trees.insert(
-            name.to_string(),
-            Tree {
-                parent: parent.map(str::to_string),
-                parent_version: version,
-                forked_at_epoch,
-                version: version + 1,
-            },
-        );
+        let tree = state.new_tree(parent, version);
+        state.step(format_args!(
+            "write tree {name} #{} -> created",
+            tree.incarnation
+        ));
+        state.trees.insert(name.to_string(), tree);
         Ok(TreeState::Created)
     }
 
-    async fn put_ref_if_absent(&self, record: &RefRecord) -> StoreResult<()> {
+    async fn put_ref_if_absent(
+        &self,
+        record: &RefRecord,
+        fence: Fence<'_>,
+    ) -> StoreResult<RefRecord> {
         let mut state = self.state.lock().unwrap();
+        state.fenced(fence, format_args!("put ref {}", record.name))?;
         if state.refs.contains_key(&record.name) {
             state.step(format_args!("put ref {} -> exists", record.name));
             return Err(StoreError::AlreadyExists(format!("ref {:?}", record.name)));
         }
         state.step(format_args!("put ref {} -> ok", record.name));
-        state.refs.insert(record.name.clone(), record.clone());
+        // A ref put back (a delete backing off) keeps its writer.
+        let writer = match &record.writer {
+            Some(writer) => writer.clone(),
+            None => format!("w{}", state.issue()),
+        };
+        let written = RefRecord {
+            writer: Some(writer),
+            ..record.clone()
+        };
+        state.refs.insert(record.name.clone(), written.clone());
+        Ok(written)
+    }
+
+    /// Two steps, as on Lance: put this claimer's mark, then list the
+    /// name's marks; another live mark means back off (and take the mark
+    /// back). Whichever of two claimers lists second sees the other.
+    async fn try_claim(&self, name: &str) -> StoreResult<Option<Claim>> {
+        let token = {
+            let mut state = self.state.lock().unwrap();
+            let token = format!("c{}", state.issue());
+            state.step(format_args!("put claim mark {name} {token}"));
+            (state.claims.entry(name.to_string()).or_default()).insert(token.clone(), false);
+            token
+        };
+        let mut state = self.state.lock().unwrap();
+        let marks = state.claims.entry(name.to_string()).or_default();
+        // Lapsed marks are cleared by whoever lists them.
+        marks.retain(|t, lapsed| t == &token || !*lapsed);
+        let held = marks.len() == 1;
+        if !held {
+            marks.remove(&token);
+        }
+        state.step(format_args!(
+            "list claim marks {name} -> {}",
+            if held { "held" } else { "taken, backing off" }
+        ));
+        Ok(held.then(|| Claim {
+            name: name.to_string(),
+            token,
+            taken_at: 0,
+        }))
+    }
+
+    async fn release_claim(&self, claim: &Claim) -> StoreResult<()> {
+        let mut state = self.state.lock().unwrap();
+        state.step(format_args!("release claim {} {}", claim.name, claim.token));
+        if let Some(marks) = state.claims.get_mut(&claim.name) {
+            marks.remove(&claim.token);
+        }
         Ok(())
     }
 
@@ -252,7 +395,7 @@ impl RefStore for MemoryStore {
 
     /// Yield to the other threads; give up after `WAIT_ATTEMPTS`. Under loom
     /// the yield is what lets a waiter's lock holder run.
-    async fn backoff(&self, attempt: usize) -> bool {
+    async fn backoff(&self, _what: Wait, attempt: usize) -> bool {
         if attempt >= WAIT_ATTEMPTS {
             return false;
         }

@@ -5,11 +5,12 @@
 //! that loses a commit race re-reads and accepts a stamp already at its
 //! target, and a delete that finds its ref gone counts as done.
 
+use crate::claim::release;
 use crate::defects::{planted, Defect};
 use crate::enumerate::enumerate;
 use crate::error::{Error, Result};
 use crate::stamp::{StampState, CURRENT_VERSION};
-use crate::store::{MainHead, PkState, RefStore, StoreError};
+use crate::store::{Claim, Fence, MainHead, PkState, RefRecord, RefStore, StoreError, Wait};
 
 /// How many commit races a single stamp or PK write may lose before the
 /// open gives up with a retryable `Conflict`.
@@ -115,31 +116,112 @@ pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Ve
     }
     let plan = refs.sweep_plan();
     let mut swept = Vec::new();
-    for name in plan.sweep {
-        let deleted_here = match store.delete_ref(&name).await {
-            Ok(()) => true,
-            // A concurrent opener deleted it: done, but not by this open.
-            Err(StoreError::NotFound(_)) if !planted(Defect::SweepPlainDelete) => false,
-            Err(e) => return Err(Error::storage(&format!("sweeping ref {name:?}"), e)),
-        };
-        // The tree goes even when the ref was already gone: its deleter may
-        // have died between the two steps.
-        match store.remove_tree(&name).await {
-            Ok(()) => {}
-            Err(StoreError::NotFound(_)) if !planted(Defect::SweepForceDeleteNotFound) => {}
-            Err(e) => return Err(Error::storage(&format!("removing the tree of {name:?}"), e)),
+    // Refs another opener has claimed are passed over and come back to,
+    // so concurrent openers share the work instead of queueing ref by ref.
+    let mut pending = plan.sweep;
+    let mut wait = 0;
+    while !pending.is_empty() {
+        let mut claimed_elsewhere = Vec::new();
+        for name in pending {
+            let enumerated = refs.get(&name).expect("planned from these refs");
+            let swept_here = if planted(Defect::SweepWithoutClaim) {
+                sweep_without_claim(store, &name).await?
+            } else {
+                let claim = match store.try_claim(&name).await {
+                    Ok(Some(claim)) => claim,
+                    Ok(None) => {
+                        claimed_elsewhere.push(name);
+                        continue;
+                    }
+                    Err(e) => return Err(Error::storage(&format!("claiming {name:?}"), e)),
+                };
+                let swept = sweep_claimed(store, enumerated, &claim).await;
+                release(store, Some(claim), swept).await?
+            };
+            if swept_here {
+                swept.push(name);
+            }
         }
-        if deleted_here {
-            swept.push(name);
+        if !claimed_elsewhere.is_empty() && !store.backoff(Wait::Claim, wait).await {
+            return Err(Error::Conflict {
+                detail: format!(
+                    "legacy refs {claimed_elsewhere:?} stayed claimed by another operation past the wait"
+                ),
+            });
         }
+        wait += 1;
+        pending = claimed_elsewhere;
     }
+    swept.sort();
     write_stamp_at_least(store, 3).await?;
     Ok((swept, plan.keep))
 }
 
+/// Sweep one legacy ref under its name's claim; whether this open removed
+/// it. The tree goes first, while the ref still holds the name: a sweep
+/// that dies half-way leaves the legacy ref, which the next read-write
+/// open sweeps again. The ref must still be the one enumerated: another
+/// opener may have swept it already, and a handle of the migrated graph may
+/// have created a branch of that name since.
+async fn sweep_claimed<S: RefStore>(
+    store: &S,
+    enumerated: &RefRecord,
+    claim: &Claim,
+) -> Result<bool> {
+    let name = enumerated.name.as_str();
+    let fence = Some(claim);
+    match store.read_ref(name).await {
+        Ok(found) if found == *enumerated => {}
+        Ok(_) => return Ok(false),
+        // Another opener swept it. Under the claim and with no ref, a tree
+        // left there is a zombie (its sweeper died between the two steps).
+        Err(StoreError::NotFound(_)) if !planted(Defect::SweepPlainDelete) => {
+            remove_swept_tree(store, name, fence).await?;
+            return Ok(false);
+        }
+        Err(e) => return Err(Error::storage(&format!("sweeping ref {name:?}"), e)),
+    }
+    remove_swept_tree(store, name, fence).await?;
+    match store.delete_ref(name, fence).await {
+        Ok(()) => Ok(true),
+        Err(StoreError::NotFound(_)) if !planted(Defect::SweepPlainDelete) => Ok(false),
+        Err(e) => Err(Error::storage(&format!("sweeping the ref of {name:?}"), e)),
+    }
+}
+
+/// The sweep of one ref as it was before claims (finding 39, planted
+/// back): the ref, then the tree, under no claim. The tree goes even when
+/// the ref was already gone, since its deleter may have died in between;
+/// so a sweeper slower than the one that deleted the ref can list and
+/// remove the tree of a branch re-created under the name.
+async fn sweep_without_claim<S: RefStore>(store: &S, name: &str) -> Result<bool> {
+    let deleted_here = match store.delete_ref(name, None).await {
+        Ok(()) => true,
+        Err(StoreError::NotFound(_)) => false,
+        Err(e) => return Err(Error::storage(&format!("sweeping ref {name:?}"), e)),
+    };
+    remove_swept_tree(store, name, None).await?;
+    Ok(deleted_here)
+}
+
+/// The sweep's removal of a legacy tree: one already gone (removed by an
+/// opener that died before its ref delete, or by the opener that swept
+/// the ref) counts as removed.
+async fn remove_swept_tree<S: RefStore>(store: &S, name: &str, fence: Fence<'_>) -> Result<()> {
+    match store.remove_tree(name, fence).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::NotFound(_)) if !planted(Defect::SweepForceDeleteNotFound) => Ok(()),
+        Err(e) => Err(Error::storage(&format!("removing the tree of {name:?}"), e)),
+    }
+}
+
 /// A tree already gone counts as removed.
-pub async fn remove_tree_if_present<S: RefStore>(store: &S, name: &str) -> Result<()> {
-    match store.remove_tree(name).await {
+pub async fn remove_tree_if_present<S: RefStore>(
+    store: &S,
+    name: &str,
+    fence: Fence<'_>,
+) -> Result<()> {
+    match store.remove_tree(name, fence).await {
         Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
         Err(e) => Err(Error::storage(&format!("removing the tree of {name:?}"), e)),
     }

@@ -9,7 +9,9 @@ use std::future::Future;
 
 use crate::error::Cause;
 
-/// One branch ref as the protocols see it.
+/// One branch ref as the protocols see it. Two records are the same ref
+/// only if every field is equal: a ref deleted and put again under its name
+/// carries another `writer`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RefRecord {
     pub name: String,
@@ -17,6 +19,50 @@ pub struct RefRecord {
     pub parent: Option<String>,
     /// The parent's version it was forked at.
     pub parent_version: u64,
+    /// The nonce of the put that wrote it, for refs Stampede wrote; `None`
+    /// for refs other writers made (Lance itself, the seed engine, the
+    /// legacy fixture) and for records not yet written.
+    pub writer: Option<String>,
+}
+
+impl RefRecord {
+    /// A record to put: a fresh writer is the store's to fill in.
+    pub fn new(name: &str, parent: Option<&str>, parent_version: u64) -> Self {
+        RefRecord {
+            name: name.to_string(),
+            parent: parent.map(str::to_string),
+            parent_version,
+            writer: None,
+        }
+    }
+}
+
+/// A claim on one branch name: while its holder keeps it, no other actor
+/// writes or removes that name's tree or ref (see `claim`). The protocols
+/// pass it to every step that changes them, and the store refuses such a
+/// step once the claim is no longer fresh (`StoreError::ClaimLost`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claim {
+    pub name: String,
+    /// The holder's mark in the store: what `release_claim` removes, and how
+    /// the store tells this claim from a successor's.
+    pub token: String,
+    /// When it was taken, by the claim clock of the store that took it
+    /// (milliseconds; the in-memory store keeps none).
+    pub taken_at: u64,
+}
+
+/// The claim a changing step is made under: `None` for refs no claim
+/// covers (the schema-apply lock) and for the planted old protocols.
+pub type Fence<'a> = Option<&'a Claim>;
+
+/// What a waiting actor waits for (see [`RefStore::backoff`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wait {
+    /// A schema apply to release the lock: a create outlasting it.
+    Lock,
+    /// Another actor's claim on a name to be released or to lapse.
+    Claim,
 }
 
 /// What main's head says about the internal schema.
@@ -66,6 +112,11 @@ pub enum StoreError {
     /// (garbled, truncated): damage, never transient, so never retried.
     #[error("damaged file: {0}")]
     Damaged(String),
+    /// A step under a claim the holder no longer holds: too long has passed
+    /// since it was taken (the holder was paused), so another actor may
+    /// have taken it over. The step did nothing.
+    #[error("claim lost: {0}")]
+    ClaimLost(String),
     /// The store refused the credentials: the setting it names is wrong
     /// (an S3 server's 403 for an unknown key or a bad signature).
     #[error("the store refused {option}: {detail}")]
@@ -108,12 +159,22 @@ pub trait RefStore: Sync {
     }
 
     /// Remove one ref file; `NotFound` when it is already gone.
-    fn delete_ref(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    fn delete_ref(
+        &self,
+        name: &str,
+        fence: Fence<'_>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Remove a branch's own tree: its dataset files only. Trees of other
     /// branches nested under its path (`name/child`) survive, including one
-    /// a concurrent create is writing right now.
-    fn remove_tree(&self, name: &str) -> impl Future<Output = StoreResult<()>> + Send;
+    /// a concurrent create is writing right now. Several steps (list the
+    /// files, then delete them): a removal a claim does not cover can
+    /// delete files written after its listing.
+    fn remove_tree(
+        &self,
+        name: &str,
+        fence: Fence<'_>,
+    ) -> impl Future<Output = StoreResult<()>> + Send;
 
     /// Whether a branch's tree holds a dataset, in one step.
     fn tree_exists(&self, name: &str) -> impl Future<Output = StoreResult<bool>> + Send;
@@ -127,11 +188,27 @@ pub trait RefStore: Sync {
         name: &str,
         parent: Option<&str>,
         version: u64,
+        fence: Fence<'_>,
     ) -> impl Future<Output = StoreResult<TreeState>> + Send;
 
     /// Atomically create a ref; `AlreadyExists` when the name is taken.
-    fn put_ref_if_absent(&self, record: &RefRecord)
-        -> impl Future<Output = StoreResult<()>> + Send;
+    /// Returns the record as written, its `writer` filled in: a fresh one,
+    /// or the record's own when it names one (a ref put back as it was).
+    fn put_ref_if_absent(
+        &self,
+        record: &RefRecord,
+        fence: Fence<'_>,
+    ) -> impl Future<Output = StoreResult<RefRecord>> + Send;
+
+    /// One attempt at `name`'s claim: `Some` when this actor holds it now
+    /// (no other live claim on the name), `None` when another actor's live
+    /// claim holds it (the attempt leaves nothing behind). A claim whose
+    /// holder is gone lapses (the store's lease) and no longer counts.
+    fn try_claim(&self, name: &str) -> impl Future<Output = StoreResult<Option<Claim>>> + Send;
+
+    /// Give a claim up. One already gone (lapsed and cleared by another
+    /// claimer) counts as given up.
+    fn release_claim(&self, claim: &Claim) -> impl Future<Output = StoreResult<()>> + Send;
 
     fn read_main(&self) -> impl Future<Output = StoreResult<MainHead>> + Send;
 
@@ -143,9 +220,9 @@ pub trait RefStore: Sync {
         version: u64,
     ) -> impl Future<Output = StoreResult<u64>> + Send;
 
-    /// Wait before polling again, the `attempt`-th time (from 0); false when
-    /// the caller should stop waiting.
-    fn backoff(&self, attempt: usize) -> impl Future<Output = bool> + Send;
+    /// Wait before polling again for `what`, the `attempt`-th time (from
+    /// 0); false when the caller should stop waiting.
+    fn backoff(&self, what: Wait, attempt: usize) -> impl Future<Output = bool> + Send;
 
     /// Set main's stamp, as a commit that conflicts with any other stamp
     /// write made after `expected_version`.

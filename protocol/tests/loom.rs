@@ -73,6 +73,9 @@ enum Invariant {
     NoStaleBranch,
     /// `branch_exists` only for a name a create made stand.
     ExistsMeansStands,
+    /// Every ref has its tree, with no file deleted by a removal that
+    /// listed an earlier incarnation of it (finding 39).
+    NoLostTree,
 }
 
 /// A broken invariant: the panic payload the planted tests match.
@@ -139,6 +142,7 @@ fn sweep_model() {
             );
             swept += report.as_ref().map_or(0, |r| r.swept.len());
         }
+        assert_no_lost_tree(&state);
         hold(
             swept == 2
                 && state.main.stamp.as_deref() == Some("3")
@@ -208,6 +212,7 @@ impl SchemaChange for EpochBump<'_> {
 /// tree, forked at main's current schema epoch. And no lock is left behind.
 /// (A tree without a ref is a zombie, reused by the next create of its name.)
 fn assert_schema_invariant(state: &MemoryState) {
+    assert_no_lost_tree(state);
     for name in state.refs.keys() {
         let tree = state.trees.get(name);
         hold(
@@ -226,6 +231,19 @@ fn assert_schema_invariant(state: &MemoryState) {
         state,
         "lock left behind",
     );
+}
+
+/// Every branch ref stands over a whole tree of its own.
+fn assert_no_lost_tree(state: &MemoryState) {
+    for name in state.refs.keys().filter(|n| *n != SCHEMA_APPLY_LOCK) {
+        let tree = state.trees.get(name);
+        hold(
+            tree.is_some_and(|t| !t.damaged),
+            Invariant::NoLostTree,
+            state,
+            format!("branch {name}: tree {tree:?}"),
+        );
+    }
 }
 
 /// Only retryable failures.
@@ -546,4 +564,185 @@ fn defective_exists_before_settled_is_caught() {
         same_name_creates_vs_apply_model,
         Invariant::ExistsMeansStands,
     );
+}
+
+// (7) Finding 39: an opener of a v2 graph sweeps `__run__0` while a second
+// opener, finding nothing left to sweep, stamps 3 and creates `__run__0`
+// anew. The first opener's tree removal must never reach the new branch's
+// tree: both run under the name's claim.
+fn sweep_vs_recreate_model() {
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("2"), true, &[("__run__0", None)]));
+        let results = race(&store, 2, |s, i| {
+            let opened = open_read_write(s).map(|_| ());
+            match i {
+                0 => opened,
+                _ => {
+                    opened.and_then(|()| block_on(create_branch(s, "__run__0", "main")).map(|_| ()))
+                }
+            }
+        });
+        let state = store.snapshot();
+        assert_no_lost_tree(&state);
+        hold(
+            results.iter().all(|r| r.is_ok()) && state.refs.contains_key("__run__0"),
+            Invariant::OpensSucceed,
+            &state,
+            format!("{results:?}"),
+        );
+    });
+}
+
+#[test]
+fn sweep_racing_a_create_of_the_swept_name() {
+    plant(None);
+    sweep_vs_recreate_model();
+}
+
+/// Finding 39's sweep planted back (the ref, then the tree, under no
+/// claim): loom finds the late removal of the re-created tree.
+#[test]
+fn defective_sweep_without_claim_is_caught() {
+    assert_loom_catches(
+        Defect::SweepWithoutClaim,
+        sweep_vs_recreate_model,
+        Invariant::NoLostTree,
+    );
+}
+
+// (8) A delete of `x` racing a create of `x`: the delete's tree removal
+// runs after its ref is gone, when the name is free again; the create's
+// tree is written under the same claim, so it waits the removal out.
+fn delete_vs_create_model() {
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[("x", None)]));
+        let results = race(&store, 2, |s, i| match i {
+            0 => block_on(delete_branch(s, "x")),
+            _ => block_on(create_branch(s, "x", "main")).map(|_| ()),
+        });
+        let state = store.snapshot();
+        assert_no_lost_tree(&state);
+        let kinds: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.kind()))
+            .collect();
+        // Delete then create (ok, ok: x stands), or create then delete
+        // (branch_exists, ok: x gone); a retryable answer changed nothing.
+        let explained = match (kinds[0], kinds[1]) {
+            (Ok(()), Ok(())) => state.refs.contains_key("x"),
+            (Ok(()), Err(ErrorKind::BranchExists)) => !state.refs.contains_key("x"),
+            (Ok(()), Err(e)) if e.is_retryable() => !state.refs.contains_key("x"),
+            _ => false,
+        };
+        hold(
+            explained,
+            Invariant::RetryableOnly,
+            &state,
+            format!(
+                "{kinds:?} with refs {:?}",
+                state.refs.keys().collect::<Vec<_>>()
+            ),
+        );
+    });
+}
+
+#[test]
+fn delete_racing_a_create_of_the_same_name() {
+    plant(None);
+    delete_vs_create_model();
+}
+
+/// Finding 39's create planted back (its tree written or replaced under no
+/// claim): loom finds the delete's removal reaching the new tree.
+#[test]
+fn defective_create_without_claim_is_caught() {
+    assert_loom_catches(
+        Defect::CreateWithoutClaim,
+        delete_vs_create_model,
+        Invariant::NoLostTree,
+    );
+}
+
+// (9) The lease: the deleter of `x` may be paused past its claim's lease
+// at any point (the clock thread lapses every claim held then), and a
+// create of `x` may take the name over. The paused deleter then changes
+// nothing more: no tree is lost, whatever answers the two get.
+#[test]
+fn a_claim_that_lapses_stops_its_holder() {
+    plant(None);
+    lapse_model();
+}
+
+/// A holder that goes on after its claim lapsed (defect 21): loom finds the
+/// paused deleter's removal reaching the tree of the create that took the
+/// name over.
+#[test]
+fn defective_holder_ignoring_its_lapse_is_caught() {
+    assert_loom_catches(
+        Defect::HolderIgnoresLapse,
+        lapse_model,
+        Invariant::NoLostTree,
+    );
+}
+
+fn lapse_model() {
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[("x", None)]));
+        let results = race(&store, 3, |s, i| match i {
+            0 => block_on(delete_branch(s, "x")),
+            1 => block_on(create_branch(s, "x", "main")).map(|_| ()),
+            _ => {
+                s.lapse_claims();
+                Ok(())
+            }
+        });
+        let state = store.snapshot();
+        assert_no_lost_tree(&state);
+        let created = results[1].is_ok();
+        hold(
+            results.iter().all(|r| {
+                r.as_ref()
+                    .err()
+                    .is_none_or(|e| e.kind().is_retryable() || e.kind() == ErrorKind::BranchExists)
+            }) && state.refs.contains_key("x") == (created || results[0].is_err()),
+            Invariant::RetryableOnly,
+            &state,
+            format!("{results:?}"),
+        );
+    });
+}
+
+// (10) A child created from `a` while `a` is deleted and created again:
+// the new `a` has other data (its old tree went with the delete), so a
+// child that stands must have been forked from the `a` that stands.
+#[test]
+fn create_racing_a_delete_and_recreate_of_its_parent() {
+    plant(None);
+    model(|| {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[("a", None)]));
+        let results = race(&store, 2, |s, i| match i {
+            0 => block_on(create_branch(s, "b", "a")).map(|_| ()),
+            _ => block_on(async {
+                delete_branch(s, "a").await?;
+                create_branch(s, "a", "main").await.map(|_| ())
+            }),
+        });
+        let state = store.snapshot();
+        assert_no_lost_tree(&state);
+        for (name, record) in &state.refs {
+            let Some(parent) = &record.parent else {
+                continue;
+            };
+            let (tree, parent_tree) = (state.trees.get(name), state.trees.get(parent));
+            hold(
+                tree.zip(parent_tree)
+                    .is_some_and(|(t, p)| t.forked_from == Some(p.incarnation)),
+                Invariant::NoLostTree,
+                &state,
+                format!(
+                    "{name} forked from another {parent} than the one that stands: {results:?}"
+                ),
+            );
+        }
+    });
 }

@@ -58,7 +58,7 @@ pub fn execute_with(round: &Round, actors: Actors, seed: u64) -> (Vec<Seen>, Vie
         let peer = crate::wire::peer::peer().expect("a round of peers needs --engine-cmd");
         return execute_on_peers(round, &peer.command).unwrap_or_else(|e| panic!("{e}"));
     }
-    let (observer, root) = prepare(&round.setup);
+    let (observer, root) = prepare(&round.setup, &round.prelude);
     let interleaving = Interleaving::new(Schedule::Wild, seed, round.actors.len(), &root);
     let (seen, _) = interleaving.run(run_actors(round, |i, op| {
         let root = root.clone();
@@ -101,7 +101,7 @@ pub fn execute_scheduled_with(
     schedule: Schedule,
     seed: u64,
 ) -> Scheduled {
-    let (observer, root) = prepare(&round.setup);
+    let (observer, root) = prepare(&round.setup, &round.prelude);
     let interleaving = Interleaving::new(schedule, seed, round.actors.len(), &root);
     let (seen, turns) = match actors {
         Actors::Tasks => interleaving.run(run_actors(round, |i, op| {
@@ -256,7 +256,7 @@ pub struct HistoryRun {
 /// interleaving injector (`wild`, on four threads) or taking turns at the
 /// storage boundary (scheduled, on one).
 pub fn execute_history(history: &History, schedule: Schedule, seed: u64) -> HistoryRun {
-    let (observer, root) = prepare(&history.setup);
+    let (observer, root) = prepare(&history.setup, &history.prelude);
     let interleaving = Interleaving::new(schedule, seed, history.actors.len(), &root);
     let epoch = std::time::Instant::now();
     let (events, turns) = interleaving.run(spawn_all(history.actors.iter().cloned(), |i, plan| {
@@ -296,8 +296,11 @@ fn execute_on_peers(
         Some(graph) => Op::WriteLegacy(graph.clone()),
         None => Op::Init,
     };
-    let written = Peer::start(command)?.apply_at(&root, &setup)?;
-    assert!(written.is_ok(), "the peer's {setup:?} failed: {written:?}");
+    let writer = Peer::start(command)?;
+    for op in std::iter::once(&setup).chain(&round.prelude) {
+        let written = writer.apply_at(&root, op)?;
+        assert!(written.is_ok(), "the peer's {op:?} failed: {written:?}");
+    }
     let peers = round
         .actors
         .iter()
@@ -359,7 +362,7 @@ fn settled_by_open(
 }
 
 /// The round's graph: its legacy setup, or a fresh init.
-fn prepare(setup: &Option<LegacyGraph>) -> (Stampede, String) {
+fn prepare(setup: &Option<LegacyGraph>, prelude: &[Op]) -> (Stampede, String) {
     let mut observer = Stampede::through_object_store();
     match setup {
         Some(graph) => observer
@@ -367,6 +370,11 @@ fn prepare(setup: &Option<LegacyGraph>) -> (Stampede, String) {
             .expect("the fixture writes"),
         None => observer.apply(&Op::Init).expect("init"),
     };
+    for op in prelude {
+        if let Err(kind) = observer.apply(op) {
+            panic!("the setup's {op:?} failed: {kind}");
+        }
+    }
     let root = observer.root().to_string();
     (observer, root)
 }

@@ -68,7 +68,11 @@ pub fn round(actors: usize) -> impl Strategy<Value = Round> {
         proptest::option::weighted(0.6, setup()),
         proptest::collection::vec(actor_op(), actors..=actors),
     )
-        .prop_map(|(setup, actors)| Round { setup, actors })
+        .prop_map(|(setup, actors)| Round {
+            setup,
+            prelude: Vec::new(),
+            actors,
+        })
 }
 
 /// Generate round `index` of a campaign named by `seed`. For a peer
@@ -101,6 +105,7 @@ pub fn generate(seed: u64, index: u32, actors: usize) -> Round {
 /// as processes locally and on S3.
 pub fn fleet() -> Round {
     Round {
+        prelude: Vec::new(),
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 200,

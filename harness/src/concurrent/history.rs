@@ -9,19 +9,14 @@
 //! aggregate rules stay: each legacy ref is swept by at most one open, and
 //! together the opens swept what the model's opens sweep; a retryable
 //! outcome may have had no effect only with a cause among the other
-//! actors' ops. A read-write open of a v1 graph is two steps, as DESIGN.md
-//! migrates (v1→v2, then the sweep to v3), so a reader may see v2 between
-//! them.
-//!
-//! A history that fails is then judged once more with each open finding's
-//! relaxation (docs/findings.md, [`explained_by`]): 30, a create may read
-//! its `from` at any point of its interval and become visible at a later
-//! one, which is what the engine does today; 39, a re-created `__run__`
-//! branch may have lost its tables to a late sweep. One that passes so is
-//! *explained* by the finding: reported with its token, not counted as a
-//! failure, until the finding is fixed and the relaxation goes.
+//! actors' ops. Two operations take effect at two instants, as the
+//! contract says: a read-write open of a v1 graph (v1→v2, then the sweep to
+//! v3), so a reader may see v2 between them; and a create, whose contents
+//! are `from` at one instant of its interval (its fork, [`Model::fork`])
+//! and which becomes visible at a later one ([`Model::publish_create`]).
+//! Nothing else is relaxed: a history passes or fails.
 
-use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashSet};
 use std::time::Instant;
 
 use proptest::prelude::*;
@@ -29,14 +24,9 @@ use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
 use serde::{Deserialize, Serialize};
 use stampede_engine::lance::io::ObjectStoreParams;
-use stampede_model::names::MAIN;
-use stampede_model::{
-    rows::Table, ErrorKind, LegacyGraph, Mode, Model, Observation, Op, Outcome, SchemaSpec, View,
-};
+use stampede_model::{ErrorKind, Fork, LegacyGraph, Mode, Model, Observation, Op, Outcome, View};
 
-use super::judge::{
-    caused, recreated_after_sweep, same_outcome, same_view_but_lost, Verdict, FINDING_39,
-};
+use super::judge::{caused, same_outcome};
 use crate::runner::Runner;
 
 /// What each actor runs: a handle of `mode`, then `ops` on it.
@@ -49,6 +39,8 @@ pub struct Plan {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct History {
     pub setup: Option<LegacyGraph>,
+    /// As a round's (`Round::prelude`).
+    pub prelude: Vec<Op>,
     pub actors: Vec<Plan>,
 }
 
@@ -101,7 +93,11 @@ fn history(actors: usize, ops: usize) -> impl Strategy<Value = History> {
     )
         .prop_map(|(setup, mut actors, bystander)| {
             actors.push(bystander);
-            History { setup, actors }
+            History {
+                setup,
+                prelude: Vec::new(),
+                actors,
+            }
         })
 }
 
@@ -148,67 +144,7 @@ pub fn judge(
     events: &[Vec<Event>],
     final_view: &View,
 ) -> Result<Vec<(usize, usize)>, String> {
-    linearize(history, events, final_view, Relaxed::default())
-}
-
-/// A history's verdict: [`judge`], then [`explained_by`].
-pub fn verdict(history: &History, events: &[Vec<Event>], final_view: &View) -> Verdict {
-    Verdict::of(judge(history, events, final_view), || {
-        explained_by(history, events, final_view)
-    })
-}
-
-/// An open finding that explains a history [`judge`] refused: the finding
-/// whose relaxation, alone, linearizes it. Finding 30: a create that
-/// answered `Ok` may read `from` at one point of its interval and become
-/// visible at a later one (the schema unchanged in between, as the
-/// engine's create withdraws otherwise). Finding 39: as for rounds
-/// ([`super::explained_by`]), the final view may show `missing_data` for
-/// the tables of a `__run__` branch the history swept and re-created.
-pub fn explained_by(history: &History, events: &[Vec<Event>], final_view: &View) -> Option<u32> {
-    let forks_early = Relaxed {
-        forks_early: true,
-        ..Relaxed::default()
-    };
-    if linearize(history, events, final_view, forks_early).is_ok() {
-        return Some(FINDING_30);
-    }
-    let ops = events.iter().flatten().map(|e| (&e.op, &e.outcome));
-    let swept = events.iter().flatten().flat_map(|e| &e.swept);
-    let tables_may_be_lost = recreated_after_sweep(ops, swept);
-    let lost = Relaxed {
-        tables_may_be_lost,
-        ..Relaxed::default()
-    };
-    (!lost.tables_may_be_lost.is_empty() && linearize(history, events, final_view, lost).is_ok())
-        .then_some(FINDING_39)
-}
-
-/// The open findings' relaxations a judgement takes (none: the contract).
-#[derive(Default)]
-struct Relaxed {
-    /// Finding 30: a create may fork before it is visible.
-    forks_early: bool,
-    /// Finding 39: branches whose tables the final view may show lost.
-    tables_may_be_lost: BTreeSet<String>,
-}
-
-/// docs/findings.md: a create forks before it is visible.
-pub const FINDING_30: u32 = 30;
-
-fn linearize(
-    history: &History,
-    events: &[Vec<Event>],
-    final_view: &View,
-    relaxed: Relaxed,
-) -> Result<Vec<(usize, usize)>, String> {
-    let mut base = Model::default();
-    match &history.setup {
-        Some(graph) => base.apply(&Op::WriteLegacy(graph.clone())),
-        None => base.apply(&Op::Init),
-    }
-    .map_err(|e| format!("the model refused the setup: {e:?}"))?;
-    base.handle = None;
+    let base = super::starting_model(&history.setup, &history.prelude)?;
     let mut swept = BTreeSet::new();
     for name in events.iter().flatten().flat_map(|e| &e.swept) {
         if !swept.insert(name.clone()) {
@@ -229,7 +165,6 @@ fn linearize(
         final_view,
         swept: &swept,
         withdrawn,
-        relaxed,
         failed: HashSet::new(),
     };
     let mut state = State {
@@ -257,18 +192,10 @@ struct State {
     handles: Vec<Option<Mode>>,
     /// Each actor's next op.
     next: Vec<usize>,
-    /// Finding 30's relaxation: what an actor's next op, a create, read
-    /// of its `from` before it becomes visible.
+    /// What an actor's next op, a create that answered `Ok`, forked of its
+    /// `from`, if its fork instant has passed and it is not yet visible.
     forks: Vec<Option<Fork>>,
     swept: BTreeSet<String>,
-}
-
-/// A create's read of `from`: its rows (`None`: no table has any), under
-/// main's schema of that moment.
-#[derive(Clone, Debug)]
-struct Fork {
-    rows: Option<BTreeMap<String, Table>>,
-    schema: SchemaSpec,
 }
 
 impl State {
@@ -279,24 +206,15 @@ impl State {
         )
     }
 
-    /// Actor `a`'s next op, if it is a create that answered `Ok`, reads
-    /// its `from` now: the fork its later step publishes. `false` when
-    /// `from` does not exist now (the create would not have forked it).
-    fn fork_early(&mut self, a: usize, event: &Event) -> bool {
+    /// Actor `a`'s next op, if it is a create that answered `Ok`, takes
+    /// its fork instant now: what its later, visible instant publishes.
+    /// `false` when it cannot (`from` does not exist now).
+    fn fork(&mut self, a: usize, event: &Event) -> bool {
         let (Op::BranchCreate { from, .. }, Ok(_)) = (&event.op, &event.outcome) else {
             return false;
         };
-        let Some(graph) = &self.model.graph else {
-            return false;
-        };
-        if from != MAIN && !graph.refs.contains_key(from) {
-            return false;
-        }
-        self.forks[a] = Some(Fork {
-            rows: graph.rows.get(from).cloned(),
-            schema: graph.schema.clone(),
-        });
-        true
+        self.forks[a] = self.model.fork(from);
+        self.forks[a].is_some()
     }
 }
 
@@ -306,7 +224,6 @@ struct Search<'a> {
     final_view: &'a View,
     swept: &'a BTreeSet<String>,
     withdrawn: BTreeSet<String>,
-    relaxed: Relaxed,
     /// States from which no linearization was found.
     failed: HashSet<String>,
 }
@@ -322,12 +239,7 @@ impl Search<'_> {
             let mut model = state.model.clone();
             model.handle = None;
             let _ = model.apply(&Op::Open(Mode::ReadOnly));
-            return state.swept == *self.swept
-                && same_view_but_lost(
-                    model.view(),
-                    self.final_view,
-                    &self.relaxed.tables_may_be_lost,
-                );
+            return state.swept == *self.swept && model.view() == *self.final_view;
         }
         let key = state.key();
         if self.failed.contains(&key) {
@@ -354,12 +266,11 @@ impl Search<'_> {
                     return true;
                 }
             }
-            // Or, relaxed, a create reads `from` now and publishes later.
-            if self.relaxed.forks_early && state.forks[a].is_none() {
+            // Or a create takes its fork instant now and becomes visible
+            // later.
+            if state.forks[a].is_none() {
                 let mut next = state.clone();
-                if next.fork_early(a, &self.events[a][state.next[a]])
-                    && self.extend(&mut next, order)
-                {
+                if next.fork(a, &self.events[a][state.next[a]]) && self.extend(&mut next, order) {
                     return true;
                 }
             }
@@ -400,23 +311,20 @@ impl Search<'_> {
                 return true;
             }
         }
-        let expected = state.model.apply(&event.op);
+        let expected = match (state.forks[a].take(), &event.op) {
+            // A create that forked earlier becomes visible now.
+            (Some(fork), Op::BranchCreate { name, from }) => {
+                match state.model.publish_create(name, from, fork) {
+                    Some(published) => published,
+                    None => return false,
+                }
+            }
+            _ => state.model.apply(&event.op),
+        };
         if let Ok(Observation::Opened(report)) = &expected {
             state.swept.extend(report.swept.iter().cloned());
         }
         state.handles[a] = state.model.handle;
-        if let (Some(fork), Op::BranchCreate { name, .. }) = (state.forks[a].take(), &event.op) {
-            // The create publishes what it read earlier, if main's schema
-            // is still the one it read under.
-            let graph = state.model.graph.as_mut().expect("a create succeeded");
-            if expected.is_err() || graph.schema != fork.schema {
-                return false;
-            }
-            match fork.rows {
-                Some(rows) => graph.rows.insert(name.clone(), rows),
-                None => graph.rows.remove(name),
-            };
-        }
         same_outcome(&expected, &event.outcome, &self.withdrawn)
     }
 

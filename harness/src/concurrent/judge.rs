@@ -3,17 +3,11 @@
 //! state. An actor that failed with a retryable kind may have had no effect,
 //! but only when another actor of the round could have caused it (DESIGN:
 //! "an operation that overlapped a conflicting one"); who swept which
-//! legacy ref is judged in aggregate.
-//!
-//! A round the judge refuses is judged once more with open finding 39's
-//! relaxation (docs/findings.md): a `__run__` branch the round both swept
-//! and re-created may have lost its tables to the late sweep. One that
-//! passes so is *explained* by the finding, listed rather than failed,
-//! until the finding is fixed and the relaxation goes.
+//! legacy ref is judged in aggregate. Nothing is relaxed: a round passes
+//! or fails.
 
 use std::collections::BTreeSet;
 
-use stampede_model::names::is_legacy_run;
 use stampede_model::{ErrorKind, Mode, Model, Observation, Op, Outcome, View};
 
 use super::{Round, Seen};
@@ -35,22 +29,7 @@ pub fn judge_with(
     final_view: &View,
     sweeps_judged: bool,
 ) -> Result<Vec<usize>, String> {
-    search_orders(round, seen, final_view, sweeps_judged, BTreeSet::new())
-}
-
-fn search_orders(
-    round: &Round,
-    seen: &[Seen],
-    final_view: &View,
-    sweeps_judged: bool,
-    tables_may_be_lost: BTreeSet<String>,
-) -> Result<Vec<usize>, String> {
-    let mut base = Model::default();
-    match &round.setup {
-        Some(graph) => base.apply(&Op::WriteLegacy(graph.clone())),
-        None => base.apply(&Op::Init),
-    }
-    .map_err(|e| format!("the model refused the setup: {e:?}"))?;
+    let base = super::starting_model(&round.setup, &round.prelude)?;
     // Each legacy ref is swept by at most one actor, and every swept ref
     // by one, when opens say what they swept (a peer's may not: then only
     // the final view shows the sweep).
@@ -68,7 +47,6 @@ fn search_orders(
         swept: sweeps_judged.then_some(&swept_by_actors),
         final_view,
         withdrawn: withdrawn_creates(round, seen),
-        tables_may_be_lost,
     };
     let mut order = Vec::with_capacity(round.actors.len());
     if judge.search(&base, &BTreeSet::new(), &mut order) {
@@ -79,89 +57,6 @@ fn search_orders(
             round.setup, round.actors
         ))
     }
-}
-
-/// What a campaign makes of a unit: passed, explained by an open finding
-/// (listed, not failed), or failed (why). The plan, `make sensitivity` and
-/// the sensitivity tests all count a catch as [`Verdict::Failed`] alone, so
-/// a relaxation that hid a defect would show there first.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
-    Passed,
-    Explained(u32),
-    Failed(String),
-}
-
-impl Verdict {
-    /// Strict `judged`, else the finding `explained` names, else failed.
-    pub fn of<T>(judged: Result<T, String>, explained: impl FnOnce() -> Option<u32>) -> Verdict {
-        match judged {
-            Ok(_) => Verdict::Passed,
-            Err(why) => explained().map_or(Verdict::Failed(why), Verdict::Explained),
-        }
-    }
-
-    pub fn failed(&self) -> bool {
-        matches!(self, Verdict::Failed(_))
-    }
-}
-
-/// A round's verdict. Our open findings explain our engine's rounds only
-/// (`ours`): a peer's are its own.
-pub fn verdict(round: &Round, seen: &[Seen], final_view: &View, ours: bool) -> Verdict {
-    Verdict::of(judge(round, seen, final_view), || {
-        explained_by(round, seen, final_view).filter(|_| ours)
-    })
-}
-
-/// docs/findings.md: a late sweep removes a re-created tree.
-pub const FINDING_39: u32 = 39;
-
-/// An open finding that explains a round [`judge`] refused: the finding
-/// whose relaxation explains it. Today only finding 39: a `__run__` ref
-/// an open of the round swept and a create of the round re-created (`Ok`)
-/// may show `missing_data` for its tables in the final view, whatever the
-/// model holds there; nothing else about the round is relaxed.
-pub fn explained_by(round: &Round, seen: &[Seen], final_view: &View) -> Option<u32> {
-    let recreated = recreated_after_sweep(
-        (round.actors.iter().zip(seen)).filter_map(|(op, s)| Some((op.as_ref()?, &s.outcome))),
-        seen.iter().flat_map(|s| &s.swept),
-    );
-    if recreated.is_empty() {
-        return None;
-    }
-    let sweeps_judged = crate::wire::peer::reports_sweeps();
-    search_orders(round, seen, final_view, sweeps_judged, recreated)
-        .is_ok()
-        .then_some(FINDING_39)
-}
-
-/// Finding 39's suspects: the `__run__` names some open swept and some
-/// create then re-created (`Ok`), from the ops with their outcomes and
-/// every name the opens swept.
-pub(super) fn recreated_after_sweep<'a>(
-    ops: impl Iterator<Item = (&'a Op, &'a Outcome)>,
-    swept: impl Iterator<Item = &'a String>,
-) -> BTreeSet<String> {
-    let swept: BTreeSet<&String> = swept.collect();
-    ops.filter_map(|(op, outcome)| match (op, outcome) {
-        (Op::BranchCreate { name, .. }, Ok(_)) if is_legacy_run(name) && swept.contains(name) => {
-            Some(name.clone())
-        }
-        _ => None,
-    })
-    .collect()
-}
-
-/// Whether the model's final view `expected` is the one seen, where the
-/// tables of `lost` branches may show `missing_data` (finding 39).
-pub(super) fn same_view_but_lost(mut expected: View, seen: &View, lost: &BTreeSet<String>) -> bool {
-    for (key, rows) in expected.rows.iter_mut() {
-        if lost.contains(&key.0) && seen.rows.get(key) == Some(&Err(ErrorKind::MissingData)) {
-            *rows = Err(ErrorKind::MissingData);
-        }
-    }
-    expected == *seen
 }
 
 /// A round no serial order explains, in a table's words, so the same
@@ -175,11 +70,7 @@ pub(super) fn same_view_but_lost(mut expected: View, seen: &View, lost: &BTreeSe
 /// open fails differently on a legacy graph and on one whose sweep must
 /// keep a `__run__` ref.
 pub fn round_divergence(round: &Round, seen: &[Seen]) -> crate::plan::Divergence {
-    let mut base = Model::default();
-    let _ = match &round.setup {
-        Some(legacy) => base.apply(&Op::WriteLegacy(legacy.clone())),
-        None => base.apply(&Op::Init),
-    };
+    let base = super::starting_model(&round.setup, &round.prelude).unwrap_or_default();
     let step_of = |op: &Option<Op>, open_failed: bool| match op {
         Some(op) if !open_failed => op.name(),
         _ => "Open",
@@ -261,9 +152,6 @@ struct Judge<'a> {
     swept: Option<&'a BTreeSet<String>>,
     final_view: &'a View,
     withdrawn: BTreeSet<String>,
-    /// Finding 39's relaxation: branches whose tables the final view may
-    /// show as `missing_data`.
-    tables_may_be_lost: BTreeSet<String>,
 }
 
 impl Judge<'_> {
@@ -281,7 +169,7 @@ impl Judge<'_> {
             model.handle = None;
             let _ = model.apply(&Op::Open(Mode::ReadOnly));
             return self.swept.is_none_or(|swept| model_swept == swept)
-                && same_view_but_lost(model.view(), self.final_view, &self.tables_may_be_lost);
+                && model.view() == *self.final_view;
         }
         for i in 0..self.round.actors.len() {
             if order.contains(&i) {
@@ -480,6 +368,7 @@ mod tests {
             unreachable!()
         };
         let round = Round {
+            prelude: Vec::new(),
             setup: Some(graph),
             actors: vec![None, None],
         };
@@ -521,6 +410,7 @@ mod tests {
     #[test]
     fn a_round_divergence_names_the_raw_error_first() {
         let round = Round {
+            prelude: Vec::new(),
             setup: None,
             actors: vec![Some(Op::delete("a")), Some(Op::create("b", "main")), None],
         };
@@ -583,6 +473,7 @@ mod tests {
             unreachable!()
         };
         let round = Round {
+            prelude: Vec::new(),
             setup: Some(corrupt),
             actors: vec![None, None],
         };

@@ -19,7 +19,7 @@ mod judge;
 mod remote_turns;
 pub mod schedule;
 
-use stampede_model::{LegacyGraph, Op, Outcome};
+use stampede_model::{LegacyGraph, Model, Op, Outcome};
 
 use schedule::Turns;
 
@@ -30,14 +30,35 @@ pub use execute::{
     execute_with, stampede_binary, Actors, HistoryRun, Scheduled,
 };
 pub use generate::{fleet, generate, person_with, round};
-pub use judge::{explained_by, judge, judge_with, round_divergence, verdict, Verdict, FINDING_39};
+pub use judge::{judge, judge_with, round_divergence};
 pub use schedule::Schedule;
 
 /// One actor's step: its open, then its op (`None`: the open is the op).
 #[derive(Clone, Debug)]
 pub struct Round {
     pub setup: Option<LegacyGraph>,
+    /// Ops run on the set-up graph before the round, through the engine
+    /// and in the model alike (a fresh graph's branches and rows).
+    pub prelude: Vec<Op>,
     pub actors: Vec<Option<Op>>,
+}
+
+/// The model of the graph a round or history starts from: `setup` (a
+/// legacy graph, or a fresh one), then `prelude`, every op of which must
+/// succeed; no handle held.
+pub fn starting_model(setup: &Option<LegacyGraph>, prelude: &[Op]) -> Result<Model, String> {
+    let mut model = Model::default();
+    let first = match setup {
+        Some(graph) => Op::WriteLegacy(graph.clone()),
+        None => Op::Init,
+    };
+    for op in std::iter::once(&first).chain(prelude) {
+        model
+            .apply(op)
+            .map_err(|e| format!("the model refused the setup's {op:?}: {e:?}"))?;
+    }
+    model.handle = None;
+    Ok(model)
 }
 
 /// What one actor saw: its open's swept refs, and its outcome (its open's,
@@ -221,10 +242,6 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> 
         }
         Err(why) => {
             println!("FAIL: {why}");
-            let ours = token.mode != Actors::Peers;
-            if let Verdict::Explained(finding) = verdict(&round, &seen, &final_view, ours) {
-                println!("explained by open finding {finding} (docs/findings.md)");
-            }
             false
         }
     };
@@ -283,10 +300,6 @@ fn replay_history(token: &Token, check_determinism: bool) -> Result<Replayed, St
         }
         Err(why) => {
             println!("FAIL: {why}");
-            if let Verdict::Explained(finding) = history::verdict(&history, &run.events, &run.view)
-            {
-                println!("explained by open finding {finding} (docs/findings.md)");
-            }
             false
         }
     };

@@ -19,7 +19,9 @@
 //! Strategies: uniform random among parked calls, or PCT (Burckhardt et
 //! al., ASPLOS 2010): random distinct actor priorities, the highest-priority
 //! parked actor always runs, and at `depth - 1` random steps the running
-//! actor drops below every other.
+//! actor drops below every other. Either way an actor polling a lock or a
+//! claim another holds parks a `wait` first, granted only when every
+//! parked actor waits, so a spinning waiter never starves the holder.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
@@ -169,9 +171,16 @@ impl State {
                 .all(|a| self.parked.iter().any(|p| p.actor == *a))
     }
 
-    /// The index in `parked` of the call to grant.
+    /// The index in `parked` of the call to grant. An actor that says it
+    /// waits for another (`Call::Wait`, before it sleeps out a held lock or
+    /// claim) goes only when every parked actor waits: the one it waits for
+    /// moves first, whatever its priority.
     fn choose(&mut self) -> usize {
-        let mut order: Vec<usize> = (0..self.parked.len()).collect();
+        let waiting = |p: &Parked| p.call == Call::Wait;
+        let all_wait = self.parked.iter().all(waiting);
+        let mut order: Vec<usize> = (0..self.parked.len())
+            .filter(|&i| all_wait || !waiting(&self.parked[i]))
+            .collect();
         order.sort_by_key(|&i| (self.parked[i].actor, self.parked[i].seq));
         let pick = if let Strategy::Pct { priorities, .. } = &self.strategy {
             // The highest-priority actor's first-issued call.

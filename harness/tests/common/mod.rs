@@ -3,6 +3,9 @@
 
 use std::path::Path;
 
+pub mod held;
+pub mod paused;
+
 use stampede_harness::plan::Report;
 
 /// A `stampede verify --json` (or `report merge --json`) report.
