@@ -164,10 +164,18 @@ pub async fn try_claim(
     let token = format!("{taken_at:013}-{}", crate::storage::writer_nonce());
     let mine = dir.clone().join(token.as_str());
     let put = PutOptions::from(PutMode::Create);
-    if let Err(e) = store.put_opts(&mine, PutPayload::new(), put).await {
-        // It may have landed (a lost answer): never wait on it here.
-        abandon(&mine);
-        return Err(classify_object_store(e));
+    match store.put_opts(&mine, PutPayload::new(), put).await {
+        Ok(_) => {}
+        // The name is this claimer's own: "already there" is its own put,
+        // landed, whose answer was lost and retried (S3 answers the retry
+        // with 412).
+        Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. }) => {}
+        Err(e) => {
+            // It may have landed (a lost answer): never wait on it here.
+            abandon(&mine);
+            return Err(classify_object_store(e));
+        }
     }
     match live_marks(store, &dir, &mine, lease).await {
         Ok(live) if live.is_empty() => Ok(Some(Claim {
@@ -217,6 +225,27 @@ async fn live_marks(
         }
     }
     Ok(live)
+}
+
+/// Whether another claimer holds `name`'s claim now (a live mark is
+/// there): an operation on the name is in flight. Writes nothing.
+pub async fn held_by_another(
+    store: &dyn ObjectStore,
+    base: &Path,
+    name: &str,
+    lease: Duration,
+) -> StoreResult<bool> {
+    let listed: Vec<Path> = store
+        .list(Some(&marks_dir(base, name)))
+        .map_ok(|meta| meta.location)
+        .try_collect()
+        .await
+        .map_err(classify_object_store)?;
+    let now = now_millis();
+    Ok(listed.iter().any(|mark| {
+        mark_millis(mark).is_some_and(|at| u128::from(now.saturating_sub(at)) <= lease.as_millis())
+            && !abandoned(mark)
+    }))
 }
 
 /// Take a mark back; one that will not go is abandoned (see `ABANDONED`).

@@ -4,12 +4,13 @@
 //! `create_branch`, as those engines did.
 
 use lance::io::ObjectStoreParams;
-use stampede_protocol::names::LEGACY_RUN_PREFIX;
+use stampede_protocol::names::{LEGACY_RUN_PREFIX, SCHEMA_APPLY_LOCK};
 
 use crate::error::{Error, Result};
 use crate::graph::{connect, write_graph};
 use crate::manifest::ManifestShape;
 use crate::schema::{Schema, EXAMPLE_SCHEMA};
+use crate::storage::LanceStore;
 
 /// Main's stamp as the fixture writes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -107,6 +108,26 @@ pub fn run_branch_name(i: usize) -> String {
     format!("{LEGACY_RUN_PREFIX}{i}")
 }
 
+/// A fixture's branch made through Lance's own `create_branch`, which does
+/// not tell its own put whose answer was lost (on S3 object_store retries a
+/// 5xx into a 412: "already exists") from a branch that was there: at a
+/// fresh root nothing else writes refs, so a ref found there is this
+/// create's.
+async fn landed<T>(store: &LanceStore, name: &str, created: lance::Result<T>) -> Result<()> {
+    use stampede_protocol::RefStore;
+    match created {
+        Ok(_) => Ok(()),
+        Err(e) if store.read_ref(name).await.is_ok() => {
+            let _its_own_put_retried = e;
+            Ok(())
+        }
+        Err(e) => Err(Error::storage(
+            &format!("creating legacy branch {name:?}"),
+            e,
+        )),
+    }
+}
+
 /// Write `spec` at `root` (its store reached with `params`).
 pub async fn write_legacy(root: &str, spec: &LegacySpec, params: ObjectStoreParams) -> Result<()> {
     let store = connect(root, params).await?;
@@ -119,9 +140,8 @@ pub async fn write_legacy(root: &str, spec: &LegacySpec, params: ObjectStorePara
     let version = main.version().version;
     for i in 0..spec.run_branches {
         let name = run_branch_name(i);
-        main.create_branch(&name, ("main", version), None)
-            .await
-            .map_err(|e| Error::storage(&format!("creating legacy branch {name:?}"), e))?;
+        let created = main.create_branch(&name, ("main", version), None).await;
+        landed(&store, &name, created).await?;
     }
     for (name, parent) in &spec.branches {
         let parent = parent.as_deref().unwrap_or("main");
@@ -133,20 +153,25 @@ pub async fn write_legacy(root: &str, spec: &LegacySpec, params: ObjectStorePara
                 .map_err(|e| Error::storage(&format!("opening legacy parent {parent:?}"), e))?
         };
         let head = source.version().version;
-        main.create_branch(name, (parent, head), None)
-            .await
-            .map_err(|e| Error::storage(&format!("creating legacy branch {name:?}"), e))?;
+        let created = main.create_branch(name, (parent, head), None).await;
+        landed(&store, name, created).await?;
     }
     Ok(())
 }
 
-/// Leave the schema-apply lock as an apply that died holding it would: the
-/// lock ref, nothing else. A lock already there stays as it is.
+/// Leave the schema-apply lock as an apply that died holding it, a while
+/// ago, would: the lock ref, nothing else, written longer ago than the
+/// claim lease (so `check` sees it left behind, not an apply in flight). A
+/// lock already there stays as it is.
 pub async fn leave_lock(root: &str, params: ObjectStoreParams) -> Result<()> {
     let store = connect(root, params).await?;
     crate::graph::read_main_head(&store).await?;
     match stampede_protocol::lock::acquire(&store).await {
-        Ok(()) | Err(Error::SchemaApplyInProgress) => Ok(()),
+        Ok(()) => store
+            .backdate_ref(SCHEMA_APPLY_LOCK, store.lease() * 2)
+            .await
+            .map_err(|e| Error::storage("backdating the lock", e)),
+        Err(Error::SchemaApplyInProgress) => Ok(()),
         Err(e) => Err(e),
     }
 }

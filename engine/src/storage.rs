@@ -174,6 +174,26 @@ impl LanceStore {
         &self.object_store
     }
 
+    /// Rewrite the ref `name` as written `by` earlier (its `createAt`): a
+    /// fixture's, for the lock an apply that died a while ago left.
+    pub async fn backdate_ref(&self, name: &str, by: std::time::Duration) -> StoreResult<()> {
+        let mut contents = self.read_contents(name).await?;
+        contents.create_at = contents.create_at.saturating_sub(by.as_secs());
+        let json = serde_json::to_vec_pretty(&contents)
+            .map_err(|e| StoreError::other(format!("encoding ref {name:?}: {e}")))?;
+        self.object_store
+            .inner
+            .put(&self.ref_path(name), PutPayload::from(json))
+            .await
+            .map(drop)
+            .map_err(classify_object_store)
+    }
+
+    /// When the ref `name` says it was written (`createAt`, in seconds).
+    pub async fn ref_created_at(&self, name: &str) -> StoreResult<u64> {
+        Ok(self.read_contents(name).await?.create_at)
+    }
+
     /// How long this root's claims hold (`claims::lease`).
     pub fn lease(&self) -> std::time::Duration {
         crate::claims::lease(&self.params)

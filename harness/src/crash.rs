@@ -403,12 +403,16 @@ pub fn judge_state(scenario: &Scenario, state: &State) -> Result<Judged, String>
 }
 
 /// `check`'s problems and residue notes after recovery (a graph that init
-/// never made has none to report).
+/// never made has none to report), as an operator sees them once every
+/// lease of the dead process has passed (a lock it held is then left
+/// behind, not an apply in flight).
 fn residue(root: &str) -> Vec<String> {
     let params = crate::place::complete(root, Default::default());
     let check =
         stampede_engine::check::check_with(root, stampede_engine::check::Depth::Pins, params);
-    match crate::adapter::serial_runtime().block_on(check) {
+    let later =
+        stampede_engine::claims::with_clock_ahead(stampede_engine::claims::CLAIM_LEASE * 2, check);
+    match crate::adapter::serial_runtime().block_on(later) {
         Ok(report) => report
             .problems
             .iter()

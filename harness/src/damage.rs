@@ -286,6 +286,9 @@ pub struct Built {
     /// The graph as the engine showed it after each build op: the states
     /// its history held.
     history: Vec<View>,
+    /// Each file's name in a case token (see [`stable_names`]), by its
+    /// path under the root.
+    names: BTreeMap<String, String>,
 }
 
 pub fn build(graph: CorpusGraph) -> Result<Built, String> {
@@ -301,6 +304,7 @@ pub fn build(graph: CorpusGraph) -> Result<Built, String> {
         history.push(sut.view());
     }
     let root = PathBuf::from(sut.root());
+    let names = stable_names(&root);
     let pristine = contents(&root);
     let older = before
         .into_iter()
@@ -314,7 +318,44 @@ pub fn build(graph: CorpusGraph) -> Result<Built, String> {
         pristine,
         older,
         history,
+        names,
     })
+}
+
+/// A name for every file and directory under `root` that another build of
+/// the same graph gives the same file: its path with generated names as
+/// `*` (`files::generic`), and `#k` when several share that form, `k` its
+/// place in the order they were written (read from their times, so only
+/// right after a build). A token naming a data file then replays on any
+/// build.
+fn stable_names(root: &Path) -> BTreeMap<String, String> {
+    let mut by_form: BTreeMap<String, Vec<(std::time::SystemTime, String)>> = BTreeMap::new();
+    let paths = contents(root).into_keys().chain(directories(root));
+    for path in paths {
+        let Ok(rel) = path.strip_prefix(root) else {
+            continue;
+        };
+        let rel = rel.to_string_lossy().into_owned();
+        let written = std::fs::metadata(&path)
+            .and_then(|m| m.modified())
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let form = crate::files::generic(&rel);
+        by_form.entry(form).or_default().push((written, rel));
+    }
+    let mut names = BTreeMap::new();
+    for (form, mut paths) in by_form {
+        paths.sort();
+        let alone = paths.len() == 1 || !form.contains('*');
+        for (k, (_, rel)) in paths.into_iter().enumerate() {
+            let name = if alone {
+                rel.clone()
+            } else {
+                format!("{form}#{k}")
+            };
+            names.insert(rel, name);
+        }
+    }
+    names
 }
 
 impl Built {
@@ -338,11 +379,16 @@ pub fn cases(built: &Built) -> Vec<Case> {
             .expect("under the root")
             .to_string_lossy()
             .into_owned();
+        let target = built
+            .names
+            .get(&rel)
+            .cloned()
+            .unwrap_or_else(|| rel.clone());
         for mutation in Mutation::ALL {
             if mutation.applies(built, &rel, is_dir) {
                 out.push(Case {
                     graph: built.graph.name.into(),
-                    target: rel.clone(),
+                    target: target.clone(),
                     damage: mutation.name().into(),
                 });
             }
@@ -358,14 +404,21 @@ pub fn cases(built: &Built) -> Vec<Case> {
     out
 }
 
-/// Every directory under `root` (not `root` itself) that holds a file:
-/// an empty one is not part of what is restored (`files`).
+/// The directories under `root` a `file` mutation replaces: those of the
+/// graph's layout, up to three levels down (`__manifest/tree/<branch>`,
+/// `tables/<type>/_versions`, ...), that hold a file (an empty one is not
+/// part of what is restored: `files`). Deeper ones repeat the same kinds,
+/// and each costs its commands Lance's retries of a failed listing.
 fn directories(root: &Path) -> Vec<PathBuf> {
     let files = contents(root);
     let mut out: Vec<PathBuf> = files
         .keys()
         .flat_map(|file| file.ancestors().skip(1))
         .filter(|dir| dir.starts_with(root) && *dir != root)
+        .filter(|dir| {
+            dir.strip_prefix(root)
+                .is_ok_and(|rel| rel.components().count() <= 3)
+        })
         .map(Path::to_path_buf)
         .collect();
     out.sort();
@@ -392,7 +445,10 @@ pub fn sample(cases: Vec<Case>, stride: usize) -> Vec<Case> {
 fn damage(built: &Built, case: &Case, root: &Path) -> Result<bool, String> {
     let io = |e: std::io::Error| format!("damaging {}: {e}", case.token());
     if let Some(mutation) = Mutation::parse(&case.damage) {
-        let path = root.join(&case.target);
+        let rel = (built.names.iter())
+            .find(|(_, name)| **name == case.target)
+            .map_or(case.target.as_str(), |(rel, _)| rel.as_str());
+        let path = root.join(rel);
         if mutation == Mutation::File {
             std::fs::remove_dir_all(&path).map_err(io)?;
             std::fs::write(&path, b"").map_err(io)?;
@@ -434,10 +490,7 @@ fn damage(built: &Built, case: &Case, root: &Path) -> Result<bool, String> {
             }
             Mutation::InvalidJson => std::fs::write(&path, b"{ not json").map_err(io)?,
             Mutation::Older => {
-                let older = built
-                    .older
-                    .get(Path::new(&case.target))
-                    .ok_or("no older version")?;
+                let older = built.older.get(Path::new(rel)).ok_or("no older version")?;
                 std::fs::write(&path, older).map_err(io)?;
             }
         }
@@ -519,6 +572,8 @@ pub struct Ran {
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
+    /// How long it ran.
+    pub elapsed: Duration,
 }
 
 impl Ran {
@@ -587,6 +642,7 @@ fn run(binary: &Path, args: &[String]) -> Ran {
     };
     let output = child.wait_with_output().expect("a child's output");
     Ran {
+        elapsed: start.elapsed(),
         args: args.to_vec(),
         code,
         stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
@@ -909,9 +965,10 @@ pub fn replay(token: &str) -> Result<bool, String> {
     let pristine = baseline(&binary, &built);
     let verdict = judge_case(&binary, &built, &pristine, &case, |ran| {
         println!(
-            "stampede {}\n  => {:?}{}",
+            "stampede {}\n  => {:?} in {:.2} s{}",
             ran.args.join(" "),
             ran.code,
+            ran.elapsed.as_secs_f64(),
             ran.stderr
                 .lines()
                 .next()
@@ -945,6 +1002,7 @@ mod tests {
             code,
             stdout: String::new(),
             stderr: stderr.into(),
+            elapsed: Duration::ZERO,
         }
     }
 

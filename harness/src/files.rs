@@ -30,6 +30,34 @@ pub fn contents(root: &Path) -> Files {
     out
 }
 
+/// `path` with the names Lance and the engine generate (UUIDs, data file
+/// names: runs of 24 or more hex digits and dashes; a table fork's
+/// `.f<16 hex digits>`) as `*`: the same text for the same file of two
+/// builds of one graph. Version numbers (20 digits) and branch names stay.
+pub fn generic(path: &str) -> String {
+    let mut out = String::new();
+    let mut run = String::new();
+    let flush = |run: &mut String, out: &mut String| {
+        let fork = out.ends_with('.') && run.len() == 17 && run.starts_with('f');
+        if run.len() >= 24 || fork {
+            out.push('*');
+        } else {
+            out.push_str(run);
+        }
+        run.clear();
+    };
+    for c in path.chars() {
+        if c.is_ascii_hexdigit() || c == '-' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut run, &mut out);
+    out
+}
+
 /// Make `root` hold exactly `files` (taken from it by [`contents`]).
 pub fn restore(root: &Path, files: &Files) -> Result<(), String> {
     match std::fs::remove_dir_all(root) {

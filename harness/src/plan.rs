@@ -324,6 +324,8 @@ pub fn outcome_word(outcome: &Outcome) -> String {
         Ok(Observation::Loaded(_)) => "loaded".into(),
         Ok(Observation::Rows(_)) => "rows".into(),
         Ok(Observation::Unlocked(_)) => "unlocked".into(),
+        Ok(Observation::Checked { healthy: true }) => "healthy".into(),
+        Ok(Observation::Checked { healthy: false }) => "unhealthy".into(),
     }
 }
 

@@ -91,6 +91,17 @@ impl Runner {
                 .await
                 .map(|()| Observation::Done)
                 .map_err(kind),
+            // Through the campaign's probe: a scheduled round takes its
+            // reads in turn with every other actor's calls.
+            Op::Check => {
+                let depth = engine::check::Depth::Pins;
+                engine::check::check_with(&self.root, depth, self.store_params())
+                    .await
+                    .map(|report| Observation::Checked {
+                        healthy: report.healthy(),
+                    })
+                    .map_err(kind)
+            }
             _ => {
                 let graph = self.handle.as_ref().ok_or(ErrorKind::NotInitialized)?;
                 on_handle(graph, op).await
@@ -141,7 +152,7 @@ async fn on_handle(graph: &Graph, op: &Op) -> Outcome {
             .await
             .map(|()| Observation::Done),
         Op::Unlock => graph.unlock().await.map(Observation::Unlocked),
-        Op::Init | Op::Open(_) | Op::WriteLegacy(_) | Op::Stamp | Op::LeaveLock => {
+        Op::Init | Op::Open(_) | Op::WriteLegacy(_) | Op::Stamp | Op::LeaveLock | Op::Check => {
             unreachable!("{op:?} needs no handle")
         }
     }

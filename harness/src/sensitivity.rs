@@ -125,8 +125,9 @@ pub fn row(defect: Option<Defect>, budgets: &Budgets, with_loom: bool) -> Row {
             seconds: 0.0,
         },
     };
-    // Findings 14 and 15 planted back: also their own rounds, under every
-    // schedule, with up to 30 interleavings each.
+    // Findings planted back (14, 15, 39's sweep and create): also their
+    // own held rounds, under every schedule, with up to 30 interleavings
+    // each.
     if let (None, Some(d)) = (row.caught_by, defect) {
         let targeted = SCHEDULES
             .into_iter()
@@ -189,7 +190,7 @@ pub fn print_table(rows: &[Row]) {
 
 /// The defects a concurrent round can show: each is measured for the
 /// rounds it takes the concurrent campaign to catch it, per schedule.
-pub const CONCURRENCY_DEFECTS: [Defect; 11] = [
+pub const CONCURRENCY_DEFECTS: [Defect; 12] = [
     Defect::SweepPlainDelete,
     Defect::NoEnumerationRetry,
     Defect::SweepForceDeleteNotFound,
@@ -201,6 +202,7 @@ pub const CONCURRENCY_DEFECTS: [Defect; 11] = [
     Defect::ExistsBeforeSettled,
     Defect::SweepWithoutClaim,
     Defect::CreateWithoutClaim,
+    Defect::CheckWithoutReread,
 ];
 
 /// The schedules compared.
@@ -314,12 +316,14 @@ pub fn catch_rate_table(rates: &[CatchRate], seeds: u64, cap: u32, actors: usize
     out
 }
 
-/// The generated rounds (root seed 9, 5 actors) where findings 14 and 15
-/// were found: the defects that plant them back are tried there too.
-pub fn finding_rounds(defect: Defect) -> &'static [u32] {
+/// The held rounds (`concurrent::held`) where a defect's finding was met:
+/// the defects that plant findings back are tried there too.
+pub fn finding_rounds(defect: Defect) -> &'static [&'static str] {
     match defect {
-        Defect::RebasedWriteKept => &[776, 848],
-        Defect::ExistsBeforeSettled => &[837],
+        Defect::RebasedWriteKept => &["finding-14", "finding-14b"],
+        Defect::ExistsBeforeSettled => &["finding-15"],
+        Defect::SweepWithoutClaim => &["finding-39"],
+        Defect::CreateWithoutClaim => &["delete-recreate"],
         _ => &[],
     }
 }
@@ -327,19 +331,11 @@ pub fn finding_rounds(defect: Defect) -> &'static [u32] {
 /// Try `defect`'s finding rounds under `schedule`, with interleaving seeds
 /// `0..tries`; the token of the first failing run.
 pub fn targeted_catch(schedule: Schedule, defect: Defect, tries: u64) -> Option<(Token, u64)> {
-    use crate::concurrent::{generate, judge, run_round, Actors};
-    for &index in finding_rounds(defect) {
-        let round = generate(9, index, 5);
+    use crate::concurrent::{judge, run_round};
+    for &name in finding_rounds(defect) {
         for interleaving in 0..tries {
-            let token = Token {
-                seed: 9,
-                index,
-                actors: 5,
-                mode: Actors::Tasks,
-                schedule,
-                interleaving,
-                history: 0,
-            };
+            let token = Token::of_held(name, schedule, interleaving)?;
+            let round = token.round();
             let (seen, view, _) = run_round(&token, &round);
             if judge(&round, &seen, &view).is_err() {
                 return Some((token, interleaving + 1));

@@ -186,7 +186,7 @@ fn regression_history_186_keeps_the_recreated_branch() {
 /// planted half (defect 19, the old sweep, fails) is in `sensitivity.rs`.
 #[test]
 fn regression_finding_39_a_late_sweep_never_removes_a_recreated_tree() {
-    let round = common::held::round_of_finding_39();
+    let round = stampede_harness::concurrent::held::round("finding-39").unwrap();
     for seed in [32, 1, 2, 3] {
         let run = execute_scheduled_with(&round, Actors::Tasks, Schedule::Pct { depth: 3 }, seed);
         assert_eq!(run.turns.escapes(), 0);
@@ -687,4 +687,30 @@ fn eight_processes_open_a_graph_with_200_run_refs() {
         Actors::Processes,
         rounds,
     );
+}
+
+/// `check` beside a live graph (issue #33): beside 8 openers sweeping 200
+/// `__run__` refs, and beside creates, loads and deletes of branches,
+/// every check is healthy (the problems a first reading meets while the
+/// graph changes are dropped on the second). STAMPEDE_LIVE_CHECKS checks of
+/// each (default 200). The planted half (defect
+/// 22, no second reading) is in `sensitivity.rs`.
+#[test]
+fn check_beside_a_live_graph_is_healthy() {
+    use common::live_check::{checks_beside, Beside};
+    let checks = stampede_harness::env_or("STAMPEDE_LIVE_CHECKS", 200) as usize;
+    for beside in [Beside::Sweep, Beside::BranchWork] {
+        let checked = checks_beside(beside, checks);
+        eprintln!(
+            "{beside:?}: {} checks, {} problems changed while checking",
+            checked.checks, checked.changed
+        );
+        assert!(
+            checked.unhealthy.is_empty(),
+            "{beside:?}: {} of {} checks unhealthy; first: {:#?}",
+            checked.unhealthy.len(),
+            checked.checks,
+            checked.unhealthy[0]
+        );
+    }
 }

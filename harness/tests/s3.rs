@@ -155,7 +155,7 @@ fn eight_processes_open_a_graph_with_200_run_refs_on_s3() {
 #[test]
 fn regression_round_31_keeps_the_recreated_branch_on_s3() {
     on_s3();
-    let round = common::held::round_31();
+    let round = stampede_harness::concurrent::held::round("s3-31").unwrap();
     let (seen, view) = execute_with(&round, Actors::Tasks, 30);
     if let Err(why) = judge(&round, &seen, &view) {
         panic!("wild: {why}");
@@ -165,5 +165,24 @@ fn regression_round_31_keeps_the_recreated_branch_on_s3() {
         if let Err(why) = judge(&round, &run.seen, &run.view) {
             panic!("{schedule:?}: {why}");
         }
+    }
+}
+
+/// `check` beside a live graph on S3 (see `concurrent.rs`):
+/// STAMPEDE_S3_LIVE_CHECKS checks of each scenario, every one healthy.
+#[test]
+fn check_beside_a_live_graph_on_s3_is_healthy() {
+    use common::live_check::{checks_beside, Beside};
+    on_s3();
+    let checks = env_or("STAMPEDE_S3_LIVE_CHECKS", 20) as usize;
+    for beside in [Beside::Sweep, Beside::BranchWork] {
+        let checked = checks_beside(beside, checks);
+        assert!(
+            checked.unhealthy.is_empty(),
+            "{beside:?} on S3: {} of {} checks unhealthy; first: {:#?}",
+            checked.unhealthy.len(),
+            checked.checks,
+            checked.unhealthy[0]
+        );
     }
 }

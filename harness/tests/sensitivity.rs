@@ -16,7 +16,7 @@ use std::sync::Mutex;
 
 use stampede_engine::defects::{plant, Defect};
 use stampede_harness::concurrent::{
-    execute_scheduled, execute_with, generate, injector_seed, judge, Actors, Round, Schedule, Token,
+    execute_scheduled, execute_with, generate, injector_seed, judge, Actors, Schedule, Token,
 };
 use stampede_harness::crash::{run_scenario, scenario, Budget};
 use stampede_harness::seeds::derive;
@@ -380,8 +380,9 @@ fn scheduled_process_failures_replay_exactly() {
     }
 }
 
-/// Finding 14 as one token: round 776 of seed 9 (two loads of one new
-/// key among five actors), under uniform random turns with seed 11, fails
+/// Finding 14 as one token: its held round (once round 776 of seed 9: two
+/// loads of one new key among five actors), under uniform random turns
+/// with seed 11, fails
 /// when a write that came back rebased is kept in place (defect 17), and
 /// fails the same way twice (`--check-determinism`); the clean engine
 /// passes the token. (Postmortem: the wild campaign met this race in 2 of
@@ -390,7 +391,7 @@ fn scheduled_process_failures_replay_exactly() {
 /// and deletes took claims, which moved it.)
 #[test]
 fn regression_finding_14_is_one_token() {
-    const TOKEN: &str = "concurrent:9:776:5:tasks:random:11";
+    const TOKEN: &str = "concurrent:held:finding-14:5:tasks:random:11";
     let planted = with_planted(Defect::RebasedWriteKept, || {
         stampede_harness::replay(TOKEN, true)
     });
@@ -479,7 +480,7 @@ fn histories_catch_a_planted_defect() {
 /// one of them loses the re-created branch's tables.
 #[test]
 fn the_old_sweep_loses_a_recreated_branch_in_finding_39s_round() {
-    let round = common::held::round_of_finding_39();
+    let round = stampede_harness::concurrent::held::round("finding-39").unwrap();
     let fails = |seed| {
         let run = execute_scheduled(&round, Schedule::Pct { depth: 3 }, seed);
         judge(&round, &run.seen, &run.view).is_err()
@@ -496,26 +497,6 @@ fn the_old_sweep_loses_a_recreated_branch_in_finding_39s_round() {
     assert!(caught.is_some(), "40 schedules missed the old sweep");
 }
 
-/// A fresh graph's branch `x` with `versions` versions of its own
-/// (loads), and two actors: a delete of `x` and a create of `x`. Its tree
-/// has as many version files as loads, so the delete's tree removal takes
-/// that many turns.
-fn delete_and_recreate_of_a_branch_with_history(versions: usize) -> Round {
-    use stampede_model::{Op, Value};
-    let load = |i: usize| Op::Load {
-        branch: "x".into(),
-        type_name: "Person".into(),
-        rows: vec![vec![("name".to_string(), Value::Str(format!("p{i}")))]],
-    };
-    Round {
-        setup: None,
-        prelude: std::iter::once(Op::create("x", "main"))
-            .chain((0..versions).map(load))
-            .collect(),
-        actors: vec![Some(Op::delete("x")), Some(Op::create("x", "main"))],
-    }
-}
-
 /// The old create planted back (defect 20: its tree written or replaced
 /// under no claim): a delete of a branch with history racing a create of
 /// its name, under PCT; in some schedule (7 of 200 seeds here; seed 8 is
@@ -523,7 +504,7 @@ fn delete_and_recreate_of_a_branch_with_history(versions: usize) -> Round {
 /// the tree the create wrote meanwhile. Clean, no schedule fails.
 #[test]
 fn the_old_create_loses_its_tree_to_a_racing_delete() {
-    let round = delete_and_recreate_of_a_branch_with_history(8);
+    let round = stampede_harness::concurrent::held::round("delete-recreate").unwrap();
     let fails = |seed| {
         let run = execute_scheduled(&round, Schedule::Pct { depth: 3 }, seed);
         judge(&round, &run.seen, &run.view).is_err()
@@ -553,5 +534,28 @@ fn a_holder_that_ignores_its_lapse_destroys_a_new_branch() {
             .as_ref()
             .is_err_and(|why| why.contains("lost its data")),
         "{planted:?}"
+    );
+}
+
+/// The planted half of `check` beside a live graph (`concurrent.rs`): with
+/// its second reading planted away (defect 22), `check` beside openers
+/// sweeping 200 `__run__` refs reports work in flight as damage. The
+/// clean control: the same scenario, every check healthy.
+#[test]
+fn a_check_that_reads_once_calls_a_live_graph_damaged() {
+    use common::live_check::{checks_beside, Beside};
+    let clean = with_planted_nothing(|| checks_beside(Beside::Sweep, 30));
+    assert!(
+        clean.unhealthy.is_empty(),
+        "clean: {:#?}",
+        clean.unhealthy.first()
+    );
+    let planted = with_planted(Defect::CheckWithoutReread, || {
+        checks_beside(Beside::Sweep, 30)
+    });
+    assert!(
+        !planted.unhealthy.is_empty(),
+        "{} checks beside a sweep, none unhealthy",
+        planted.checks
     );
 }

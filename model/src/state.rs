@@ -82,6 +82,14 @@ impl Graph {
         self.refs.keys().any(|n| is_internal(n))
     }
 
+    /// What `check` says of a graph only the contract's operations
+    /// touched: healthy unless main's stamp refuses every open, or a lock
+    /// stands with no apply running (only `LeaveLock` leaves one; an
+    /// apply's lock is held within its own step).
+    fn healthy(&self) -> bool {
+        self.version().is_ok() && !self.lock_held()
+    }
+
     fn exists(&self, branch: &str) -> bool {
         branch == MAIN || self.refs.contains_key(branch)
     }
@@ -219,6 +227,12 @@ impl Model {
                 let graph = self.graph.as_mut().ok_or(ErrorKind::NotInitialized)?;
                 graph.refs.insert(LOCK.to_string(), None);
                 Ok(Observation::Done)
+            }
+            Op::Check => {
+                let graph = self.graph.as_ref().ok_or(ErrorKind::NotInitialized)?;
+                Ok(Observation::Checked {
+                    healthy: graph.healthy(),
+                })
             }
         }
     }

@@ -76,12 +76,15 @@ pub enum Op {
     Unlock,
     /// What an apply that died holding the lock leaves: the lock ref.
     LeaveLock,
+    /// `stampede check` of the graph, as an operator runs it beside the
+    /// graph's users: whether it calls the graph healthy. Never writes.
+    Check,
 }
 
 impl Op {
     /// Every op's name, as [`Op::name`] gives it: what a peer engine lists
     /// as the ops it supports (`docs/wire-protocol.md`).
-    pub const NAMES: [&'static str; 13] = [
+    pub const NAMES: [&'static str; 14] = [
         "Init",
         "Open",
         "WriteLegacy",
@@ -95,6 +98,7 @@ impl Op {
         "Merge",
         "Unlock",
         "LeaveLock",
+        "Check",
     ];
 
     /// One op of every kind, in [`Op::NAMES`]' order: samples for tests of
@@ -124,6 +128,7 @@ impl Op {
             },
             Op::Unlock,
             Op::LeaveLock,
+            Op::Check,
         ]
     }
 
@@ -143,6 +148,7 @@ impl Op {
             Op::Merge { .. } => "Merge",
             Op::Unlock => "Unlock",
             Op::LeaveLock => "LeaveLock",
+            Op::Check => "Check",
         }
     }
 
@@ -221,6 +227,10 @@ pub enum Observation {
     Rows(Vec<Row>),
     /// Whether a lock was there to remove.
     Unlocked(bool),
+    /// Whether `check` called the graph healthy.
+    Checked {
+        healthy: bool,
+    },
 }
 
 pub type Outcome = Result<Observation, ErrorKind>;

@@ -261,14 +261,16 @@ async fn taken<S: RefStore>(store: &S, name: &str) -> Error {
         Ok(epoch) => epoch,
         // The parent stands, yet has no such version: the ref is damaged
         // (a retry would meet it again, so no retryable answer).
-        Err(StoreError::NotFound(detail)) => return Error::CorruptRef {
-            name: name.into(),
-            detail: format!(
+        Err(StoreError::NotFound(detail)) => {
+            return Error::CorruptRef {
+                name: name.into(),
+                detail: format!(
                 "it says it was forked at version {} of {}, which has no such version: {detail}",
                 record.parent_version,
                 parent.unwrap_or("main")
             ),
-        },
+            }
+        }
         Err(e) => return Error::storage(&format!("reading the fork point of {name:?}"), e),
     };
     match store.read_main().await {

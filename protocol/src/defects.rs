@@ -5,7 +5,8 @@
 //! seed's create, which never looked for the lock after writing its ref;
 //! 16 a spurious conflict; 17–20 this engine's own findings 14, 15 and 39
 //! (its sweep and its create), planted back; 21 a claim holder that does
-//! not notice its lease passed.
+//! not notice its lease passed; 22 a `check` that trusts one reading of a
+//! live graph.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[repr(u8)]
@@ -70,10 +71,14 @@ pub enum Defect {
     /// its lease has passed (a pause it does not notice), when another
     /// claimer may already have taken the name over.
     HolderIgnoresLapse = 21,
+    /// `check` reports what it finds on one reading, without reading again
+    /// what pointed at it: work in flight on a live graph (a sweep, a
+    /// delete, a create) reads as damage.
+    CheckWithoutReread = 22,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 21] = [
+    pub const ALL: [Defect; 22] = [
         Defect::SweepPlainDelete,
         Defect::NoEnumerationRetry,
         Defect::SweepForceDeleteNotFound,
@@ -95,6 +100,7 @@ impl Defect {
         Defect::SweepWithoutClaim,
         Defect::CreateWithoutClaim,
         Defect::HolderIgnoresLapse,
+        Defect::CheckWithoutReread,
     ];
 
     pub fn number(self) -> u8 {
@@ -141,6 +147,7 @@ impl Defect {
             Defect::SweepWithoutClaim => "sweep-without-claim",
             Defect::CreateWithoutClaim => "create-without-claim",
             Defect::HolderIgnoresLapse => "holder-ignores-lapse",
+            Defect::CheckWithoutReread => "check-without-reread",
         }
     }
 }

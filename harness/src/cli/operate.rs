@@ -65,6 +65,12 @@ pub(super) fn check(root: &str, json: bool, deep: bool, params: &ObjectStorePara
             println!("PROBLEM [{}]: {}", p.kind, p.detail);
             println!("  fix: {}", p.fix);
         }
+        if report.changed_while_checking > 0 {
+            println!(
+                "changed while checking: {} (found on a first reading, gone on a second: work in flight, not damage)",
+                report.changed_while_checking
+            );
+        }
         println!(
             "{}",
             if report.healthy() {

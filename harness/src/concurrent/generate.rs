@@ -24,6 +24,7 @@ pub(super) fn actor_op() -> impl Strategy<Value = Option<Op>> {
         3 => (name.clone(), from.clone()).prop_map(|(n, f)| Some(Op::BranchCreate { name: n.into(), from: f.into() })),
         2 => name.prop_map(|n| Some(Op::BranchDelete { name: n.into() })),
         1 => Just(Some(Op::BranchList)),
+        1 => Just(Some(Op::Check)),
         2 => (from.clone(), proptest::collection::vec(person, 1..=2)).prop_map(|(b, rows)| Some(Op::Load {
             branch: b.into(),
             type_name: "Person".into(),

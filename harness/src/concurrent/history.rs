@@ -56,10 +56,12 @@ pub struct Event {
     pub end: u64,
 }
 
-/// The ops of a history's read-only bystander: reads only.
+/// The ops of a history's read-only bystander: reads only (`check` among
+/// them, as an operator runs it beside the graph's users).
 fn read_op() -> impl Strategy<Value = Op> {
     prop_oneof![
         Just(Op::BranchList),
+        Just(Op::Check),
         (
             proptest::sample::select(vec!["main", "a", "b"]),
             proptest::sample::select(vec!["Person", "Company"])

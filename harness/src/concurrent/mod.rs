@@ -14,6 +14,7 @@
 
 mod execute;
 mod generate;
+pub mod held;
 pub mod history;
 mod judge;
 mod remote_turns;
@@ -86,7 +87,8 @@ pub fn injector_seed(seed: u64, index: u32) -> u64 {
 /// INTERLEAVING the seed of the delay injectors or of the schedule, and
 /// VERSION the harness version and git revision that ran it (a replay by
 /// another build says so). `concurrent:SEED:INDEX:ACTORS` is tasks, wild;
-/// without INTERLEAVING the seed is the campaign's.
+/// without INTERLEAVING the seed is the campaign's. A held round (`held`)
+/// is `concurrent:held:NAME:ACTORS:MODE:SCHEDULE:INTERLEAVING`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
     pub seed: u64,
@@ -97,6 +99,8 @@ pub struct Token {
     pub interleaving: u64,
     /// Ops per actor of a history round (0: one op each).
     pub history: usize,
+    /// The held round it names instead of a generated one.
+    pub held: Option<&'static str>,
 }
 
 /// The version a token names: this harness's, with its revision.
@@ -110,11 +114,13 @@ pub fn harness_build() -> String {
 
 impl std::fmt::Display for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let round = match self.held {
+            Some(name) => format!("held:{name}"),
+            None => format!("{}:{}", self.seed, self.index),
+        };
         write!(
             f,
-            "concurrent:{}:{}:{}:{}:{}:{}@{}",
-            self.seed,
-            self.index,
+            "concurrent:{round}:{}:{}:{}:{}@{}",
             match self.history {
                 0 => self.actors.to_string(),
                 n => format!("{}x{n}", self.actors),
@@ -145,6 +151,30 @@ impl Token {
             schedule,
             interleaving: injector_seed(seed, index),
             history: 0,
+            held: None,
+        }
+    }
+
+    /// The held round `name` (see `held`), its actors as tasks.
+    pub fn of_held(name: &'static str, schedule: Schedule, interleaving: u64) -> Option<Token> {
+        let round = held::round(name)?;
+        Some(Token {
+            seed: 0,
+            index: 0,
+            actors: round.actors.len(),
+            mode: Actors::Tasks,
+            schedule,
+            interleaving,
+            history: 0,
+            held: Some(name),
+        })
+    }
+
+    /// The round the token names: held, or generated from its seed.
+    pub fn round(&self) -> Round {
+        match self.held.and_then(held::round) {
+            Some(round) => round,
+            None => generate(self.seed, self.index, self.actors),
         }
     }
 
@@ -154,7 +184,17 @@ impl Token {
             Some((body, build)) => (body, Some(build.to_string())),
             None => (token, None),
         };
-        let parts: Vec<&str> = body.strip_prefix("concurrent:")?.split(':').collect();
+        let body = body.strip_prefix("concurrent:")?;
+        let (held, body) = match body.strip_prefix("held:") {
+            Some(rest) => {
+                let (name, rest) = rest.split_once(':')?;
+                let name = held::NAMES.into_iter().find(|n| *n == name)?;
+                // A held round has no seed and index: 0 stand for them.
+                (Some(name), format!("0:0:{rest}"))
+            }
+            None => (None, body.to_string()),
+        };
+        let parts: Vec<&str> = body.split(':').collect();
         let (mode, schedule) = match parts.len() {
             3 => (Actors::Tasks, Schedule::Wild),
             5 | 6 => (Actors::parse(parts[3])?, Schedule::parse(parts[4]).ok()?),
@@ -177,6 +217,7 @@ impl Token {
             schedule,
             interleaving,
             history,
+            held,
         };
         Some((token, build))
     }
@@ -222,7 +263,7 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> 
     if token.history > 0 {
         return replay_history(&token, check_determinism);
     }
-    let round = generate(token.seed, token.index, token.actors);
+    let round = token.round();
     println!("setup: {:?}", round.setup);
     let (seen, final_view, turns) = run_round(&token, &round);
     for (i, (op, s)) in round.actors.iter().zip(&seen).enumerate() {

@@ -359,30 +359,7 @@ fn normalize(path: &str, root: &str) -> String {
         .strip_prefix(root)
         .map(|p| p.trim_start_matches('/'))
         .unwrap_or(path);
-    let mut out = String::new();
-    let mut run = String::new();
-    let flush = |run: &mut String, out: &mut String| {
-        // 24+ hex digits or dashes: a UUID or a data file's generated name
-        // (a version number has 20 digits and stays); `.f` and 16 hex
-        // digits: a table fork's random name (`tables.rs`, `fork_name`).
-        let fork = out.ends_with('.') && run.len() == 17 && run.starts_with('f');
-        if run.len() >= 24 || fork {
-            out.push('*');
-        } else {
-            out.push_str(run);
-        }
-        run.clear();
-    };
-    for c in relative.chars() {
-        if c.is_ascii_hexdigit() || c == '-' {
-            run.push(c);
-        } else {
-            flush(&mut run, &mut out);
-            out.push(c);
-        }
-    }
-    flush(&mut run, &mut out);
-    out
+    crate::files::generic(relative)
 }
 
 #[derive(Debug)]

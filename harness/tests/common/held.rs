@@ -1,10 +1,7 @@
-//! Rounds and histories that regression tests hold as they were
-//! generated (setup and ops as JSON), so a later change to the generator
-//! cannot change what the tests run. Tests of both halves share them: the
-//! clean engine passes (`concurrent.rs`), a planted defect fails
-//! (`sensitivity.rs`).
-
-use stampede_harness::concurrent::Round;
+//! Histories that regression tests hold as they were generated (setup and
+//! ops as JSON), so a later change to the generator cannot change what the
+//! tests run. (Held single-op rounds, which tokens name, are the harness's
+//! own: `stampede_harness::concurrent::held`.)
 
 /// A history held as it was generated (setup and ops as JSON, the actors'
 /// modes), so a later change to the generator cannot change what a
@@ -78,38 +75,4 @@ pub fn history_186() -> stampede_harness::concurrent::history::History {
             (ReadOnly, r#"["BranchList","BranchList","BranchList"]"#),
         ],
     )
-}
-
-/// The round of finding 39 pinned by one schedule: two read-write openers
-/// of a v2 graph with one `__run__` ref, and a third that creates
-/// `__run__0` after its open.
-pub fn round_of_finding_39() -> Round {
-    use stampede_model::{LegacyGraph, LegacyStamp, Op};
-    Round {
-        prelude: Vec::new(),
-        setup: Some(LegacyGraph {
-            version: 2,
-            run_branches: 1,
-            branches: vec![],
-            stamp: LegacyStamp::Default,
-        }),
-        actors: vec![None, None, Some(Op::create("__run__0", "main"))],
-    }
-}
-
-/// The round of `concurrent:1:31:5:tasks:wild:30` (`--s3`), held: a v2
-/// graph with three `__run__` refs and a user branch, and an apply, a
-/// re-create of `__run__0` and a load racing the migration.
-pub fn round_31() -> Round {
-    Round {
-        prelude: Vec::new(),
-        setup: serde_json::from_str(
-            r#"{"version":2,"run_branches":3,"branches":[["__RUN__y",null]],"stamp":"Default"}"#,
-        )
-        .expect("a setup"),
-        actors: serde_json::from_str(
-            r#"["BranchList",{"ApplySchema":{"Schema":{"types":{"Company":{"kind":"Node","props":[{"name":"name","ty":"String","optional":false,"key":true}]},"Person":{"kind":"Node","props":[{"name":"name","ty":"String","optional":false,"key":true},{"name":"age","ty":"I32","optional":true,"key":false},{"name":"nick","ty":"String","optional":true,"key":false}]},"WorksAt":{"kind":{"Edge":{"src":"Person","dst":"Company"}},"props":[{"name":"since","ty":"I32","optional":true,"key":false}]}}}}},{"BranchCreate":{"name":"__run__0","from":"main"}},"BranchList",{"Load":{"branch":"main","type_name":"Person","rows":[[["name","p"],["age",0]],[["name","p"],["age",0]]]}}]"#,
-        )
-        .expect("the actors' ops"),
-    }
 }

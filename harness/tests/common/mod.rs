@@ -4,6 +4,7 @@
 use std::path::Path;
 
 pub mod held;
+pub mod live_check;
 pub mod paused;
 
 use stampede_harness::plan::Report;
