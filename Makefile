@@ -62,7 +62,7 @@ verify: build
 	@echo "== the S3 lane: every graph on a SeaweedFS server on 127.0.0.1 (started and stopped by each command)"
 	$(STAMPEDE) verify --s3 --campaign sequential --campaign concurrent --campaign faults --campaign crash --second-death-stride 0 --seconds $(S3_SECONDS) --actors 5 --seed $(SEED) --jobs $(JOBS) --json $(S3_REPORT)
 	$(STAMPEDE) verify --s3 --campaign concurrent --processes --rounds 20 --actors 5 --seed $(SEED)
-	STAMPEDE_S3_FLEET_ROUNDS=3 $(CARGO) test --workspace --test s3 -- eight_processes
+	STAMPEDE_S3_FLEET_ROUNDS=3 STAMPEDE_S3_LIVE_CHECKS=200 $(CARGO) test --workspace --test s3 -- eight_processes check_beside
 	@echo "== the moto lane: the same campaigns, shorter, on moto's S3 server on 127.0.0.1"
 	$(STAMPEDE) verify --s3=moto --campaign sequential --campaign concurrent --campaign faults --seconds 15 --actors 5 --seed $(SEED) --jobs $(JOBS)
 	@echo "== loom (LOOM_MAX_PREEMPTIONS=3, 3 openers)"
@@ -126,8 +126,10 @@ build: deps
 # first, after how much, and its replay. The clean engine runs the same
 # budgets and must be caught by nothing.
 SENSITIVITY_ARGS ?= --cases 100 --rounds 100 --fault-cases 50
-# Then the rounds-to-catch table: every concurrency defect under wild,
-# random and pct3 scheduling, over CATCH_SEEDS root seeds.
+# Then the rounds-to-catch table: every concurrency defect under the
+# default schedule mix, as tasks, processes and histories in swarm
+# configurations, in the uniform mix (`--swarm off`) and on S3 (a local
+# SeaweedFS), over CATCH_SEEDS root seeds.
 CATCH_SEEDS ?= 10
 CATCH_CAP ?= 20
 sensitivity: deps

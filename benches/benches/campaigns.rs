@@ -19,7 +19,7 @@ use criterion::measurement::WallTime;
 use criterion::{
     criterion_group, criterion_main, BenchmarkGroup, Criterion, SamplingMode, Throughput,
 };
-use stampede_harness::concurrent::{self, Actors};
+use stampede_harness::concurrent;
 use stampede_harness::crash;
 use stampede_harness::seeds::derive;
 use stampede_harness::sequential::{self, machine};
@@ -64,15 +64,25 @@ fn sequential_case(c: &mut Criterion) {
     group.finish();
 }
 
+/// Rounds as the campaign runs them by default: swarm configurations, the
+/// schedule mix round by round, actors as tasks.
 fn concurrent_round(c: &mut Criterion) {
+    let budgets = stampede_harness::plan::Budgets {
+        seed: SEED,
+        actors: ACTORS,
+        ..Default::default()
+    };
     let rounds: Vec<_> = (0..ROUNDS)
-        .map(|i| (concurrent::generate(SEED, i, ACTORS), SEED ^ u64::from(i)))
+        .map(|i| {
+            let token = budgets.concurrent_token(i);
+            (token.round(), token)
+        })
         .collect();
     let mut group = group(c, "concurrent", u64::from(ROUNDS));
     group.bench_function("rounds", |b| {
         b.iter(|| {
-            for (round, seed) in &rounds {
-                let (seen, view) = concurrent::execute_with(round, Actors::Tasks, *seed);
+            for (round, token) in &rounds {
+                let (seen, view, _) = concurrent::run_round(token, round);
                 concurrent::judge(round, &seen, &view).expect("the clean engine passes");
             }
         })

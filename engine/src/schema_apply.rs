@@ -173,9 +173,17 @@ pub struct ApplyReport {
 impl crate::graph::Graph {
     /// Main's schema: its source and the parsed form.
     pub async fn schema(&self) -> Result<(String, Schema)> {
-        let main = read_manifest(self.store(), None).await?;
-        let schema = Schema::parse(&main.schema_source)?;
-        Ok((main.schema_source, schema))
+        self.schema_on("main").await
+    }
+
+    /// The schema `branch`'s own manifest holds: its source and the parsed
+    /// form. Every branch holds main's (an apply publishes only with no
+    /// branch standing, and a create forks main's schema with its head);
+    /// one that does not was forked across an apply.
+    pub async fn schema_on(&self, branch: &str) -> Result<(String, Schema)> {
+        let manifest = read_manifest(self.store(), (branch != "main").then_some(branch)).await?;
+        let schema = Schema::parse(&manifest.schema_source)?;
+        Ok((manifest.schema_source, schema))
     }
 
     /// Check order: read-only → invalid schema → no change (a pure read, so

@@ -7,12 +7,13 @@
 //! speaks the wire protocol.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use stampede_engine::lance::dataset::builder::DatasetBuilder;
 use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_engine::lance::session::Session;
+use stampede_engine::schema::Schema;
 use stampede_engine::{Graph, STAMP_KEY};
 use stampede_model::{ErrorKind, Op, Outcome, Row, StampView, View};
 
@@ -70,8 +71,8 @@ pub struct Stampede {
     /// read at (root, branch, version, e-tag). Lance versions are immutable,
     /// so an unchanged manifest file means unchanged rows.
     seen_rows: RefCell<HashMap<ManifestFile, RowsByType>>,
-    /// Main's type names, by main's manifest file.
-    seen_types: RefCell<HashMap<ManifestFile, Vec<String>>>,
+    /// Each branch's own schema, by its manifest file.
+    seen_schemas: RefCell<HashMap<ManifestFile, Option<Schema>>>,
     /// Prefix of every root: `""` (a plain path, where Lance takes local
     /// shortcuts) or `file-object-store://` (every call through the store,
     /// so a probe sees all of them).
@@ -86,6 +87,7 @@ pub struct Stampede {
 
 type ManifestFile = (String, String, u64, Option<String>);
 type RowsByType = BTreeMap<String, Result<Vec<Row>, ErrorKind>>;
+type ViewRows = BTreeMap<(String, String), Result<Vec<Row>, ErrorKind>>;
 
 impl Stampede {
     pub fn new() -> Self {
@@ -105,7 +107,7 @@ impl Stampede {
             runner: Runner::new(&root, ObjectStoreParams::default()),
             session: Arc::new(Session::default()),
             seen_rows: RefCell::default(),
-            seen_types: RefCell::default(),
+            seen_schemas: RefCell::default(),
             clock_ahead: std::time::Duration::ZERO,
         }
     }
@@ -254,15 +256,16 @@ impl SystemUnderTest for Stampede {
             .handle
             .is_some()
             .then(|| self.with_handle(async |g| g.branch_list().await.map_err(runner::kind)));
-        let rows = match &list {
+        let (rows, off_schema) = match &list {
             Some(Ok(branches)) => self.observe_rows(branches),
-            _ => BTreeMap::new(),
+            _ => Default::default(),
         };
         View {
             stamp,
             refs,
             list,
             rows,
+            off_schema,
         }
     }
 }
@@ -307,36 +310,29 @@ impl Stampede {
 }
 
 impl Stampede {
-    /// Every type of main's schema on every listed branch, through the handle.
-    #[allow(clippy::type_complexity)]
-    fn observe_rows(
-        &self,
-        branches: &[String],
-    ) -> BTreeMap<(String, String), Result<Vec<Row>, ErrorKind>> {
+    /// Every type of main's schema on every listed branch, and the listed
+    /// branches whose own schema is not main's, through the handle.
+    fn observe_rows(&self, branches: &[String]) -> (ViewRows, BTreeSet<String>) {
         let files: Vec<Option<ManifestFile>> =
             branches.iter().map(|b| self.manifest_file(b)).collect();
-        let main_file = branches
+        let schemas: Vec<Option<Schema>> = branches
+            .iter()
+            .zip(&files)
+            .map(|(branch, file)| self.schema_on(branch, file.as_ref()))
+            .collect();
+        let Some(main) = branches
             .iter()
             .position(|b| b == "main")
-            .and_then(|i| files[i].clone());
-        let cached = main_file
-            .as_ref()
-            .and_then(|f| self.seen_types.borrow().get(f).cloned());
-        let types = match cached {
-            Some(types) => types,
-            None => {
-                let Ok((_, schema)) =
-                    self.with_handle(async |g| g.schema().await.map_err(runner::kind))
-                else {
-                    return BTreeMap::new();
-                };
-                let types: Vec<String> = schema.types.keys().cloned().collect();
-                if let Some(f) = main_file {
-                    self.seen_types.borrow_mut().insert(f, types.clone());
-                }
-                types
-            }
+            .and_then(|i| schemas[i].clone())
+        else {
+            return Default::default();
         };
+        // A branch whose schema cannot be read shows it in its rows.
+        let off_schema = (branches.iter().zip(&schemas))
+            .filter(|(_, schema)| schema.as_ref().is_some_and(|s| *s != main))
+            .map(|(branch, _)| branch.clone())
+            .collect();
+        let types: Vec<String> = main.types.keys().cloned().collect();
         let mut out = BTreeMap::new();
         for (branch, file) in branches.iter().zip(files) {
             let cached = file
@@ -360,7 +356,25 @@ impl Stampede {
                 out.insert((branch.clone(), type_name), rows);
             }
         }
-        out
+        (out, off_schema)
+    }
+
+    /// `branch`'s own schema through the handle (`None`: unreadable), by
+    /// its manifest file when that is known.
+    fn schema_on(&self, branch: &str, file: Option<&ManifestFile>) -> Option<Schema> {
+        if let Some(seen) = file.and_then(|f| self.seen_schemas.borrow().get(f).cloned()) {
+            return seen;
+        }
+        let schema = self
+            .with_handle(async |g| g.schema_on(branch).await.map_err(runner::kind))
+            .ok()
+            .map(|(_, schema)| schema);
+        if let Some(f) = file {
+            self.seen_schemas
+                .borrow_mut()
+                .insert(f.clone(), schema.clone());
+        }
+        schema
     }
 
     /// Which manifest file a branch's head is, read through Lance.

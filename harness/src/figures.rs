@@ -26,7 +26,28 @@ pub fn blocks(report: &Report, source: &str) -> Vec<(&'static str, String)> {
         ("verify-plan", plan_table(report, source)),
         ("crash-operations", crash_table(report, source)),
         ("damage", damage_summary(report, source)),
+        ("concurrent-shapes", shapes_table(report, source)),
     ]
+}
+
+/// How many of the concurrent campaign's rounds had each interesting
+/// overlap (measured from when the ops ran): a zero is a visible gap.
+pub fn shapes_table(report: &Report, source: &str) -> String {
+    let mut out = provenance(report, source);
+    let Some(concurrent) = result_of(report, Campaign::Concurrent, &mut out) else {
+        return out;
+    };
+    let _ = writeln!(
+        out,
+        "| overlap | rounds that had it (of {}) |",
+        concurrent.units
+    );
+    let _ = writeln!(out, "|---|---|");
+    for shape in crate::concurrent::shapes::Shape::ALL {
+        let rounds = concurrent.shapes.get(shape.name()).copied().unwrap_or(0);
+        let _ = writeln!(out, "| {} | {rounds} |", shape.name());
+    }
+    out
 }
 
 /// Rewrite every block of `blocks` that `doc` holds; an error when it
@@ -165,6 +186,7 @@ mod tests {
             grants: 0,
             escapes: 0,
             judge_seconds: 0.0,
+            shapes: Default::default(),
             failures: vec![],
             seconds: 1.8,
             crash: vec![],

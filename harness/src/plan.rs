@@ -3,7 +3,7 @@
 //! by one loop under a stop rule, sharded across processes with `--jobs`,
 //! reported as one table and as JSON derived from the types below.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::IsTerminal;
 use std::time::Instant;
 
@@ -94,9 +94,14 @@ pub struct Budgets {
     /// Concurrent actors as `stampede` processes instead of tasks.
     pub processes: bool,
     /// How concurrent actors interleave: timing plus seeded delays
-    /// (`wild`), or turns at the storage boundary (`random`, `pct<d>`).
-    #[serde(default = "wild")]
+    /// (`wild`), turns at the storage boundary (`random`, `pct<d>`), or
+    /// each in turn, round by round (`mix`, the default).
+    #[serde(default = "mix")]
     pub schedule: crate::concurrent::Schedule,
+    /// Concurrent rounds drawn from the uniform mix (`--swarm off`)
+    /// instead of in swarm configurations.
+    #[serde(default)]
+    pub uniform: bool,
     /// Concurrent rounds as histories of up to this many ops per actor on
     /// its own handle, judged for linearizability (0: one op each).
     #[serde(default)]
@@ -132,8 +137,8 @@ pub struct Budgets {
     pub engine_cmd: Option<String>,
 }
 
-fn wild() -> crate::concurrent::Schedule {
-    crate::concurrent::Schedule::Wild
+fn mix() -> crate::concurrent::Schedule {
+    crate::concurrent::Schedule::Mix
 }
 
 impl Budgets {
@@ -145,7 +150,8 @@ impl Budgets {
         rounds: 50,
         actors: 4,
         processes: false,
-        schedule: crate::concurrent::Schedule::Wild,
+        schedule: crate::concurrent::Schedule::Mix,
+        uniform: false,
         history: 0,
         fault_cases: 50,
         second_death_stride: 1,
@@ -157,6 +163,32 @@ impl Budgets {
         s3: None,
         engine_cmd: None,
     };
+}
+
+impl Budgets {
+    /// Unit `index` of the concurrent campaign, as a token: its round (or
+    /// history), how its actors run, and the schedule it runs under (a
+    /// mix's, resolved for this round).
+    pub fn concurrent_token(&self, index: u32) -> crate::concurrent::Token {
+        use crate::concurrent::{Actors, Schedule, Token};
+        let mode = if crate::wire::peer::peer().is_some() {
+            Actors::Peers
+        } else if self.processes && self.history == 0 {
+            Actors::Processes
+        } else {
+            Actors::Tasks
+        };
+        // A peer's actors are its own processes, interleaved by timing.
+        let schedule = match mode {
+            Actors::Peers => Schedule::Wild,
+            _ => self.schedule.for_round(index),
+        };
+        Token {
+            history: self.history,
+            uniform: self.uniform,
+            ..Token::of_campaign(self.seed, index, self.actors, mode, schedule)
+        }
+    }
 }
 
 impl Default for Budgets {
@@ -421,6 +453,10 @@ pub struct CampaignResult {
     /// Concurrent histories: the linearizability judge's time, in all.
     #[serde(default)]
     pub judge_seconds: f64,
+    /// Concurrent campaign: how many rounds had each interesting overlap
+    /// (`concurrent::shapes`), as it happened.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub shapes: BTreeMap<String, u64>,
     pub failures: Vec<Failure>,
     pub seconds: f64,
     pub crash: Vec<CrashDetail>,
@@ -437,6 +473,7 @@ impl CampaignResult {
             grants: 0,
             escapes: 0,
             judge_seconds: 0.0,
+            shapes: BTreeMap::new(),
             failures: Vec::new(),
             seconds: 0.0,
             crash: Vec::new(),
@@ -468,6 +505,26 @@ impl CampaignResult {
         ]
     }
 
+    /// Count one round's shapes.
+    fn count_shapes(&mut self, shapes: BTreeSet<crate::concurrent::shapes::Shape>) {
+        for shape in shapes {
+            *self.shapes.entry(shape.name().to_string()).or_default() += 1;
+        }
+    }
+
+    /// The shape counts in words: every shape, one that never happened
+    /// too (a gap shows).
+    pub fn shape_line(&self) -> String {
+        crate::concurrent::shapes::Shape::ALL
+            .iter()
+            .map(|shape| {
+                let n = self.shapes.get(shape.name()).copied().unwrap_or(0);
+                format!("{}: {n}", shape.name())
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Add one unit's (or one shard's) figures.
     fn absorb(&mut self, other: CampaignResult) {
         self.units += other.units;
@@ -477,6 +534,9 @@ impl CampaignResult {
         self.grants += other.grants;
         self.escapes += other.escapes;
         self.judge_seconds += other.judge_seconds;
+        for (shape, rounds) in other.shapes {
+            *self.shapes.entry(shape).or_default() += rounds;
+        }
         self.failures.extend(other.failures);
         self.crash.extend(other.crash);
     }
@@ -619,21 +679,24 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
             unit.units = 1;
         }
         Campaign::Concurrent if budgets.history > 0 => {
-            use crate::concurrent::{execute_history, history, Actors, Token};
-            let h = history::generate(budgets.seed, index, budgets.actors, budgets.history);
-            let mut token = Token::of_campaign(
-                budgets.seed,
-                index,
-                budgets.actors,
-                Actors::Tasks,
-                budgets.schedule,
-            );
-            token.history = budgets.history;
-            let run = execute_history(&h, budgets.schedule, token.interleaving);
+            use crate::concurrent::{execute_history, history};
+            let token = budgets.concurrent_token(index);
+            let h = token.history_round();
+            let run = match crate::quiet::caught(|| {
+                execute_history(&h, token.schedule, token.interleaving)
+            }) {
+                Ok(run) => run,
+                Err(why) => {
+                    unit.failures.push(fail(token.to_string(), why));
+                    unit.units = 1;
+                    return unit;
+                }
+            };
             if let Some(turns) = &run.turns {
                 unit.grants = turns.trace.len() as u64;
                 unit.escapes = turns.escapes();
             }
+            unit.count_shapes(crate::concurrent::shapes::of_history(&h, &run.events));
             let judged = Instant::now();
             if let Err(why) = history::judge(&h, &run.events, &run.view) {
                 unit.failures.push(fail(token.to_string(), why));
@@ -649,41 +712,26 @@ fn run_unit(campaign: Campaign, budgets: &Budgets, index: u32) -> CampaignResult
                 .count() as u64;
         }
         Campaign::Concurrent => {
-            use crate::concurrent::{
-                execute_scheduled_with, execute_with, generate, injector_seed, judge,
-                round_divergence, Actors, Token,
+            use crate::concurrent::{judge, round_divergence, run_round};
+            let token = budgets.concurrent_token(index);
+            let round = token.round();
+            let (seen, view, turns) = match crate::quiet::caught(|| run_round(&token, &round)) {
+                Ok(run) => run,
+                Err(why) => {
+                    unit.failures.push(fail(token.to_string(), why));
+                    unit.units = 1;
+                    return unit;
+                }
             };
-            let actors = if crate::wire::peer::peer().is_some() {
-                Actors::Peers
-            } else if budgets.processes {
-                Actors::Processes
-            } else {
-                Actors::Tasks
-            };
-            let round = generate(budgets.seed, index, budgets.actors);
-            let seed = injector_seed(budgets.seed, index);
-            let (seen, view) = if budgets.schedule.is_scheduled() {
-                let scheduled = execute_scheduled_with(&round, actors, budgets.schedule, seed);
-                unit.grants = scheduled.turns.trace.len() as u64;
-                unit.escapes = scheduled.turns.escapes();
-                (scheduled.seen, scheduled.view)
-            } else {
-                execute_with(&round, actors, seed)
-            };
-            let token = || {
-                Token::of_campaign(
-                    budgets.seed,
-                    index,
-                    budgets.actors,
-                    actors,
-                    budgets.schedule,
-                )
-                .to_string()
-            };
+            unit.count_shapes(crate::concurrent::shapes::of_round(&round, &seen));
+            if let Some(turns) = &turns {
+                unit.grants = turns.trace.len() as u64;
+                unit.escapes = turns.escapes();
+            }
             if let Err(why) = judge(&round, &seen, &view) {
                 unit.failures.push(Failure {
                     divergence: Some(Box::new(round_divergence(&round, &seen))),
-                    ..fail(token(), why)
+                    ..fail(token.to_string(), why)
                 });
             }
             unit.units = 1;

@@ -38,3 +38,19 @@ pub fn quietly<T>(f: impl FnOnce() -> T) -> T {
         std::panic::resume_unwind(payload)
     })
 }
+
+/// `f`'s value, or the message of the panic it ended in (which still
+/// prints). A round whose engine or sequential setup panics (a setup op
+/// the model says succeeds, failing under a planted defect) is a failure
+/// of that round, reported with its token, not the end of the campaign or
+/// of its replay.
+pub fn caught<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| (*s).to_string()))
+            .unwrap_or_else(|| "a panic with no message".to_string());
+        format!("the round panicked: {message}")
+    })
+}

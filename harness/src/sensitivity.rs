@@ -189,7 +189,7 @@ pub fn print_table(rows: &[Row]) {
 }
 
 /// The defects a concurrent round can show: each is measured for the
-/// rounds it takes the concurrent campaign to catch it, per schedule.
+/// rounds it takes the concurrent campaign to catch it, per column.
 pub const CONCURRENCY_DEFECTS: [Defect; 12] = [
     Defect::SweepPlainDelete,
     Defect::NoEnumerationRetry,
@@ -205,32 +205,92 @@ pub const CONCURRENCY_DEFECTS: [Defect; 12] = [
     Defect::CheckWithoutReread,
 ];
 
-/// The schedules compared.
-pub const SCHEDULES: [Schedule; 3] = [Schedule::Wild, Schedule::Random, Schedule::Pct { depth: 3 }];
+/// The defects also measured on the S3 lane: the sweep's and the lock's.
+pub const S3_DEFECTS: [Defect; 7] = [
+    Defect::SweepPlainDelete,
+    Defect::NoEnumerationRetry,
+    Defect::SweepForceDeleteNotFound,
+    Defect::StampWriteNotIdempotent,
+    Defect::LockWithoutRecheck,
+    Defect::CreateWithoutRecheck,
+    Defect::SweepWithoutClaim,
+];
 
-/// Rounds (1-based) until the concurrent campaign of root seed `seed`
-/// first fails (with whatever defect is planted), or `None` within `cap`.
-pub fn rounds_to_catch(schedule: Schedule, seed: u64, cap: u32, actors: usize) -> Option<u32> {
-    use crate::concurrent::{execute_scheduled, execute_with, generate, injector_seed, judge};
-    let caught = (0..cap).find(|&index| {
-        let round = generate(seed, index, actors);
-        let injector = injector_seed(seed, index);
-        let (seen, view) = if schedule.is_scheduled() {
-            let s = execute_scheduled(&round, schedule, injector);
-            (s.seen, s.view)
-        } else {
-            execute_with(&round, crate::concurrent::Actors::Tasks, injector)
-        };
-        judge(&round, &seen, &view).is_err()
-    });
-    caught.map(|index| index + 1)
+/// One column of the rounds-to-catch table: how the concurrent campaign
+/// runs. Every column runs the campaign's default schedule mix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Column {
+    /// Swarm rounds, actors as tasks.
+    Tasks,
+    /// Swarm rounds, actors as `stampede actor` processes.
+    Processes,
+    /// Swarm histories of up to 3 ops per actor.
+    Histories,
+    /// The uniform mix (`--swarm off`), actors as tasks.
+    Uniform,
+    /// Swarm rounds, tasks, every graph on a local SeaweedFS server (the
+    /// process's place must be S3 already).
+    S3,
 }
 
-/// One defect under one schedule over many root seeds.
+impl Column {
+    /// Every column a local run measures (S3 is measured by its own run).
+    pub const LOCAL: [Column; 4] = [
+        Column::Tasks,
+        Column::Processes,
+        Column::Histories,
+        Column::Uniform,
+    ];
+
+    pub fn name(self) -> String {
+        use clap::ValueEnum as _;
+        self.to_possible_value()
+            .expect("every column has a name")
+            .get_name()
+            .to_string()
+    }
+
+    /// The campaign's budgets for this column, named by root seed `seed`.
+    pub fn budgets(self, seed: u64, actors: usize) -> Budgets {
+        Budgets {
+            seed,
+            actors,
+            processes: self == Column::Processes,
+            history: if self == Column::Histories { 3 } else { 0 },
+            uniform: self == Column::Uniform,
+            schedule: Schedule::Mix,
+            ..Budgets::default()
+        }
+    }
+}
+
+/// The schedules the default mix cycles through (each round names its own).
+pub const SCHEDULES: [Schedule; 5] = Schedule::MIX;
+
+/// Rounds (1-based) until the concurrent campaign of root seed `seed`, as
+/// `column` runs it, first fails (with whatever defect is planted), or
+/// `None` within `cap`.
+pub fn rounds_to_catch(column: Column, seed: u64, cap: u32, actors: usize) -> Option<u32> {
+    let budgets = Budgets {
+        rounds: cap,
+        ..column.budgets(seed, actors)
+    };
+    let result = crate::plan::run(
+        Campaign::Concurrent,
+        &budgets,
+        Shard::ALL,
+        Stop::FirstFailure,
+        true,
+    );
+    result.failures.first().map(|f| f.unit + 1)
+}
+
+/// One defect (or, `None`, the clean engine: the control) in one column
+/// over many root seeds.
 #[derive(Clone, Debug)]
 pub struct CatchRate {
-    pub defect: Defect,
-    pub schedule: Schedule,
+    pub defect: Option<Defect>,
+    pub column: Column,
     /// Per root seed: rounds to the first catch (`None`: not within the cap).
     pub rounds: Vec<Option<u32>>,
 }
@@ -254,61 +314,86 @@ impl CatchRate {
         };
         format!("{median} / {max} ({caught}/{})", self.rounds.len())
     }
+
+    /// How many seeds caught it.
+    pub fn caught(&self) -> usize {
+        self.rounds.iter().flatten().count()
+    }
 }
 
-/// Measure every concurrency defect under every schedule, over root seeds
-/// `1..=seeds`, each capped at `cap` rounds; the seeds run on two threads
-/// (the defect is planted process-wide, for both).
-pub fn catch_rates(seeds: u64, cap: u32, actors: usize) -> Vec<CatchRate> {
+/// Measure `defects` (and the clean engine) in `columns`, over root seeds
+/// `1..=seeds`, each capped at `cap` rounds. The seeds run one after
+/// another (a round uses both cores already).
+pub fn catch_rates(
+    defects: &[Defect],
+    columns: &[Column],
+    seeds: u64,
+    cap: u32,
+    actors: usize,
+) -> Vec<CatchRate> {
     let mut out = Vec::new();
-    for defect in CONCURRENCY_DEFECTS {
-        plant(Some(defect));
-        for schedule in SCHEDULES {
-            let measure = |parity: u64| -> Vec<(u64, Option<u32>)> {
-                (1..=seeds)
-                    .filter(|seed| seed % 2 == parity)
-                    .map(|seed| (seed, rounds_to_catch(schedule, seed, cap, actors)))
-                    .collect()
-            };
-            let mut by_seed = std::thread::scope(|scope| {
-                let odd = scope.spawn(|| measure(1));
-                let mut both = measure(0);
-                both.extend(odd.join().expect("a measuring thread"));
-                both
-            });
-            by_seed.sort_unstable();
-            let rounds = by_seed.into_iter().map(|(_, r)| r).collect();
-            eprintln!("{}: {} measured", defect.name(), schedule.name());
+    let planted = std::iter::once(None).chain(defects.iter().copied().map(Some));
+    for defect in planted {
+        plant(defect);
+        match defect {
+            Some(d) => std::env::set_var(DEFECT_ENV, d.number().to_string()),
+            None => std::env::remove_var(DEFECT_ENV),
+        }
+        for &column in columns {
+            let rounds = (1..=seeds)
+                .map(|seed| rounds_to_catch(column, seed, cap, actors))
+                .collect();
+            eprintln!(
+                "{}: {} measured",
+                defect.map_or("clean engine", Defect::name),
+                column.name()
+            );
             out.push(CatchRate {
                 defect,
-                schedule,
+                column,
                 rounds,
             });
         }
-        plant(None);
     }
+    plant(None);
+    std::env::remove_var(DEFECT_ENV);
     out
 }
 
-/// The rounds-to-catch table: one row per defect, one column per schedule
-/// (a Markdown table, for the console, the table file and the README).
+/// The rounds-to-catch table: one row per defect (the clean engine first,
+/// the control), one column per way the campaign runs (a Markdown table,
+/// for the console, the table file and the README).
 pub fn catch_rate_table(rates: &[CatchRate], seeds: u64, cap: u32, actors: usize) -> String {
     use std::fmt::Write as _;
+    let columns: Vec<Column> = {
+        let mut seen = Vec::new();
+        for rate in rates {
+            if !seen.contains(&rate.column) {
+                seen.push(rate.column);
+            }
+        }
+        seen
+    };
     let mut out = format!(
-        "Rounds to the first catch by the concurrent campaign ({actors} task actors): median / max over {seeds} root seeds (caught / seeds), at most {cap} rounds each; `wild` is real timing plus seeded delays, `random` and `pct3` take one storage call at a time.\n\n"
+        "Rounds to the first catch by the concurrent campaign ({actors} actors, the default schedule mix: {}, round by round): median / max over {seeds} root seeds (caught / seeds), at most {cap} rounds each. `tasks`, `processes` and `histories` draw rounds in swarm configurations; `uniform` draws them from the whole alphabet (`--swarm off`); `s3` is `tasks` with every graph on a local SeaweedFS. The first row is the control: the clean engine, caught by nothing.\n\n",
+        SCHEDULES.map(|s| s.name()).join(", ")
     );
     let _ = write!(out, "| # | defect |");
-    for schedule in SCHEDULES {
-        let _ = write!(out, " {} |", schedule.name());
+    for column in &columns {
+        let _ = write!(out, " {} |", column.name());
     }
-    let _ = writeln!(out, "\n|---|---|{}", "---|".repeat(SCHEDULES.len()));
-    for defect in CONCURRENCY_DEFECTS {
-        let _ = write!(out, "| {} | {} |", defect.number(), defect.name());
-        for schedule in SCHEDULES {
+    let _ = writeln!(out, "\n|---|---|{}", "---|".repeat(columns.len()));
+    let rows = std::iter::once(None).chain(CONCURRENCY_DEFECTS.map(Some));
+    for defect in rows {
+        let _ = match defect {
+            Some(d) => write!(out, "| {} | {} |", d.number(), d.name()),
+            None => write!(out, "| – | (clean engine) |"),
+        };
+        for column in &columns {
             let cell = rates
                 .iter()
-                .find(|r| r.defect == defect && r.schedule == schedule)
-                .map_or_else(|| "-".to_string(), |r| r.cell(cap));
+                .find(|r| r.defect == defect && r.column == *column)
+                .map_or_else(|| "–".to_string(), |r| r.cell(cap));
             let _ = write!(out, " {cell} |");
         }
         let _ = writeln!(out);

@@ -5,7 +5,7 @@
 mod common;
 
 use stampede_harness::concurrent::{
-    execute, execute_scheduled_with, execute_with, generate, judge, Actors, Round, Schedule,
+    execute, execute_scheduled_with, execute_with, judge, Actors, Round, Schedule,
 };
 use stampede_harness::env_or;
 use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
@@ -87,7 +87,7 @@ fn scheduled_rounds_have_a_serial_explanation_and_no_escapes() {
 /// over loopback connections.
 #[test]
 fn a_scheduled_round_runs_the_same_twice() {
-    let round = generate(9, 837, 5);
+    let round = stampede_harness::concurrent::held::round("finding-15").unwrap();
     for (mode, schedule) in [
         (Actors::Tasks, Schedule::Random),
         (Actors::Tasks, Schedule::Pct { depth: 3 }),
@@ -218,6 +218,7 @@ fn a_create_is_from_at_one_instant_of_its_interval_and_visible_later() {
     };
     let history = History {
         prelude: Vec::new(),
+        swarm: None,
         setup: None,
         actors: vec![
             Plan {
@@ -279,6 +280,7 @@ fn a_history_whose_recreated_run_branch_lost_its_tables_fails() {
     let create = Op::create("__run__0", "main");
     let history = History {
         prelude: Vec::new(),
+        swarm: None,
         setup: Some(setup.clone()),
         actors: vec![Plan {
             mode: Mode::ReadWrite,
@@ -346,6 +348,7 @@ fn the_history_judge_holds_reads_to_real_time() {
     let create = Op::create("a", "main");
     let history = History {
         prelude: Vec::new(),
+        swarm: None,
         setup: None,
         actors: vec![
             Plan {
@@ -404,6 +407,7 @@ fn a_reader_may_see_v2_between_a_v1_openers_steps() {
     };
     let history = History {
         prelude: Vec::new(),
+        swarm: None,
         setup: Some(setup.clone()),
         actors: vec![
             Plan {
@@ -460,6 +464,7 @@ fn regression_a_read_only_list_never_shows_a_ref_swept_meanwhile() {
     use stampede_model::{LegacyGraph, LegacyStamp, Mode, Op};
     let h = History {
         prelude: Vec::new(),
+        swarm: None,
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 3,
@@ -494,6 +499,7 @@ fn the_judge_rejects_falsified_observations() {
     use stampede_model::{ErrorKind, LegacyGraph, LegacyStamp, Op};
     let round = Round {
         prelude: Vec::new(),
+        swarm: None,
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 2,
@@ -558,6 +564,7 @@ fn regression_create_from_a_branch_deleted_meanwhile_is_branch_not_found() {
     use stampede_model::{LegacyGraph, LegacyStamp, Op};
     let round = Round {
         prelude: Vec::new(),
+        swarm: None,
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 0,
@@ -583,6 +590,7 @@ fn regression_deleting_a_prefix_keeps_a_nested_branch_created_meanwhile() {
     use stampede_model::{LegacyGraph, LegacyStamp, Op};
     let round = Round {
         prelude: Vec::new(),
+        swarm: None,
         setup: Some(LegacyGraph {
             version: 2,
             run_branches: 0,
@@ -607,6 +615,7 @@ fn the_judge_rejects_a_list_showing_a_name_nobody_created() {
     use stampede_model::{Observation, Op};
     let round = Round {
         prelude: Vec::new(),
+        swarm: None,
         setup: None,
         actors: vec![Some(Op::create("a", "main")), Some(Op::BranchList)],
     };
@@ -639,12 +648,13 @@ fn regression_concurrent_loads_of_one_new_key_never_duplicate_it() {
     };
     let round = Round {
         prelude: Vec::new(),
+        swarm: None,
         setup: None,
         actors: vec![load(1), load(2), load(3), load(4)],
     };
     judged_repeatedly(round, 30);
-    for index in [776, 848] {
-        judged_repeatedly(stampede_harness::concurrent::generate(9, index, 5), 5);
+    for name in ["finding-14", "finding-14b"] {
+        judged_repeatedly(stampede_harness::concurrent::held::round(name).unwrap(), 5);
     }
 }
 
@@ -667,11 +677,15 @@ fn regression_branch_exists_only_for_a_name_that_stands() {
     let apply = || Some(Op::ApplySchema(Desired::Schema(person_with("email"))));
     let round = Round {
         prelude: Vec::new(),
+        swarm: None,
         setup: None,
         actors: vec![apply(), create(), apply(), create()],
     };
     judged_repeatedly(round, 15);
-    judged_repeatedly(stampede_harness::concurrent::generate(9, 837, 5), 5);
+    judged_repeatedly(
+        stampede_harness::concurrent::held::round("finding-15").unwrap(),
+        5,
+    );
 }
 
 /// The fleet: 8 `stampede actor` processes open a v2 graph with 200

@@ -35,6 +35,7 @@ fn the_verify_report_shape() {
         grants: 0,
         escapes: 0,
         judge_seconds: 0.0,
+        shapes: Default::default(),
         failures: vec![Failure {
             campaign: Campaign::Crash,
             unit: 11,
@@ -132,11 +133,15 @@ fn the_actor_wire_shape() {
                 kept: vec![],
             })),
             open_failed: false,
+            open: Default::default(),
+            op: Default::default(),
         },
         Seen {
             swept: vec![],
             outcome: Err(ErrorKind::SchemaApplyInProgress),
             open_failed: false,
+            open: Default::default(),
+            op: Default::default(),
         },
     ];
     let text = format!(

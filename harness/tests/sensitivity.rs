@@ -95,9 +95,13 @@ fn crash_catches(defect: Defect, scenario_name: &str) {
 fn concurrent_catches(defect: Defect, rounds: u32) {
     let first_failure = || {
         (0..rounds).find_map(|i| {
-            let round = generate(1, i, 4);
-            let (seen, view) = execute_with(&round, Actors::Tasks, injector_seed(1, i));
-            judge(&round, &seen, &view).err()
+            let round = generate(1, i, 4, false);
+            // A setup op the defect fails (a panic) is a catch too.
+            stampede_harness::quiet::caught(|| {
+                let (seen, view) = execute_with(&round, Actors::Tasks, injector_seed(1, i));
+                judge(&round, &seen, &view).err()
+            })
+            .unwrap_or_else(Some)
         })
     };
     let clean = with_planted_nothing(first_failure);
@@ -156,11 +160,16 @@ fn scheduled_failures_replay_exactly() {
     let per = stampede_harness::env_or("STAMPEDE_DETERMINISM_TOKENS", 1) as usize;
     for defect in [Defect::SweepPlainDelete, Defect::SpuriousConflict] {
         for schedule in [Schedule::Random, Schedule::Pct { depth: 3 }] {
+            // A round whose setup the defect fails (a panic) has no turns
+            // to compare: not a candidate.
             let run = |index: u32| {
-                let round = generate(1, index, 4);
-                let s = execute_scheduled(&round, schedule, injector_seed(1, index));
-                let failed = judge(&round, &s.seen, &s.view).is_err();
-                (failed, s.turns)
+                let round = generate(1, index, 4, false);
+                stampede_harness::quiet::caught(|| {
+                    let s = execute_scheduled(&round, schedule, injector_seed(1, index));
+                    let failed = judge(&round, &s.seen, &s.view).is_err();
+                    (failed, s.turns)
+                })
+                .unwrap_or_default()
             };
             let failing: Vec<u32> = with_planted(defect, || {
                 (0..200).filter(|&i| run(i).0).take(per).collect()
@@ -420,6 +429,7 @@ fn regression_finding_15_fails_from_one_schedule() {
     let apply = Some(Op::ApplySchema(Desired::Schema(person_with("email"))));
     let round = Round {
         prelude: Vec::new(),
+        swarm: None,
         setup: None,
         actors: vec![create(), apply, create()],
     };
@@ -441,6 +451,36 @@ fn regression_finding_15_fails_from_one_schedule() {
     );
     let clean = with_planted_nothing(run);
     assert!(!clean.0, "the clean engine fails the schedule");
+}
+
+/// Defect 15 (a create that does not look for an apply once its ref
+/// stands) leaves a branch forked from main's old schema while the apply
+/// publishes the new one. The final view reads each branch's own schema
+/// (`View::off_schema`): the held round `finding-15` under PCT seed 3 ends
+/// with `__run__0` off main's schema, planted, and passes clean.
+/// (Postmortem: views carried no branch's schema, so no engine-level
+/// campaign could see defects 10 and 15 at all; the rounds-to-catch table
+/// showed 0 of 10 seeds for both.)
+#[test]
+fn a_create_across_an_apply_leaves_a_branch_off_mains_schema() {
+    const TOKEN: &str = "concurrent:held:finding-15:5:tasks:pct3:3";
+    let round = stampede_harness::concurrent::held::round("finding-15").unwrap();
+    let run = || {
+        let s = execute_scheduled(&round, Schedule::Pct { depth: 3 }, 3);
+        (judge(&round, &s.seen, &s.view).is_err(), s.view.off_schema)
+    };
+    let (failed, off_schema) = with_planted(Defect::CreateWithoutRecheck, run);
+    assert!(failed, "{TOKEN} planted passes");
+    assert_eq!(
+        off_schema,
+        ["__run__0".to_string()].into(),
+        "{TOKEN} planted"
+    );
+    let (failed, off_schema) = with_planted_nothing(run);
+    assert!(
+        !failed && off_schema.is_empty(),
+        "{TOKEN} clean: {off_schema:?}"
+    );
 }
 
 /// The histories campaign as the plan runs it fails a planted sweep
@@ -499,9 +539,9 @@ fn the_old_sweep_loses_a_recreated_branch_in_finding_39s_round() {
 
 /// The old create planted back (defect 20: its tree written or replaced
 /// under no claim): a delete of a branch with history racing a create of
-/// its name, under PCT; in some schedule (7 of 200 seeds here; seed 8 is
-/// the first) the delete's tree removal, still under way, deletes files of
-/// the tree the create wrote meanwhile. Clean, no schedule fails.
+/// its name, under PCT; in some schedule of the first 16 the delete's
+/// tree removal, still under way, deletes files of the tree the create
+/// wrote meanwhile. Clean, no schedule fails.
 #[test]
 fn the_old_create_loses_its_tree_to_a_racing_delete() {
     let round = stampede_harness::concurrent::held::round("delete-recreate").unwrap();

@@ -229,6 +229,14 @@ fn the_schema_accepts_every_message_and_refuses_broken_ones() {
             true,
             request(Request::View { root: root.clone() }),
         );
+        // A view that names a branch off main's schema (never a model's).
+        let mut off = view.clone();
+        off.off_schema.insert("a".into());
+        case(
+            "Response",
+            true,
+            response(Response::View(WireView::from(off))),
+        );
         case(
             "Response",
             true,

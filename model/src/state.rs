@@ -252,6 +252,7 @@ impl Model {
                 .unwrap_or_default(),
             list: self.handle.map(|_| self.list()),
             rows: self.observed_rows(),
+            off_schema: BTreeSet::new(),
         }
     }
 

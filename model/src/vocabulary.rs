@@ -1,7 +1,7 @@
 //! The operations and observations shared by model, engine adapter and
 //! harness. Outcomes carry an error *kind*, never a message.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 pub use stampede_vocabulary::ErrorKind;
 
@@ -248,6 +248,10 @@ pub struct View {
     /// Through the held handle: the rows of every type of main's schema on
     /// every branch it lists, keyed by (branch, type).
     pub rows: BTreeMap<(String, String), Result<Vec<Row>, ErrorKind>>,
+    /// Through the held handle: the listed branches whose own schema is not
+    /// main's. None, ever: every branch has main's schema (what the
+    /// schema-apply lock is for). An observer that cannot tell reports none.
+    pub off_schema: BTreeSet<String>,
 }
 
 #[cfg(test)]

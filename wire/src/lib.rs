@@ -18,7 +18,7 @@
 mod rows;
 mod serve;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 use stampede_model::{ErrorKind, Op, Outcome, Row, StampView, View};
@@ -109,6 +109,10 @@ pub struct WireView {
     pub refs: BTreeMap<String, Option<String>>,
     pub list: Option<Result<Vec<String>, ErrorKind>>,
     pub rows: Vec<TypeRows>,
+    /// Listed branches whose own schema is not main's; absent from a peer
+    /// that cannot tell (it is then judged on none).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub off_schema: BTreeSet<String>,
 }
 
 /// One type's rows on one branch, through the handle.
@@ -135,6 +139,7 @@ impl From<View> for WireView {
                     rows,
                 })
                 .collect(),
+            off_schema: view.off_schema,
         }
     }
 }
@@ -150,6 +155,7 @@ impl From<WireView> for View {
                 .into_iter()
                 .map(|r| ((r.branch, r.type_name), r.rows))
                 .collect(),
+            off_schema: view.off_schema,
         }
     }
 }

@@ -178,11 +178,23 @@ struct SensitivityArgs {
     /// Skip loom (it runs `cargo test` on the protocol crate).
     #[arg(long)]
     no_loom: bool,
-    /// Then measure, for every concurrency defect under every schedule
-    /// (wild, random, pct3), the rounds to the first catch over this many
-    /// root seeds (0: skip).
+    /// Then measure, for every concurrency defect in every column (tasks,
+    /// processes, histories, the uniform mix; and S3 for the sweep and
+    /// lock defects), the rounds to the first catch over this many root
+    /// seeds (0: skip).
     #[arg(long, default_value_t = 0)]
     catch_seeds: u64,
+    /// Measure only these defects (by number; default: every concurrency
+    /// defect). The clean engine is always measured, as the control.
+    #[arg(long = "catch-defect")]
+    catch_defects: Vec<u8>,
+    /// Measure rounds-to-catch only (skip the campaign table and loom).
+    #[arg(long)]
+    catch_only: bool,
+    /// Measure only these columns (default: all of them; `s3` starts a
+    /// local SeaweedFS).
+    #[arg(long = "catch-column", value_enum)]
+    catch_columns: Vec<crate::sensitivity::Column>,
     /// At most this many rounds per root seed.
     #[arg(long, default_value_t = 30)]
     catch_cap: u32,
@@ -190,6 +202,13 @@ struct SensitivityArgs {
     /// `<!-- generated:catch-rates -->` block (the README).
     #[arg(long, value_name = "FILE")]
     catch_doc: Option<std::path::PathBuf>,
+}
+
+/// Whether concurrent rounds are drawn in swarm configurations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Swarm {
+    On,
+    Off,
 }
 
 #[derive(Args, Debug)]
@@ -210,11 +229,17 @@ struct VerifyArgs {
     /// Concurrent actors as `stampede actor` processes instead of tasks.
     #[arg(long)]
     processes: bool,
-    /// How concurrent actors interleave: `wild` (real timing plus seeded
-    /// delays), `random` or `pct[:DEPTH]` (one storage call at a time,
-    /// chosen by the seeded strategy; every failure replays exactly).
-    #[arg(long, default_value = "wild", value_parser = crate::concurrent::Schedule::parse)]
+    /// How concurrent actors interleave: `mix` (each of the others in
+    /// turn, round by round), `wild` (real timing plus seeded delays),
+    /// `random` or `pct[:DEPTH]` (one storage call at a time, chosen by the
+    /// seeded strategy; every scheduled failure replays exactly).
+    #[arg(long, default_value = "mix", value_parser = crate::concurrent::Schedule::parse)]
     schedule: crate::concurrent::Schedule,
+    /// Draw each concurrent round (and history) in a swarm configuration
+    /// (a subset of the op kinds, small name and key pools, a setup kind:
+    /// `on`), or from the whole alphabet at once (`off`, the uniform mix).
+    #[arg(long, value_enum, default_value_t = Swarm::On)]
+    swarm: Swarm,
     /// Concurrent rounds as histories: each actor runs up to N ops on its
     /// own handle (the last actor a read-only bystander), judged for
     /// linearizability with real-time order (0: one op each).

@@ -11,6 +11,7 @@ use stampede_engine::lance::io::ObjectStoreParams;
 
 use super::history::{Event, History};
 use super::schedule::{Schedule, Scheduler, Turns};
+use super::shapes::Span;
 use super::{Round, Seen};
 use crate::adapter::{Stampede, SystemUnderTest};
 use crate::runner::Runner;
@@ -315,14 +316,22 @@ fn execute_on_peers(
                 let (root, start) = (&root, &start);
                 scope.spawn(move || {
                     start.wait();
+                    let began = Span::now();
                     let opened = peer.apply_at(root, &Op::Open(Mode::ReadWrite))?;
+                    let open = Span::since(began);
                     match settled_by_open(opened, op.as_ref()) {
-                        Ok(seen) => Ok(seen),
-                        Err((swept, op)) => Ok(Seen {
-                            swept,
-                            outcome: peer.apply_at(root, op)?,
-                            open_failed: false,
-                        }),
+                        Ok(seen) => Ok(Seen { open, ..seen }),
+                        Err((swept, op)) => {
+                            let began = Span::now();
+                            let outcome = peer.apply_at(root, op)?;
+                            Ok(Seen {
+                                swept,
+                                outcome,
+                                open_failed: false,
+                                open,
+                                op: Span::since(began),
+                            })
+                        }
                     }
                 })
             })
@@ -357,6 +366,8 @@ fn settled_by_open(
             swept,
             open_failed: op.is_some() && outcome.is_err(),
             outcome,
+            open: Span::default(),
+            op: Span::default(),
         }),
     }
 }
@@ -372,7 +383,10 @@ fn prepare(setup: &Option<LegacyGraph>, prelude: &[Op]) -> (Stampede, String) {
     };
     for op in prelude {
         if let Err(kind) = observer.apply(op) {
-            panic!("the setup's {op:?} failed: {kind}");
+            // The model runs the same prelude and succeeds (the
+            // generator only draws a prelude it accepts): a difference
+            // the campaign reports as this round's failure.
+            panic!("the setup's {op:?} failed on the engine where the model's succeeds: {kind}");
         }
     }
     let root = observer.root().to_string();
@@ -408,14 +422,22 @@ fn injector_params(seed: u64) -> ObjectStoreParams {
 /// then run `op`.
 async fn act_with(root: &str, op: Option<Op>, params: ObjectStoreParams) -> Seen {
     let mut runner = Runner::new(root, params);
+    let start = Span::now();
     let opened = runner.apply(&Op::Open(Mode::ReadWrite)).await;
+    let open = Span::since(start);
     match settled_by_open(opened, op.as_ref()) {
-        Ok(seen) => seen,
-        Err((swept, op)) => Seen {
-            swept,
-            outcome: runner.apply(op).await,
-            open_failed: false,
-        },
+        Ok(seen) => Seen { open, ..seen },
+        Err((swept, op)) => {
+            let start = Span::now();
+            let outcome = runner.apply(op).await;
+            Seen {
+                swept,
+                outcome,
+                open_failed: false,
+                open,
+                op: Span::since(start),
+            }
+        }
     }
 }
 

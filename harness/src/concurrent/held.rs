@@ -48,6 +48,7 @@ pub fn round(name: &str) -> Option<Round> {
                 stamp: LegacyStamp::Default,
             }),
             prelude: Vec::new(),
+            swarm: None,
             actors: vec![None, None, Some(Op::create("__run__0", "main"))],
         },
         // Finding 39's create: a delete of a branch with history (eight
@@ -65,6 +66,7 @@ pub fn round(name: &str) -> Option<Round> {
                     .chain((0..8).map(load))
                     .collect(),
                 actors: vec![Some(Op::delete("x")), Some(Op::create("x", "main"))],
+                swarm: None,
             }
         }
         // Finding 39 on S3 (`concurrent:1:31:5:tasks:wild:30`): an apply, a
@@ -82,6 +84,7 @@ fn held(setup: &str, actors: &str) -> Round {
     Round {
         setup: serde_json::from_str(setup).expect("a held setup reads back"),
         prelude: Vec::new(),
+        swarm: None,
         actors: serde_json::from_str(actors).expect("held ops read back"),
     }
 }

@@ -42,6 +42,8 @@ pub struct History {
     /// As a round's (`Round::prelude`).
     pub prelude: Vec<Op>,
     pub actors: Vec<Plan>,
+    /// As a round's (`Round::swarm`).
+    pub swarm: Option<super::Swarm>,
 }
 
 /// One op of one actor as it happened: its outcome, and when it began and
@@ -73,6 +75,7 @@ fn read_op() -> impl Strategy<Value = Op> {
     ]
 }
 
+/// The uniform mix's history (`--swarm off`).
 fn history(actors: usize, ops: usize) -> impl Strategy<Value = History> {
     let writer = proptest::collection::vec(super::generate::actor_op(), 1..=ops).prop_map(|ops| {
         Plan {
@@ -84,36 +87,74 @@ fn history(actors: usize, ops: usize) -> impl Strategy<Value = History> {
                 .collect(),
         }
     });
-    let bystander = proptest::collection::vec(read_op(), ops..=ops).prop_map(|ops| Plan {
-        mode: Mode::ReadOnly,
-        ops,
-    });
     (
         proptest::option::weighted(0.4, super::generate::setup()),
         proptest::collection::vec(writer, actors.saturating_sub(1)..=actors.saturating_sub(1)),
-        bystander,
+        bystander(ops),
     )
         .prop_map(|(setup, mut actors, bystander)| {
             actors.push(bystander);
             History {
                 setup,
                 prelude: Vec::new(),
+                swarm: None,
+                actors,
+            }
+        })
+}
+
+/// A read-only bystander of `ops` reads.
+fn bystander(ops: usize) -> impl Strategy<Value = Plan> {
+    proptest::collection::vec(read_op(), ops..=ops).prop_map(|ops| Plan {
+        mode: Mode::ReadOnly,
+        ops,
+    })
+}
+
+/// A swarm history: a configuration (as a swarm round's), the writers'
+/// ops inside it, and the read-only bystander.
+fn swarm_history(actors: usize, ops: usize) -> impl Strategy<Value = History> {
+    super::generate::swarm_round(0)
+        .prop_flat_map(move |round| {
+            let config = round
+                .swarm
+                .clone()
+                .expect("a swarm round has its configuration");
+            let writer = super::generate::actor_ops_in(&config, ops).prop_map(|ops| Plan {
+                mode: Mode::ReadWrite,
+                ops,
+            });
+            let writers = proptest::collection::vec(
+                writer,
+                actors.saturating_sub(1)..=actors.saturating_sub(1),
+            );
+            (Just(round), writers, bystander(ops))
+        })
+        .prop_map(|(round, mut actors, bystander)| {
+            actors.push(bystander);
+            History {
+                setup: round.setup,
+                prelude: round.prelude,
+                swarm: round.swarm,
                 actors,
             }
         })
 }
 
 /// History `index` of a campaign named by `seed`: `actors` actors (the
-/// last a read-only bystander), up to `ops` ops each.
-pub fn generate(seed: u64, index: u32, actors: usize, ops: usize) -> History {
+/// last a read-only bystander), up to `ops` ops each; a swarm history, or
+/// from the uniform mix.
+pub fn generate(seed: u64, index: u32, actors: usize, ops: usize, uniform: bool) -> History {
     let mut runner = TestRunner::new_with_rng(
         Config::default(),
         crate::seeds::round_rng(crate::seeds::derive(seed, index)),
     );
-    history(actors, ops)
-        .new_tree(&mut runner)
-        .expect("a history")
-        .current()
+    let strategy = if uniform {
+        history(actors, ops).boxed()
+    } else {
+        swarm_history(actors, ops).boxed()
+    };
+    strategy.new_tree(&mut runner).expect("a history").current()
 }
 
 /// One actor: open its handle, then run its ops, timing each.

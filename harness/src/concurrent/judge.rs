@@ -369,6 +369,7 @@ mod tests {
         };
         let round = Round {
             prelude: Vec::new(),
+            swarm: None,
             setup: Some(graph),
             actors: vec![None, None],
         };
@@ -381,6 +382,8 @@ mod tests {
                 kept: vec![],
             })),
             open_failed: false,
+            open: Default::default(),
+            op: Default::default(),
         };
         let mut model = Model::default();
         model
@@ -411,6 +414,7 @@ mod tests {
     fn a_round_divergence_names_the_raw_error_first() {
         let round = Round {
             prelude: Vec::new(),
+            swarm: None,
             setup: None,
             actors: vec![Some(Op::delete("a")), Some(Op::create("b", "main")), None],
         };
@@ -418,6 +422,8 @@ mod tests {
             swept: vec![],
             outcome,
             open_failed,
+            open: Default::default(),
+            op: Default::default(),
         };
         let ok = Ok(Observation::Done);
         let parted = round_divergence(
@@ -474,6 +480,7 @@ mod tests {
         };
         let round = Round {
             prelude: Vec::new(),
+            swarm: None,
             setup: Some(corrupt),
             actors: vec![None, None],
         };

@@ -19,6 +19,7 @@ pub mod history;
 mod judge;
 mod remote_turns;
 pub mod schedule;
+pub mod shapes;
 
 use stampede_model::{LegacyGraph, Model, Op, Outcome};
 
@@ -30,7 +31,7 @@ pub use execute::{
     act, actor_main, execute, execute_history, execute_scheduled, execute_scheduled_with,
     execute_with, stampede_binary, Actors, HistoryRun, Scheduled,
 };
-pub use generate::{fleet, generate, person_with, round};
+pub use generate::{fleet, generate, person_with, round, swarm_round, Kind, SetupKind, Swarm};
 pub use judge::{judge, judge_with, round_divergence};
 pub use schedule::Schedule;
 
@@ -42,6 +43,9 @@ pub struct Round {
     /// and in the model alike (a fresh graph's branches and rows).
     pub prelude: Vec<Op>,
     pub actors: Vec<Option<Op>>,
+    /// The swarm configuration it was drawn in (`None`: the uniform mix,
+    /// or a round written by hand).
+    pub swarm: Option<Swarm>,
 }
 
 /// The model of the graph a round or history starts from: `setup` (a
@@ -71,6 +75,12 @@ pub struct Seen {
     /// The outcome is the open's: the actor's op never ran.
     #[serde(default)]
     pub open_failed: bool,
+    /// When the actor's open, and its op, were in flight: what the
+    /// campaign's shape counts are measured from (`shapes`).
+    #[serde(default)]
+    pub open: shapes::Span,
+    #[serde(default)]
+    pub op: shapes::Span,
 }
 
 /// The interleaving injectors' seed for round `index` of a run named by
@@ -101,6 +111,9 @@ pub struct Token {
     pub history: usize,
     /// The held round it names instead of a generated one.
     pub held: Option<&'static str>,
+    /// Drawn from the uniform mix (`--swarm off`), not in a swarm
+    /// configuration: `u` after ACTORS.
+    pub uniform: bool,
 }
 
 /// The version a token names: this harness's, with its revision.
@@ -118,13 +131,14 @@ impl std::fmt::Display for Token {
             Some(name) => format!("held:{name}"),
             None => format!("{}:{}", self.seed, self.index),
         };
+        let actors = match self.history {
+            0 => self.actors.to_string(),
+            n => format!("{}x{n}", self.actors),
+        };
+        let uniform = if self.uniform { "u" } else { "" };
         write!(
             f,
-            "concurrent:{round}:{}:{}:{}:{}@{}",
-            match self.history {
-                0 => self.actors.to_string(),
-                n => format!("{}x{n}", self.actors),
-            },
+            "concurrent:{round}:{actors}{uniform}:{}:{}:{}@{}",
             self.mode.name(),
             self.schedule.name(),
             self.interleaving,
@@ -152,6 +166,7 @@ impl Token {
             interleaving: injector_seed(seed, index),
             history: 0,
             held: None,
+            uniform: false,
         }
     }
 
@@ -167,14 +182,26 @@ impl Token {
             interleaving,
             history: 0,
             held: Some(name),
+            uniform: false,
         })
+    }
+
+    /// The history the token names (its `history` ops per actor).
+    pub fn history_round(&self) -> history::History {
+        history::generate(
+            self.seed,
+            self.index,
+            self.actors,
+            self.history,
+            self.uniform,
+        )
     }
 
     /// The round the token names: held, or generated from its seed.
     pub fn round(&self) -> Round {
         match self.held.and_then(held::round) {
             Some(round) => round,
-            None => generate(self.seed, self.index, self.actors),
+            None => generate(self.seed, self.index, self.actors, self.uniform),
         }
     }
 
@@ -205,9 +232,13 @@ impl Token {
             Some(part) => part.parse().ok()?,
             None => injector_seed(seed, index),
         };
-        let (actors, history) = match parts[2].split_once('x') {
+        let (shape, uniform) = match parts[2].strip_suffix('u') {
+            Some(shape) => (shape, true),
+            None => (parts[2], false),
+        };
+        let (actors, history) = match shape.split_once('x') {
             Some((actors, ops)) => (actors.parse().ok()?, ops.parse().ok()?),
-            None => (parts[2].parse().ok()?, 0),
+            None => (shape.parse().ok()?, 0),
         };
         let token = Token {
             seed,
@@ -218,6 +249,7 @@ impl Token {
             interleaving,
             history,
             held,
+            uniform,
         };
         Some((token, build))
     }
@@ -264,8 +296,20 @@ pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> 
         return replay_history(&token, check_determinism);
     }
     let round = token.round();
+    if let Some(swarm) = &round.swarm {
+        println!("configuration: {swarm}");
+    }
     println!("setup: {:?}", round.setup);
-    let (seen, final_view, turns) = run_round(&token, &round);
+    if !round.prelude.is_empty() {
+        println!("prelude: {:?}", round.prelude);
+    }
+    let (seen, final_view, turns) = match crate::quiet::caught(|| run_round(&token, &round)) {
+        Ok(run) => run,
+        Err(why) => {
+            println!("FAIL: {why}");
+            return Ok(Replayed::Failed);
+        }
+    };
     for (i, (op, s)) in round.actors.iter().zip(&seen).enumerate() {
         println!(
             "actor {i}: open rw, then {op:?}\n  => {:?} (swept {:?})",
@@ -318,9 +362,23 @@ fn print_turns(turns: &Turns) {
 
 /// A history's replay: each actor's events, the turns, the verdict.
 fn replay_history(token: &Token, check_determinism: bool) -> Result<Replayed, String> {
-    let history = history::generate(token.seed, token.index, token.actors, token.history);
+    let history = token.history_round();
+    if let Some(swarm) = &history.swarm {
+        println!("configuration: {swarm}");
+    }
     println!("setup: {:?}", history.setup);
-    let run = execute_history(&history, token.schedule, token.interleaving);
+    if !history.prelude.is_empty() {
+        println!("prelude: {:?}", history.prelude);
+    }
+    let run = match crate::quiet::caught(|| {
+        execute_history(&history, token.schedule, token.interleaving)
+    }) {
+        Ok(run) => run,
+        Err(why) => {
+            println!("FAIL: {why}");
+            return Ok(Replayed::Failed);
+        }
+    };
     for (i, (plan, events)) in history.actors.iter().zip(&run.events).enumerate() {
         println!("actor {i} ({:?} handle):", plan.mode);
         for e in events {

@@ -266,6 +266,12 @@ pub fn view_diff(engine: &View, model: &View) -> String {
             ));
         }
     }
+    if engine.off_schema != model.off_schema {
+        parts.push(format!(
+            "branches off main's schema engine {:?} model {:?}",
+            engine.off_schema, model.off_schema
+        ));
+    }
     parts.join("; ")
 }
 
@@ -282,6 +288,7 @@ mod tests {
             refs: Default::default(),
             list: None,
             rows: Default::default(),
+            off_schema: Default::default(),
         };
         let mut with_rows = empty.clone();
         with_rows

@@ -13,6 +13,7 @@ fn held_history(
     use stampede_harness::concurrent::history::{History, Plan};
     History {
         prelude: Vec::new(),
+        swarm: None,
         setup: serde_json::from_str(setup).expect("a setup"),
         actors: actors
             .iter()

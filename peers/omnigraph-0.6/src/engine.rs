@@ -99,6 +99,8 @@ impl stampede_wire::Engine for Omnigraph06 {
                     refs,
                     list: None,
                     rows: BTreeMap::new(),
+                    // Omnigraph's branches have no schema of their own to read.
+                    off_schema: BTreeSet::new(),
                 };
             };
             let list = db
@@ -125,6 +127,7 @@ impl stampede_wire::Engine for Omnigraph06 {
                 refs,
                 list: Some(list),
                 rows,
+                off_schema: BTreeSet::new(),
             }
         })
     }
