@@ -711,20 +711,6 @@ fn eight_processes_open_a_graph_with_200_run_refs() {
 /// 22, no second reading) is in `sensitivity.rs`.
 #[test]
 fn check_beside_a_live_graph_is_healthy() {
-    use common::live_check::{checks_beside, Beside};
     let checks = stampede_harness::env_or("STAMPEDE_LIVE_CHECKS", 200) as usize;
-    for beside in [Beside::Sweep, Beside::BranchWork] {
-        let checked = checks_beside(beside, checks);
-        eprintln!(
-            "{beside:?}: {} checks, {} problems changed while checking",
-            checked.checks, checked.changed
-        );
-        assert!(
-            checked.unhealthy.is_empty(),
-            "{beside:?}: {} of {} checks unhealthy; first: {:#?}",
-            checked.unhealthy.len(),
-            checked.checks,
-            checked.unhealthy[0]
-        );
-    }
+    common::live_check::every_check_is_healthy(checks, "locally");
 }

@@ -172,17 +172,7 @@ fn regression_round_31_keeps_the_recreated_branch_on_s3() {
 /// STAMPEDE_S3_LIVE_CHECKS checks of each scenario, every one healthy.
 #[test]
 fn check_beside_a_live_graph_on_s3_is_healthy() {
-    use common::live_check::{checks_beside, Beside};
     on_s3();
     let checks = env_or("STAMPEDE_S3_LIVE_CHECKS", 20) as usize;
-    for beside in [Beside::Sweep, Beside::BranchWork] {
-        let checked = checks_beside(beside, checks);
-        assert!(
-            checked.unhealthy.is_empty(),
-            "{beside:?} on S3: {} of {} checks unhealthy; first: {:#?}",
-            checked.unhealthy.len(),
-            checked.checks,
-            checked.unhealthy[0]
-        );
-    }
+    common::live_check::every_check_is_healthy(checks, "on S3");
 }

@@ -38,6 +38,26 @@ pub struct Checked {
     pub changed: u64,
 }
 
+/// At least `checks` checks beside each kind of work, every one healthy;
+/// `lane` says where the graphs live (`locally`, `on S3`) in what it
+/// prints and in a failure.
+pub fn every_check_is_healthy(checks: usize, lane: &str) {
+    for beside in [Beside::Sweep, Beside::BranchWork] {
+        let checked = checks_beside(beside, checks);
+        eprintln!(
+            "{beside:?} {lane}: {} checks, {} problems changed while checking",
+            checked.checks, checked.changed
+        );
+        assert!(
+            checked.unhealthy.is_empty(),
+            "{beside:?} {lane}: {} of {} checks unhealthy; first: {:#?}",
+            checked.unhealthy.len(),
+            checked.checks,
+            checked.unhealthy[0]
+        );
+    }
+}
+
 /// Run `beside` with a `check` loop beside it until at least `checks`
 /// checks ran.
 pub fn checks_beside(beside: Beside, checks: usize) -> Checked {
