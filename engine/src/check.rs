@@ -96,6 +96,30 @@ pub async fn check_with(
         ..CheckReport::default()
     };
     let mut found = Found::default();
+    for path in store.files_in_place_of_directories().await? {
+        found.push(
+            Problem {
+                kind: "file_for_directory",
+                detail: format!("{path} is a file where the graph's layout needs a directory: nothing it should hold can be read or listed"),
+                fix: format!("move {path} aside and restore the directory from a backup"),
+            },
+            Pointer::FileForDirectory(path),
+        );
+    }
+    // What a misplaced file hides cannot be inspected: refs and trees read
+    // through it would only be named as other problems, or as work in flight.
+    // Main itself is read through none of them.
+    if !found.problems.is_empty() {
+        report.branches = vec![MAIN.to_string()];
+        // A migration refuses to start on them (`commits_can_land`).
+        report.open_refuses = match state.guard() {
+            Err(e) => Some(e.kind()),
+            Ok(v) if v < CURRENT_VERSION => Some(ErrorKind::CorruptData),
+            Ok(_) => None,
+        };
+        found.confirm(&store, root, &mut report).await;
+        return Ok(report);
+    }
     let (refs, corrupt) = enumerate_for_inspection(&store).await?;
     for (name, detail) in &corrupt {
         found.push(
@@ -271,6 +295,8 @@ enum Pointer {
     NoRef(String),
     /// Main's raw stamp.
     Stamp(Option<String>),
+    /// A file in the place of a directory of the layout.
+    FileForDirectory(String),
     /// A branch's manifest (`None`: main's) at the head version read
     /// (`None`: it could not be read), its ref as read.
     Head {
@@ -343,6 +369,10 @@ async fn still_there(store: &LanceStore, pointer: &Pointer) -> bool {
                 && !claimed(store, name).await
         }
         Pointer::Stamp(raw) => store.read_main().await.is_ok_and(|head| head.stamp == *raw),
+        Pointer::FileForDirectory(path) => store
+            .files_in_place_of_directories()
+            .await
+            .is_ok_and(|files| files.contains(path)),
         Pointer::Head {
             branch,
             record,

@@ -168,29 +168,24 @@ impl Graph {
 }
 
 /// Before a migration's first write: the directories its steps write into
-/// (every commit's, and the branch trees the sweep removes) must not be
-/// files (damage). A migration that stamped 2, or swept refs, and then
-/// could not go on would have changed a graph it failed to open.
+/// or list (every commit's, the refs it sweeps, the branch trees it
+/// removes) must not be files (damage). A migration that stamped 2, or
+/// swept refs, and then could not go on would have changed a graph it
+/// failed to open; one that listed no refs through a file would stamp 3
+/// over branches it never saw.
 async fn commits_can_land(store: &LanceStore) -> Result<()> {
-    let listing = store
-        .object_store()
-        .inner
-        .list_with_delimiter(Some(store.manifest_base()))
-        .await
-        .map_err(|e| Error::storage("listing __manifest", e))?;
-    for dir in ["_versions", "_transactions", "tree", "_refs"] {
-        if listing
-            .objects
-            .iter()
-            .any(|o| o.location.filename() == Some(dir))
-        {
-            return Err(Error::CorruptData {
-                object: format!("__manifest/{dir}"),
-                detail: "a file where Lance's commits need a directory".into(),
-            });
-        }
+    match store
+        .files_in_place_of_directories()
+        .await?
+        .into_iter()
+        .next()
+    {
+        Some(object) => Err(Error::CorruptData {
+            object,
+            detail: "a file where the graph's layout needs a directory".into(),
+        }),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Main's stamp state, read without writing anything.

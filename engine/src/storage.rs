@@ -57,6 +57,14 @@ const DATASET_DIRS: [&str; 5] = [
     "_indices",
     "data",
 ];
+/// The directories of `__manifest` every reader and writer goes through,
+/// by their parent: a file in the place of one (damage) hides everything it
+/// should hold (every branch, when it is `_refs` or `_refs/branches`), and
+/// a listing of it answers nothing rather than an error.
+const LAYOUT_DIRS: [(&str, &[&str]); 2] = [
+    ("", &["_versions", "_transactions", TREE_DIR, "_refs"]),
+    ("_refs", &["branches"]),
+];
 /// How long a create waits out a held lock before it gives up (see
 /// `backoff`): longer than any live apply holds the lock, short enough that
 /// a create racing an apply that died holding it gives up.
@@ -236,6 +244,46 @@ impl LanceStore {
     }
 
     /// `__manifest` in the object store.
+    /// Every directory of `__manifest`'s layout ([`LAYOUT_DIRS`]) that is a
+    /// file instead, by its path under the root (`__manifest/_refs`).
+    pub async fn files_in_place_of_directories(&self) -> crate::error::Result<Vec<String>> {
+        let mut files: Vec<String> = Vec::new();
+        for (parent, dirs) in LAYOUT_DIRS {
+            let shown = |name: &str| {
+                [MANIFEST_DIR, parent, name]
+                    .into_iter()
+                    .filter(|part| !part.is_empty())
+                    .collect::<Vec<_>>()
+                    .join("/")
+            };
+            // Below a file there is nothing to list.
+            if files.contains(&shown("")) {
+                continue;
+            }
+            let at = match parent {
+                "" => self.manifest_base().clone(),
+                _ => self.manifest_base().clone().join(parent),
+            };
+            let listing = match self.object_store.inner.list_with_delimiter(Some(&at)).await {
+                Ok(listing) => listing,
+                Err(object_store::Error::NotFound { .. }) => continue,
+                Err(e) => {
+                    return Err(crate::error::Error::storage(
+                        &format!("listing {}", shown("")),
+                        e,
+                    ))
+                }
+            };
+            files.extend(
+                (listing.objects.iter())
+                    .filter_map(|o| o.location.filename())
+                    .filter(|name| dirs.contains(name))
+                    .map(shown),
+            );
+        }
+        Ok(files)
+    }
+
     pub fn manifest_base(&self) -> &Path {
         &self.base
     }

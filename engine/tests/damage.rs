@@ -190,3 +190,31 @@ async fn regression_init_refuses_the_remains_of_a_graph() {
     );
     assert_eq!(t.files(), before, "init wrote over the remains");
 }
+
+/// Found by the damage campaign (`damage:legacy-v2:__manifest/_refs/branches:file`):
+/// a file in the place of `_refs/branches` lists as no branch at all, so
+/// `check` said healthy about a graph whose every branch was unreachable,
+/// and a read-write open swept nothing and stamped 3 over them.
+#[tokio::test]
+async fn regression_a_file_for_the_refs_directory_is_named_and_stops_a_migration() {
+    let spec = LegacySpec::new(LegacyVersion::V2)
+        .run_branches(2)
+        .branch("u", None);
+    let t = TempGraph::legacy(&spec).await;
+    // The control: undamaged, the same graph is healthy.
+    let report = bounded("check", check(&t.root)).await.expect("a report");
+    assert!(report.healthy(), "{report:?}");
+    let refs = t.ref_file("u").parent().unwrap().to_path_buf();
+    std::fs::remove_dir_all(&refs).unwrap();
+    std::fs::write(&refs, "not a directory").unwrap();
+    let before = t.files();
+    let report = bounded("check", check(&t.root)).await.expect("a report");
+    assert_eq!(problem_kinds(&report), ["file_for_directory"], "{report:?}");
+    assert!(report.problems[0]
+        .detail
+        .contains("__manifest/_refs/branches"));
+    assert_eq!(report.open_refuses, Some(ErrorKind::CorruptData));
+    let opened = bounded("a read-write open", Graph::open(&t.root, Mode::ReadWrite)).await;
+    assert_eq!(kind(opened), ErrorKind::CorruptData);
+    assert_eq!(t.files(), before, "a refused open changed the graph");
+}
