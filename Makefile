@@ -1,7 +1,7 @@
 # Stampede — `make verify` (the main job) and `make test` (the test suite)
 # share the dev profile, so a newcomer's first run compiles Lance once
-# (dependencies at opt-level 1: ~14 min on 2 cores, the README's
-# build-profile table) and both targets reuse it. Release builds are only
+# (dependencies at opt-level 1: docs/benchmarks.md's build-profile
+# table) and both targets reuse it. Release builds are only
 # for `make bench`. The build cache lives outside the clone so CI and fresh
 # clones reuse it.
 
@@ -80,17 +80,16 @@ histories: build
 	$(STAMPEDE) verify --campaign concurrent --history 3 --rounds $(HISTORY_ROUNDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
 	$(STAMPEDE) verify --campaign concurrent --history 4 --rounds 40 --actors 8 --seed $(SEED) --jobs $(JOBS)
 
-# The figure tables of docs/figures.md and the README's figures,
-# regenerated from the last verify report (each block names the report, seed and harness revision).
+# The figure tables of docs/figures.md, regenerated from the last verify
+# reports (each block names the report, seed and harness revision).
 figures:
 	$(STAMPEDE) figures $(REPORT) --doc docs/figures.md
-	$(STAMPEDE) figures $(REPORT) --doc README.md
-	[ ! -f $(S3_REPORT) ] || $(STAMPEDE) figures $(S3_REPORT) --doc README.md
+	[ ! -f $(S3_REPORT) ] || $(STAMPEDE) figures $(S3_REPORT) --doc docs/figures.md
 
 # Each operation's storage calls, locally and as requests on S3, from the
-# cost goldens `make test` holds, into the README and docs/benchmarks.md.
+# cost goldens `make test` holds, into docs/benchmarks.md.
 request-costs:
-	$(CARGO) run --quiet -p stampede-benches --bin request_costs -- snapshots --doc README.md --doc docs/benchmarks.md
+	$(CARGO) run --quiet -p stampede-benches --bin request_costs -- snapshots --doc docs/benchmarks.md
 
 test: deps
 	CARGO=$(CARGO) scripts/one-build.sh
@@ -134,29 +133,29 @@ CATCH_SEEDS ?= 10
 CATCH_CAP ?= 20
 sensitivity: deps
 	$(CARGO) test --workspace --features stampede-harness/defects --no-run
-	set -o pipefail; CARGO=$(CARGO) $(CARGO_TARGET_DIR)/debug/stampede-sensitivity sensitivity --seed $(SEED) $(SENSITIVITY_ARGS) --catch-seeds $(CATCH_SEEDS) --catch-cap $(CATCH_CAP) --catch-doc README.md \
+	set -o pipefail; CARGO=$(CARGO) $(CARGO_TARGET_DIR)/debug/stampede-sensitivity sensitivity --seed $(SEED) $(SENSITIVITY_ARGS) --catch-seeds $(CATCH_SEEDS) --catch-cap $(CATCH_CAP) --catch-doc docs/verification.md \
 	  | tee docs/sensitivity-table.txt
 
 # Criterion benchmarks, in release (the only target that builds Lance in
 # release: ~45 min cold on 2 cores). Figures print as ratios against the
 # baselines measured in the same run, into the `bench` blocks of
-# docs/benchmarks.md and the README; criterion's HTML report with its plots
+# docs/benchmarks.md; criterion's HTML report with its plots
 # is in $(CARGO_TARGET_DIR)/criterion/report/index.html.
 bench: deps
 	$(CARGO) bench -p stampede-benches --bench open
-	$(CARGO) run --quiet -p stampede-benches --bin bench_report -- $(CARGO_TARGET_DIR)/criterion --svg docs/open-latency.svg --doc docs/benchmarks.md --doc README.md
+	$(CARGO) run --quiet -p stampede-benches --bin bench_report -- $(CARGO_TARGET_DIR)/criterion --svg docs/open-latency.svg --doc docs/benchmarks.md
 
 # What an op costs over the wire protocol against in process
-# (benches/wire.rs, dev profile, one run), into the README and
-# docs/wire-protocol.md. ~1 min.
+# (benches/wire.rs, dev profile, one run), into docs/wire-protocol.md.
+# ~1 min.
 wire-cost: deps
 	$(CARGO) build --quiet -p stampede-harness --bin stampede
 	$(CARGO) bench --profile dev -p stampede-benches --bench wire
-	$(CARGO) run --quiet -p stampede-benches --bin wire_report -- $(CARGO_TARGET_DIR)/criterion --doc README.md --doc docs/wire-protocol.md
+	$(CARGO) run --quiet -p stampede-benches --bin wire_report -- $(CARGO_TARGET_DIR)/criterion --doc docs/wire-protocol.md
 
 # What one unit of each campaign costs (benches/campaigns.rs, dev profile,
 # the campaigns' own), at BASE and in this tree in one run; the ratio table
-# goes into the README and docs/benchmarks.md. ~12 min here, more the first
+# goes into docs/benchmarks.md. ~12 min here, more the first
 # time (the baseline's own build); GROUPS=sequential re-measures one group.
 throughput: deps
 	CARGO=$(CARGO) scripts/throughput.sh
@@ -178,7 +177,7 @@ peer-omnigraph: deps
 	STAMPEDE_OMNIGRAPH_PEER=$(CURDIR)/peers/omnigraph-0.6/omnigraph-peer $(CARGO) test -p stampede-harness --test peer_omnigraph -- --ignored
 
 # The build-profile study: a cold build and the campaign rates per
-# candidate profile, into the README's table (one cold Lance build each:
+# candidate profile, into docs/benchmarks.md's table (one cold Lance build each:
 # run it on an idle machine).
 profile-study: deps
 	CARGO=$(CARGO) scripts/profile-study.sh

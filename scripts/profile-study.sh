@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The build-profile study (the README's "Build profile"): for each
+# The build-profile study (docs/benchmarks.md, "Build profile"): for each
 # candidate profile, a cold build of `stampede` in its own target dir
 # (timed), then the campaigns at fixed budgets on one job; the table of
-# build times and campaign rates goes into the README
+# build times and campaign rates goes into docs/benchmarks.md
 # (benches/src/bin/profile_study.rs).
 #
 # Slow by nature (one cold Lance build per candidate): run it by hand when
@@ -40,4 +40,4 @@ done
 
 "$CARGO" run --quiet -p stampede-benches --bin profile_study -- "${results[@]}" \
   --caption "Written by make profile-study at $(git rev-parse --short HEAD) on $(nproc) cores: a cold build of stampede, then on one job $(echo "${BUDGETS[@]}")." \
-  --doc README.md
+  --doc docs/benchmarks.md

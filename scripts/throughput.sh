@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make throughput`: the campaign units of benches/campaigns.rs at a
 # baseline revision and in this tree, one after the other in one run, then
-# the ratio table written into the README and docs/benchmarks.md.
+# the ratio table written into docs/benchmarks.md.
 #
 # Both run in the dev profile, the one the campaigns run in. The baseline
 # is a git worktree of $BASE (default: the revision before the throughput
@@ -36,4 +36,4 @@ $CARGO run --quiet --profile dev -p stampede-benches --bin throughput_report -- 
   "$CARGO_TARGET_DIR/criterion" \
   --base throughput-base --base-label "$(git rev-parse --short "$BASE")" \
   --head throughput-head --head-label "$head_label" \
-  --doc README.md --doc docs/benchmarks.md
+  --doc docs/benchmarks.md

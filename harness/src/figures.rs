@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Campaign, Report, TABLE_HEADER};
+use crate::plan::{Campaign, Report};
 
 /// Every block this module knows how to fill, from one verify report.
 pub fn blocks(report: &Report, source: &str) -> Vec<(&'static str, String)> {
@@ -97,13 +97,7 @@ fn result_of<'r>(
 
 /// The plan's table: one row per campaign.
 pub fn plan_table(report: &Report, source: &str) -> String {
-    let mut out = provenance(report, source);
-    let _ = writeln!(out, "| {} |", TABLE_HEADER.join(" | "));
-    let _ = writeln!(out, "|{}", "---|".repeat(TABLE_HEADER.len()));
-    for r in &report.results {
-        let _ = writeln!(out, "| {} |", r.row().join(" | "));
-    }
-    out
+    provenance(report, source) + &crate::plan::markdown_table(&report.results)
 }
 
 /// The crash campaign per operation: writes, states, violations, residue.

@@ -20,6 +20,7 @@ pub mod seeds;
 #[cfg(feature = "defects")]
 pub mod sensitivity;
 pub mod sequential;
+pub mod summary;
 pub mod wire;
 
 /// A budget from the environment (`STAMPEDE_CASES`, `STAMPEDE_ROUNDS`,

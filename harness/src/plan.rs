@@ -381,11 +381,21 @@ impl Failure {
     /// As [`Failure::replay_line`], for a failure of the peer `engine_cmd`
     /// (a report read back, not this process's).
     pub fn replay_line_with(&self, engine_cmd: Option<&str>) -> String {
+        self.replay_line_in(crate::place::s3(), engine_cmd)
+    }
+
+    /// As [`Failure::replay_line`], for a failure found with its graphs on
+    /// `s3` and on the peer `engine_cmd` (a report's budgets say which).
+    pub fn replay_line_in(
+        &self,
+        s3: Option<&crate::place::S3Place>,
+        engine_cmd: Option<&str>,
+    ) -> String {
         match self.campaign {
             Campaign::Loom => format!("replay: {}", self.replay),
             // A failure on S3 replays on S3 (a fresh local server).
             _ => {
-                let flag = match crate::place::s3().map(|p| p.server) {
+                let flag = match s3.map(|p| p.server) {
                     None => String::new(),
                     Some(Some(kind)) if kind != crate::place::Kind::SeaweedFs => {
                         format!("--s3={} ", kind.name())
@@ -998,17 +1008,32 @@ pub const TABLE_HEADER: [&str; 7] = [
 ];
 
 pub fn print_table(results: &[CampaignResult]) {
+    print!("{}", text_table(results));
+}
+
+/// The plan's table as the console shows it: one line per campaign.
+pub fn text_table(results: &[CampaignResult]) -> String {
     let line = |cells: &[&str]| {
-        println!(
-            "{:<11} {:>14} {:>8} {:>9} {:>9} {:>8} {:>8}",
+        format!(
+            "{:<11} {:>14} {:>8} {:>9} {:>9} {:>8} {:>8}\n",
             cells[0], cells[1], cells[2], cells[3], cells[4], cells[5], cells[6]
         )
     };
-    line(&TABLE_HEADER);
-    for r in results {
+    let rows = results.iter().map(|r| {
         let row = r.row();
-        line(&row.each_ref().map(String::as_str));
+        line(&row.each_ref().map(String::as_str))
+    });
+    std::iter::once(line(&TABLE_HEADER)).chain(rows).collect()
+}
+
+/// The plan's table in Markdown: one row per campaign.
+pub fn markdown_table(results: &[CampaignResult]) -> String {
+    let mut out = format!("| {} |\n", TABLE_HEADER.join(" | "));
+    out += &format!("|{}\n", "---|".repeat(TABLE_HEADER.len()));
+    for r in results {
+        out += &format!("| {} |\n", r.row().join(" | "));
     }
+    out
 }
 
 /// Per-operation figures of a crash campaign.

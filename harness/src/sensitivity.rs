@@ -362,7 +362,7 @@ pub fn catch_rates(
 
 /// The rounds-to-catch table: one row per defect (the clean engine first,
 /// the control), one column per way the campaign runs (a Markdown table,
-/// for the console, the table file and the README).
+/// for the console, the table file and docs/verification.md).
 pub fn catch_rate_table(rates: &[CatchRate], seeds: u64, cap: u32, actors: usize) -> String {
     use std::fmt::Write as _;
     let columns: Vec<Column> = {

@@ -38,12 +38,16 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a graph: one table per type, then __manifest in one commit.
+    #[command(after_help = "Examples:\n  $ stampede init people --schema schema.pg")]
     Init {
         root: String,
         #[arg(long)]
         schema: String,
     },
     /// Open a graph (read-write migrates it) and print what the open did.
+    #[command(
+        after_help = "Examples:\n  $ stampede open g --json\n  $ stampede open g --read-only"
+    )]
     Open {
         root: String,
         #[arg(long)]
@@ -58,6 +62,7 @@ enum Command {
     #[command(subcommand)]
     Schema(SchemaCommand),
     /// Upsert JSON Lines rows into a type on a branch (`-` reads stdin).
+    #[command(after_help = "Examples:\n  $ stampede load g main Person people.jsonl")]
     Load {
         root: String,
         branch: String,
@@ -65,6 +70,7 @@ enum Command {
         file: String,
     },
     /// Print a type's rows on a branch in key order.
+    #[command(after_help = "Examples:\n  $ stampede scan g main Person --json")]
     Scan {
         root: String,
         branch: String,
@@ -73,11 +79,13 @@ enum Command {
         json: bool,
     },
     /// Remove a schema-apply lock left by a crashed apply.
+    #[command(after_help = "Examples:\n  $ stampede unlock g")]
     Unlock { root: String },
     /// Inspect a graph read-only: stamp, pending migrations, branches, lock,
     /// legacy refs, corrupt refs and parent chains, zombie trees, refs
     /// without trees, and every pinned table version (it opens, with every
     /// data file). Exit 1 on a problem.
+    #[command(after_help = "Examples:\n  $ stampede check g\n  $ stampede check g --deep --json")]
     Check {
         root: String,
         #[arg(long)]
@@ -88,21 +96,30 @@ enum Command {
         deep: bool,
     },
     /// Print main's internal schema stamp. Never writes.
+    #[command(after_help = "Examples:\n  $ stampede stamp g --json")]
     Stamp {
         root: String,
         #[arg(long)]
         json: bool,
     },
     /// Write a graph as an older engine left it (a test fixture).
+    #[command(
+        after_help = "Examples:\n  $ stampede legacy old --version 2 --run-branches 3 --branch fork:__run__1\n  $ stampede check old"
+    )]
     Legacy(LegacyArgs),
     /// Run the campaign plan (sequential, concurrent, crash, faults, and
     /// loom when asked) and print a table; exit 0 only if nothing failed.
+    #[command(
+        after_help = "Examples:\n  $ stampede verify --campaign sequential --cases 4 --seed 1 --shard 1/2 --json part-1.json\n  $ stampede verify --campaign sequential --cases 4 --seed 1 --shard 2/2 --json part-2.json"
+    )]
     Verify(VerifyArgs),
-    /// Combine reports: `report merge` joins the shard reports of one plan.
+    /// Read reports back: `report merge` joins the shard reports of one
+    /// plan, `report summary` prints what a CI page shows of one.
     #[command(subcommand)]
     Report(ReportCommand),
     /// Rewrite the generated figure blocks of a Markdown file from a
     /// `stampede verify --json` report (`make figures`).
+    #[command(after_help = "Examples:\n  $ stampede figures report.json --doc figures.md")]
     Figures {
         /// The verify report.
         report: std::path::PathBuf,
@@ -113,6 +130,9 @@ enum Command {
     /// Re-run one failure from the token a campaign printed (seq:…,
     /// faults:…, crash:…, concurrent:…, damage:…). Exit 0 if it passes, 1
     /// if it fails, 3 if `--check-determinism` finds the two runs differ.
+    #[command(
+        after_help = "Examples:\n  $ stampede replay seq:0b331645445bcd27:30\n  $ stampede replay concurrent:held:finding-15:5:tasks:pct3:3"
+    )]
     Replay {
         token: String,
         /// Run it twice and report the first point where the runs differ.
@@ -130,6 +150,9 @@ enum Command {
     /// Serve our engine over the wire protocol on stdin and stdout (JSON
     /// Lines, docs/wire-protocol.md): what `verify --engine-cmd` judges,
     /// and the reference a peer engine's server is written against.
+    #[command(
+        after_help = "Examples:\n  $ stampede verify --campaign sequential --cases 2 --seed 1 --engine-cmd 'stampede serve'\n  $ stampede verify --campaign sequential --cases 2 --seed 1 --engine-cmd 'stampede serve --no-view'"
+    )]
     Serve {
         /// Declare only these ops (comma-separated, by the model's names)
         /// and refuse the rest: a peer that supports less.
@@ -199,7 +222,7 @@ struct SensitivityArgs {
     #[arg(long, default_value_t = 30)]
     catch_cap: u32,
     /// Also write the rounds-to-catch table into this document's
-    /// `<!-- generated:catch-rates -->` block (the README).
+    /// `<!-- generated:catch-rates -->` block (docs/verification.md).
     #[arg(long, value_name = "FILE")]
     catch_doc: Option<std::path::PathBuf>,
 }
@@ -317,6 +340,9 @@ enum ReportCommand {
     /// Join the reports of the N parts of one plan (`verify --shard K/N
     /// --json`) into the report one unsharded run would write. Exit 0 only
     /// when every part is there and nothing failed.
+    #[command(
+        after_help = "Examples:\n  $ stampede report merge part-1.json part-2.json --json report.json --junit junit.xml"
+    )]
     Merge {
         #[arg(required = true)]
         reports: Vec<std::path::PathBuf>,
@@ -325,10 +351,23 @@ enum ReportCommand {
         #[arg(long, value_name = "FILE")]
         junit: Option<std::path::PathBuf>,
     },
+    /// Print what a CI page shows of a verify report: the verdict with its
+    /// seed and revision, one line per campaign, and each failure with the
+    /// line that replays it. Exit 0 when the report could be read.
+    #[command(
+        after_help = "Examples:\n  $ stampede report summary report.json\n  $ stampede report summary report.json --markdown"
+    )]
+    Summary {
+        report: std::path::PathBuf,
+        /// Markdown, for `$GITHUB_STEP_SUMMARY` or any page that renders it.
+        #[arg(long)]
+        markdown: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]
 enum BranchCommand {
+    #[command(after_help = "Examples:\n  $ stampede branch list g --json")]
     List {
         root: String,
         #[arg(long)]
@@ -336,17 +375,21 @@ enum BranchCommand {
         #[arg(long)]
         json: bool,
     },
+    #[command(after_help = "Examples:\n  $ stampede branch create g feature --from main")]
     Create {
         root: String,
         name: String,
         #[arg(long, default_value = MAIN)]
         from: String,
     },
-    Delete {
-        root: String,
-        name: String,
-    },
+    #[command(
+        after_help = "Examples:\n  $ stampede branch create g scratch\n  $ stampede branch delete g scratch"
+    )]
+    Delete { root: String, name: String },
     /// Upsert every row of SOURCE into TARGET (source wins), one commit.
+    #[command(
+        after_help = "Examples:\n  $ stampede branch merge g feature main\n  $ stampede branch delete g feature"
+    )]
     Merge {
         root: String,
         source: String,
@@ -356,11 +399,13 @@ enum BranchCommand {
 
 #[derive(Subcommand, Debug)]
 enum SchemaCommand {
+    #[command(after_help = "Examples:\n  $ stampede schema show g")]
     Show {
         root: String,
         #[arg(long)]
         json: bool,
     },
+    #[command(after_help = "Examples:\n  $ stampede schema apply g schema-v2.pg --json")]
     Apply {
         root: String,
         file: String,
@@ -398,6 +443,27 @@ pub fn parses(args: &[&str]) -> Result<(), String> {
         .map_err(|e| e.to_string())
 }
 
+/// Every subcommand's examples (the `$ ` lines of its help's epilogue),
+/// by its path (`branch create`): what the docs test runs.
+pub fn examples() -> Vec<(String, Vec<String>)> {
+    fn walk(command: &clap::Command, path: &str, out: &mut Vec<(String, Vec<String>)>) {
+        for sub in command.get_subcommands().filter(|c| !c.is_hide_set()) {
+            let path = format!("{path} {}", sub.get_name()).trim().to_string();
+            let lines = sub.get_after_help().map(|help| {
+                help.to_string()
+                    .lines()
+                    .filter_map(|line| line.trim().strip_prefix("$ ").map(str::to_string))
+                    .collect()
+            });
+            out.push((path.clone(), lines.unwrap_or_default()));
+            walk(sub, &path, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(&<Cli as clap::CommandFactory>::command(), "", &mut out);
+    out
+}
+
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let options = match parse_storage_options(&cli.storage_options) {
@@ -432,6 +498,9 @@ pub fn main() -> ExitCode {
             json,
             junit,
         }) => verify::merge(&reports, json.as_deref(), junit.as_deref()),
+        Command::Report(ReportCommand::Summary { report, markdown }) => {
+            verify::summary(&report, markdown)
+        }
         Command::Check { root, json, deep } => operate::check(&root, json, deep, &params),
         Command::Actor {
             root,

@@ -101,9 +101,7 @@ pub(super) fn figures(report: &std::path::Path, doc: &std::path::Path) -> ExitCo
     let read = |path: &std::path::Path| {
         std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
     };
-    let rewritten = read(report).and_then(|text| {
-        let parsed: Report = serde_json::from_str(&text)
-            .map_err(|e| format!("not a verify report: {}: {e}", report.display()))?;
+    let rewritten = read_report(report).and_then(|parsed| {
         let source = report.file_name().map_or_else(
             || report.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -116,6 +114,24 @@ pub(super) fn figures(report: &std::path::Path, doc: &std::path::Path) -> ExitCo
     }) {
         Ok(()) => {
             println!("rewrote the figures of {}", doc.display());
+            ExitCode::SUCCESS
+        }
+        Err(message) => usage(message),
+    }
+}
+
+/// A `stampede verify --json` report read back; an error names the file.
+fn read_report(path: &std::path::Path) -> Result<Report, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("not a verify report: {}: {e}", path.display()))
+}
+
+/// `stampede report summary`: print what a CI page shows of a report.
+pub(super) fn summary(report: &std::path::Path, markdown: bool) -> ExitCode {
+    match read_report(report) {
+        Ok(report) => {
+            print!("{}", crate::summary::render(&report, markdown));
             ExitCode::SUCCESS
         }
         Err(message) => usage(message),
@@ -367,13 +383,7 @@ pub(super) fn merge(
 ) -> ExitCode {
     let mut reports = Vec::new();
     for path in paths {
-        let read = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))
-            .and_then(|text| {
-                serde_json::from_str::<Report>(&text)
-                    .map_err(|e| format!("not a verify report: {}: {e}", path.display()))
-            });
-        match read {
+        match read_report(path) {
             Ok(report) => reports.push(report),
             Err(message) => return usage(message),
         }
