@@ -82,10 +82,13 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
         outlast_apply(store, name, epoch).await?
     };
     match backoff {
-        Some(error) => {
-            withdraw(store, &record).await?;
-            Err(error)
-        }
+        Some(error) => match withdraw(store, &record).await? {
+            Withdrawal::Withdrawn => Err(error),
+            // A delete saw this branch stand and removed it (finding 47):
+            // the create took effect before that delete, whatever it met
+            // afterwards, and answers so.
+            Withdrawal::RemovedByAnother => Ok(record),
+        },
         None => Ok(record),
     }
 }
@@ -158,12 +161,15 @@ const WITHDRAW_ATTEMPTS: usize = 3;
 /// while the claim is held, and a tree that would not go is a zombie, which
 /// is invisible (the name's next owner replaces it; `check` reports it).
 /// A withdrawal whose claim lapsed before its ref went takes it afresh.
-async fn withdraw<S: RefStore>(store: &S, record: &RefRecord) -> Result<()> {
+async fn withdraw<S: RefStore>(store: &S, record: &RefRecord) -> Result<Withdrawal> {
     let name = &record.name;
     let mut attempt = 1;
+    // Once a delete of the ref was asked for, a ref found gone may be this
+    // withdrawal's own (a delete that landed but lost its answer).
+    let mut asked = false;
     loop {
         let claim = claim_unless(store, name, Defect::CreateWithoutClaim).await?;
-        let withdrawn = withdraw_claimed(store, record, claim.as_ref()).await;
+        let withdrawn = withdraw_claimed(store, record, claim.as_ref(), &mut asked).await;
         match release(store, claim, withdrawn).await {
             Err(_) if attempt < WITHDRAW_ATTEMPTS => attempt += 1,
             Err(e) => {
@@ -172,28 +178,44 @@ async fn withdraw<S: RefStore>(store: &S, record: &RefRecord) -> Result<()> {
                     e,
                 ))
             }
-            Ok(()) => return Ok(()),
+            Ok(withdrawal) => return Ok(withdrawal),
         }
     }
+}
+
+/// What a withdrawal found under the name's claim.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Withdrawal {
+    /// This create's ref, now removed: the create is undone.
+    Withdrawn,
+    /// No ref, or another one of the name: a delete removed this branch
+    /// after it stood (under the claim, so that delete is done), and maybe
+    /// a create made the name anew.
+    RemovedByAnother,
 }
 
 async fn withdraw_claimed<S: RefStore>(
     store: &S,
     record: &RefRecord,
     fence: Fence<'_>,
-) -> StoreResult<()> {
+    asked: &mut bool,
+) -> StoreResult<Withdrawal> {
     let name = record.name.as_str();
     match store.read_ref(name).await {
         Ok(found) if found == *record => {}
-        Ok(_) | Err(StoreError::NotFound(_)) => return Ok(()),
+        Ok(_) | Err(StoreError::NotFound(_)) if !*asked => {
+            return Ok(Withdrawal::RemovedByAnother)
+        }
+        Ok(_) | Err(StoreError::NotFound(_)) => return Ok(Withdrawal::Withdrawn),
         Err(e) => return Err(e),
     }
+    *asked = true;
     match store.delete_ref(name, fence).await {
         Ok(()) | Err(StoreError::NotFound(_)) => {}
         Err(e) => return Err(e),
     }
     let _zombie_if_it_fails = remove_tree_if_present(store, name, fence).await;
-    Ok(())
+    Ok(Withdrawal::Withdrawn)
 }
 
 /// The create's side of the handshake with an apply, after its ref is

@@ -746,3 +746,45 @@ fn create_racing_a_delete_and_recreate_of_its_parent() {
         }
     });
 }
+
+// (10) Finding 47: a create's ref stands, a delete removes it, and an apply
+// publishes while the create waits out its lock. The delete answered ok,
+// so the branch stood: the create took effect and must say so (it answered
+// `conflict` when the epoch change sent it to withdraw a ref already gone).
+#[test]
+fn a_create_whose_branch_a_delete_removed_took_effect() {
+    plant(None);
+    create_delete_apply_model();
+}
+
+fn create_delete_apply_model() {
+    model_at_least(3, || {
+        let store = Arc::new(MemoryStore::graph(Some("3"), true, &[]));
+        let results = race(&store, 3, |s, i| match i {
+            0 => block_on(apply_under_lock(s, &EpochBump(s))).map(|_| ()),
+            1 => block_on(create_branch(s, "x", "main")).map(|_| ()),
+            _ => block_on(delete_branch(s, "x")),
+        });
+        let state = store.snapshot();
+        let kinds: Vec<_> = results
+            .iter()
+            .map(|r| r.as_ref().map_err(|e| e.kind()))
+            .collect();
+        // A delete that answered ok removed a branch that stood, which only
+        // the create can have made; a retryable answer changed nothing.
+        let (create, delete) = (kinds[1], kinds[2]);
+        hold(
+            delete.is_err() || create.is_ok(),
+            Invariant::RetryableOnly,
+            &state,
+            format!("the delete removed x, yet its create answered {create:?}: {kinds:?}"),
+        );
+        hold(
+            state.refs.contains_key("x") == (create.is_ok() && delete.is_err()),
+            Invariant::RetryableOnly,
+            &state,
+            format!("{kinds:?}"),
+        );
+        assert_schema_invariant(&state);
+    });
+}
