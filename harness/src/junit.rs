@@ -71,11 +71,14 @@ fn write(writer: &mut Writer<Vec<u8>>, report: &Report) -> std::io::Result<()> {
                                 .write_inner_content(|w| {
                                     w.create_element("failure")
                                         .with_attribute(("type", name))
-                                        .with_attribute(("message", failure.replay_line().as_str()))
+                                        .with_attribute((
+                                            "message",
+                                            report.replay_line(failure).as_str(),
+                                        ))
                                         .write_text_content(BytesText::new(&format!(
                                             "{}\n{}",
                                             failure.message,
-                                            failure.replay_line()
+                                            report.replay_line(failure)
                                         )))?;
                                     Ok::<_, std::io::Error>(())
                                 })?;

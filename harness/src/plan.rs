@@ -579,6 +579,13 @@ impl Report {
         }
     }
 
+    /// The line that replays `failure`, on the place and the peer this
+    /// report's plan ran on: a report read back in another process (`report
+    /// merge`, `report summary`) has neither in the process's settings.
+    pub fn replay_line(&self, failure: &Failure) -> String {
+        failure.replay_line_in(self.budgets.s3.as_ref(), self.budgets.engine_cmd.as_deref())
+    }
+
     /// Combine the reports of the N parts of one plan into the report one
     /// unsharded run would have written: counts and ops summed, failures in
     /// unit order, times summed (core-seconds). Refuses reports of other

@@ -93,9 +93,6 @@ fn headline(failure: &Failure) -> &str {
 
 /// The command that replays `failure`, on the place and peer it ran on.
 fn replay_command(report: &Report, failure: &Failure) -> String {
-    let line = failure.replay_line_in(
-        report.budgets.s3.as_ref(),
-        report.budgets.engine_cmd.as_deref(),
-    );
+    let line = report.replay_line(failure);
     line.strip_prefix("replay: ").unwrap_or(&line).to_string()
 }

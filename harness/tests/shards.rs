@@ -161,3 +161,61 @@ fn a_seed_chosen_by_date_is_printed_first_and_recorded() {
     let seed = read(&json).budgets.seed;
     assert!(first.starts_with(&format!("seed: {seed} ")), "{first}");
 }
+
+/// `report merge` runs in a process of its own: the replay lines it prints
+/// and writes into JUnit take the place and the peer from the parts'
+/// budgets, not from its own settings (it had neither, and printed lines
+/// that replayed a moto or peer failure locally on our engine).
+#[test]
+fn a_merged_report_replays_on_the_place_and_peer_its_plan_ran_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts: Vec<PathBuf> = (1..=2)
+        .map(|k| {
+            let json = dir.path().join(format!("part-{k}.json"));
+            let out = finish(
+                sequential_plan(2)
+                    .args(["--shard", &format!("{k}/2"), "--json"])
+                    .arg(&json),
+            );
+            assert!(out.status.success(), "{out:?}");
+            // As a plan on moto against a peer would have written it, with
+            // a failure in the first part.
+            let mut report: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+            report["budgets"]["engine_cmd"] = "my-engine serve".into();
+            report["budgets"]["s3"] =
+                serde_json::json!({"prefix": null, "options": {}, "server": "moto"});
+            if k == 1 {
+                report["results"][0]["failures"] = serde_json::json!([{
+                    "campaign": "sequential", "unit": 0,
+                    "replay": "seq:0b331645445bcd27:30", "message": "planted",
+                }]);
+                report["passed"] = false.into();
+            }
+            std::fs::write(&json, report.to_string()).unwrap();
+            json
+        })
+        .collect();
+    let junit = dir.path().join("junit.xml");
+    let out = finish(
+        stampede()
+            .args(["report", "merge"])
+            .args(&parts)
+            .arg("--junit")
+            .arg(&junit),
+    );
+    assert_eq!(out.status.code(), Some(1), "a part failed: {out:?}");
+    let line = "stampede replay --s3=moto --engine-cmd 'my-engine serve' seq:0b331645445bcd27:30";
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains(line), "{stdout}");
+    let suites = junit_suites(&std::fs::read_to_string(&junit).unwrap());
+    let failures: Vec<&String> = suites
+        .iter()
+        .flat_map(|s| &s.failures)
+        .map(|(_, m)| m)
+        .collect();
+    assert!(
+        failures.iter().any(|m| m.contains(line)),
+        "JUnit failures: {failures:?}"
+    );
+}

@@ -203,9 +203,7 @@ async fn withdraw_claimed<S: RefStore>(
     let name = record.name.as_str();
     match store.read_ref(name).await {
         Ok(found) if found == *record => {}
-        Ok(_) | Err(StoreError::NotFound(_)) if !*asked => {
-            return Ok(Withdrawal::RemovedByAnother)
-        }
+        Ok(_) | Err(StoreError::NotFound(_)) if !*asked => return Ok(Withdrawal::RemovedByAnother),
         Ok(_) | Err(StoreError::NotFound(_)) => return Ok(Withdrawal::Withdrawn),
         Err(e) => return Err(e),
     }

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use super::VerifyArgs;
-use crate::plan::{Budgets, Campaign, CampaignResult, MergeError, Report, Shard, Stop};
+use crate::plan::{Budgets, Campaign, CampaignResult, Failure, MergeError, Report, Shard, Stop};
 
 /// Exit 2 with a usage error.
 pub(super) fn usage(message: impl std::fmt::Display) -> ExitCode {
@@ -269,7 +269,7 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
             crate::plan::run(campaign, &campaign_budgets, shard, Stop::Budget, args.quiet)
         };
         if !is_child {
-            print_failures(&result);
+            print_failures(&result, &Failure::replay_line);
             // Each campaign's figures as soon as it is done: the first
             // results of a long plan arrive with its first campaign.
             let [name, count, ops, failures, _, _, time] = result.row();
@@ -343,13 +343,15 @@ fn run_order(campaigns: &[Campaign], budgets: &Budgets) -> Vec<Campaign> {
     order
 }
 
-fn print_failures(result: &CampaignResult) {
+/// Each failure of `result` with the line that replays it (`replay_line`:
+/// this process's settings, or a report's read back).
+fn print_failures(result: &CampaignResult, replay_line: &dyn Fn(&Failure) -> String) {
     for failure in &result.failures {
         println!(
             "FAILURE [{}]\n{}\n{}\n",
             result.campaign.name(),
             failure.message,
-            failure.replay_line()
+            replay_line(failure)
         );
     }
 }
@@ -396,7 +398,9 @@ pub(super) fn merge(
         }
         Err(e) => return usage(e),
     };
-    merged.results.iter().for_each(print_failures);
+    for result in &merged.results {
+        print_failures(result, &|failure| merged.replay_line(failure));
+    }
     merged
         .results
         .iter()
