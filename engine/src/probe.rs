@@ -260,9 +260,14 @@ impl Probe {
     /// Store parameters that install this probe.
     pub fn params(self: &Arc<Self>) -> ObjectStoreParams {
         let wrapper: Arc<dyn WrappingObjectStore> = Arc::new(ProbeWrapper(self.clone()));
+        let key = wrapper_key(&wrapper);
         let mut installed = INSTALLED.lock().unwrap();
-        installed.retain(|(_, probe)| probe.strong_count() > 0);
-        installed.push((wrapper_key(&wrapper), Arc::downgrade(self)));
+        // An entry at this wrapper's address is one whose wrapper is gone
+        // (its probe may live on in a store Lance still holds): left, a
+        // waiter could find it first and park at the turnstile of a round
+        // long over.
+        installed.retain(|(k, probe)| probe.strong_count() > 0 && *k != key);
+        installed.push((key, Arc::downgrade(self)));
         ObjectStoreParams {
             object_store_wrapper: Some(wrapper),
             ..ObjectStoreParams::default()

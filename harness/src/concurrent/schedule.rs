@@ -53,6 +53,10 @@ const STALL: Duration = Duration::from_secs(2);
 /// seeds, against 2 of 30).
 const PCT_HORIZON: u64 = 1024;
 
+/// Consecutive stalls (of [`STALL`]) after which a round reports itself
+/// stuck on stderr: a minute with no turn granted.
+const STUCK_STALLS: u32 = 30;
+
 /// A step another actor can tell apart from its neighbours' order: a
 /// write, a listing, or a read of a ref, a claim or the lock. The calls
 /// between two of them are an actor resolving and reading versions, whose
@@ -365,6 +369,7 @@ impl Scheduler {
 
     /// Grant turns until every actor has finished and no call is parked.
     pub async fn drive(self: Arc<Self>) -> Turns {
+        let mut stalls = 0u32;
         loop {
             let_woken_tasks_run().await;
             let grant = {
@@ -381,6 +386,30 @@ impl Scheduler {
                 continue;
             }
             let woken = tokio::time::timeout(STALL, self.changed.notified()).await;
+            // A round that grants nothing for a minute is stuck: say what
+            // it waits for (a granted call that never ended, parked calls).
+            stalls = if woken.is_err() { stalls + 1 } else { 0 };
+            if stalls == STUCK_STALLS {
+                let state = self.state.lock().unwrap();
+                let parked: Vec<String> = (state.parked.iter())
+                    .map(|p| {
+                        format!(
+                            "actor {} {} {}",
+                            p.actor,
+                            p.call.name(),
+                            normalize(&p.path, &self.root)
+                        )
+                    })
+                    .collect();
+                eprintln!(
+                    "scheduler: no turn for {} s: live {:?}, running {}, arriving {}, parked {parked:?}, last turns {:?}",
+                    (STALL * STUCK_STALLS).as_secs(),
+                    state.live,
+                    state.running,
+                    state.arriving,
+                    state.trace.iter().rev().take(6).map(|s| s.to_string()).collect::<Vec<_>>()
+                );
+            }
             if woken.is_err() {
                 let mut state = self.state.lock().unwrap();
                 if state.running == 0 && state.arriving == 0 && !state.parked.is_empty() {
