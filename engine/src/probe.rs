@@ -483,14 +483,16 @@ impl Probed {
         let prefix = prefix.cloned().unwrap_or_default();
         async move {
             match probe.enter(Call::List, &prefix).await {
-                // The turn lasts until the listing is dropped: a listing
-                // reads storage as it is polled.
-                Ok((_, turn)) => listing()
-                    .map(move |item| {
-                        let _turn = &turn;
-                        item
-                    })
-                    .boxed(),
+                // Read whole within the turn (on S3, page by page), so the
+                // listing is one step and the turn ends with it. A turn held
+                // until the caller dropped the stream stayed taken while the
+                // caller, still iterating, made its next call, parked behind
+                // it: a scheduled S3 round waited forever.
+                Ok((_, turn)) => {
+                    let items: Vec<Result<ObjectMeta>> = listing().collect().await;
+                    drop(turn);
+                    futures::stream::iter(items).boxed()
+                }
                 Err(e) => futures::stream::once(async { Err(e) }).boxed(),
             }
         }
@@ -532,25 +534,25 @@ impl ObjectStore for Probed {
             return Ok(result);
         }
         // A get's body is read after the call returns (a local file in a
-        // blocking task): the turn lasts until the body is dropped, so the
-        // read finishes before any other call is granted.
-        let mut held = GetResult {
-            payload: GetResultPayload::Stream(futures::stream::empty().boxed()),
-            meta: result.meta.clone(),
-            range: result.range.clone(),
-            attributes: result.attributes.clone(),
-            extensions: result.extensions.clone(),
-        };
-        held.payload = GetResultPayload::Stream(
-            result
-                .into_stream()
-                .map(move |chunk| {
-                    let _turn = &turn;
-                    chunk
-                })
-                .boxed(),
+        // blocking task, a response streamed on S3): read it whole within
+        // the turn, so the read finishes before any other call is granted
+        // and the turn ends with the call (see `gated_listing`).
+        let (meta, range, attributes, extensions) = (
+            result.meta.clone(),
+            result.range.clone(),
+            result.attributes.clone(),
+            result.extensions.clone(),
         );
-        Ok(held)
+        let body = result.bytes().await;
+        drop(turn);
+        let body = body?;
+        Ok(GetResult {
+            payload: GetResultPayload::Stream(futures::stream::once(async { Ok(body) }).boxed()),
+            meta,
+            range,
+            attributes,
+            extensions,
+        })
     }
 
     async fn get_ranges(&self, location: &Path, ranges: &[Range<u64>]) -> Result<Vec<Bytes>> {

@@ -131,6 +131,40 @@ fn concurrent_rounds_as_processes_on_s3() {
     );
 }
 
+/// Finding 48: scheduled rounds on S3 (the campaign's default mix has
+/// them) hung for good. A listing's turn, and a get's, lasted until the
+/// caller dropped the stream, and on S3 a caller still iterating a page
+/// made its next call, parked behind its own turn: seed 1's third round
+/// under uniform random turns never ended. A hang fails this test after
+/// five minutes instead of holding the suite (the stuck round prints its
+/// turns after one).
+#[test]
+fn scheduled_rounds_on_s3_never_wait_behind_their_own_turn() {
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let result = campaign(
+            Campaign::Concurrent,
+            Budgets {
+                seed: 1,
+                rounds: env_or("STAMPEDE_S3_ROUNDS", 6) as u32,
+                actors: 5,
+                schedule: Schedule::Random,
+                ..Budgets::default()
+            },
+        );
+        let _ = done.send(result.units);
+    });
+    match finished.recv_timeout(std::time::Duration::from_secs(300)) {
+        Ok(units) => assert!(units >= 3, "{units} rounds"),
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+            panic!("scheduled rounds on S3 did not finish in 5 minutes")
+        }
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+            panic!("the scheduled rounds on S3 failed (above)")
+        }
+    }
+}
+
 /// The fleet on S3: 8 `stampede actor` processes open a v2 graph with 200
 /// `__run__` refs (one kept by a user branch) read-write at once, judged
 /// against the model: every open succeeds, each swept ref is swept by
