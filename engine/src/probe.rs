@@ -488,11 +488,12 @@ impl Probed {
                 // until the caller dropped the stream stayed taken while the
                 // caller, still iterating, made its next call, parked behind
                 // it: a scheduled S3 round waited forever.
-                Ok((_, turn)) => {
+                Ok((_, turn)) if turn.is_taken() => {
                     let items: Vec<Result<ObjectMeta>> = listing().collect().await;
                     drop(turn);
                     futures::stream::iter(items).boxed()
                 }
+                Ok(_) => listing(),
                 Err(e) => futures::stream::once(async { Err(e) }).boxed(),
             }
         }
