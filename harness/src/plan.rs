@@ -375,13 +375,7 @@ impl Failure {
     /// What a person runs to see this failure again.
     pub fn replay_line(&self) -> String {
         let peer = crate::wire::peer::peer().map(|p| p.command.as_str());
-        self.replay_line_with(peer)
-    }
-
-    /// As [`Failure::replay_line`], for a failure of the peer `engine_cmd`
-    /// (a report read back, not this process's).
-    pub fn replay_line_with(&self, engine_cmd: Option<&str>) -> String {
-        self.replay_line_in(crate::place::s3(), engine_cmd)
+        self.replay_line_in(crate::place::s3(), peer)
     }
 
     /// As [`Failure::replay_line`], for a failure found with its graphs on
@@ -577,6 +571,14 @@ impl Report {
             passed: results.iter().all(|r| r.failures.is_empty()),
             results,
         }
+    }
+
+    /// A `stampede verify --json` report read back; an error names the file.
+    pub fn read(path: &std::path::Path) -> Result<Report, String> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        serde_json::from_str(&text)
+            .map_err(|e| format!("not a verify report: {}: {e}", path.display()))
     }
 
     /// The line that replays `failure`, on the place and the peer this

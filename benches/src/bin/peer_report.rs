@@ -77,18 +77,13 @@ impl Classified {
     }
 }
 
-/// Where a violation was found: its first failure, the peer's command in
-/// that lane, and how many failures showed it.
+/// Where a violation was found: its first failure, the report of that
+/// lane (which says where it replays), and how many failures showed it.
 struct Found<'a> {
     lane: String,
     first: &'a Failure,
-    engine_cmd: Option<&'a str>,
+    report: &'a Report,
     count: usize,
-}
-
-fn read(path: &Path) -> Result<Report, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 fn lane(path: &Path) -> String {
@@ -120,10 +115,10 @@ fn report(args: &Args) -> Result<(String, Vec<String>), String> {
     let classified: Vec<Classified> =
         serde_json::from_str(&text).map_err(|e| format!("{}: {e}", args.classified.display()))?;
     let peer: Vec<(String, Report)> = (args.peer.iter())
-        .map(|p| Ok((lane(p), read(p)?)))
+        .map(|p| Ok((lane(p), Report::read(p)?)))
         .collect::<Result<_, String>>()?;
     let control: Vec<(String, Report)> = (args.control.iter())
-        .map(|p| Ok((lane(p), read(p)?)))
+        .map(|p| Ok((lane(p), Report::read(p)?)))
         .collect::<Result<_, String>>()?;
 
     let mut problems = Vec::new();
@@ -141,7 +136,7 @@ fn report(args: &Args) -> Result<(String, Vec<String>), String> {
                 .or_insert(Found {
                     lane: lane.clone(),
                     first: failure,
-                    engine_cmd: report.budgets.engine_cmd.as_deref(),
+                    report,
                     count: 1,
                 });
         }
@@ -157,20 +152,15 @@ fn report(args: &Args) -> Result<(String, Vec<String>), String> {
             .map(|r| r.units)
             .sum()
     };
-    let control_failures: Vec<(&Failure, Option<&str>)> = (control.iter())
-        .flat_map(|(_, r)| {
-            let engine_cmd = r.budgets.engine_cmd.as_deref();
-            r.results
-                .iter()
-                .flat_map(|c| &c.failures)
-                .map(move |f| (f, engine_cmd))
-        })
-        .collect();
-    for (failure, engine_cmd) in &control_failures {
-        problems.push(format!(
-            "our engine failed a control lane: {}",
-            failure.replay_line_with(*engine_cmd)
-        ));
+    let mut control_failures = 0;
+    for (_, report) in &control {
+        for failure in report.results.iter().flat_map(|c| &c.failures) {
+            control_failures += 1;
+            problems.push(format!(
+                "our engine failed a control lane: {}",
+                report.replay_line(failure)
+            ));
+        }
     }
 
     let mut out = String::from(
@@ -204,7 +194,7 @@ fn report(args: &Args) -> Result<(String, Vec<String>), String> {
             divergence.op,
             entry.map_or("Not yet classified.", |c| c.why.as_str()),
             case_lines(f.first).join("\n"),
-            f.first.replay_line_with(f.engine_cmd)
+            f.report.replay_line(f.first)
         ));
     }
     let mut known: BTreeMap<&str, bool> = BTreeMap::new();
@@ -230,7 +220,7 @@ fn report(args: &Args) -> Result<(String, Vec<String>), String> {
         known.len() - missing.len(),
         known.len(),
         units(&control),
-        control_failures.len(),
+        control_failures,
     ));
     out.push_str(&details);
     Ok((out, problems))

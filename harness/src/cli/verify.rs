@@ -101,7 +101,7 @@ pub(super) fn figures(report: &std::path::Path, doc: &std::path::Path) -> ExitCo
     let read = |path: &std::path::Path| {
         std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
     };
-    let rewritten = read_report(report).and_then(|parsed| {
+    let rewritten = Report::read(report).and_then(|parsed| {
         let source = report.file_name().map_or_else(
             || report.display().to_string(),
             |n| n.to_string_lossy().into_owned(),
@@ -120,16 +120,9 @@ pub(super) fn figures(report: &std::path::Path, doc: &std::path::Path) -> ExitCo
     }
 }
 
-/// A `stampede verify --json` report read back; an error names the file.
-fn read_report(path: &std::path::Path) -> Result<Report, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("not a verify report: {}: {e}", path.display()))
-}
-
 /// `stampede report summary`: print what a CI page shows of a report.
 pub(super) fn summary(report: &std::path::Path, markdown: bool) -> ExitCode {
-    match read_report(report) {
+    match Report::read(report) {
         Ok(report) => {
             print!("{}", crate::summary::render(&report, markdown));
             ExitCode::SUCCESS
@@ -385,7 +378,7 @@ pub(super) fn merge(
 ) -> ExitCode {
     let mut reports = Vec::new();
     for path in paths {
-        match read_report(path) {
+        match Report::read(path) {
             Ok(report) => reports.push(report),
             Err(message) => return usage(message),
         }

@@ -11,8 +11,7 @@ use stampede_harness::plan::Report;
 
 /// A `stampede verify --json` (or `report merge --json`) report.
 pub fn read_report(path: &Path) -> Report {
-    let text = std::fs::read_to_string(path).expect("a report file");
-    serde_json::from_str(&text).expect("a verify report")
+    Report::read(path).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// One `<testsuite>` of a JUnit report: its passing cases and failures.
