@@ -125,17 +125,22 @@ pub fn row(defect: Option<Defect>, budgets: &Budgets, with_loom: bool) -> Row {
             seconds: 0.0,
         },
     };
-    // Findings planted back (14, 15, 39's sweep and create): also their
-    // own held rounds, under every schedule, with up to 30 interleavings
-    // each.
+    // Findings planted back (14, 15, 39's sweep and create) and the
+    // apply's and the create's window (10, 15): also their held rounds,
+    // with up to 30 interleavings under each schedule, so the engine, not
+    // only loom's model of the protocol, is shown to catch them. The
+    // scheduled ones first (their tokens replay exactly), `preempt` (made
+    // for such windows) before all.
     if let (None, Some(d)) = (row.caught_by, defect) {
-        let targeted = SCHEDULES
-            .into_iter()
+        let scheduled = SCHEDULES.into_iter().filter(|s| s.is_scheduled());
+        let targeted = (std::iter::once(Schedule::Preempt).chain(scheduled))
+            .chain([Schedule::Wild])
             .find_map(|schedule| targeted_catch(schedule, d, 30));
         if let Some((token, tries)) = targeted {
             row.caught_by = Some(Campaign::Concurrent);
             row.needed = format!(
-                "its finding's round, {tries} {} interleavings",
+                "held round {}, {tries} {} interleavings",
+                token.held.unwrap_or("?"),
                 token.schedule.name()
             );
             row.replay = format!(
@@ -265,7 +270,7 @@ impl Column {
 }
 
 /// The schedules the default mix cycles through (each round names its own).
-pub const SCHEDULES: [Schedule; 5] = Schedule::MIX;
+pub const SCHEDULES: [Schedule; Schedule::MIX.len()] = Schedule::MIX;
 
 /// Rounds (1-based) until the concurrent campaign of root seed `seed`, as
 /// `column` runs it, first fails (with whatever defect is planted), or
@@ -401,10 +406,13 @@ pub fn catch_rate_table(rates: &[CatchRate], seeds: u64, cap: u32, actors: usize
     out
 }
 
-/// The held rounds (`concurrent::held`) where a defect's finding was met:
-/// the defects that plant findings back are tried there too.
+/// The held rounds (`concurrent::held`) where a defect's finding was met,
+/// or of the shape its window needs: the defects these name are tried
+/// there too.
 pub fn finding_rounds(defect: Defect) -> &'static [&'static str] {
     match defect {
+        Defect::LockWithoutRecheck => &["apply-beside-create"],
+        Defect::CreateWithoutRecheck => &["finding-15", "apply-beside-create"],
         Defect::RebasedWriteKept => &["finding-14", "finding-14b"],
         Defect::ExistsBeforeSettled => &["finding-15"],
         Defect::SweepWithoutClaim => &["finding-39"],

@@ -600,3 +600,32 @@ fn a_check_that_reads_once_calls_a_live_graph_damaged() {
         planted.checks
     );
 }
+
+/// `preempt` stops one actor just before one of its writes until the
+/// others are done: in `apply-beside-create`, an apply stopped before its
+/// lock lets a whole create land between its look for branches and the
+/// lock (defect 10 publishes across it), and a create stopped after its
+/// read of main lets a whole apply publish before its ref (defect 15 keeps
+/// the stale fork). Some of the first 24 interleavings catch each; clean,
+/// none fails.
+#[test]
+fn preempt_puts_a_whole_op_inside_anothers_window() {
+    let round = stampede_harness::concurrent::held::round("apply-beside-create").unwrap();
+    let fails = |seed| {
+        let run = execute_scheduled(&round, Schedule::Preempt, seed);
+        judge(&round, &run.seen, &run.view).is_err()
+    };
+    let seeds = 0..24;
+    let clean: Vec<u64> = with_planted_nothing(|| seeds.clone().filter(|s| fails(*s)).collect());
+    assert!(
+        clean.is_empty(),
+        "the clean engine fails under seeds {clean:?}"
+    );
+    for defect in [Defect::LockWithoutRecheck, Defect::CreateWithoutRecheck] {
+        let caught = with_planted(defect, || seeds.clone().find(|s| fails(*s)));
+        assert!(
+            caught.is_some(),
+            "24 preempt schedules missed {defect:?} (concurrent:held:apply-beside-create:2:tasks:preempt:SEED)"
+        );
+    }
+}

@@ -254,8 +254,9 @@ struct VerifyArgs {
     processes: bool,
     /// How concurrent actors interleave: `mix` (each of the others in
     /// turn, round by round), `wild` (real timing plus seeded delays),
-    /// `random` or `pct[:DEPTH]` (one storage call at a time, chosen by the
-    /// seeded strategy; every scheduled failure replays exactly).
+    /// `random`, `pct[:DEPTH]` or `preempt` (one storage call at a time,
+    /// chosen by the seeded strategy; every scheduled failure replays
+    /// exactly).
     #[arg(long, default_value = "mix", value_parser = crate::concurrent::Schedule::parse)]
     schedule: crate::concurrent::Schedule,
     /// Draw each concurrent round (and history) in a swarm configuration

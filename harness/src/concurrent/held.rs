@@ -4,18 +4,21 @@
 //! is written here, setup and ops, as the generator once made it. A token
 //! names one as `concurrent:held:NAME:...` and replays exactly it.
 
-use stampede_model::{LegacyGraph, LegacyStamp, Op, Value};
+use stampede_model::{Desired, LegacyGraph, LegacyStamp, Op, Value};
+
+use super::generate::person_with;
 
 use super::Round;
 
 /// Every held round's name.
-pub const NAMES: [&str; 6] = [
+pub const NAMES: [&str; 7] = [
     "finding-14",
     "finding-14b",
     "finding-15",
     "finding-39",
     "delete-recreate",
     "s3-31",
+    "apply-beside-create",
 ];
 
 /// The held round `name`, if there is one.
@@ -75,6 +78,18 @@ pub fn round(name: &str) -> Option<Round> {
             r#"{"version":2,"run_branches":3,"branches":[["__RUN__y",null]],"stamp":"Default"}"#,
             r#"["BranchList",{"ApplySchema":{"Schema":{"types":{"Company":{"kind":"Node","props":[{"name":"name","ty":"String","optional":false,"key":true}]},"Person":{"kind":"Node","props":[{"name":"name","ty":"String","optional":false,"key":true},{"name":"age","ty":"I32","optional":true,"key":false},{"name":"nick","ty":"String","optional":true,"key":false}]},"WorksAt":{"kind":{"Edge":{"src":"Person","dst":"Company"}},"props":[{"name":"since","ty":"I32","optional":true,"key":false}]}}}}},{"BranchCreate":{"name":"__run__0","from":"main"}},"BranchList",{"Load":{"branch":"main","type_name":"Person","rows":[[["name","p"],["age",0]],[["name","p"],["age",0]]]}}]"#,
         ),
+        // Defects 10 and 15 (an apply that trusts its first look for
+        // branches; a create that never looks for an apply): an apply and
+        // a create, alone.
+        "apply-beside-create" => Round {
+            setup: None,
+            prelude: Vec::new(),
+            actors: vec![
+                Some(Op::ApplySchema(Desired::Schema(person_with("email")))),
+                Some(Op::create("x", "main")),
+            ],
+            swarm: None,
+        },
         _ => return None,
     })
 }
