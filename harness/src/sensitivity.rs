@@ -132,15 +132,13 @@ pub fn row(defect: Option<Defect>, budgets: &Budgets, with_loom: bool) -> Row {
     // scheduled ones first (their tokens replay exactly), `preempt` (made
     // for such windows) before all.
     if let (None, Some(d)) = (row.caught_by, defect) {
-        let scheduled = SCHEDULES.into_iter().filter(|s| s.is_scheduled());
-        let targeted = (std::iter::once(Schedule::Preempt).chain(scheduled))
-            .chain([Schedule::Wild])
-            .find_map(|schedule| targeted_catch(schedule, d, 30));
+        let targeted =
+            (TARGETED_SCHEDULES.into_iter()).find_map(|schedule| targeted_catch(schedule, d, 30));
         if let Some((token, tries)) = targeted {
             row.caught_by = Some(Campaign::Concurrent);
             row.needed = format!(
                 "held round {}, {tries} {} interleavings",
-                token.held.unwrap_or("?"),
+                token.held.expect("a targeted catch runs a held round"),
                 token.schedule.name()
             );
             row.replay = format!(
@@ -268,6 +266,18 @@ impl Column {
         }
     }
 }
+
+/// The order a targeted catch tries schedules in: `preempt` (made for a
+/// window) first, the scheduled ones next (their tokens replay exactly),
+/// real timing last.
+const TARGETED_SCHEDULES: [Schedule; 6] = [
+    Schedule::Preempt,
+    Schedule::Pct { depth: 3 },
+    Schedule::Pct { depth: 2 },
+    Schedule::Pct { depth: 4 },
+    Schedule::Random,
+    Schedule::Wild,
+];
 
 /// The schedules the default mix cycles through (each round names its own).
 pub const SCHEDULES: [Schedule; Schedule::MIX.len()] = Schedule::MIX;
@@ -412,7 +422,7 @@ pub fn catch_rate_table(rates: &[CatchRate], seeds: u64, cap: u32, actors: usize
 pub fn finding_rounds(defect: Defect) -> &'static [&'static str] {
     match defect {
         Defect::LockWithoutRecheck => &["apply-beside-create"],
-        Defect::CreateWithoutRecheck => &["finding-15", "apply-beside-create"],
+        Defect::CreateWithoutRecheck => &["apply-beside-create", "finding-15"],
         Defect::RebasedWriteKept => &["finding-14", "finding-14b"],
         Defect::ExistsBeforeSettled => &["finding-15"],
         Defect::SweepWithoutClaim => &["finding-39"],

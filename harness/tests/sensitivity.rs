@@ -606,26 +606,47 @@ fn a_check_that_reads_once_calls_a_live_graph_damaged() {
 /// lock lets a whole create land between its look for branches and the
 /// lock (defect 10 publishes across it), and a create stopped after its
 /// read of main lets a whole apply publish before its ref (defect 15 keeps
-/// the stale fork). Some of the first 24 interleavings catch each; clean,
-/// none fails.
+/// the stale fork). Either way branch `x` ends off main's schema. Some of
+/// the first 24 interleavings catch each, every one without an escape;
+/// clean, none fails.
 #[test]
 fn preempt_puts_a_whole_op_inside_anothers_window() {
     let round = stampede_harness::concurrent::held::round("apply-beside-create").unwrap();
-    let fails = |seed| {
+    // Whether the seed's run fails the judge, and its branches off main's
+    // schema.
+    let run = |seed| {
         let run = execute_scheduled(&round, Schedule::Preempt, seed);
-        judge(&round, &run.seen, &run.view).is_err()
+        assert_eq!(
+            run.turns.escapes(),
+            0,
+            "seed {seed}: {:?}",
+            run.turns.escaped
+        );
+        (
+            judge(&round, &run.seen, &run.view).is_err(),
+            run.view.off_schema,
+        )
     };
     let seeds = 0..24;
-    let clean: Vec<u64> = with_planted_nothing(|| seeds.clone().filter(|s| fails(*s)).collect());
+    let clean: Vec<u64> = with_planted_nothing(|| seeds.clone().filter(|s| run(*s).0).collect());
     assert!(
         clean.is_empty(),
         "the clean engine fails under seeds {clean:?}"
     );
     for defect in [Defect::LockWithoutRecheck, Defect::CreateWithoutRecheck] {
-        let caught = with_planted(defect, || seeds.clone().find(|s| fails(*s)));
-        assert!(
-            caught.is_some(),
-            "24 preempt schedules missed {defect:?} (concurrent:held:apply-beside-create:2:tasks:preempt:SEED)"
+        let caught = with_planted(defect, || {
+            seeds
+                .clone()
+                .map(|s| (s, run(s)))
+                .find(|(_, (failed, _))| *failed)
+        });
+        let Some((seed, (_, off_schema))) = caught else {
+            panic!("24 preempt schedules missed {defect:?} (concurrent:held:apply-beside-create:2:tasks:preempt:SEED)");
+        };
+        assert_eq!(
+            off_schema,
+            ["x".to_string()].into(),
+            "{defect:?}: concurrent:held:apply-beside-create:2:tasks:preempt:{seed}"
         );
     }
 }

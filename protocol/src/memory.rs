@@ -55,6 +55,9 @@ pub struct MemoryState {
     /// Every step taken, in order, with the (loom) thread that took it: the
     /// interleaving a failing model prints.
     pub trace: Vec<String>,
+    /// How often the lease of every claim passed (`lapse_claims`, or a
+    /// claimer waiting out a whole wait).
+    pub leases_passed: u32,
 }
 
 impl MemoryState {
@@ -194,9 +197,15 @@ impl MemoryStore {
     /// the lease: other claimers may take the names over, and the holders'
     /// next steps under them are refused.
     pub fn lapse_claims(&self) {
-        let mut state = self.state.lock().unwrap();
-        state.step(format_args!("the lease of every claim passes"));
-        for marks in state.claims.values_mut() {
+        self.state.lock().unwrap().lapse_claims();
+    }
+}
+
+impl MemoryState {
+    fn lapse_claims(&mut self) {
+        self.step(format_args!("the lease of every claim passes"));
+        self.leases_passed += 1;
+        for marks in self.claims.values_mut() {
             marks.values_mut().for_each(|lapsed| *lapsed = true);
         }
     }
@@ -204,6 +213,12 @@ impl MemoryStore {
 
 /// How often a waiter polls before it gives up (see `RefStore::backoff`).
 pub const WAIT_ATTEMPTS: usize = 64;
+
+/// How often a claimer polls while a lease passes (see
+/// `RefStore::backoff`): more polls than a holder's claimed steps, so a
+/// holder that runs lapses only when loom starves it, and few, so loom's
+/// exploration of two claimers polling each other stays small.
+pub const CLAIM_POLLS_PER_LEASE: usize = 8;
 
 fn not_found(what: &str, name: &str) -> StoreError {
     StoreError::NotFound(format!("{what} {name:?}"))
@@ -394,10 +409,23 @@ impl RefStore for MemoryStore {
     }
 
     /// Yield to the other threads; give up after `WAIT_ATTEMPTS`. Under loom
-    /// the yield is what lets a waiter's lock holder run.
-    async fn backoff(&self, _what: Wait, attempt: usize) -> bool {
-        if attempt >= WAIT_ATTEMPTS {
+    /// the yield is what lets a waiter's lock holder run. A claimer waits
+    /// longer, as the engine's does: its wait bound is past the lease
+    /// (twice it, and more), so a holder that stalls through a whole wait
+    /// sees its lease pass first. Loom can starve a holder while others
+    /// poll (with three threads, two waiters yielding to each other), and
+    /// time is the lease passing here: after `WAIT_ATTEMPTS` polls every
+    /// claim lapses, and the claimer polls as long again before it gives up.
+    async fn backoff(&self, what: Wait, attempt: usize) -> bool {
+        let bound = match what {
+            Wait::Lock => WAIT_ATTEMPTS,
+            Wait::Claim => 2 * CLAIM_POLLS_PER_LEASE,
+        };
+        if attempt >= bound {
             return false;
+        }
+        if what == Wait::Claim && attempt + 1 == CLAIM_POLLS_PER_LEASE {
+            self.state.lock().unwrap().lapse_claims();
         }
         crate::sync::thread::yield_now();
         true

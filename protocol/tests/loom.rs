@@ -121,7 +121,11 @@ fn open_read_write(store: &MemoryStore) -> Result<OpenReport, Error> {
 }
 
 // (1) Read-write openers sweeping a v2 graph with 2 `__run__` refs and one
-// user ref: every open succeeds and the result equals one open.
+// user ref: every open succeeds and the result equals one open. One
+// exception, the contract's: when loom starves a claim's holder through a
+// whole wait (three openers: two waiters yielding to each other), the
+// lease passes, and an opener whose claim lapsed under it answers a
+// retryable `conflict`; it is only right if a retry then succeeds.
 fn sweep_model() {
     let openers = env("STAMPEDE_LOOM_OPENERS", 2);
     model(move || {
@@ -131,26 +135,36 @@ fn sweep_model() {
             &[("__run__0", None), ("__run__1", None), ("user", None)],
         ));
         let reports = race(&store, openers, |s, _| open_read_write(s));
-        let state = store.snapshot();
-        let mut swept = 0;
-        for report in &reports {
+        let leases_passed = store.snapshot().leases_passed > 0;
+        let mut swept = Vec::new();
+        for report in reports {
+            let report = match report {
+                Err(Error::Conflict { .. }) if leases_passed => open_read_write(&store),
+                report => report,
+            };
             hold(
-                matches!(report, Ok(r) if r.to == 3),
+                matches!(report, Ok(ref r) if r.to == 3),
                 Invariant::OpensSucceed,
-                &state,
+                &store.snapshot(),
                 format!("{report:?}"),
             );
-            swept += report.as_ref().map_or(0, |r| r.swept.len());
+            swept.extend(report.map_or(Vec::new(), |r| r.swept));
         }
+        let state = store.snapshot();
         assert_no_lost_tree(&state);
+        // Each legacy ref reported swept once; by none, when the opener
+        // that swept it answered `conflict` (its lease passed under it).
+        swept.sort();
+        let reported_once = swept.windows(2).all(|w| w[0] != w[1]);
         hold(
-            swept == 2
+            reported_once
+                && (swept.len() == 2 || leases_passed)
                 && state.main.stamp.as_deref() == Some("3")
                 && state.refs.keys().eq(["user"].iter())
                 && state.trees.keys().eq(["user"].iter()),
             Invariant::SweptOnce,
             &state,
-            format!("{swept} swept; refs {:?}", state.refs.keys()),
+            format!("swept {swept:?}; refs {:?}", state.refs.keys()),
         );
     });
 }

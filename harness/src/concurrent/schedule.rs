@@ -76,6 +76,10 @@ fn is_sync(call: Call, path: &str) -> bool {
 /// commit, a sweep's or a delete's tree removal after its ref.
 const PREEMPT_HORIZON: u64 = 16;
 
+/// The least common multiple of 1..=[`PREEMPT_HORIZON`]: the weights
+/// `1/j` as integers, so the draw of `j` involves no rounding.
+const PREEMPT_WEIGHTS: u64 = 720_720;
+
 /// How a round's actors interleave.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "String", try_from = "String")]
@@ -95,7 +99,8 @@ pub enum Schedule {
     /// between a check and the write that trusts it, and it lands inside
     /// the victim's op whatever the others do: PCT at depth 2 with its
     /// change point on the victim's own writes. An actor that finishes
-    /// before its `j`-th write hands the role to the next.
+    /// before its `j`-th write hands the role to the next, whose writes
+    /// count from then.
     Preempt,
     /// A campaign's default: round by round, each of [`Schedule::MIX`] in
     /// turn, so one run gets each schedule's strengths. A round's token
@@ -216,9 +221,12 @@ enum Strategy {
         priorities: Vec<u64>,
         /// The victim stops before this write of its own (1-based).
         at: u64,
-        /// The victim so far (the highest-priority live actor) and the
-        /// writes granted to it; `None` once it has been stopped.
+        /// The victim (the highest-priority live actor) and the writes
+        /// granted to it since it took the role; `None` before the first
+        /// decision.
         victim: Option<(usize, u64)>,
+        /// Whether the victim has been stopped (there is one stop a round).
+        stopped: bool,
     },
 }
 
@@ -298,21 +306,23 @@ impl State {
                 priorities,
                 at,
                 victim,
+                stopped,
             } => {
                 let mut pick = first(&self.parked, priorities);
                 let top = (self.live.iter().copied()).max_by_key(|&a| priorities[a]);
-                if let (Some((current, writes)), Some(top)) = (victim.as_mut(), top) {
-                    if *current != top {
+                if let (false, Some(top)) = (*stopped, top) {
+                    if victim.map(|(actor, _)| actor) != Some(top) {
                         // The first victim, or the next one after the last
                         // finished short of its `at`-th write.
-                        (*current, *writes) = (top, 0);
+                        *victim = Some((top, 0));
                     }
                     let p = &self.parked[pick];
                     if p.actor == top && p.call.is_write() {
+                        let (_, writes) = victim.as_mut().expect("a victim, just chosen");
                         *writes += 1;
                         if *writes == *at {
                             priorities[top] = 0;
-                            *victim = None;
+                            *stopped = true;
                             pick = first(&self.parked, priorities);
                         }
                     }
@@ -393,20 +403,22 @@ impl Scheduler {
             // and `at` drawn with weight 1/j: the windows that end at an
             // actor's first write or two are the commonest.
             let priorities = state.shuffled(actors, 1);
-            let weights: Vec<f64> = (1..=PREEMPT_HORIZON).map(|j| 1.0 / j as f64).collect();
-            let mut left =
-                (state.draw() >> 11) as f64 / (1u64 << 53) as f64 * weights.iter().sum::<f64>();
-            let at = 1 + weights
-                .iter()
-                .position(|w| {
-                    left -= w;
-                    left < 0.0
+            let weight = |j: u64| PREEMPT_WEIGHTS / j;
+            let mut left = state.draw() % (1..=PREEMPT_HORIZON).map(weight).sum::<u64>();
+            let at = (1..=PREEMPT_HORIZON)
+                .find(|&j| match left.checked_sub(weight(j)) {
+                    Some(rest) => {
+                        left = rest;
+                        false
+                    }
+                    None => true,
                 })
-                .unwrap_or(0) as u64;
+                .expect("the draw is below the weights' sum");
             state.strategy = Strategy::Preempt {
                 priorities,
                 at,
-                victim: Some((usize::MAX, 0)),
+                victim: None,
+                stopped: false,
             };
         } else if let Schedule::Pct { depth } = schedule {
             let depth = u64::from(depth.max(1));
@@ -644,38 +656,43 @@ mod tests {
         );
     }
 
+    /// The turns `schedule` grants actors that each park `calls[actor]`,
+    /// one call at a time.
+    fn turns_of(schedule: Schedule, seed: u64, calls: &[Vec<Call>]) -> Turns {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let scheduler = Scheduler::new(schedule, seed, calls.len(), "r");
+            let actors: Vec<_> = (calls.iter().enumerate())
+                .map(|(a, calls)| {
+                    let (gate, scheduler, calls) =
+                        (scheduler.gate(a), scheduler.clone(), calls.clone());
+                    tokio::spawn(async move {
+                        for (k, call) in calls.into_iter().enumerate() {
+                            gate.park(call, format!("r/{a}/{k}")).await;
+                            tokio::task::yield_now().await;
+                            gate.done();
+                        }
+                        scheduler.finish(a);
+                    })
+                })
+                .collect();
+            let turns = tokio::spawn(scheduler.drive());
+            for actor in actors {
+                actor.await.unwrap();
+            }
+            turns.await.unwrap()
+        })
+    }
+
     /// Three actors, each parking one call at a time: the same seed grants
     /// the same order, and the order is a schedule of every call.
     #[test]
     fn the_same_seed_grants_the_same_order() {
-        let run = |schedule: Schedule, seed: u64| {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap();
-            runtime.block_on(async {
-                let scheduler = Scheduler::new(schedule, seed, 3, "r");
-                let actors: Vec<_> = (0..3)
-                    .map(|a| {
-                        let gate = scheduler.gate(a);
-                        let scheduler = scheduler.clone();
-                        tokio::spawn(async move {
-                            for k in 0..4 {
-                                gate.park(Call::Get, format!("r/{a}/{k}")).await;
-                                tokio::task::yield_now().await;
-                                gate.done();
-                            }
-                            scheduler.finish(a);
-                        })
-                    })
-                    .collect();
-                let turns = tokio::spawn(scheduler.drive());
-                for actor in actors {
-                    actor.await.unwrap();
-                }
-                turns.await.unwrap()
-            })
-        };
+        let calls = vec![vec![Call::Get; 4]; 3];
+        let run = |schedule: Schedule, seed: u64| turns_of(schedule, seed, &calls);
         for schedule in [
             Schedule::Random,
             Schedule::Pct { depth: 3 },
@@ -688,5 +705,51 @@ mod tests {
             let others: BTreeSet<_> = (0..8).map(|seed| run(schedule, seed).trace).collect();
             assert!(others.len() > 1, "{schedule:?} never varies the order");
         }
+    }
+
+    /// `preempt` runs actors whole, one after another, except its victim:
+    /// stopped just before a write, it goes on after every other actor is
+    /// done. An actor that never writes (actor 0) finishes and hands the
+    /// role on, so it is never the one stopped; some seeds stop a victim,
+    /// some at a later write than its first.
+    #[test]
+    fn preempt_stops_one_actor_before_a_write_until_the_others_are_done() {
+        let writer = vec![Call::Put, Call::Get, Call::Put, Call::Put];
+        let calls = vec![vec![Call::Get; 2], writer.clone(), writer];
+        let (mut stops, mut later_stops) = (0, 0);
+        for seed in 0..64 {
+            let trace = turns_of(Schedule::Preempt, seed, &calls).trace;
+            assert_eq!(trace.len(), 10, "seed {seed}");
+            // The trace as runs of one actor's calls.
+            let mut runs: Vec<(usize, Vec<&Step>)> = Vec::new();
+            for step in &trace {
+                match runs.last_mut() {
+                    Some((actor, steps)) if *actor == step.actor => steps.push(step),
+                    _ => runs.push((step.actor, vec![step])),
+                }
+            }
+            match runs.len() {
+                3 => {}
+                // The victim's calls before the stop, every other actor's,
+                // then the victim's rest, starting with the write it was
+                // stopped before.
+                4 => {
+                    let (victim, rest) = runs.last().expect("four runs");
+                    let before = (runs.iter().find(|(actor, _)| actor == victim))
+                        .map(|(_, steps)| steps)
+                        .expect("the victim ran before its stop");
+                    assert_ne!(*victim, 0, "seed {seed}: the reader was stopped");
+                    assert_eq!(rest[0].call, "put", "seed {seed}: {trace:?}");
+                    assert_eq!(before.len() + rest.len(), 4, "seed {seed}: {trace:?}");
+                    stops += 1;
+                    later_stops += usize::from(before.iter().any(|s| s.call == "put"));
+                }
+                _ => panic!("seed {seed}: more than one stop: {trace:?}"),
+            }
+        }
+        assert!(
+            stops > 0 && later_stops > 0,
+            "{stops} stops, {later_stops} later"
+        );
     }
 }
