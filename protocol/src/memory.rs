@@ -414,8 +414,9 @@ impl RefStore for MemoryStore {
     /// (twice it, and more), so a holder that stalls through a whole wait
     /// sees its lease pass first. Loom can starve a holder while others
     /// poll (with three threads, two waiters yielding to each other), and
-    /// time is the lease passing here: after `WAIT_ATTEMPTS` polls every
-    /// claim lapses, and the claimer polls as long again before it gives up.
+    /// time is the lease passing here: after `CLAIM_POLLS_PER_LEASE` polls
+    /// every claim lapses, and the claimer polls as long again before it
+    /// gives up.
     async fn backoff(&self, what: Wait, attempt: usize) -> bool {
         let bound = match what {
             Wait::Lock => WAIT_ATTEMPTS,
