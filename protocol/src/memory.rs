@@ -61,6 +61,15 @@ pub struct MemoryState {
 }
 
 impl MemoryState {
+    /// Every claim lapses: the lease passed for each holder.
+    fn lapse_claims(&mut self) {
+        self.step(format_args!("the lease of every claim passes"));
+        self.leases_passed += 1;
+        for marks in self.claims.values_mut() {
+            marks.values_mut().for_each(|lapsed| *lapsed = true);
+        }
+    }
+
     /// The schema epoch a fork of `branch` (`None`: main) at `version`
     /// carries; `None` when the branch has no tree.
     fn epoch_at(&self, branch: Option<&str>, version: u64) -> Option<u64> {
@@ -198,16 +207,6 @@ impl MemoryStore {
     /// next steps under them are refused.
     pub fn lapse_claims(&self) {
         self.state.lock().unwrap().lapse_claims();
-    }
-}
-
-impl MemoryState {
-    fn lapse_claims(&mut self) {
-        self.step(format_args!("the lease of every claim passes"));
-        self.leases_passed += 1;
-        for marks in self.claims.values_mut() {
-            marks.values_mut().for_each(|lapsed| *lapsed = true);
-        }
     }
 }
 
