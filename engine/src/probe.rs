@@ -152,8 +152,13 @@ impl FaultPlan {
         }
     }
 
-    fn fate(&self, call: Call, index: u64) -> Fate {
-        let draw = splitmix(self.seed ^ splitmix(index ^ ((call as u64) << 56)));
+    /// The fate of the `occurrence`-th call of kind `call` on the object
+    /// named `name` (`Probe::stable_name`): the same on every replay, in
+    /// whatever order an operation's concurrent calls reach the probe
+    /// (Lance writes a commit's files in parallel).
+    fn fate(&self, call: Call, name: &str, occurrence: u64) -> Fate {
+        let key = fnv1a(name.as_bytes()) ^ splitmix(occurrence ^ ((call as u64) << 56));
+        let draw = splitmix(self.seed ^ splitmix(key));
         let roll = |salt: u64| (splitmix(draw ^ salt) % 1000) as u32;
         if roll(1) < self.transient {
             return Fate::Fail;
@@ -174,6 +179,14 @@ impl FaultPlan {
         }
         Fate::Pass
     }
+}
+
+/// FNV-1a: a hash of a name that is the same in every process and on
+/// every toolchain (the standard hasher promises neither).
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 fn splitmix(x: u64) -> u64 {
@@ -198,20 +211,118 @@ enum Fate {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Injected {
     pub call: Call,
-    /// The call's position in the probe's call sequence.
-    pub index: u64,
+    /// The object, named as the fault plan names it (`Probe::stable_name`).
+    pub object: String,
+    /// Which call of this kind on this object it was (0: the first).
+    pub occurrence: u64,
     pub what: &'static str,
 }
 
 #[derive(Debug, Default)]
 struct Faults {
-    calls: u64,
     writes: u64,
     /// Armed death: durable write number `k` (counted from arming) fails.
     die_at_write: Option<u64>,
     dead: bool,
     plan: Option<FaultPlan>,
+    /// The graph root's object path: calls under it are named relative to
+    /// it, so a name is the same in every temporary directory.
+    root: String,
+    /// Calls seen since the plan was set, by kind and object name.
+    seen: BTreeMap<(Call, String), u64>,
+    /// Faults for exact calls (`Probe::script`), met in order before the
+    /// plan: each is armed once the one before it is used up.
+    scripts: std::collections::VecDeque<Script>,
     injected: Vec<Injected>,
+}
+
+/// A fault for the next `times` calls of kind `call` on an object whose
+/// name contains `object`.
+#[derive(Debug)]
+struct Script {
+    call: Call,
+    object: String,
+    fault: Scripted,
+    times: u32,
+}
+
+/// A fault a test scripts for one exact call (`Probe::script`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scripted {
+    /// The call fails before it reaches storage.
+    TransientError,
+    /// The write takes effect and then reports an error.
+    LostAck,
+}
+
+impl Faults {
+    /// The plan's fate for this call, recorded when it injects something.
+    fn draw(&mut self, call: Call, path: &Path) -> Fate {
+        if self.plan.is_none() && self.scripts.is_empty() {
+            return Fate::Pass;
+        }
+        let object = stable_name(&self.root, path.as_ref());
+        let seen = self.seen.entry((call, object.clone())).or_default();
+        let occurrence = *seen;
+        *seen += 1;
+        let scripted =
+            (self.scripts.front_mut()).filter(|s| s.call == call && object.contains(&s.object));
+        let fate = match (scripted, self.plan) {
+            (Some(script), _) => {
+                let fault = script.fault;
+                script.times -= 1;
+                if script.times == 0 {
+                    self.scripts.pop_front();
+                }
+                match fault {
+                    Scripted::TransientError => Fate::Fail,
+                    Scripted::LostAck => Fate::LoseAck,
+                }
+            }
+            (None, Some(plan)) => plan.fate(call, &object, occurrence),
+            (None, None) => Fate::Pass,
+        };
+        let what = match fate {
+            Fate::Fail => "transient error",
+            Fate::LoseAck => "lost acknowledgement",
+            Fate::Pause => "paused past the claim lease",
+            Fate::Pass | Fate::Delay(_) | Fate::Yield => return fate,
+        };
+        self.injected.push(Injected {
+            call,
+            object,
+            occurrence,
+            what,
+        });
+        fate
+    }
+}
+
+/// `path` relative to `root` when under it, with every random run in it
+/// (a UUID or nonce in a data, transaction or claim file's name) masked:
+/// the name a fault plan draws a call's fate by.
+fn stable_name(root: &str, path: &str) -> String {
+    let relative = match path.find(root) {
+        Some(at) if !root.is_empty() => path[at + root.len()..].trim_start_matches('/'),
+        _ => path,
+    };
+    let mut name = String::with_capacity(relative.len());
+    let mut run = String::new();
+    let flush = |run: &mut String, name: &mut String| {
+        let random = run.len() >= 16 && run.bytes().any(|b| b.is_ascii_alphabetic());
+        name.push_str(if random { "~" } else { run });
+        run.clear();
+    };
+    for c in relative.chars() {
+        if c.is_ascii_hexdigit() || c == '-' {
+            run.push(c);
+        } else {
+            flush(&mut run, &mut name);
+            name.push(c);
+        }
+    }
+    flush(&mut run, &mut name);
+    name
 }
 
 /// Deterministic turn-taking at the storage boundary. Every call through a
@@ -320,8 +431,37 @@ impl Probe {
     pub fn set_plan(&self, plan: Option<FaultPlan>) {
         let mut faults = self.faults.lock().unwrap();
         faults.plan = plan;
-        faults.calls = 0;
+        faults.seen.clear();
         faults.injected.clear();
+    }
+
+    /// Inject `fault` into the next `times` calls of kind `call` on an
+    /// object whose name (`stable_name`) contains `object`, whatever the
+    /// plan says for them, once every fault scripted before is used up.
+    pub fn script(&self, call: Call, object: &str, fault: Scripted, times: u32) {
+        if times == 0 {
+            return;
+        }
+        self.faults.lock().unwrap().scripts.push_back(Script {
+            call,
+            object: object.to_string(),
+            fault,
+            times,
+        });
+    }
+
+    /// Name the calls under the graph at `root` (a URI or a path) relative
+    /// to it when drawing their fates: a seeded plan then meets the same
+    /// objects in any temporary directory or bucket prefix.
+    pub fn name_objects_under(&self, root: &str) {
+        let path = root.split_once("://").map_or(root, |(_, rest)| rest);
+        // `s3://bucket/key`: object paths start after the bucket.
+        let path = match path.strip_prefix('/') {
+            Some(absolute) => absolute,
+            None if root.contains("://") => path.split_once('/').map_or("", |(_, key)| key),
+            None => path,
+        };
+        self.faults.lock().unwrap().root = path.trim_matches('/').to_string();
     }
 
     /// Make every later call wait its turn at `turnstile` (`None`: none).
@@ -348,8 +488,6 @@ impl Probe {
             if faults.dead {
                 return Err(dead(call, "the process is dead"));
             }
-            let index = faults.calls;
-            faults.calls += 1;
             if call.is_write() {
                 faults.writes += 1;
                 if faults.die_at_write == Some(faults.writes) {
@@ -357,17 +495,7 @@ impl Probe {
                     return Err(dead(call, "the process died at this write"));
                 }
             }
-            let fate = faults.plan.map_or(Fate::Pass, |p| p.fate(call, index));
-            let what = match fate {
-                Fate::Fail => Some("transient error"),
-                Fate::LoseAck => Some("lost acknowledgement"),
-                Fate::Pause => Some("paused past the claim lease"),
-                _ => None,
-            };
-            if let Some(what) = what {
-                faults.injected.push(Injected { call, index, what });
-            }
-            fate
+            faults.draw(call, path)
         };
         match fate {
             Fate::Fail => return Err(refused(call, "injected transient error")),
@@ -664,7 +792,7 @@ impl ObjectStore for Probed {
 
 #[cfg(test)]
 mod tests {
-    use super::Call;
+    use super::{stable_name, Call, Probe};
 
     /// Every call reads back from its name, in JSON too; a name no call
     /// has is refused.
@@ -676,5 +804,46 @@ mod tests {
             assert_eq!(serde_json::from_str::<Call>(&json).unwrap(), call);
         }
         assert!(serde_json::from_str::<Call>("\"teleport\"").is_err());
+    }
+
+    /// A fault plan's names survive a new temporary directory or bucket
+    /// prefix and a new UUID, and keep what tells objects apart (a
+    /// manifest's version, a table, a ref).
+    #[test]
+    fn objects_are_named_the_same_in_every_run() {
+        let probe = Probe::new();
+        let name = |root: &str, path: &str| {
+            probe.name_objects_under(root);
+            let faults = probe.faults.lock().unwrap();
+            stable_name(&faults.root, path)
+        };
+        let txn = "tables/Person/_transactions/3-0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0.txn";
+        for (root, prefix) in [
+            (
+                "file-object-store:///dev/shm/.tmpAb12Cd/g0",
+                "dev/shm/.tmpAb12Cd/g0/",
+            ),
+            ("/tmp/.tmpXyZ987/g1", "tmp/.tmpXyZ987/g1/"),
+            ("s3://bucket/run-7/g0", "run-7/g0/"),
+        ] {
+            assert_eq!(
+                name(root, &format!("{prefix}{txn}")),
+                "tables/Person/_transactions/~.txn"
+            );
+            assert_eq!(
+                name(
+                    root,
+                    &format!("{prefix}__manifest/_versions/18446744073709551614.manifest")
+                ),
+                "__manifest/_versions/18446744073709551614.manifest"
+            );
+        }
+        // Outside the root: the whole path, still masked.
+        assert_eq!(
+            name("/elsewhere", &format!("x/{txn}")),
+            "x/tables/Person/_transactions/~.txn"
+        );
+        // A short hex word (`cafe`) is not a nonce.
+        assert_eq!(name("", "tables/cafe/data"), "tables/cafe/data");
     }
 }

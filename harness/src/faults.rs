@@ -111,6 +111,7 @@ pub fn run_case(
                 PAUSE_PER_MILLE,
             )
         }));
+        probe.name_objects_under(sut.root());
         let proxy = lose_an_answer(faulty, case_seed, i);
         let outcome = sut.apply(&op);
         let mut injected = probe.injected();
@@ -120,7 +121,8 @@ pub fn run_case(
             if proxy.injected() > before {
                 injected.push(Injected {
                     call: Call::Put,
-                    index: 0,
+                    object: "(below object_store's retry)".into(),
+                    occurrence: 0,
                     what: LOST_ANSWER,
                 });
             }

@@ -29,34 +29,6 @@ fn fault_campaign_finds_nothing_on_the_clean_engine() {
     );
 }
 
-/// Finding 33: a create over a half-swept `__run__` name put its ref, then
-/// lost the acknowledgement of a delete while re-forking the zombie tree
-/// there, and answered `storage` with its ref left over no tables (neither
-/// invisible nor applied). A create now withdraws its ref when it fails
-/// before its tree is its own; the withdrawal takes the ref back even when
-/// the tree's removal fails (the last two tokens: a first fix gave up on
-/// the ref when a lost acknowledgement hit the tree's removal).
-#[test]
-fn regression_a_create_that_fails_after_its_ref_withdraws_it() {
-    for token in [
-        "faults:1a81546a7583570a:30",
-        "faults:ccb77525ba0be714:30",
-        "faults:ca750608b9bc7cfc:30",
-        "faults:fdda962cc3e48eb3:30",
-    ] {
-        let (seed, max_ops) = stampede_harness::faults::parse_token(token).expect("a token");
-        let mut trace = Vec::new();
-        let result =
-            stampede_harness::faults::run_case(seed, max_ops, |line| trace.push(line.to_string()));
-        assert!(
-            result.is_ok(),
-            "{}\n{}\nreplay: stampede replay {token}",
-            trace.join("\n"),
-            result.unwrap_err()
-        );
-    }
-}
-
 /// A cleaner paused past its claim's lease stops instead of deleting: the
 /// delete of `x` paused at its tree listing, a create of `x` that took the
 /// name over meanwhile, and the new `x` whole afterwards (one row, the

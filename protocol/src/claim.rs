@@ -58,8 +58,9 @@ pub async fn claim_unless<S: RefStore>(
 }
 
 /// How many times a release is asked for: a claim left behind holds its
-/// name up for a whole lease.
-const RELEASE_ATTEMPTS: usize = 3;
+/// name up for a whole lease, and a lock left behind blocks every writer
+/// until `unlock`.
+pub(crate) const RELEASE_ATTEMPTS: usize = 3;
 
 /// Give `claim` up, then hand back `result`: what was done under it. A
 /// release that keeps failing is not the operation's failure (what it did

@@ -10,6 +10,7 @@
 
 use std::future::Future;
 
+use crate::claim::RELEASE_ATTEMPTS;
 use crate::defects::{planted, Defect};
 use crate::enumerate::{enumerate, Refs};
 use crate::error::{Error, Result};
@@ -102,15 +103,22 @@ pub async fn acquire<S: RefStore>(store: &S) -> Result<()> {
 
 /// Remove the lock; one already gone counts as released. A delete that
 /// reported an error may still have happened (a lost acknowledgement):
-/// the lock is released when a re-read finds it gone.
+/// the lock is released when a re-read finds it gone. Both are asked again
+/// up to `RELEASE_ATTEMPTS` times, so one transient error on the re-read
+/// does not report a removed lock as left; an error comes back only when
+/// every attempt left the lock there or unknown.
 pub async fn release<S: RefStore>(store: &S) -> Result<()> {
-    match store.delete_ref(SCHEMA_APPLY_LOCK, None).await {
-        Ok(()) | Err(StoreError::NotFound(_)) => Ok(()),
-        Err(e) => match lock_held(store).await {
-            Ok(false) => Ok(()),
-            _ => Err(Error::storage("removing the schema-apply lock", e)),
-        },
+    let mut last = None;
+    for _ in 0..RELEASE_ATTEMPTS {
+        match store.delete_ref(SCHEMA_APPLY_LOCK, None).await {
+            Ok(()) | Err(StoreError::NotFound(_)) => return Ok(()),
+            Err(e) => last = Some(Error::storage("removing the schema-apply lock", e)),
+        }
+        if let Ok(false) = lock_held(store).await {
+            return Ok(());
+        }
     }
+    Err(last.expect("at least one attempt"))
 }
 
 /// Remove a lock left by a crashed apply; whether one was there. Always
