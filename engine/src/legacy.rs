@@ -167,7 +167,7 @@ pub async fn leave_lock(root: &str, params: ObjectStoreParams) -> Result<()> {
     let store = connect(root, params).await?;
     crate::graph::read_main_head(&store).await?;
     match stampede_protocol::lock::acquire(&store).await {
-        Ok(()) => store
+        Ok(_) => store
             .backdate_ref(SCHEMA_APPLY_LOCK, store.lease() * 2)
             .await
             .map_err(|e| Error::storage("backdating the lock", e)),

@@ -104,9 +104,11 @@ impl TryFrom<String> for Call {
     }
 }
 
-/// A seeded plan of storage faults. Each call draws its fate from the seed
-/// and its position in the call sequence, so a single-threaded operation
-/// meets the same faults on every replay.
+/// A seeded plan of storage faults. Each call draws its fate from the
+/// seed, its object's name (`stable_name`) and which call of its kind on
+/// that object it is, never from its position in the call sequence (which
+/// Lance's parallel writes change from run to run): a single-threaded
+/// operation meets the same faults on every replay.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct FaultPlan {
     pub seed: u64,
@@ -299,18 +301,35 @@ impl Faults {
 }
 
 /// `path` relative to `root` when under it, with every random run in it
-/// (a UUID or nonce in a data, transaction or claim file's name) masked:
-/// the name a fault plan draws a call's fate by.
+/// masked: the name a fault plan draws a call's fate by. Random are a UUID
+/// or nonce (16 or more hex digits with a letter: data, transaction and
+/// claim files) and, outside `_versions/` (whose 20-digit names are
+/// versions), 16 or more decimal digits (the random number ending a
+/// deletion file's name). Objects whose names differ only there share a
+/// name; their calls are told apart by occurrence, exactly when they come
+/// one after another.
 fn stable_name(root: &str, path: &str) -> String {
-    let relative = match path.find(root) {
-        Some(at) if !root.is_empty() => path[at + root.len()..].trim_start_matches('/'),
-        _ => path,
+    let under_root = (!root.is_empty())
+        .then(|| path.find(&format!("{root}/")))
+        .flatten();
+    let relative = match under_root {
+        Some(at) => &path[at + root.len() + 1..],
+        None => path,
     };
+    let versions = relative.starts_with("_versions/") || relative.contains("/_versions/");
     let mut name = String::with_capacity(relative.len());
     let mut run = String::new();
     let flush = |run: &mut String, name: &mut String| {
-        let random = run.len() >= 16 && run.bytes().any(|b| b.is_ascii_alphabetic());
-        name.push_str(if random { "~" } else { run });
+        if run.len() >= 16 && run.bytes().any(|b| b.is_ascii_alphabetic()) {
+            name.push('~');
+        } else {
+            // Decimal: mask each long number between dashes.
+            let pieces = run.split('-').map(|piece| match piece.len() {
+                16.. if !versions => "~",
+                _ => piece,
+            });
+            name.push_str(&pieces.collect::<Vec<_>>().join("-"));
+        }
         run.clear();
     };
     for c in relative.chars() {
@@ -439,6 +458,10 @@ impl Probe {
     /// object whose name (`stable_name`) contains `object`, whatever the
     /// plan says for them, once every fault scripted before is used up.
     pub fn script(&self, call: Call, object: &str, fault: Scripted, times: u32) {
+        assert!(
+            fault != Scripted::LostAck || call.is_write(),
+            "only a write has an acknowledgement to lose ({call:?})"
+        );
         if times == 0 {
             return;
         }
@@ -845,5 +868,12 @@ mod tests {
         );
         // A short hex word (`cafe`) is not a nonce.
         assert_eq!(name("", "tables/cafe/data"), "tables/cafe/data");
+        // A deletion file's random number is masked, a version is not.
+        assert_eq!(
+            name("", "tables/Person/_deletions/0-3-12345678901234567890.arrow"),
+            "tables/Person/_deletions/0-3-~.arrow"
+        );
+        // A root is a whole directory: `g1` is not the start of `g10`.
+        assert_eq!(name("/t/g1", "t/g10/x"), "t/g10/x");
     }
 }

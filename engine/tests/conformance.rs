@@ -48,6 +48,7 @@ type Observation = (
 async fn run<S: RefStore>(store: &S, steps: &[Step]) -> Vec<Observation> {
     let mut out = Vec::new();
     let mut claims = BTreeMap::new();
+    let mut lock = None;
     for step in steps {
         let outcome = match *step {
             Step::Migrate => {
@@ -58,8 +59,14 @@ async fn run<S: RefStore>(store: &S, steps: &[Step]) -> Vec<Observation> {
             }
             Step::Create(name, from) => create_branch(store, name, from).await.map(|_| "ok".into()),
             Step::Delete(name) => delete_branch(store, name).await.map(|_| "ok".into()),
-            Step::Acquire => acquire(store).await.map(|_| "ok".into()),
-            Step::Release => release(store).await.map(|_| "ok".into()),
+            Step::Acquire => acquire(store).await.map(|written| {
+                lock = Some(written);
+                "ok".into()
+            }),
+            Step::Release => {
+                let held = lock.take().expect("a lock this test acquired");
+                release(store, &held).await.map(|_| "ok".into())
+            }
             Step::Unlock => unlock(store).await.map(|held| format!("was held: {held}")),
             Step::Claim(name) => match store.try_claim(name).await.unwrap() {
                 Some(claim) => {
@@ -422,6 +429,8 @@ async fn regression_a_create_failing_over_a_zombie_tree_is_invisible() {
             "{lost:?}"
         );
         let listed = g.branch_list().await.unwrap();
+        // The scripted fault fails the create (no retry hides it).
+        assert_eq!(created.is_err(), lost.is_some(), "{lost:?}: {created:?}");
         match created {
             Ok(()) => assert!(listed.contains(&"z".to_string()), "{lost:?}"),
             Err(e) => {

@@ -59,7 +59,7 @@ pub async fn apply_under_lock<S: RefStore, C: SchemaChange>(
     change: &C,
 ) -> Result<Applied> {
     check_no_branches(store).await?;
-    acquire(store).await?;
+    let lock = acquire(store).await?;
     let recheck_after_lock = !planted(Defect::LockWithoutRecheck);
     let recheck_before_publish = recheck_after_lock && !planted(Defect::NoRecheckBeforePublish);
     let applied = async {
@@ -76,7 +76,7 @@ pub async fn apply_under_lock<S: RefStore, C: SchemaChange>(
         change.publish(staged).await
     }
     .await;
-    let released = release(store).await;
+    let released = release(store, &lock).await;
     applied?;
     if planted(Defect::ReleaseErrorAfterApply) {
         released.clone()?;
@@ -87,35 +87,48 @@ pub async fn apply_under_lock<S: RefStore, C: SchemaChange>(
 }
 
 /// Create the lock ref; `SchemaApplyInProgress` when it exists (also for
-/// the loser of two racing applies).
-pub async fn acquire<S: RefStore>(store: &S) -> Result<()> {
+/// the loser of two racing applies). Returns the lock as written: its
+/// `writer` tells it from a later apply's.
+pub async fn acquire<S: RefStore>(store: &S) -> Result<RefRecord> {
     let main = store
         .read_main()
         .await
         .map_err(|e| Error::storage("reading main's head before taking the lock", e))?;
     let lock = RefRecord::new(SCHEMA_APPLY_LOCK, None, main.version);
     match store.put_ref_if_absent(&lock, None).await {
-        Ok(_) => Ok(()),
+        Ok(written) => Ok(written),
         Err(StoreError::AlreadyExists(_)) => Err(Error::SchemaApplyInProgress),
         Err(e) => Err(Error::storage("creating the schema-apply lock", e)),
     }
 }
 
-/// Remove the lock; one already gone counts as released. A delete that
-/// reported an error may still have happened (a lost acknowledgement):
-/// the lock is released when a re-read finds it gone. Both are asked again
-/// up to `RELEASE_ATTEMPTS` times, so one transient error on the re-read
-/// does not report a removed lock as left; an error comes back only when
-/// every attempt left the lock there or unknown.
-pub async fn release<S: RefStore>(store: &S) -> Result<()> {
+/// Remove this apply's `lock`; one already gone counts as released. A
+/// delete that reported an error may still have happened (a lost
+/// acknowledgement), and another apply may have taken the lock since: so
+/// before asking again, re-read it, and delete only while the lock there is
+/// still this apply's own (by its `writer`). Up to `RELEASE_ATTEMPTS`
+/// deletes; an error comes back only when no attempt found it gone.
+///
+/// Between the re-read and the delete only `unlock` (an operator clearing
+/// a lock left behind) could remove it and let another apply take it; an
+/// unlock beside a live apply is outside the contract (`docs/contract.md`).
+pub async fn release<S: RefStore>(store: &S, lock: &RefRecord) -> Result<()> {
     let mut last = None;
-    for _ in 0..RELEASE_ATTEMPTS {
+    for attempt in 0..RELEASE_ATTEMPTS {
+        if attempt > 0 {
+            match store.read_ref(SCHEMA_APPLY_LOCK).await {
+                Ok(found) if found == *lock => {}
+                // Gone, or another apply's taken since this one's went.
+                Ok(_) | Err(StoreError::NotFound(_)) => return Ok(()),
+                Err(e) => {
+                    last = Some(Error::storage("reading the schema-apply lock", e));
+                    continue;
+                }
+            }
+        }
         match store.delete_ref(SCHEMA_APPLY_LOCK, None).await {
             Ok(()) | Err(StoreError::NotFound(_)) => return Ok(()),
             Err(e) => last = Some(Error::storage("removing the schema-apply lock", e)),
-        }
-        if let Ok(false) = lock_held(store).await {
-            return Ok(());
         }
     }
     Err(last.expect("at least one attempt"))

@@ -153,6 +153,7 @@ pub fn execute_scheduled_with(
 /// between worker threads).
 struct Interleaving {
     seed: u64,
+    root: String,
     scheduler: Option<Arc<Scheduler>>,
 }
 
@@ -161,6 +162,7 @@ impl Interleaving {
         let path_root = root.trim_start_matches("file-object-store://");
         Interleaving {
             seed,
+            root: root.to_string(),
             scheduler: schedule
                 .is_scheduled()
                 .then(|| Scheduler::new(schedule, seed, actors, path_root)),
@@ -176,7 +178,7 @@ impl Interleaving {
                 probe.set_turnstile(Some(scheduler.gate(actor)));
                 probe.params()
             }
-            None => injector_params(crate::seeds::mix(self.seed, actor)),
+            None => injector_params(crate::seeds::mix(self.seed, actor), &self.root),
         }
     }
 
@@ -407,13 +409,18 @@ fn final_view(observer: Stampede, root: &str) -> View {
 /// One actor: open read-write (through an interleaving injector when
 /// seeded), then run `op` through the one op runner.
 pub async fn act(root: &str, op: Option<Op>, injector: Option<u64>) -> Seen {
-    let params = injector.map(injector_params).unwrap_or_default();
+    let params = injector
+        .map(|seed| injector_params(seed, root))
+        .unwrap_or_default();
     act_with(root, op, params).await
 }
 
-/// Store parameters whose probe follows the interleaving injector `seed`.
-fn injector_params(seed: u64) -> ObjectStoreParams {
+/// Store parameters whose probe follows the interleaving injector `seed`
+/// on the graph at `root` (its objects named relative to it, so a seed
+/// delays the same calls in any temporary directory).
+fn injector_params(seed: u64, root: &str) -> ObjectStoreParams {
     let probe = Probe::new();
+    probe.name_objects_under(root);
     probe.set_plan(Some(FaultPlan::interleaving(seed)));
     probe.params()
 }
