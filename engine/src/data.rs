@@ -2,15 +2,18 @@
 //! publish on the branch's manifest; a lost race re-reads and re-applies
 //! the upsert (upserts are idempotent), a bounded number of times.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
+use stampede_protocol::branches::publish_on_branch;
 use stampede_protocol::lock::lock_held;
 use stampede_protocol::names::{check_branch_reference, MAIN};
-use stampede_protocol::{RefStore, StoreError};
+use stampede_protocol::{RefRecord, RefStore, StoreError};
 
 use crate::commit::{publish, read_manifest};
 use crate::error::{read_failed, write_failed, Error, ErrorKind, Result};
 use crate::graph::Graph;
-use crate::manifest::pin_of;
+use crate::manifest::{pin_of, ManifestState, TablePin};
 use crate::rows::{self, Row};
 use crate::schema::Schema;
 use crate::tables;
@@ -28,7 +31,7 @@ impl Graph {
         if lock_held(self.store()).await? {
             return Err(Error::SchemaApplyInProgress);
         }
-        self.check_branch_exists(branch).await?;
+        // `load_checked` reads the branch's ref first (branch exists).
         let loaded = self.load_checked(branch, type_name, rows).await;
         self.unless_deleted_meanwhile(loaded, &[branch]).await
     }
@@ -37,6 +40,7 @@ impl Graph {
         let graph_branch = branch;
         let branch = (branch != MAIN).then_some(branch);
         for _ in 0..PUBLISH_ATTEMPTS {
+            let on = self.branch_ref(graph_branch).await?;
             let manifest = read_manifest(self.store(), branch).await?;
             let schema = Schema::parse(&manifest.schema_source)?;
             let def = schema.get(type_name).ok_or_else(|| Error::TypeNotFound {
@@ -57,7 +61,7 @@ impl Graph {
             .await
             .map_err(|e| write_failed(&format!("writing {type_name} on {graph_branch:?}"), e))?;
             pins.insert(type_name.to_string(), new_pin);
-            match publish(self.store(), &manifest, &manifest.schema_source, &pins).await {
+            match self.publish_on(on.as_ref(), &manifest, &pins).await {
                 Err(Error::Conflict { .. }) => continue,
                 other => return other.map(|()| written),
             }
@@ -103,7 +107,7 @@ impl Graph {
             return Err(Error::SchemaApplyInProgress);
         }
         self.check_branch_exists(source).await?;
-        self.check_branch_exists(target).await?;
+        // `merge_checked` reads the target's ref first (target exists).
         let merged = self.merge_checked(source, target).await;
         self.unless_deleted_meanwhile(merged, &[source, target])
             .await
@@ -111,6 +115,7 @@ impl Graph {
 
     async fn merge_checked(&self, source: &str, target: &str) -> Result<()> {
         for _ in 0..PUBLISH_ATTEMPTS {
+            let on = self.branch_ref(target).await?;
             let from = read_manifest(self.store(), (source != MAIN).then_some(source)).await?;
             let into = read_manifest(self.store(), (target != MAIN).then_some(target)).await?;
             let schema = Schema::parse(&into.schema_source)?;
@@ -136,7 +141,7 @@ impl Graph {
                 .map_err(|e| write_failed(&format!("merging {type_name} into {target:?}"), e))?;
                 pins.insert(type_name.clone(), new_pin);
             }
-            match publish(self.store(), &into, &into.schema_source, &pins).await {
+            match self.publish_on(on.as_ref(), &into, &pins).await {
                 Err(Error::Conflict { .. }) => continue,
                 other => return other,
             }
@@ -190,16 +195,43 @@ impl Graph {
     }
 
     pub(crate) async fn check_branch_exists(&self, branch: &str) -> Result<()> {
+        self.branch_ref(branch).await.map(drop)
+    }
+
+    /// The ref of `branch` (none for main), read before the base a write
+    /// publishes on: the publish goes ahead only while it is unchanged.
+    async fn branch_ref(&self, branch: &str) -> Result<Option<RefRecord>> {
         if branch == MAIN {
-            return Ok(());
+            return Ok(None);
         }
         match self.store().read_ref(branch).await {
-            Ok(_) => Ok(()),
+            Ok(record) => Ok(Some(record)),
             Err(StoreError::NotFound(_)) => Err(Error::BranchNotFound {
                 name: branch.into(),
             }),
             Err(e) => Err(Error::storage(&format!("reading the ref of {branch:?}"), e)),
         }
+    }
+
+    /// Publish `pins` on `base`'s branch: on main a compare-and-swap alone
+    /// (main is never deleted); on any other under the name's claim, while
+    /// its ref is still `on` (`publish_on_branch`, finding 51).
+    async fn publish_on(
+        &self,
+        on: Option<&RefRecord>,
+        base: &ManifestState,
+        pins: &BTreeMap<String, TablePin>,
+    ) -> Result<()> {
+        let store = self.store();
+        let Some(record) = on else {
+            return publish(store, base, &base.schema_source, pins).await;
+        };
+        publish_on_branch(store, record, |claim| async move {
+            crate::claims::check_fence(claim.as_ref(), store.lease())
+                .map_err(|e| Error::storage("publishing a graph commit", e))?;
+            publish(store, base, &base.schema_source, pins).await
+        })
+        .await
     }
 }
 

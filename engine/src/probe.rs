@@ -870,7 +870,10 @@ mod tests {
         assert_eq!(name("", "tables/cafe/data"), "tables/cafe/data");
         // A deletion file's random number is masked, a version is not.
         assert_eq!(
-            name("", "tables/Person/_deletions/0-3-12345678901234567890.arrow"),
+            name(
+                "",
+                "tables/Person/_deletions/0-3-12345678901234567890.arrow"
+            ),
             "tables/Person/_deletions/0-3-~.arrow"
         );
         // A root is a whole directory: `g1` is not the start of `g10`.

@@ -45,6 +45,11 @@ pub(crate) fn writer_nonce() -> String {
     format!("{:016x}{:08x}", hasher.finish(), std::process::id())
 }
 
+/// How many times a conditional put that met "already exists" reads the
+/// object back to learn whether it is its own (a landed put whose answer
+/// was lost and retried).
+const READ_BACK_ATTEMPTS: usize = 3;
+
 /// Where ref deletes on S3 claim the version they delete (`exclusive`),
 /// beside Lance's own directories, which Lance never lists.
 pub const DELETE_CLAIMS_DIR: &str = "_stampede_delete_claims";
@@ -595,10 +600,22 @@ impl RefStore for LanceStore {
             // On S3 object_store retries a conditional put answered with a
             // 5xx; one that had landed fails its retry as "already
             // exists". The ref there is this put's if it carries its nonce.
+            // A read-back that fails tells neither: it is asked again, and
+            // one that keeps failing is that error, never "exists" (the
+            // ref may be this put's own: finding 52).
             Err(StoreError::AlreadyExists(detail)) => {
-                match self.read_contents(&record.name).await {
-                    Ok(found) if found.metadata.get(WRITER_KEY) == Some(&nonce) => Ok(written),
-                    _ => Err(StoreError::AlreadyExists(detail)),
+                let mut attempt = 1;
+                loop {
+                    match self.read_contents(&record.name).await {
+                        Ok(found) if found.metadata.get(WRITER_KEY) == Some(&nonce) => {
+                            return Ok(written)
+                        }
+                        Ok(_) | Err(StoreError::NotFound(_)) => {
+                            return Err(StoreError::AlreadyExists(detail))
+                        }
+                        Err(_) if attempt < READ_BACK_ATTEMPTS => attempt += 1,
+                        Err(e) => return Err(e),
+                    }
                 }
             }
             Err(e) => Err(e),

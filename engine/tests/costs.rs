@@ -88,6 +88,17 @@ async fn cost_of_load_and_apply() {
         .await
         .unwrap();
     golden("cost_load_upsert", &probe);
+    // On a branch: published under the branch's claim (finding 51): a put
+    // of the claim's mark, a listing of the name's marks, a re-read of the
+    // ref and the mark's delete on release. A first load on a branch also
+    // forks the table it writes.
+    g.branch_create("b", "main").await.unwrap();
+    probe.reset();
+    g.load("b", "Person", &[json!({"name": "c", "age": 5})])
+        .await
+        .unwrap();
+    golden("cost_load_on_branch", &probe);
+    g.branch_delete("b").await.unwrap();
     probe.reset();
     let desired = EXAMPLE_SCHEMA.replace("age: I32?", "age: I32?\n    email: String?");
     g.apply_schema(&desired).await.unwrap();

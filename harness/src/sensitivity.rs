@@ -193,7 +193,7 @@ pub fn print_table(rows: &[Row]) {
 
 /// The defects a concurrent round can show: each is measured for the
 /// rounds it takes the concurrent campaign to catch it, per column.
-pub const CONCURRENCY_DEFECTS: [Defect; 12] = [
+pub const CONCURRENCY_DEFECTS: [Defect; 13] = [
     Defect::SweepPlainDelete,
     Defect::NoEnumerationRetry,
     Defect::SweepForceDeleteNotFound,
@@ -206,6 +206,7 @@ pub const CONCURRENCY_DEFECTS: [Defect; 12] = [
     Defect::SweepWithoutClaim,
     Defect::CreateWithoutClaim,
     Defect::CheckWithoutReread,
+    Defect::PublishWithoutClaim,
 ];
 
 /// The defects also measured on the S3 lane: the sweep's and the lock's.
@@ -427,6 +428,7 @@ pub fn finding_rounds(defect: Defect) -> &'static [&'static str] {
         Defect::ExistsBeforeSettled => &["finding-15"],
         Defect::SweepWithoutClaim => &["finding-39"],
         Defect::CreateWithoutClaim => &["delete-recreate"],
+        Defect::PublishWithoutClaim => &["finding-51"],
         _ => &[],
     }
 }

@@ -63,6 +63,33 @@ fn sequential_campaign_on_s3() {
     );
 }
 
+/// Finding 52: a create whose ref put landed but lost its answer (the fault
+/// proxy's 503, retried into a 412), and whose read-back of the ref then
+/// failed once, answered `branch_exists` for the branch it had made. The
+/// read-back is asked again, and one that keeps failing is `storage`. The
+/// case failed before the fix, on every replay (fault tokens replay
+/// exactly since finding 50).
+#[test]
+fn regression_a_failed_read_back_is_not_branch_exists() {
+    on_s3();
+    const TOKEN: &str = "faults:44554003750deae1:20";
+    let (seed, max_ops) = stampede_harness::faults::parse_token(TOKEN).unwrap();
+    let mut trace = Vec::new();
+    let result = stampede_harness::faults::run_case(seed, max_ops, |l| trace.push(l.to_string()));
+    assert!(
+        result.is_ok(),
+        "{}\n{}\nreplay: stampede replay --s3 {TOKEN}",
+        trace.join("\n"),
+        result.unwrap_err()
+    );
+    // The fault that made it: a lost answer and a failed read-back.
+    let trace = trace.join("\n");
+    assert!(
+        trace.contains("answer lost") && trace.contains("_refs/branches/__run__1.json"),
+        "{trace}"
+    );
+}
+
 #[test]
 fn fault_campaign_on_s3() {
     let result = campaign(

@@ -484,6 +484,50 @@ fn a_create_across_an_apply_leaves_a_branch_off_mains_schema() {
     );
 }
 
+/// Finding 51: a load that read branch `a/b` before a delete of `a/b`
+/// published after it, as the head of the `a/b` a create made meanwhile:
+/// the new branch showed the deleted one's rows (`z`). The held round
+/// `finding-51` under PCT seed 5 ends that way with defect 23 (a publish
+/// under no claim) planted, and passes clean. The round the history
+/// campaign found it in (`concurrent:2:566:5x3:tasks:random:564`, where
+/// the late publish left a tree without a ref that `check` then reported)
+/// passes clean too. (Postmortem: a branch's commit is a put-if-absent of
+/// its next version, which nothing a delete removed stands in the way of;
+/// loads and merges took no claim.)
+#[test]
+fn regression_a_late_publish_never_lands_in_a_deleted_or_recreated_branch() {
+    const TOKEN: &str = "concurrent:held:finding-51:3:tasks:pct3:5";
+    let round = stampede_harness::concurrent::held::round("finding-51").unwrap();
+    let run = || {
+        let s = execute_scheduled(&round, Schedule::Pct { depth: 3 }, 5);
+        let rows = s
+            .view
+            .rows
+            .get(&("a/b".to_string(), "Person".to_string()))
+            .cloned();
+        (
+            judge(&round, &s.seen, &s.view).is_err(),
+            format!("{rows:?}"),
+        )
+    };
+    let (failed, rows) = with_planted(Defect::PublishWithoutClaim, run);
+    assert!(failed, "{TOKEN} planted passes");
+    assert!(
+        rows.contains("\"z\""),
+        "{TOKEN} planted: the deleted branch's row: {rows}"
+    );
+    let (failed, rows) = with_planted_nothing(run);
+    assert!(!failed, "{TOKEN} clean fails: {rows}");
+    let history = with_planted_nothing(|| {
+        stampede_harness::replay("concurrent:2:566:5x3:tasks:random:564", false)
+    });
+    assert_eq!(
+        history,
+        Ok(Replayed::Passed),
+        "stampede replay concurrent:2:566:5x3:tasks:random:564"
+    );
+}
+
 /// The histories campaign as the plan runs it fails a planted sweep
 /// defect. The control: the same budget passes clean.
 #[test]

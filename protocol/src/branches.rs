@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::lock::lock_held;
 use crate::migrate::remove_tree_if_present;
 use crate::names::{as_parent, check_branch_reference, checked_public_name};
-use crate::store::{Fence, RefRecord, RefStore, StoreError, StoreResult, TreeState, Wait};
+use crate::store::{Claim, Fence, RefRecord, RefStore, StoreError, StoreResult, TreeState, Wait};
 
 /// Create `name` forked from the head of `from` (`"main"` or a branch).
 ///
@@ -340,6 +340,43 @@ pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
     let claim = claim(store, name).await?;
     let deleted = delete_claimed(store, &record, Some(&claim)).await;
     release(store, Some(claim), deleted).await
+}
+
+/// Publish a commit on the branch `record` names (a load's, a merge's),
+/// under the name's claim and only while its ref is still `record`: the
+/// ref whose tree the writer read its base from. `publish` gets the claim
+/// to fence its commit with.
+///
+/// A branch's commit is a put-if-absent of its next version in its tree,
+/// which no file the delete removed stands in the way of. Unclaimed, a
+/// commit that read the branch before a delete landed after it: in the
+/// removed tree (a tree without a ref, which `check` reports), or as the
+/// head of a branch created under the name since (finding 51). Under the
+/// claim no delete or create changes the name meanwhile; a branch gone or
+/// replaced before the claim is `branch_not_found`: in a serial order the
+/// delete came first.
+pub async fn publish_on_branch<S, P, F>(store: &S, record: &RefRecord, publish: P) -> Result<()>
+where
+    S: RefStore,
+    P: FnOnce(Option<Claim>) -> F,
+    F: std::future::Future<Output = Result<()>>,
+{
+    if planted(Defect::PublishWithoutClaim) {
+        return publish(None).await;
+    }
+    let name = record.name.as_str();
+    let claim = claim(store, name).await?;
+    let published = async {
+        match store.read_ref(name).await {
+            Ok(found) if found == *record => publish(Some(claim.clone())).await,
+            Ok(_) | Err(StoreError::NotFound(_)) => {
+                Err(Error::BranchNotFound { name: name.into() })
+            }
+            Err(e) => Err(Error::storage(&format!("reading the ref of {name:?}"), e)),
+        }
+    }
+    .await;
+    release(store, Some(claim), published).await
 }
 
 /// The delete's writes, under the name's claim: the ref (the delete takes

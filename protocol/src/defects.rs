@@ -75,10 +75,15 @@ pub enum Defect {
     /// what pointed at it: work in flight on a live graph (a sweep, a
     /// delete, a create) reads as damage.
     CheckWithoutReread = 22,
+    /// Finding 51's load and merge: publish a commit on a branch under no
+    /// claim and without reading its ref again, so a commit that read the
+    /// branch before a delete lands after it, in the removed tree (a zombie
+    /// `check` reports) or in a branch created under the name since.
+    PublishWithoutClaim = 23,
 }
 
 impl Defect {
-    pub const ALL: [Defect; 22] = [
+    pub const ALL: [Defect; 23] = [
         Defect::SweepPlainDelete,
         Defect::NoEnumerationRetry,
         Defect::SweepForceDeleteNotFound,
@@ -101,6 +106,7 @@ impl Defect {
         Defect::CreateWithoutClaim,
         Defect::HolderIgnoresLapse,
         Defect::CheckWithoutReread,
+        Defect::PublishWithoutClaim,
     ];
 
     pub fn number(self) -> u8 {
@@ -148,6 +154,7 @@ impl Defect {
             Defect::CreateWithoutClaim => "create-without-claim",
             Defect::HolderIgnoresLapse => "holder-ignores-lapse",
             Defect::CheckWithoutReread => "check-without-reread",
+            Defect::PublishWithoutClaim => "publish-without-claim",
         }
     }
 }

@@ -9,7 +9,7 @@ use stampede_model::{LegacyGraph, LegacyStamp, Op, Value};
 use super::Round;
 
 /// Every held round's name.
-pub const NAMES: [&str; 7] = [
+pub const NAMES: [&str; 8] = [
     "finding-14",
     "finding-14b",
     "finding-15",
@@ -17,6 +17,7 @@ pub const NAMES: [&str; 7] = [
     "delete-recreate",
     "s3-31",
     "apply-beside-create",
+    "finding-51",
 ];
 
 /// The held round `name`, if there is one.
@@ -83,6 +84,28 @@ pub fn round(name: &str) -> Option<Round> {
             "null",
             r#"[{"ApplySchema":{"Schema":{"types":{"Company":{"kind":"Node","props":[{"name":"name","ty":"String","optional":false,"key":true}]},"Person":{"kind":"Node","props":[{"name":"name","ty":"String","optional":false,"key":true},{"name":"age","ty":"I32","optional":true,"key":false},{"name":"email","ty":"String","optional":true,"key":false}]},"WorksAt":{"kind":{"Edge":{"src":"Person","dst":"Company"}},"props":[{"name":"since","ty":"I32","optional":true,"key":false}]}}}}},{"BranchCreate":{"name":"x","from":"main"}}]"#,
         ),
+        // Finding 51 (`concurrent:2:566:5x3:tasks:random:564`: a load of
+        // `a/b` published after a delete of `a/b` removed its tree): a load
+        // of a branch with rows of its own racing its delete and a create
+        // of its name. A late publish of the load lands in the new
+        // branch's tree as its head, with the deleted branch's rows.
+        "finding-51" => {
+            let load = |name: &str| Op::Load {
+                branch: "a/b".into(),
+                type_name: "Person".into(),
+                rows: vec![vec![("name".to_string(), Value::Str(name.into()))]],
+            };
+            Round {
+                setup: None,
+                prelude: vec![Op::create("a", "main"), Op::create("a/b", "a"), load("z")],
+                actors: vec![
+                    Some(load("q")),
+                    Some(Op::delete("a/b")),
+                    Some(Op::create("a/b", "a")),
+                ],
+                swarm: None,
+            }
+        }
         _ => return None,
     })
 }
