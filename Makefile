@@ -193,6 +193,8 @@ profile-study: deps
 
 lint: deps
 	CARGO=$(CARGO) scripts/one-build.sh
+	python3 scripts/layers.py --self-test
+	python3 scripts/layers.py docs/architecture.md
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p stampede-protocol --features loom,defects --all-targets -- -D warnings

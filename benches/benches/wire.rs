@@ -38,7 +38,7 @@ fn wire(c: &mut Criterion) {
     let ops: usize = cases.iter().map(Vec::len).sum();
     let serve = format!(
         "'{}' serve",
-        stampede_harness::concurrent::stampede_binary().display()
+        stampede_harness::binary::stampede_binary().display()
     );
     let mut group = c.benchmark_group("wire");
     group

@@ -120,7 +120,7 @@ impl BenchRun {
     /// Record this build and machine for `group`.
     pub fn record(group: &str) {
         let run = BenchRun {
-            harness: stampede_harness::concurrent::harness_build(),
+            harness: stampede_harness::binary::harness_build(),
             profile: if cfg!(debug_assertions) {
                 "dev"
             } else {

@@ -161,7 +161,7 @@ pub async fn try_claim(
 ) -> StoreResult<Option<Claim>> {
     let dir = marks_dir(base, name);
     let taken_at = now_millis();
-    let token = format!("{taken_at:013}-{}", crate::storage::writer_nonce());
+    let token = format!("{taken_at:013}-{}", crate::nonce::writer_nonce());
     let mine = dir.clone().join(token.as_str());
     let put = PutOptions::from(PutMode::Create);
     match store.put_opts(&mine, PutPayload::new(), put).await {

@@ -42,7 +42,7 @@ pub async fn delete_exactly_once(
         let claim = claims.clone().join(hex(name)).join(hex(&version));
         // When it was made, and by which put (a put whose answer was lost
         // finds its own claim by the nonce).
-        let stamp = format!("{} {}", now_millis(), crate::storage::writer_nonce());
+        let stamp = format!("{} {}", now_millis(), crate::nonce::writer_nonce());
         let put = PutOptions::from(PutMode::Create);
         let claimed = match store
             .put_opts(&claim, PutPayload::from(stamp.clone()), put)

@@ -15,6 +15,7 @@ pub mod graph;
 pub mod legacy;
 pub mod location;
 pub mod manifest;
+mod nonce;
 #[cfg(feature = "instrument")]
 pub mod probe;
 pub mod rows;

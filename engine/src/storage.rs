@@ -32,19 +32,6 @@ const TREE_DIR: &str = "tree";
 /// put whose answer was lost tells its own ref from a racer's by it.
 const WRITER_KEY: &str = "stampede_writer";
 
-/// A value no other put of any process writes: this process's id, the
-/// time, and the std hasher's per-instance random keys.
-pub(crate) fn writer_nonce() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u32(std::process::id());
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos());
-    hasher.write_u128(nanos);
-    format!("{:016x}{:08x}", hasher.finish(), std::process::id())
-}
-
 /// How many times a conditional put that met "already exists" reads the
 /// object back to learn whether it is its own (a landed put whose answer
 /// was lost and retried).
@@ -561,7 +548,10 @@ impl RefStore for LanceStore {
         fence: Fence<'_>,
     ) -> StoreResult<RefRecord> {
         // A ref put back (a delete backing off) keeps its writer.
-        let nonce = record.writer.clone().unwrap_or_else(writer_nonce);
+        let nonce = record
+            .writer
+            .clone()
+            .unwrap_or_else(crate::nonce::writer_nonce);
         let parent = record.parent.as_deref();
         let parent_identifier = match parent {
             None => BranchIdentifier::main(),

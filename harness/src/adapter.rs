@@ -33,18 +33,6 @@ pub trait SystemUnderTest {
     }
 }
 
-/// The engine this process's sequential cases judge: ours, or the peer
-/// `stampede verify --engine-cmd` names (`crate::wire::peer`), one fresh
-/// system per case.
-pub fn system_under_test() -> Box<dyn SystemUnderTest> {
-    match crate::wire::peer::peer() {
-        None => Box::new(Stampede::new()),
-        Some(spec) => Box::new(
-            crate::wire::peer::Peer::start(&spec.command).unwrap_or_else(|e| panic!("{e}")),
-        ),
-    }
-}
-
 impl<T: SystemUnderTest + ?Sized> SystemUnderTest for Box<T> {
     fn apply(&mut self, op: &Op) -> Outcome {
         (**self).apply(op)

@@ -31,7 +31,7 @@ use stampede_model::{Desired, LegacyStamp, Mode, Model, Op, RowInput, SchemaSpec
 use crate::adapter::{Stampede, SystemUnderTest};
 use crate::effects::{candidates, expect, matching, observe, outcome_fits, Candidate};
 use crate::files::{self, contents, Files};
-use crate::plan::{Campaign, Failure};
+use crate::verdict::{Campaign, Failure};
 
 /// One writing operation and the graph it runs on.
 #[derive(Clone, Debug)]
@@ -58,7 +58,7 @@ fn load(branch: &str, rows: Vec<RowInput>) -> Op {
 
 /// The example schema with `Person.email: String?`.
 pub fn with_email() -> Desired {
-    Desired::Schema(crate::concurrent::person_with("email"))
+    Desired::Schema(crate::fixtures::person_with("email"))
 }
 
 /// The example schema with a new node type `Tag`.
@@ -427,8 +427,7 @@ fn residue(root: &str) -> Vec<String> {
 fn recover(root: &str, op: &Op, candidate: &Candidate) -> Result<(), String> {
     // Where the recovering open left the candidate.
     let mut model = candidate.model.clone();
-    model.handle = None;
-    let _ = model.apply(&Op::Open(Mode::ReadWrite));
+    let _ = model.reopen(Mode::ReadWrite);
     model.handle = None;
     let mut sut = Stampede::observing(root).after_leases();
     // The model decides each step's outcome: an unlock of a left lock is
@@ -485,13 +484,11 @@ pub fn run_scenario(
     let (writes, template) = match counted {
         Ok(counted) => counted,
         Err(what) => {
-            report.violations.push(Failure {
-                campaign: Campaign::Crash,
-                unit: 0,
-                replay: State { k: 0, j: None }.token(scenario.name),
-                message: what,
-                divergence: None,
-            });
+            report.violations.push(Failure::new(
+                Campaign::Crash,
+                State { k: 0, j: None }.token(scenario.name),
+                what,
+            ));
             return report;
         }
     };
@@ -507,13 +504,11 @@ pub fn run_scenario(
                 Some(judged)
             }
             Err(what) => {
-                report.violations.push(Failure {
-                    campaign: Campaign::Crash,
-                    unit: 0,
-                    replay: state.token(scenario.name),
-                    message: what,
-                    divergence: None,
-                });
+                report.violations.push(Failure::new(
+                    Campaign::Crash,
+                    state.token(scenario.name),
+                    what,
+                ));
                 None
             }
         }

@@ -31,7 +31,7 @@ use stampede_model::{LegacyStamp, Mode, Op, Value, View};
 
 use crate::adapter::{Stampede, SystemUnderTest};
 use crate::files::{contents, Files};
-use crate::plan::{Campaign, Failure};
+use crate::verdict::{Campaign, Failure};
 
 /// How long any one command may take on a damaged graph.
 pub const BOUND: Duration = Duration::from_secs(30);
@@ -877,7 +877,7 @@ fn newest_version_file(versions: &Path) -> Option<PathBuf> {
 
 /// The `stampede` binary the commands run as (as concurrent actors find it).
 pub fn binary() -> PathBuf {
-    crate::concurrent::stampede_binary()
+    crate::binary::stampede_binary()
 }
 
 /// Units per corpus graph: its cases are dealt out to this many units, so
@@ -917,13 +917,11 @@ fn run_stripe(
             return (
                 0,
                 0,
-                vec![Failure {
-                    campaign: Campaign::Damage,
-                    unit: 0,
-                    replay: format!("damage:{}:*:build", corpus()[index].name),
+                vec![Failure::new(
+                    Campaign::Damage,
+                    format!("damage:{}:*:build", corpus()[index].name),
                     message,
-                    divergence: None,
-                }],
+                )],
             )
         }
     };
@@ -940,13 +938,7 @@ fn run_stripe(
             }
             Err(message) => {
                 judged += 1;
-                failures.push(Failure {
-                    campaign: Campaign::Damage,
-                    unit: 0,
-                    replay: case.token(),
-                    message,
-                    divergence: None,
-                });
+                failures.push(Failure::new(Campaign::Damage, case.token(), message));
             }
         }
     }

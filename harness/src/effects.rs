@@ -97,8 +97,7 @@ pub fn observe(root: &str, mode: Mode) -> (Outcome, View) {
 /// What the model says the same open shows for `candidate`.
 pub fn expect(candidate: &Candidate, mode: Mode) -> (Outcome, View) {
     let mut model = candidate.model.clone();
-    model.handle = None;
-    let opened = model.apply(&Op::Open(mode));
+    let opened = model.reopen(mode);
     (opened, model.view())
 }
 

@@ -173,8 +173,7 @@ pub fn run_case(
         trace(&format!("      judged: {}", candidate.label));
         // Both sides go on from there with a read-write handle.
         let mut model = candidate.model.clone();
-        model.handle = None;
-        let reopened = model.apply(&Op::Open(Mode::ReadWrite));
+        let reopened = model.reopen(Mode::ReadWrite);
         let seen_reopen = sut.apply(&Op::Open(Mode::ReadWrite));
         if crate::effects::same_open(&seen_reopen, &reopened) {
             reference.model = model;

@@ -13,7 +13,9 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{Campaign, Report};
+use crate::plan::Report;
+
+use crate::verdict::Campaign;
 
 /// Every block this module knows how to fill, from one verify report.
 pub fn blocks(report: &Report, source: &str) -> Vec<(&'static str, String)> {

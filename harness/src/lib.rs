@@ -3,6 +3,7 @@
 //! `stampede` CLI that runs them.
 
 pub mod adapter;
+pub mod binary;
 pub mod cli;
 pub mod concurrent;
 pub mod crash;
@@ -11,6 +12,7 @@ pub mod effects;
 pub mod faults;
 pub mod figures;
 pub mod files;
+pub mod fixtures;
 pub mod junit;
 pub mod place;
 pub mod plan;
@@ -21,6 +23,7 @@ pub mod seeds;
 pub mod sensitivity;
 pub mod sequential;
 pub mod summary;
+pub mod verdict;
 pub mod wire;
 
 /// A budget from the environment (`STAMPEDE_CASES`, `STAMPEDE_ROUNDS`,

@@ -12,7 +12,8 @@ use std::time::Instant;
 use stampede_engine::defects::{plant, Defect, DEFECT_ENV};
 
 use crate::concurrent::{Schedule, Token};
-use crate::plan::{Budgets, Campaign, Failure, Shard, Stop};
+use crate::plan::{Budgets, Shard, Stop};
+use crate::verdict::{Campaign, Failure};
 
 /// The campaigns a defect meets, in order.
 const ORDER: [Campaign; 4] = [

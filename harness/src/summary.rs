@@ -5,7 +5,9 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{markdown_table, text_table, Failure, Report};
+use crate::plan::{markdown_table, text_table, Report};
+
+use crate::verdict::Failure;
 
 /// The summary as plain text (a terminal, a log) or as Markdown (GitHub's
 /// `$GITHUB_STEP_SUMMARY`, any page that renders it).

@@ -8,7 +8,8 @@ use stampede_harness::concurrent::{
     execute, execute_scheduled_with, execute_with, judge, Actors, Round, Schedule,
 };
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
+use stampede_harness::plan::{run, Budgets, CampaignResult, Shard, Stop};
+use stampede_harness::verdict::Campaign;
 
 /// The concurrent campaign of the suite's root seed (STAMPEDE_SEED), with
 /// these budgets.
@@ -235,8 +236,7 @@ fn a_create_is_from_at_one_instant_of_its_interval_and_visible_later() {
     // forked main, then the load, then `a` became visible.
     let mut model = Model::default();
     model.apply(&Op::Init).unwrap();
-    model.handle = None;
-    let opened = model.apply(&Op::Open(Mode::ReadWrite));
+    let opened = model.reopen(Mode::ReadWrite);
     let created = model.apply(&create);
     let loaded = model.apply(&load);
     let final_view = final_view_of(&model);
@@ -289,8 +289,7 @@ fn a_history_whose_recreated_run_branch_lost_its_tables_fails() {
     };
     let mut model = Model::default();
     model.apply(&Op::WriteLegacy(setup)).unwrap();
-    model.handle = None;
-    let opened = model.apply(&Op::Open(Mode::ReadWrite));
+    let opened = model.reopen(Mode::ReadWrite);
     let created = model.apply(&create);
     let intact = final_view_of(&model);
     let mut lost = intact.clone();
@@ -314,10 +313,7 @@ fn a_history_whose_recreated_run_branch_lost_its_tables_fails() {
 /// open's view.
 fn final_view_of(model: &stampede_model::Model) -> stampede_model::View {
     let mut model = model.clone();
-    model.handle = None;
-    model
-        .apply(&stampede_model::Op::Open(stampede_model::Mode::ReadOnly))
-        .unwrap();
+    model.reopen(stampede_model::Mode::ReadOnly).unwrap();
     model.view()
 }
 
@@ -364,8 +360,7 @@ fn the_history_judge_holds_reads_to_real_time() {
     // What the model says each step returns.
     let mut model = Model::default();
     model.apply(&Op::Init).unwrap();
-    model.handle = None;
-    let opened_rw = model.apply(&Op::Open(Mode::ReadWrite));
+    let opened_rw = model.reopen(Mode::ReadWrite);
     let created = model.apply(&create);
     let final_view = final_view_of(&model);
     let opened_ro = model.apply(&Op::Open(Mode::ReadOnly));
@@ -422,8 +417,7 @@ fn a_reader_may_see_v2_between_a_v1_openers_steps() {
     };
     let mut model = Model::default();
     model.apply(&Op::WriteLegacy(setup)).unwrap();
-    model.handle = None;
-    let opened = model.apply(&Op::Open(Mode::ReadWrite));
+    let opened = model.reopen(Mode::ReadWrite);
     let final_view = final_view_of(&model);
     let at_v2 = Ok(Observation::Opened(OpenReport {
         from: 2,
@@ -666,7 +660,7 @@ fn regression_concurrent_loads_of_one_new_key_never_duplicate_it() {
 /// `same_name_creates_racing_an_apply`).
 #[test]
 fn regression_branch_exists_only_for_a_name_that_stands() {
-    use stampede_harness::concurrent::person_with;
+    use stampede_harness::fixtures::person_with;
     use stampede_model::{Desired, Op};
     let create = || {
         Some(Op::BranchCreate {

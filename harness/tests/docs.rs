@@ -187,7 +187,8 @@ fn a_renamed_flag_fails_the_docs_run() {
 /// A report as a sharded S3 run on a peer left it, with two failures: the
 /// summary's every part shows (the revision fixed, so the snapshot holds).
 fn failing_report() -> stampede_harness::plan::Report {
-    use stampede_harness::plan::{Budgets, Campaign, CampaignResult, Failure, Report};
+    use stampede_harness::plan::{Budgets, CampaignResult, Report};
+    use stampede_harness::verdict::{Campaign, Failure};
     let result = |campaign, units, ops, seconds, failures: Vec<Failure>| {
         let mut result: CampaignResult = serde_json::from_value(serde_json::json!({
             "campaign": campaign, "units": units, "ops": ops, "faulted_ops": 0,

@@ -6,7 +6,8 @@
 mod common;
 
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
+use stampede_harness::plan::{run, Budgets, Shard, Stop};
+use stampede_harness::verdict::Campaign;
 
 #[test]
 fn fault_campaign_finds_nothing_on_the_clean_engine() {

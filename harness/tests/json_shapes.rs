@@ -8,10 +8,10 @@ use stampede_engine::check::{CheckReport, Problem};
 mod common;
 
 use stampede_harness::cli::shapes::{Applied, Checked, Guard, Opened, SchemaShown, StampShown};
-use stampede_harness::concurrent::{person_with, Seen};
-use stampede_harness::plan::{
-    Budgets, Campaign, CampaignResult, CrashDetail, Divergence, Failure, Report,
-};
+use stampede_harness::concurrent::Seen;
+use stampede_harness::fixtures::person_with;
+use stampede_harness::plan::{Budgets, CampaignResult, CrashDetail, Report};
+use stampede_harness::verdict::{Campaign, Divergence, Failure};
 use stampede_model::{Desired, ErrorKind, Observation, Op, OpenReport, Value};
 
 fn pinned(name: &str, json: String) {

@@ -14,7 +14,8 @@ use std::sync::OnceLock;
 
 use stampede_harness::concurrent::{execute_scheduled_with, execute_with, judge, Actors, Schedule};
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, Campaign, CampaignResult, Shard, Stop};
+use stampede_harness::plan::{run, Budgets, CampaignResult, Shard, Stop};
+use stampede_harness::verdict::Campaign;
 use stampede_s3server::S3Server;
 
 fn on_s3() {
@@ -120,7 +121,7 @@ fn fault_campaign_on_s3() {
 fn crash_campaign_first_deaths_on_s3() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("crash.json");
-    let output = std::process::Command::new(stampede_harness::concurrent::stampede_binary())
+    let output = std::process::Command::new(stampede_harness::binary::stampede_binary())
         .args(["verify", "--s3", "--campaign", "crash", "--quiet"])
         .args(["--second-death-stride", "0", "--jobs", "4", "--json"])
         .arg(&report)

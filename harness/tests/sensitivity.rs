@@ -419,7 +419,8 @@ fn regression_finding_14_is_one_token() {
 /// schedule was seed 42 until creates took claims, which moved it.)
 #[test]
 fn regression_finding_15_fails_from_one_schedule() {
-    use stampede_harness::concurrent::{person_with, Round};
+    use stampede_harness::concurrent::Round;
+    use stampede_harness::fixtures::person_with;
     use stampede_model::{Desired, Op};
     let create = || {
         Some(Op::BranchCreate {
@@ -532,7 +533,8 @@ fn regression_a_late_publish_never_lands_in_a_deleted_or_recreated_branch() {
 /// defect. The control: the same budget passes clean.
 #[test]
 fn histories_catch_a_planted_defect() {
-    use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
+    use stampede_harness::plan::{run, Budgets, Shard, Stop};
+    use stampede_harness::verdict::Campaign;
     let budgets = Budgets {
         seed: 1,
         rounds: 20,

@@ -5,7 +5,8 @@
 //! later runs replay first. STAMPEDE_CASES / STAMPEDE_SEED override.
 
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, Campaign, Shard, Stop};
+use stampede_harness::plan::{run, Budgets, Shard, Stop};
+use stampede_harness::verdict::Campaign;
 
 #[test]
 fn engine_agrees_with_the_model_op_by_op() {

@@ -254,7 +254,7 @@ fn the_schema_accepts_every_message_and_refuses_broken_ones() {
         ),
         Op::legacy(1, 0, &[], LegacyStamp::Absent),
         Op::ApplySchema(stampede_model::Desired::Schema(
-            stampede_harness::concurrent::person_with("email"),
+            stampede_harness::fixtures::person_with("email"),
         )),
         Op::Load {
             branch: "main".into(),

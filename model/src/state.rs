@@ -237,6 +237,13 @@ impl Model {
         }
     }
 
+    /// Close the handle and open the graph afresh in `mode`, as a new
+    /// process would: what every judge does to see a graph's state.
+    pub fn reopen(&mut self, mode: Mode) -> Outcome {
+        self.handle = None;
+        self.apply(&Op::Open(mode))
+    }
+
     /// Everything an observer may see, derived from the state in one place.
     pub fn view(&self) -> View {
         View {

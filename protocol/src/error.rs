@@ -2,9 +2,9 @@
 //! engine, model and harness share (`stampede-vocabulary`); messages are
 //! for people and always name the input they are about.
 
-use std::sync::Arc;
-
 pub use stampede_vocabulary::ErrorKind;
+
+use crate::cause::Cause;
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
@@ -157,49 +157,6 @@ impl Error {
         }
     }
 }
-
-/// The underlying failure of a `Storage` error or of a store step the store
-/// could not classify: any error, shared so that errors stay `Clone`.
-/// Two causes are equal when they say the same thing.
-#[derive(Clone, Debug)]
-pub struct Cause(Arc<dyn std::error::Error + Send + Sync>);
-
-impl Cause {
-    /// A cause that is only a message (no underlying error value).
-    pub fn message(text: impl Into<String>) -> Self {
-        Cause(Arc::new(Message(text.into())))
-    }
-}
-
-impl Cause {
-    pub fn new(error: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Cause(Arc::new(error))
-    }
-}
-
-impl std::fmt::Display for Cause {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.fmt(f)
-    }
-}
-
-impl std::error::Error for Cause {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        self.0.source()
-    }
-}
-
-impl PartialEq for Cause {
-    fn eq(&self, other: &Self) -> bool {
-        self.to_string() == other.to_string()
-    }
-}
-
-impl Eq for Cause {}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-struct Message(String);
 
 pub type Result<T> = std::result::Result<T, Error>;
 

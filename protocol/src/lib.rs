@@ -8,6 +8,7 @@
 //! recompiles Lance.
 
 pub mod branches;
+pub mod cause;
 pub mod claim;
 pub mod defects;
 pub mod enumerate;
@@ -20,7 +21,8 @@ pub mod stamp;
 pub mod store;
 pub mod sync;
 
-pub use error::{Cause, Error, ErrorKind, Result};
+pub use cause::Cause;
+pub use error::{Error, ErrorKind, Result};
 pub use migrate::OpenReport;
 pub use stamp::{StampState, CURRENT_VERSION};
 pub use store::{

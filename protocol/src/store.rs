@@ -7,7 +7,7 @@
 
 use std::future::Future;
 
-use crate::error::Cause;
+use crate::cause::Cause;
 
 /// One branch ref as the protocols see it. Two records are the same ref
 /// only if every field is equal: a ref deleted and put again under its name

@@ -6,7 +6,8 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use stampede_harness::plan::{Campaign, Report};
+use stampede_harness::plan::Report;
+use stampede_harness::verdict::Campaign;
 
 #[derive(Parser)]
 struct Args {

@@ -13,7 +13,9 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use stampede_engine::names::MAIN;
 
-use crate::plan::{Budgets, Campaign};
+use crate::plan::Budgets;
+
+use crate::verdict::Campaign;
 
 /// `stampede verify`'s defaults are the plan's, stated once.
 const DEFAULTS: Budgets = Budgets::DEFAULT;

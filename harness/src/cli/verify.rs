@@ -5,7 +5,8 @@
 use std::process::ExitCode;
 
 use super::VerifyArgs;
-use crate::plan::{Budgets, Campaign, CampaignResult, Failure, MergeError, Report, Shard, Stop};
+use crate::plan::{Budgets, CampaignResult, MergeError, Report, Shard, Stop};
+use crate::verdict::{Campaign, Failure};
 
 /// Exit 2 with a usage error.
 pub(super) fn usage(message: impl std::fmt::Display) -> ExitCode {

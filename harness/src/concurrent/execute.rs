@@ -448,28 +448,6 @@ async fn act_with(root: &str, op: Option<Op>, params: ObjectStoreParams) -> Seen
     }
 }
 
-/// The `stampede` binary actors run as: `$STAMPEDE_BIN`, this executable
-/// when it is `stampede`, or the `stampede` beside a test binary's `deps/`.
-pub fn stampede_binary() -> std::path::PathBuf {
-    if let Some(bin) = std::env::var_os("STAMPEDE_BIN") {
-        return bin.into();
-    }
-    let exe = std::env::current_exe().expect("the current executable");
-    if exe
-        .file_name()
-        .is_some_and(|n| n.to_string_lossy().starts_with("stampede"))
-    {
-        return exe;
-    }
-    let dir = exe.parent().expect("a directory");
-    let dir = if dir.ends_with("deps") {
-        dir.parent().expect("the profile directory")
-    } else {
-        dir
-    };
-    dir.join("stampede")
-}
-
 /// How an actor process interleaves with the others.
 pub enum ProcessTiming {
     /// Its own delay injector, with this seed (`--interleave`).
@@ -500,7 +478,7 @@ impl ProcessTiming {
 /// it saw comes back as JSON (both derived from the model's vocabulary).
 async fn act_in_process(root: &str, op: Option<Op>, timing: ProcessTiming) -> Seen {
     let op = serde_json::to_string(&op).expect("ops serialize");
-    let output = tokio::process::Command::new(stampede_binary())
+    let output = tokio::process::Command::new(crate::binary::stampede_binary())
         .args(crate::place::child_args())
         .args(["actor", root])
         .args(timing.args())

@@ -3,8 +3,7 @@
 use proptest::prelude::*;
 use proptest::strategy::ValueTree;
 use proptest::test_runner::{Config, TestRunner};
-use stampede_model::schema::{Prop, PropType};
-use stampede_model::{Desired, LegacyGraph, Op, SchemaSpec, Value};
+use stampede_model::{Desired, LegacyGraph, Op, Value};
 
 use super::Round;
 use crate::sequential::generators::legacy_graph;
@@ -31,21 +30,8 @@ pub(super) fn actor_op() -> impl Strategy<Value = Option<Op>> {
             rows,
         })),
         1 => from.prop_map(|s| Some(Op::Merge { source: s.into(), target: "main".into() })),
-        1 => property.prop_map(|p| Some(Op::ApplySchema(Desired::Schema(person_with(p))))),
+        1 => property.prop_map(|p| Some(Op::ApplySchema(Desired::Schema(crate::fixtures::person_with(p))))),
     ]
-}
-
-/// The example schema plus an optional `Person` property: the concurrent
-/// alphabet's only schema change (and the crash campaign's apply).
-pub fn person_with(property: &str) -> SchemaSpec {
-    let mut schema = SchemaSpec::example();
-    schema
-        .types
-        .get_mut("Person")
-        .expect("the example has Person")
-        .props
-        .push(Prop::new(property, PropType::String, true, false));
-    schema
 }
 
 /// Legacy graphs with up to 200 `__run__*` refs: many refs make the sweep
@@ -248,7 +234,9 @@ fn op_in(config: &Swarm) -> impl Strategy<Value = Option<Op>> {
                 source: name.into(),
                 target: "main".into(),
             }),
-            Kind::Apply => Some(Op::ApplySchema(Desired::Schema(person_with(property)))),
+            Kind::Apply => Some(Op::ApplySchema(Desired::Schema(
+                crate::fixtures::person_with(property),
+            ))),
             Kind::Check => Some(Op::Check),
         })
 }

@@ -280,8 +280,7 @@ impl Search<'_> {
             .all(|(n, e)| *n == e.len())
         {
             let mut model = state.model.clone();
-            model.handle = None;
-            let _ = model.apply(&Op::Open(Mode::ReadOnly));
+            let _ = model.reopen(Mode::ReadOnly);
             return state.swept == *self.swept && model.view() == *self.final_view;
         }
         let key = state.key();

@@ -69,7 +69,7 @@ pub fn judge_with(
 /// alone; else the final view. An open names its graph, since the same
 /// open fails differently on a legacy graph and on one whose sweep must
 /// keep a `__run__` ref.
-pub fn round_divergence(round: &Round, seen: &[Seen]) -> crate::plan::Divergence {
+pub fn round_divergence(round: &Round, seen: &[Seen]) -> crate::verdict::Divergence {
     let base = super::starting_model(&round.setup, &round.prelude).unwrap_or_default();
     let step_of = |op: &Option<Op>, open_failed: bool| match op {
         Some(op) if !open_failed => op.name(),
@@ -96,15 +96,15 @@ pub fn round_divergence(round: &Round, seen: &[Seen]) -> crate::plan::Divergence
                 (_, opened) => ("Open", opened),
             };
             let differs =
-                crate::plan::outcome_word(&expected) != crate::plan::outcome_word(&s.outcome);
+                crate::verdict::outcome_word(&expected) != crate::verdict::outcome_word(&s.outcome);
             (differs && s.outcome.is_ok()).then_some((step, expected, &s.outcome))
         })
         .collect();
     let words = |(step, expected, observed): &(&'static str, Outcome, &Outcome)| {
         (
             *step,
-            crate::plan::outcome_word(expected),
-            crate::plan::outcome_word(observed),
+            crate::verdict::outcome_word(expected),
+            crate::verdict::outcome_word(observed),
         )
     };
     let refused_open = alone
@@ -137,7 +137,7 @@ pub fn round_divergence(round: &Round, seen: &[Seen]) -> crate::plan::Divergence
         }
         (None, _) => " on a current graph".to_string(),
     };
-    crate::plan::Divergence {
+    crate::verdict::Divergence {
         op: format!("concurrent {step}{graph}"),
         model,
         engine,
@@ -166,8 +166,7 @@ impl Judge<'_> {
     ) -> bool {
         if order.len() == self.round.actors.len() {
             let mut model = model.clone();
-            model.handle = None;
-            let _ = model.apply(&Op::Open(Mode::ReadOnly));
+            let _ = model.reopen(Mode::ReadOnly);
             return self.swept.is_none_or(|swept| model_swept == swept)
                 && model.view() == *self.final_view;
         }

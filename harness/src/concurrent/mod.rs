@@ -29,9 +29,9 @@ use crate::Replayed;
 
 pub use execute::{
     act, actor_main, execute, execute_history, execute_scheduled, execute_scheduled_with,
-    execute_with, stampede_binary, Actors, HistoryRun, Scheduled,
+    execute_with, Actors, HistoryRun, Scheduled,
 };
-pub use generate::{fleet, generate, person_with, round, swarm_round, Kind, SetupKind, Swarm};
+pub use generate::{fleet, generate, round, swarm_round, Kind, SetupKind, Swarm};
 pub use judge::{judge, judge_with, round_divergence};
 pub use schedule::Schedule;
 
@@ -116,15 +116,6 @@ pub struct Token {
     pub uniform: bool,
 }
 
-/// The version a token names: this harness's, with its revision.
-pub fn harness_build() -> String {
-    format!(
-        "{}+{}",
-        env!("CARGO_PKG_VERSION"),
-        env!("STAMPEDE_REVISION")
-    )
-}
-
 impl std::fmt::Display for Token {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let round = match self.held {
@@ -142,7 +133,7 @@ impl std::fmt::Display for Token {
             self.mode.name(),
             self.schedule.name(),
             self.interleaving,
-            harness_build()
+            crate::binary::harness_build()
         )
     }
 }
@@ -276,10 +267,10 @@ pub fn run_round(token: &Token, round: &Round) -> (Vec<Seen>, stampede_model::Vi
 pub fn replay(token: &str, check_determinism: bool) -> Result<Replayed, String> {
     let (token, build) =
         Token::parse(token).ok_or_else(|| format!("not a concurrent token: {token}"))?;
-    if let Some(build) = build.filter(|b| *b != harness_build()) {
+    if let Some(build) = build.filter(|b| *b != crate::binary::harness_build()) {
         println!(
             "note: the token was made by harness {build}; this is {}",
-            harness_build()
+            crate::binary::harness_build()
         );
     }
     if token.history > 0 && token.mode != Actors::Tasks {
@@ -462,7 +453,10 @@ mod tests {
         let mut token = Token::of_campaign(7, 12, 5, Actors::Tasks, Schedule::Pct { depth: 3 });
         let text = token.to_string();
         assert!(text.starts_with("concurrent:7:12:5:tasks:pct3:"), "{text}");
-        assert_eq!(Token::parse(&text), Some((token, Some(harness_build()))));
+        assert_eq!(
+            Token::parse(&text),
+            Some((token, Some(crate::binary::harness_build())))
+        );
         token.history = 3;
         token.interleaving = 99;
         token.mode = Actors::Processes;

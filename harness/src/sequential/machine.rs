@@ -12,7 +12,8 @@ use super::generators::{
     from_choice, legacy_graph, mode, name_choice, row_picks, schema_pick, NameChoice, RowPick,
     SchemaPick, NEW_PROPERTIES, TYPES,
 };
-use crate::adapter::{system_under_test, SystemUnderTest};
+use super::system_under_test;
+use crate::adapter::SystemUnderTest;
 
 /// An abstract step: names are resolved against the model when applied, so
 /// the same step stays meaningful after a shrink removed earlier steps.

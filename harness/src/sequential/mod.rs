@@ -15,9 +15,21 @@ use proptest::test_runner::{
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
 use stampede_model::{Model, Op, Outcome, View};
 
-use crate::adapter::{system_under_test, SystemUnderTest};
-use crate::plan::{Campaign, Divergence, Failure};
+use crate::adapter::{Stampede, SystemUnderTest};
+use crate::verdict::{Campaign, Divergence, Failure};
 use machine::{EngineTest, ModelMachine, Reference, Step};
+
+/// The engine this process's sequential cases judge: ours, or the peer
+/// `stampede verify --engine-cmd` names (`crate::wire::peer`), one fresh
+/// system per case.
+pub fn system_under_test() -> Box<dyn SystemUnderTest> {
+    match crate::wire::peer::peer() {
+        None => Box::new(Stampede::new()),
+        Some(spec) => Box::new(
+            crate::wire::peer::Peer::start(&spec.command).unwrap_or_else(|e| panic!("{e}")),
+        ),
+    }
+}
 
 /// A failing case, shrunk: what broke, and the ops that show it.
 struct Shrunk {
@@ -42,14 +54,11 @@ impl Shrunk {
         let ops: Vec<Op> = self.ops.into_iter().map(|(op, _)| op).collect();
         let compared = std::panic::catch_unwind(|| crate::quiet::quietly(|| compare_ops(&ops)));
         Failure {
-            campaign: Campaign::Sequential,
-            unit: 0,
-            replay,
-            message,
             divergence: compared
                 .ok()
                 .and_then(Result::err)
                 .map(|(_, divergence)| Box::new(divergence)),
+            ..Failure::new(Campaign::Sequential, replay, message)
         }
     }
 }

@@ -15,7 +15,7 @@ use stampede_model::Op;
 pub fn stampede_hello() -> Hello {
     Hello {
         protocol: PROTOCOL,
-        engine: format!("stampede {}", crate::concurrent::harness_build()),
+        engine: format!("stampede {}", crate::binary::harness_build()),
         ops: Op::NAMES.iter().map(ToString::to_string).collect(),
         view: true,
         reports_sweeps: true,

@@ -59,7 +59,10 @@ fn stderr_tail(stderr: &str) -> String {
 
 /// How long a peer may take to answer one request, unless set.
 fn default_answer_timeout() -> Duration {
-    Duration::from_secs(crate::env_or("STAMPEDE_PEER_TIMEOUT_SECONDS", 120))
+    Duration::from_secs(stampede_vocabulary::env_budget(
+        "STAMPEDE_PEER_TIMEOUT_SECONDS",
+        120,
+    ))
 }
 
 /// Keep at most this much of a peer's stderr, its end.
