@@ -61,7 +61,7 @@ impl Graph {
             .await
             .map_err(|e| write_failed(&format!("writing {type_name} on {graph_branch:?}"), e))?;
             pins.insert(type_name.to_string(), new_pin);
-            match self.publish_on(on.as_ref(), &manifest, &pins).await {
+            match self.publish_on(on.as_ref(), &manifest, &pins).await? {
                 Err(Error::Conflict { .. }) => continue,
                 other => return other.map(|()| written),
             }
@@ -141,7 +141,7 @@ impl Graph {
                 .map_err(|e| write_failed(&format!("merging {type_name} into {target:?}"), e))?;
                 pins.insert(type_name.clone(), new_pin);
             }
-            match self.publish_on(on.as_ref(), &into, &pins).await {
+            match self.publish_on(on.as_ref(), &into, &pins).await? {
                 Err(Error::Conflict { .. }) => continue,
                 other => return other,
             }
@@ -215,16 +215,19 @@ impl Graph {
 
     /// Publish `pins` on `base`'s branch: on main a compare-and-swap alone
     /// (main is never deleted); on any other under the name's claim, while
-    /// its ref is still `on` (`publish_on_branch`, finding 51).
+    /// its ref is still `on` (`publish_on_branch`, finding 51). The commit's
+    /// outcome is inside (a lost race is `Conflict`, retried); outside are
+    /// answers a retry of the commit cannot change (the claim's wait ran
+    /// out, the branch is gone).
     async fn publish_on(
         &self,
         on: Option<&RefRecord>,
         base: &ManifestState,
         pins: &BTreeMap<String, TablePin>,
-    ) -> Result<()> {
+    ) -> Result<Result<()>> {
         let store = self.store();
         let Some(record) = on else {
-            return publish(store, base, &base.schema_source, pins).await;
+            return Ok(publish(store, base, &base.schema_source, pins).await);
         };
         publish_on_branch(store, record, |claim| async move {
             crate::claims::check_fence(claim.as_ref(), store.lease())

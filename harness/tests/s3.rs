@@ -84,10 +84,13 @@ fn regression_a_failed_read_back_is_not_branch_exists() {
         result.unwrap_err()
     );
     // The fault that made it: a lost answer and a failed read-back.
-    let trace = trace.join("\n");
+    let faults = trace
+        .iter()
+        .find(|line| line.contains("injected:") && line.contains("answer lost"))
+        .unwrap_or_else(|| panic!("no lost answer in {TOKEN}:\n{}", trace.join("\n")));
     assert!(
-        trace.contains("answer lost") && trace.contains("_refs/branches/__run__1.json"),
-        "{trace}"
+        faults.contains(r#"call: Get, object: "__manifest/_refs/branches/__run__1.json""#),
+        "{TOKEN}: the read-back of the ref met no fault: {faults}"
     );
 }
 

@@ -501,6 +501,9 @@ fn regression_a_late_publish_never_lands_in_a_deleted_or_recreated_branch() {
     let round = stampede_harness::concurrent::held::round("finding-51").unwrap();
     let run = || {
         let s = execute_scheduled(&round, Schedule::Pct { depth: 3 }, 5);
+        // The race happened: the delete and the create both took effect.
+        let done = |i: usize| s.seen[i].outcome == Ok(stampede_model::Observation::Done);
+        assert!(done(1) && done(2), "{TOKEN}: {:?}", s.seen);
         let rows = s
             .view
             .rows

@@ -345,7 +345,9 @@ pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
 /// Publish a commit on the branch `record` names (a load's, a merge's),
 /// under the name's claim and only while its ref is still `record`: the
 /// ref whose tree the writer read its base from. `publish` gets the claim
-/// to fence its commit with.
+/// to fence its commit with, and its outcome comes back inside: outside
+/// are this protocol's own answers (the claim's wait ran out, the branch
+/// is gone), which a writer does not retry as a lost commit race.
 ///
 /// A branch's commit is a put-if-absent of its next version in its tree,
 /// which no file the delete removed stands in the way of. Unclaimed, a
@@ -355,20 +357,20 @@ pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
 /// claim no delete or create changes the name meanwhile; a branch gone or
 /// replaced before the claim is `branch_not_found`: in a serial order the
 /// delete came first.
-pub async fn publish_on_branch<S, P, F>(store: &S, record: &RefRecord, publish: P) -> Result<()>
+pub async fn publish_on_branch<S, P, F, T>(store: &S, record: &RefRecord, publish: P) -> Result<T>
 where
     S: RefStore,
     P: FnOnce(Option<Claim>) -> F,
-    F: std::future::Future<Output = Result<()>>,
+    F: std::future::Future<Output = T>,
 {
     if planted(Defect::PublishWithoutClaim) {
-        return publish(None).await;
+        return Ok(publish(None).await);
     }
     let name = record.name.as_str();
     let claim = claim(store, name).await?;
     let published = async {
         match store.read_ref(name).await {
-            Ok(found) if found == *record => publish(Some(claim.clone())).await,
+            Ok(found) if found == *record => Ok(publish(Some(claim.clone())).await),
             Ok(_) | Err(StoreError::NotFound(_)) => {
                 Err(Error::BranchNotFound { name: name.into() })
             }
