@@ -216,7 +216,9 @@ async fn on_handle(db: &Omnigraph, op: &Op) -> Outcome {
         Op::Init | Op::Open(_) | Op::WriteLegacy(_) | Op::LeaveLock => {
             unreachable!("{op:?} needs no handle")
         }
-        Op::Stamp | Op::Unlock => unreachable!("{op:?} is not declared; the server refuses it"),
+        Op::Stamp | Op::Unlock | Op::Check => {
+            unreachable!("{op:?} is not declared; the server refuses it")
+        }
     }
     .map_err(|e| kind(op, &e))
 }

@@ -24,8 +24,9 @@ use stampede_wire::{Hello, PROTOCOL};
 
 /// The model's ops this peer cannot serve: `Stamp` (the engine has no
 /// stamp reader of its own to judge: "no code outside this module should
-/// ever inspect the stamp") and `Unlock` (it has no unlock).
-const UNSERVED: [&str; 2] = ["Stamp", "Unlock"];
+/// ever inspect the stamp"), `Unlock` (it has no unlock) and `Check` (it
+/// has no health check of a graph).
+const UNSERVED: [&str; 3] = ["Stamp", "Unlock", "Check"];
 
 /// Every op this peer can serve: the model's, less [`UNSERVED`].
 fn supported() -> Vec<&'static str> {
