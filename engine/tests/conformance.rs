@@ -11,12 +11,12 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::TempGraph;
+use common::{probed, TempGraph};
 use stampede_engine::legacy::{LegacySpec, LegacyStamp, LegacyVersion};
 use stampede_engine::probe::{Call, Probe, Scripted};
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::storage::LanceStore;
-use stampede_engine::{Graph, Mode};
+use stampede_engine::Mode;
 use stampede_protocol::branches::{create_branch, delete_branch};
 use stampede_protocol::enumerate::enumerate;
 use stampede_protocol::lock::{acquire, release, unlock};
@@ -370,12 +370,9 @@ async fn regression_an_apply_reports_its_lock_left_only_when_it_is() {
         (&[(Call::Delete, TransientError, 3)], true),
     ];
     for (faults, left) in cases {
-        let t = TempGraph::new();
-        drop(Graph::init(&t.root, EXAMPLE_SCHEMA).await.unwrap());
+        let (t, _) = TempGraph::init().await;
         let probe = Probe::new();
-        let g = Graph::open_with(&t.root, Mode::ReadWrite, probe.params())
-            .await
-            .unwrap();
+        let g = probed(&t, Mode::ReadWrite, &probe).await;
         for &(call, fault, times) in faults {
             probe.script(call, "__schema_apply_lock__", fault, times);
         }
@@ -410,12 +407,9 @@ async fn regression_a_create_failing_over_a_zombie_tree_is_invisible() {
         Some(Scripted::LostAck),
         Some(Scripted::TransientError),
     ] {
-        let t = TempGraph::new();
-        drop(Graph::init(&t.root, EXAMPLE_SCHEMA).await.unwrap());
+        let (t, _) = TempGraph::init().await;
         let probe = Probe::new();
-        let g = Graph::open_with(&t.root, Mode::ReadWrite, probe.params())
-            .await
-            .unwrap();
+        let g = probed(&t, Mode::ReadWrite, &probe).await;
         g.branch_create("z", "main").await.unwrap();
         std::fs::remove_file(t.ref_file("z")).unwrap();
         assert!(t.tree_dir("z").exists());

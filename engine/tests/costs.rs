@@ -10,20 +10,12 @@
 
 mod common;
 
-use std::sync::Arc;
-
-use common::{golden, TempGraph};
+use common::{golden, probed, TempGraph};
 use serde_json::json;
 use stampede_engine::legacy::{LegacySpec, LegacyVersion};
 use stampede_engine::probe::{Call, FaultPlan, Probe};
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::{Graph, Mode};
-
-async fn probed(t: &TempGraph, mode: Mode, probe: &Arc<Probe>) -> Graph {
-    Graph::open_with(&t.root, mode, probe.params())
-        .await
-        .unwrap()
-}
 
 #[tokio::test]
 async fn cost_of_opening_a_current_graph() {

@@ -9,6 +9,19 @@ use stampede_engine::legacy::{write_legacy, LegacySpec};
 use stampede_engine::schema::EXAMPLE_SCHEMA;
 use stampede_engine::{ErrorKind, Graph, Mode, Result};
 
+/// A handle on `t`'s graph in `mode` whose every storage call goes through
+/// `probe` (counted, and faulted as it is told).
+#[cfg(feature = "instrument")]
+pub async fn probed(
+    t: &TempGraph,
+    mode: Mode,
+    probe: &std::sync::Arc<stampede_engine::probe::Probe>,
+) -> Graph {
+    Graph::open_with(&t.root, mode, probe.params())
+        .await
+        .unwrap()
+}
+
 pub struct TempGraph {
     _dir: tempfile::TempDir,
     /// What the engine is given: a path, or a URI.
