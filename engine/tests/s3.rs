@@ -272,6 +272,7 @@ async fn a_conditional_put_that_landed_but_answered_5xx() {
     let params = || with_storage_options(ObjectStoreParams::default(), options.clone());
     let lose = |path_part: &str| {
         proxy.lose_next_answer(Rule {
+            scope: String::new(),
             method: "PUT",
             path_part: path_part.into(),
             header: Some("if-none-match"),

@@ -35,12 +35,14 @@ pub const LOST_ANSWER_PER_MILLE: u64 = 400;
 const LOST_ANSWER: &str = "answer lost after the conditional put landed (503, retried)";
 
 /// On S3, arm the fault proxy for op `i` of the case when its seed says
-/// so; the proxy and its count before the op.
+/// so, scoped to the case's graph `root` (the proxy serves the whole
+/// process); the proxy and the scope to disarm after the op.
 fn lose_an_answer(
     faulty: bool,
     case_seed: u64,
     i: usize,
-) -> Option<(&'static crate::place::FaultProxy, u64)> {
+    root: &str,
+) -> Option<(&'static crate::place::FaultProxy, String)> {
     let proxy = crate::place::fault_proxy().filter(|_| faulty)?;
     // Another stream of the case's seed than the probe's plan.
     let roll = crate::seeds::mix(crate::seeds::mix(case_seed, i), 0x5e);
@@ -51,7 +53,11 @@ fn lose_an_answer(
         // lock) or a delete's claim.
         let path_part =
             ["", "/_refs/branches/", "/_stampede_delete_claims/"][(roll / 1000 % 3) as usize];
+        // A request's path holds the root's key (after the bucket).
+        let key = root.strip_prefix("s3://").unwrap_or(root);
+        let scope = format!("{}/", &key[key.find('/').unwrap_or(0)..]);
         proxy.lose_next_answer(crate::place::Rule {
+            scope: scope.clone(),
             method: "PUT",
             path_part: path_part.into(),
             header: Some("if-none-match"),
@@ -61,7 +67,7 @@ fn lose_an_answer(
                 0
             },
         });
-        (proxy, proxy.injected())
+        (proxy, scope)
     })
 }
 
@@ -112,13 +118,12 @@ pub fn run_case(
             )
         }));
         probe.name_objects_under(sut.root());
-        let proxy = lose_an_answer(faulty, case_seed, i);
+        let proxy = lose_an_answer(faulty, case_seed, i, sut.root());
         let outcome = sut.apply(&op);
         let mut injected = probe.injected();
         probe.set_plan(None);
-        if let Some((proxy, before)) = proxy {
-            proxy.disarm();
-            if proxy.injected() > before {
+        if let Some((proxy, scope)) = proxy {
+            if proxy.disarm(&scope) {
                 injected.push(Injected {
                     call: Call::Put,
                     object: "(below object_store's retry)".into(),

@@ -13,10 +13,15 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// Which request loses its answer: after `skip` others, the next one with
-/// this method whose path contains `path_part`, and (if set) that carries
-/// `header`.
+/// this method whose path contains `scope` and `path_part`, and (if set)
+/// that carries `header`. One rule is armed per scope, so tests sharing a
+/// process's proxy (each in a graph root of its own) never take each
+/// other's faults.
 #[derive(Clone, Debug)]
 pub struct Rule {
+    /// The part of every path this rule may match, e.g. a graph's root:
+    /// `""` for any.
+    pub scope: String,
     pub method: &'static str,
     pub path_part: String,
     pub header: Option<&'static str>,
@@ -25,7 +30,7 @@ pub struct Rule {
 
 pub struct FaultProxy {
     endpoint: String,
-    armed: Arc<Mutex<Option<Rule>>>,
+    armed: Arc<Mutex<Vec<Rule>>>,
     injected: Arc<AtomicU64>,
 }
 
@@ -40,7 +45,7 @@ impl FaultProxy {
             .to_string();
         let listener = TcpListener::bind("127.0.0.1:0")?;
         let endpoint = format!("http://{}", listener.local_addr()?);
-        let armed: Arc<Mutex<Option<Rule>>> = Arc::default();
+        let armed: Arc<Mutex<Vec<Rule>>> = Arc::default();
         let injected: Arc<AtomicU64> = Arc::default();
         let (rule, count) = (armed.clone(), injected.clone());
         std::thread::spawn(move || {
@@ -64,19 +69,27 @@ impl FaultProxy {
         &self.endpoint
     }
 
-    /// Lose the answer of the next request `rule` matches (once).
+    /// Lose the answer of the next request `rule` matches (once), in place
+    /// of any rule armed in its scope.
     pub fn lose_next_answer(&self, rule: Rule) {
-        *self.armed.lock().expect("the rule") = Some(rule);
+        let mut armed = self.armed.lock().expect("the rules");
+        armed.retain(|r| r.scope != rule.scope);
+        armed.push(rule);
     }
 
-    /// Whether the armed rule is still waiting for its request.
-    pub fn armed(&self) -> bool {
-        self.armed.lock().expect("the rule").is_some()
+    /// Whether a rule armed in `scope` is still waiting for its request.
+    pub fn armed(&self, scope: &str) -> bool {
+        let armed = self.armed.lock().expect("the rules");
+        armed.iter().any(|r| r.scope == scope)
     }
 
-    /// Forget an armed rule its request never came for.
-    pub fn disarm(&self) {
-        *self.armed.lock().expect("the rule") = None;
+    /// Forget the rule armed in `scope` if its request never came; whether
+    /// it had come (and lost its answer).
+    pub fn disarm(&self, scope: &str) -> bool {
+        let mut armed = self.armed.lock().expect("the rules");
+        let before = armed.len();
+        armed.retain(|r| r.scope != scope);
+        armed.len() == before
     }
 
     /// How many answers were lost so far.
@@ -89,7 +102,7 @@ impl FaultProxy {
 fn relay(
     client: TcpStream,
     upstream: &str,
-    armed: &Mutex<Option<Rule>>,
+    armed: &Mutex<Vec<Rule>>,
     injected: &AtomicU64,
 ) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
@@ -129,22 +142,23 @@ fn relay(
     let mut parts = request_line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
     let lose = {
-        let mut rule = armed.lock().expect("the rule");
-        let matches = rule.as_ref().is_some_and(|r| {
+        let mut armed = armed.lock().expect("the rules");
+        let matching = armed.iter().position(|r| {
             r.method == method
+                && path.contains(&r.scope)
                 && path.contains(&r.path_part)
                 && r.header.is_none_or(|h| header(h).is_some())
         });
-        match rule.as_mut() {
-            Some(r) if matches && r.skip > 0 => {
-                r.skip -= 1;
+        match matching {
+            Some(at) if armed[at].skip > 0 => {
+                armed[at].skip -= 1;
                 false
             }
-            _ if matches => {
-                *rule = None;
+            Some(at) => {
+                armed.remove(at);
                 true
             }
-            _ => false,
+            None => false,
         }
     };
 
