@@ -67,14 +67,14 @@ fn sequential_case(c: &mut Criterion) {
 /// Rounds as the campaign runs them by default: swarm configurations, the
 /// schedule mix round by round, actors as tasks.
 fn concurrent_round(c: &mut Criterion) {
-    let budgets = stampede_harness::plan::Budgets {
+    let budgets = stampede_harness::budgets::Budgets {
         seed: SEED,
         actors: ACTORS,
         ..Default::default()
     };
     let rounds: Vec<_> = (0..ROUNDS)
         .map(|i| {
-            let token = budgets.concurrent_token(i);
+            let token = stampede_harness::concurrent::Token::of_unit(&budgets, i);
             (token.round(), token)
         })
         .collect();

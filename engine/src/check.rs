@@ -628,7 +628,7 @@ async fn table_problem(
                 columns(&expected)
             ));
         }
-        if let Err(e) = crate::dataset::read_all(&table).await {
+        if let Err(e) = crate::rows::read_rows(&table, schema, def).await {
             return Some(format!("its rows cannot be read: {e}"));
         }
     }

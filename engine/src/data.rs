@@ -160,14 +160,9 @@ impl Graph {
         let table = tables::open_pinned(self.root_uri(), pin, self.store().params())
             .await
             .map_err(|e| read_failed(&object, e))?;
-        let batches = crate::dataset::read_all(&table)
+        rows::read_rows(&table, schema, def)
             .await
-            .map_err(|e| read_failed(&object, e))?;
-        Ok(rows::from_batches(
-            def,
-            &tables::arrow_schema(schema, def),
-            &batches,
-        ))
+            .map_err(|e| read_failed(&object, e))
     }
 
     /// A branch deleted while an operation read or wrote it fails that

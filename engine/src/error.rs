@@ -33,7 +33,9 @@ pub(crate) fn classify_lance(error: lance::Error) -> StoreError {
         | L::IncompatibleTransaction { .. }
         | L::RetryableCommitConflict { .. }
         | L::TooMuchWriteContention { .. } => StoreError::Conflict(message),
-        L::IO { .. } if is_not_found_message(&message) => StoreError::NotFound(message),
+        L::IO { .. } if missing(&message) == Some(Missing::InStore) => {
+            StoreError::NotFound(message)
+        }
         other => StoreError::Other(Cause::new(other)),
     }
 }
@@ -51,7 +53,7 @@ pub(crate) fn classify_object_store(error: object_store::Error) -> StoreError {
         object_store::Error::AlreadyExists { .. } | object_store::Error::Precondition { .. } => {
             StoreError::AlreadyExists(message)
         }
-        _ if is_not_found_message(&message) => StoreError::NotFound(message),
+        _ if missing(&message) == Some(Missing::InStore) => StoreError::NotFound(message),
         other => StoreError::Other(Cause::new(other)),
     }
 }
@@ -128,10 +130,27 @@ fn refused_credentials(message: &str) -> Option<StoreError> {
     })
 }
 
-/// Lance wraps some object-store NotFounds into IO errors with only a
-/// message left; a file that vanished under a reader reads like this.
-fn is_not_found_message(message: &str) -> bool {
-    message.contains("No such file or directory") || message.contains("not found")
+/// How an error's message says its object is not there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Missing {
+    /// The store's own words, which Lance wraps into IO errors with only
+    /// the message left: a file that vanished under a reader.
+    InStore,
+    /// Lance's "Not found" (capitalised), which it also says of a data
+    /// file a pinned table version needs: missing data when reading a
+    /// pinned version, otherwise a storage failure (it says nothing of
+    /// why the file is gone).
+    InLance,
+}
+
+fn missing(message: &str) -> Option<Missing> {
+    if message.contains("No such file or directory") || message.contains("not found") {
+        Some(Missing::InStore)
+    } else if message.contains("Not found") {
+        Some(Missing::InLance)
+    } else {
+        None
+    }
 }
 
 /// A failed table or manifest write: a lost commit race is the retryable
@@ -149,9 +168,7 @@ pub(crate) fn write_failed(context: &str, error: lance::Error) -> Error {
 /// `missing_data`, a garbled or truncated one `corrupt_data`, each named by
 /// the object; anything else is `Storage`.
 pub(crate) fn read_failed(object: &str, error: lance::Error) -> Error {
-    // Lance reports a data file that is gone as an IO error whose message
-    // says "Not found" (capitalised, unlike the object store's own).
-    let gone = matches!(&error, lance::Error::IO { .. } if error.to_string().contains("Not found"));
+    let gone = matches!(&error, lance::Error::IO { .. } if missing(&error.to_string()).is_some());
     match classify_lance(error) {
         StoreError::NotFound(detail) => Error::MissingData {
             object: object.to_string(),

@@ -145,6 +145,18 @@ fn column<'a>(ty: &DataType, values: impl Iterator<Item = Option<&'a Value>>) ->
     }
 }
 
+/// Every row of an opened table version, as a scan answers them: what
+/// `scan` returns and what `check --deep` reads, so the check reads
+/// exactly what a scan would.
+pub async fn read_rows(
+    table: &lance::Dataset,
+    schema: &Schema,
+    def: &TypeDef,
+) -> lance::Result<Vec<Row>> {
+    let batches = crate::dataset::read_all(table).await?;
+    Ok(from_batches(def, &arrow_schema(schema, def), &batches))
+}
+
 /// Rows of scanned batches as JSON objects with every column of the table
 /// (absent optional values as null), in key order.
 pub fn from_batches(def: &TypeDef, schema: &ArrowSchema, batches: &[RecordBatch]) -> Vec<Row> {

@@ -29,8 +29,10 @@ use stampede_model::schema::{Kind, Prop, PropType, TypeSpec};
 use stampede_model::{Desired, LegacyStamp, Mode, Model, Op, RowInput, SchemaSpec, Value};
 
 use crate::adapter::{Stampede, SystemUnderTest};
+use crate::budgets::Budgets;
 use crate::effects::{candidates, expect, matching, observe, outcome_fits, Candidate};
 use crate::files::{self, contents, Files};
+use crate::tally::{CampaignResult, CrashDetail};
 use crate::verdict::{Campaign, Failure};
 
 /// One writing operation and the graph it runs on.
@@ -78,94 +80,64 @@ fn with_tag() -> Desired {
 pub fn scenarios() -> Vec<Scenario> {
     let current = || vec![Op::Init, load("main", vec![person("ann", 1)])];
     let with = |more: Vec<Op>| current().into_iter().chain(more).collect::<Vec<_>>();
+    let on_a = |rows| with(vec![Op::create("a", "main"), load("a", rows)]);
+    let v1 = &[("feature", None), ("keep", Some("__run__0"))];
+    let s = |name, setup, op| Scenario { name, setup, op };
+    let merge = Op::Merge {
+        source: "a".into(),
+        target: "main".into(),
+    };
     vec![
-        Scenario {
-            name: "init",
-            setup: vec![],
-            op: Op::Init,
-        },
-        Scenario {
-            name: "open-v1",
-            setup: vec![Op::legacy(
-                1,
-                2,
-                &[("feature", None), ("keep", Some("__run__0"))],
-                LegacyStamp::Default,
-            )],
-            op: Op::Open(Mode::ReadWrite),
-        },
-        Scenario {
-            name: "open-v2",
-            setup: vec![Op::legacy(2, 3, &[("feature", None)], LegacyStamp::Default)],
-            op: Op::Open(Mode::ReadWrite),
-        },
-        Scenario {
-            name: "open-v2-resume",
-            setup: vec![Op::legacy(2, 1, &[], LegacyStamp::Absent)],
-            op: Op::Open(Mode::ReadWrite),
-        },
-        Scenario {
-            name: "create",
-            setup: current(),
-            op: Op::create("a", "main"),
-        },
-        Scenario {
-            name: "create-from-branch",
-            setup: with(vec![
-                Op::create("a", "main"),
-                load("a", vec![person("bob", 2)]),
-            ]),
-            op: Op::create("b", "a"),
-        },
-        Scenario {
-            name: "delete",
-            setup: with(vec![
-                Op::create("a", "main"),
-                load("a", vec![person("bob", 2)]),
-            ]),
-            op: Op::delete("a"),
-        },
-        Scenario {
-            name: "load-append",
-            setup: current(),
-            op: load("main", vec![person("cat", 3), person("dan", 4)]),
-        },
-        Scenario {
-            name: "load-upsert",
-            setup: current(),
-            op: load("main", vec![person("ann", 9), person("eve", 5)]),
-        },
-        Scenario {
-            name: "load-branch",
-            setup: with(vec![Op::create("a", "main")]),
-            op: load("a", vec![person("fay", 6)]),
-        },
-        Scenario {
-            name: "merge",
-            setup: with(vec![
-                Op::create("a", "main"),
-                load("a", vec![person("ann", 7), person("gus", 8)]),
-            ]),
-            op: Op::Merge {
-                source: "a".into(),
-                target: "main".into(),
-            },
-        },
-        Scenario {
-            name: "apply-add-property",
-            setup: current(),
-            op: Op::ApplySchema(with_email()),
-        },
-        Scenario {
-            name: "apply-add-type",
-            setup: current(),
-            op: Op::ApplySchema(with_tag()),
-        },
-        Scenario {
-            name: "unlock",
-            setup: with(vec![Op::LeaveLock]),
-            op: Op::Unlock,
-        },
+        s("init", vec![], Op::Init),
+        s(
+            "open-v1",
+            vec![Op::legacy(1, 2, v1, LegacyStamp::Default)],
+            Op::Open(Mode::ReadWrite),
+        ),
+        s(
+            "open-v2",
+            vec![Op::legacy(2, 3, &[("feature", None)], LegacyStamp::Default)],
+            Op::Open(Mode::ReadWrite),
+        ),
+        s(
+            "open-v2-resume",
+            vec![Op::legacy(2, 1, &[], LegacyStamp::Absent)],
+            Op::Open(Mode::ReadWrite),
+        ),
+        s("create", current(), Op::create("a", "main")),
+        s(
+            "create-from-branch",
+            on_a(vec![person("bob", 2)]),
+            Op::create("b", "a"),
+        ),
+        s("delete", on_a(vec![person("bob", 2)]), Op::delete("a")),
+        s(
+            "load-append",
+            current(),
+            load("main", vec![person("cat", 3), person("dan", 4)]),
+        ),
+        s(
+            "load-upsert",
+            current(),
+            load("main", vec![person("ann", 9), person("eve", 5)]),
+        ),
+        s(
+            "load-branch",
+            with(vec![Op::create("a", "main")]),
+            load("a", vec![person("fay", 6)]),
+        ),
+        s(
+            "merge",
+            on_a(vec![person("ann", 7), person("gus", 8)]),
+            merge,
+        ),
+        s(
+            "apply-add-property",
+            current(),
+            Op::ApplySchema(with_email()),
+        ),
+        s("apply-add-type", current(), Op::ApplySchema(with_tag())),
+        s("unlock", with(vec![Op::LeaveLock]), Op::Unlock),
     ]
 }
 
@@ -466,6 +438,36 @@ fn recover(root: &str, op: &Op, candidate: &Candidate) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// The crash campaign's units: its scenarios, one per writing op.
+pub fn units(_: &Budgets) -> u32 {
+    scenarios().len() as u32
+}
+
+/// Scenario `index`, every crash state of it (the states are its units
+/// and its ops).
+pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
+    let scenario = &scenarios()[index as usize];
+    let budget = Budget {
+        second_death_stride: (budgets.second_death_stride > 0)
+            .then_some(budgets.second_death_stride),
+    };
+    let report = run_scenario(scenario, budget, |_| {});
+    CampaignResult {
+        units: report.states,
+        ops: report.states,
+        crash: vec![CrashDetail {
+            operation: report.name.to_string(),
+            writes: report.writes,
+            states: report.states,
+            violations: report.violations.len() as u64,
+            residue: report.residue,
+            seconds: report.seconds,
+        }],
+        failures: report.violations,
+        ..CampaignResult::new(Campaign::Crash)
+    }
 }
 
 /// Enumerate every crash state of `scenario`.

@@ -30,7 +30,9 @@ use std::time::{Duration, Instant};
 use stampede_model::{LegacyStamp, Mode, Op, Value, View};
 
 use crate::adapter::{Stampede, SystemUnderTest};
+use crate::budgets::Budgets;
 use crate::files::{contents, Files};
+use crate::tally::CampaignResult;
 use crate::verdict::{Campaign, Failure};
 
 /// How long any one command may take on a damaged graph.
@@ -443,60 +445,79 @@ pub fn sample(cases: Vec<Case>, stride: usize) -> Vec<Case> {
 /// Apply a case's damage to a copy of its graph at `root`. `Ok(false)`:
 /// this damage does not apply to this graph (nothing to do it to).
 fn damage(built: &Built, case: &Case, root: &Path) -> Result<bool, String> {
+    match Mutation::parse(&case.damage) {
+        Some(mutation) => mutate_file(built, case, mutation, root),
+        None => {
+            let structural = Structural::parse(&case.damage).ok_or("an unknown damage")?;
+            damage_structure(case, structural, root)
+        }
+    }
+}
+
+/// A case's damage to one file of the graph copy at `root`.
+fn mutate_file(
+    built: &Built,
+    case: &Case,
+    mutation: Mutation,
+    root: &Path,
+) -> Result<bool, String> {
     let io = |e: std::io::Error| format!("damaging {}: {e}", case.token());
-    if let Some(mutation) = Mutation::parse(&case.damage) {
-        let rel = (built.names.iter())
-            .find(|(_, name)| **name == case.target)
-            .map_or(case.target.as_str(), |(rel, _)| rel.as_str());
-        let path = root.join(rel);
-        if mutation == Mutation::File {
-            std::fs::remove_dir_all(&path).map_err(io)?;
-            std::fs::write(&path, b"").map_err(io)?;
-            return Ok(true);
-        }
-        let bytes = std::fs::read(&path).map_err(io)?;
-        let truncated = |len: usize| std::fs::write(&path, &bytes[..len.min(bytes.len())]);
-        match mutation {
-            Mutation::Delete => std::fs::remove_file(&path).map_err(io)?,
-            Mutation::Empty => std::fs::write(&path, b"").map_err(io)?,
-            Mutation::Half => truncated(bytes.len() / 2).map_err(io)?,
-            Mutation::FirstByte => truncated(1).map_err(io)?,
-            Mutation::AllButLast => truncated(bytes.len().saturating_sub(1)).map_err(io)?,
-            Mutation::SomeLength => {
-                let span = bytes.len().saturating_sub(3).max(1) as u64;
-                let draw = crate::seeds::mix(crate::seeds::hash_str(&case.target), 0x7e);
-                truncated(2 + (draw % span) as usize).map_err(io)?
-            }
-            Mutation::Directory => {
-                std::fs::remove_file(&path).map_err(io)?;
-                std::fs::create_dir(&path).map_err(io)?;
-            }
-            Mutation::ParentVersionFar | Mutation::ParentVersionZero => {
-                let mut json: serde_json::Value =
-                    serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-                json["parentVersion"] = serde_json::Value::from(match mutation {
-                    Mutation::ParentVersionFar => 1u64 << 40,
-                    _ => 0,
-                });
-                std::fs::write(&path, json.to_string()).map_err(io)?;
-            }
-            Mutation::File => unreachable!("handled above"),
-            Mutation::Garble => {
-                let mut garbled = bytes.clone();
-                let middle = garbled.len() / 2;
-                let end = (middle + 16).min(garbled.len());
-                garbled[middle..end].iter_mut().for_each(|b| *b = !*b);
-                std::fs::write(&path, garbled).map_err(io)?;
-            }
-            Mutation::InvalidJson => std::fs::write(&path, b"{ not json").map_err(io)?,
-            Mutation::Older => {
-                let older = built.older.get(Path::new(rel)).ok_or("no older version")?;
-                std::fs::write(&path, older).map_err(io)?;
-            }
-        }
+    let rel = (built.names.iter())
+        .find(|(_, name)| **name == case.target)
+        .map_or(case.target.as_str(), |(rel, _)| rel.as_str());
+    let path = root.join(rel);
+    if mutation == Mutation::File {
+        std::fs::remove_dir_all(&path).map_err(io)?;
+        std::fs::write(&path, b"").map_err(io)?;
         return Ok(true);
     }
-    let structural = Structural::parse(&case.damage).ok_or("an unknown damage")?;
+    let bytes = std::fs::read(&path).map_err(io)?;
+    let truncated = |len: usize| std::fs::write(&path, &bytes[..len.min(bytes.len())]);
+    match mutation {
+        Mutation::Delete => std::fs::remove_file(&path).map_err(io)?,
+        Mutation::Empty => std::fs::write(&path, b"").map_err(io)?,
+        Mutation::Half => truncated(bytes.len() / 2).map_err(io)?,
+        Mutation::FirstByte => truncated(1).map_err(io)?,
+        Mutation::AllButLast => truncated(bytes.len().saturating_sub(1)).map_err(io)?,
+        Mutation::SomeLength => {
+            let span = bytes.len().saturating_sub(3).max(1) as u64;
+            let draw = crate::seeds::mix(crate::seeds::hash_str(&case.target), 0x7e);
+            truncated(2 + (draw % span) as usize).map_err(io)?
+        }
+        Mutation::Directory => {
+            std::fs::remove_file(&path).map_err(io)?;
+            std::fs::create_dir(&path).map_err(io)?;
+        }
+        Mutation::ParentVersionFar | Mutation::ParentVersionZero => {
+            let mut json: serde_json::Value =
+                serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+            json["parentVersion"] = serde_json::Value::from(match mutation {
+                Mutation::ParentVersionFar => 1u64 << 40,
+                _ => 0,
+            });
+            std::fs::write(&path, json.to_string()).map_err(io)?;
+        }
+        Mutation::File => unreachable!("handled above"),
+        Mutation::Garble => {
+            let mut garbled = bytes.clone();
+            let middle = garbled.len() / 2;
+            let end = (middle + 16).min(garbled.len());
+            garbled[middle..end].iter_mut().for_each(|b| *b = !*b);
+            std::fs::write(&path, garbled).map_err(io)?;
+        }
+        Mutation::InvalidJson => std::fs::write(&path, b"{ not json").map_err(io)?,
+        Mutation::Older => {
+            let older = built.older.get(Path::new(rel)).ok_or("no older version")?;
+            std::fs::write(&path, older).map_err(io)?;
+        }
+    }
+    Ok(true)
+}
+
+/// A case's damage to the graph's structure (refs, trees, tables, hints)
+/// at `root`.
+fn damage_structure(case: &Case, structural: Structural, root: &Path) -> Result<bool, String> {
+    let io = |e: std::io::Error| format!("damaging {}: {e}", case.token());
     let refs = root.join("__manifest/_refs/branches");
     let user_refs: Vec<PathBuf> = std::fs::read_dir(&refs)
         .map(|d| d.flatten().map(|e| e.path()).collect())
@@ -698,26 +719,60 @@ fn judge_in_place(
     case: &Case,
     trace: &mut impl FnMut(&Ran),
 ) -> Result<Option<u64>, String> {
-    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let root_path = built.root.clone();
     if !damage(built, case, &root_path)? {
         return Ok(None);
     }
-    let root = root_path.to_string_lossy().into_owned();
-    let mut problems = Vec::new();
-    let mut commands = 0;
-    let mut judge = |ran: &Ran, problems: &mut Vec<String>| {
-        commands += 1;
-        trace(ran);
-        problems.extend(ran.problem());
+    let mut findings = Findings {
+        problems: Vec::new(),
+        commands: 0,
+        trace,
     };
+    let checks = judge_reads(binary, built, pristine, case, &mut findings);
+    judge_init(binary, built, &mut findings)?;
+    judge_writes(binary, built, &checks, &mut findings);
+    if findings.problems.is_empty() {
+        Ok(Some(findings.commands))
+    } else {
+        Err(findings.problems.join("\n"))
+    }
+}
 
-    // Read-only: check (both depths) and the rest write nothing.
-    let before = contents(&root_path);
-    let s = |v: &[&str]| v.iter().map(|a| a.to_string()).collect::<Vec<_>>();
+/// What a damaged graph's commands showed: the problems, and how many
+/// commands ran (each heard by the trace).
+struct Findings<'t, T> {
+    problems: Vec<String>,
+    commands: u64,
+    trace: &'t mut T,
+}
+
+impl<T: FnMut(&Ran)> Findings<'_, T> {
+    fn judge(&mut self, ran: &Ran) {
+        self.commands += 1;
+        (self.trace)(ran);
+        self.problems.extend(ran.problem());
+    }
+}
+
+fn args(v: &[&str]) -> Vec<String> {
+    v.iter().map(|a| a.to_string()).collect()
+}
+
+/// Read-only: check (both depths) and the reads write nothing, and no
+/// check says "healthy" about a graph a read cannot read as it was
+/// written. The checks' runs, for the writes' judge.
+fn judge_reads(
+    binary: &Path,
+    built: &Built,
+    pristine: &[Ran],
+    case: &Case,
+    findings: &mut Findings<'_, impl FnMut(&Ran)>,
+) -> Vec<Ran> {
+    let root = built.root.to_string_lossy().into_owned();
+    let before = contents(&built.root);
     let checks: Vec<Ran> = [
-        s(&["check", &root, "--json"]),
-        s(&["check", &root, "--deep", "--json"]),
+        args(&["check", &root, "--json"]),
+        args(&["check", &root, "--deep", "--json"]),
     ]
     .iter()
     .map(|args| run(binary, args))
@@ -727,12 +782,11 @@ fn judge_in_place(
         .map(|args| run(binary, args))
         .collect();
     for ran in checks.iter().chain(&reads) {
-        judge(ran, &mut problems);
+        findings.judge(ran);
     }
-    if contents(&root_path) != before {
-        problems.push("a read-only command wrote".into());
+    if contents(&built.root) != before {
+        findings.problems.push("a read-only command wrote".into());
     }
-    // Never "healthy" about a graph a read cannot read as it was written.
     let departed: Vec<String> = reads
         .iter()
         .zip(pristine)
@@ -741,55 +795,69 @@ fn judge_in_place(
         .collect();
     for check in &checks {
         if check.code == Some(0) && !departed.is_empty() && !rolled_back(built, case) {
-            problems.push(format!(
+            findings.problems.push(format!(
                 "`stampede {}` says healthy, but these read otherwise than the undamaged graph: {departed:?}",
                 check.args.join(" ")
             ));
         }
     }
+    checks
+}
 
-    // Init refuses, and writes nothing.
+/// Init refuses, and writes nothing.
+fn judge_init(
+    binary: &Path,
+    built: &Built,
+    findings: &mut Findings<'_, impl FnMut(&Ran)>,
+) -> Result<(), String> {
+    let root = built.root.to_string_lossy().into_owned();
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
     let init_schema = dir.path().join("schema");
     std::fs::write(&init_schema, stampede_engine::schema::EXAMPLE_SCHEMA)
         .map_err(|e| e.to_string())?;
-    let before = contents(&root_path);
+    let before = contents(&built.root);
     let init = run(
         binary,
-        &s(&["init", &root, "--schema", &init_schema.to_string_lossy()]),
+        &args(&["init", &root, "--schema", &init_schema.to_string_lossy()]),
     );
-    judge(&init, &mut problems);
+    findings.judge(&init);
     if init.code == Some(0) {
-        problems.push("init wrote a graph over a damaged one".into());
+        (findings.problems).push("init wrote a graph over a damaged one".into());
     }
-    if contents(&root_path) != before {
-        problems.push("a refused init wrote".into());
+    if contents(&built.root) != before {
+        findings.problems.push("a refused init wrote".into());
     }
+    Ok(())
+}
 
-    // A read-write open that cannot proceed changes nothing; then the
-    // writes a maintainer would try. Nothing races them: a retryable answer
-    // must not come back unchanged.
+/// A read-write open that cannot proceed changes nothing; then the writes
+/// a maintainer would try. Nothing races them: a retryable answer must not
+/// come back unchanged.
+fn judge_writes(
+    binary: &Path,
+    built: &Built,
+    checks: &[Ran],
+    findings: &mut Findings<'_, impl FnMut(&Ran)>,
+) {
+    let root = built.root.to_string_lossy().into_owned();
+    let before = contents(&built.root);
     let lock_held = checks
         .first()
         .and_then(|c| serde_json::from_str::<serde_json::Value>(&c.stdout).ok())
         .is_some_and(|report| report["lock_held"] == serde_json::Value::Bool(true));
-    let open = run(binary, &s(&["open", &root, "--json"]));
-    judge(&open, &mut problems);
-    if open.code != Some(0) && contents(&root_path) != before {
-        problems.push("a read-write open that failed changed the graph".into());
+    let open = run(binary, &args(&["open", &root, "--json"]));
+    findings.judge(&open);
+    if open.code != Some(0) && contents(&built.root) != before {
+        (findings.problems).push("a read-write open that failed changed the graph".into());
     }
-    problems.extend(retried_in_vain(binary, &open, lock_held));
+    (findings.problems).extend(retried_in_vain(binary, &open, lock_held));
     for args in [
-        s(&["branch", "create", &root, "damage-probe"]),
-        s(&["branch", "delete", &root, built.graph.deletable]),
+        args(&["branch", "create", &root, "damage-probe"]),
+        args(&["branch", "delete", &root, built.graph.deletable]),
     ] {
         let ran = run(binary, &args);
-        judge(&ran, &mut problems);
-        problems.extend(retried_in_vain(binary, &ran, lock_held));
-    }
-    if problems.is_empty() {
-        Ok(Some(commands))
-    } else {
-        Err(problems.join("\n"))
+        findings.judge(&ran);
+        (findings.problems).extend(retried_in_vain(binary, &ran, lock_held));
     }
 }
 
@@ -885,64 +953,62 @@ pub fn binary() -> PathBuf {
 pub const STRIPES: usize = 4;
 
 /// The damage campaign's units: every stripe of every corpus graph.
-pub fn units() -> u32 {
+pub fn units(_: &Budgets) -> u32 {
     (corpus().len() * STRIPES) as u32
 }
 
 /// Run unit `index` of the damage campaign: stripe `index % STRIPES` of
 /// corpus graph `index / STRIPES`, i.e. every `STRIPES`-th of its cases
-/// (of a sample's: every `stride`-th of each damage).
-pub fn run_unit(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
-    run_stripe(index / STRIPES, stride, index % STRIPES, STRIPES)
+/// (of a sample's: every `damage_stride`-th of each damage). Its units are
+/// the cases judged, its ops the commands run.
+pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
+    let index = index as usize;
+    run_stripe(
+        index / STRIPES,
+        budgets.damage_stride as usize,
+        index % STRIPES,
+        STRIPES,
+    )
 }
 
 /// Every case of corpus graph `index` (of a sample's: every `stride`-th
 /// of each damage).
-pub fn run_graph(index: usize, stride: usize) -> (u64, u64, Vec<Failure>) {
+pub fn run_graph(index: usize, stride: usize) -> CampaignResult {
     run_stripe(index, stride, 0, 1)
 }
 
-/// Cases `stripe`, `stripe + stripes`, ... of corpus graph `index`: how
-/// many were judged, the commands run, and the failures.
-fn run_stripe(
-    index: usize,
-    stride: usize,
-    stripe: usize,
-    stripes: usize,
-) -> (u64, u64, Vec<Failure>) {
+/// Cases `stripe`, `stripe + stripes`, ... of corpus graph `index`.
+fn run_stripe(index: usize, stride: usize, stripe: usize, stripes: usize) -> CampaignResult {
+    let mut result = CampaignResult::new(Campaign::Damage);
     let graph = corpus().into_iter().nth(index).expect("a corpus graph");
     let built = match build(graph) {
         Ok(b) => b,
         Err(message) => {
-            return (
-                0,
-                0,
-                vec![Failure::new(
-                    Campaign::Damage,
-                    format!("damage:{}:*:build", corpus()[index].name),
-                    message,
-                )],
-            )
+            result.failures.push(Failure::new(
+                Campaign::Damage,
+                format!("damage:{}:*:build", corpus()[index].name),
+                message,
+            ));
+            return result;
         }
     };
     let binary = binary();
     let pristine = baseline(&binary, &built);
-    let (mut judged, mut commands, mut failures) = (0, 0, Vec::new());
     let cases = sample(cases(&built), stride);
     for case in cases.into_iter().skip(stripe).step_by(stripes) {
         match judge_case(&binary, &built, &pristine, &case, |_| {}) {
             Ok(None) => {}
             Ok(Some(n)) => {
-                judged += 1;
-                commands += n;
+                result.units += 1;
+                result.ops += n;
             }
             Err(message) => {
-                judged += 1;
-                failures.push(Failure::new(Campaign::Damage, case.token(), message));
+                result.units += 1;
+                (result.failures).push(Failure::new(Campaign::Damage, case.token(), message));
             }
         }
     }
-    (judged, commands, failures)
+    result
 }
 
 /// Re-run one damaged graph, printing every command and how it ended.

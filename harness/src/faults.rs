@@ -12,11 +12,14 @@
 //! sides then continue from that state with a read-write handle.
 
 use stampede_engine::probe::{Call, FaultPlan, Injected, Probe};
-use stampede_model::{Mode, Op};
+use stampede_model::{Mode, Model, Op, Outcome};
 
 use crate::adapter::{Stampede, SystemUnderTest};
+use crate::budgets::Budgets;
 use crate::effects::{candidates, expect, matching, observe, outcome_fits};
 use crate::sequential::machine::Reference;
+use crate::tally::CampaignResult;
+use crate::verdict::{Campaign, Failure};
 
 /// Per mille of calls failing before they reach storage.
 pub const TRANSIENT_PER_MILLE: u32 = 60;
@@ -71,15 +74,30 @@ fn lose_an_answer(
     })
 }
 
-pub fn replay_token(case_seed: u64, max_ops: usize) -> String {
-    format!("faults:{case_seed:016x}:{max_ops}")
+/// The fault campaign's units: `fault_cases` cases.
+pub fn units(budgets: &Budgets) -> u32 {
+    budgets.fault_cases
 }
 
-pub fn parse_token(token: &str) -> Option<(u64, usize)> {
-    let mut parts = token.strip_prefix("faults:")?.split(':');
-    let seed = u64::from_str_radix(parts.next()?, 16).ok()?;
-    let max_ops = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((seed, max_ops))
+/// Case `index`, its seed drawn from the root seed and the index.
+pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
+    let seed = crate::seeds::derive(budgets.seed, index);
+    let mut unit = CampaignResult {
+        units: 1,
+        ..CampaignResult::new(Campaign::Faults)
+    };
+    match run_case(seed, budgets.max_ops, |_| {}) {
+        Ok(report) => {
+            unit.ops = report.ops;
+            unit.faulted_ops = report.faulted_ops;
+        }
+        Err(message) => unit.failures.push(Failure::new(
+            Campaign::Faults,
+            Campaign::Faults.case_token(seed, budgets.max_ops),
+            message,
+        )),
+    }
+    unit
 }
 
 /// What one case did.
@@ -107,31 +125,7 @@ pub fn run_case(
         let pre = reference.model.clone();
         let mut post = pre.clone();
         let expected = post.apply(&op);
-        // Fixture writers stand for other programs: no faults in them.
-        let faulty = !matches!(op, Op::WriteLegacy(_) | Op::LeaveLock | Op::Stamp);
-        probe.set_plan(faulty.then(|| {
-            FaultPlan::faults(
-                crate::seeds::mix(case_seed, i),
-                TRANSIENT_PER_MILLE,
-                LOST_ACK_PER_MILLE,
-                PAUSE_PER_MILLE,
-            )
-        }));
-        probe.name_objects_under(sut.root());
-        let proxy = lose_an_answer(faulty, case_seed, i, sut.root());
-        let outcome = sut.apply(&op);
-        let mut injected = probe.injected();
-        probe.set_plan(None);
-        if let Some((proxy, scope)) = proxy {
-            if proxy.disarm(&scope) {
-                injected.push(Injected {
-                    call: Call::Put,
-                    object: "(below object_store's retry)".into(),
-                    occurrence: 0,
-                    what: LOST_ANSWER,
-                });
-            }
-        }
+        let (outcome, injected) = apply_faulted(&probe, &mut sut, &op, case_seed, i);
         report.ops += 1;
         trace(&format!(
             "{:>2}. {op:?}\n      engine: {outcome:?}\n      model:  {expected:?}{}",
@@ -161,41 +155,112 @@ pub fn run_case(
         }
         report.faulted_ops += 1;
         report.injected += injected.len() as u64;
-        let all = candidates(&pre, &op);
-        let seen = observe(sut.root(), Mode::ReadWrite);
-        let fitting: Vec<_> = matching(&all, Mode::ReadWrite, &seen)
-            .into_iter()
-            .filter(|c| outcome_fits(&op, &outcome, &expected, c))
-            .collect();
-        let Some(candidate) = fitting.first() else {
-            return Err(format!(
-                "op {} {op:?} met {injected:?} and said {outcome:?}; a read-write open then sees neither its invisible nor its applied state:\n  seen: {seen:?}\n  invisible: {:?}\n  applied: {:?}",
-                i + 1,
-                expect(&all[0], Mode::ReadWrite),
-                expect(&all[1], Mode::ReadWrite),
-            ));
+        let op_said = Said {
+            number: i + 1,
+            op: &op,
+            outcome: &outcome,
+            expected: &expected,
+            injected: &injected,
         };
-        trace(&format!("      judged: {}", candidate.label));
-        // Both sides go on from there with a read-write handle.
-        let mut model = candidate.model.clone();
-        let reopened = model.reopen(Mode::ReadWrite);
-        let seen_reopen = sut.apply(&Op::Open(Mode::ReadWrite));
-        if crate::effects::same_open(&seen_reopen, &reopened) {
-            reference.model = model;
-        } else {
-            return Err(format!(
-                "after op {} {op:?}, reopening read-write: engine {seen_reopen:?}, model {reopened:?}",
-                i + 1
-            ));
-        }
+        reference.model = judge_faulted(&mut sut, &pre, &op_said, &mut trace)?;
     }
     Ok(report)
 }
 
+/// Op `i` of a case applied under its faults (fixture writers stand for
+/// other programs: none in them): its outcome and what was injected.
+fn apply_faulted(
+    probe: &Probe,
+    sut: &mut Stampede,
+    op: &Op,
+    case_seed: u64,
+    i: usize,
+) -> (Outcome, Vec<Injected>) {
+    let faulty = !matches!(op, Op::WriteLegacy(_) | Op::LeaveLock | Op::Stamp);
+    probe.set_plan(faulty.then(|| {
+        FaultPlan::faults(
+            crate::seeds::mix(case_seed, i),
+            TRANSIENT_PER_MILLE,
+            LOST_ACK_PER_MILLE,
+            PAUSE_PER_MILLE,
+        )
+    }));
+    probe.name_objects_under(sut.root());
+    let proxy = lose_an_answer(faulty, case_seed, i, sut.root());
+    let outcome = sut.apply(op);
+    let mut injected = probe.injected();
+    probe.set_plan(None);
+    if let Some((proxy, scope)) = proxy {
+        if proxy.disarm(&scope) {
+            injected.push(Injected {
+                call: Call::Put,
+                object: "(below object_store's retry)".into(),
+                occurrence: 0,
+                what: LOST_ANSWER,
+            });
+        }
+    }
+    (outcome, injected)
+}
+
+/// What one op of a case said, beside what the model said and the faults
+/// it met.
+struct Said<'a> {
+    /// From 1, as the trace numbers ops.
+    number: usize,
+    op: &'a Op,
+    outcome: &'a Outcome,
+    expected: &'a Outcome,
+    injected: &'a [Injected],
+}
+
+/// A faulted op judged from `pre`: a read-write open must then see one of
+/// its states (invisible or applied) that fits its answer. Both sides go on
+/// from there with a read-write handle: the model to go on with.
+fn judge_faulted(
+    sut: &mut Stampede,
+    pre: &Model,
+    said: &Said<'_>,
+    trace: &mut impl FnMut(&str),
+) -> Result<Model, String> {
+    let Said {
+        number,
+        op,
+        outcome,
+        expected,
+        injected,
+    } = said;
+    let all = candidates(pre, op);
+    let seen = observe(sut.root(), Mode::ReadWrite);
+    let fitting: Vec<_> = matching(&all, Mode::ReadWrite, &seen)
+        .into_iter()
+        .filter(|c| outcome_fits(op, outcome, expected, c))
+        .collect();
+    let Some(candidate) = fitting.first() else {
+        return Err(format!(
+            "op {number} {op:?} met {injected:?} and said {outcome:?}; a read-write open then sees neither its invisible nor its applied state:\n  seen: {seen:?}\n  invisible: {:?}\n  applied: {:?}",
+            expect(&all[0], Mode::ReadWrite),
+            expect(&all[1], Mode::ReadWrite),
+        ));
+    };
+    trace(&format!("      judged: {}", candidate.label));
+    let mut model = candidate.model.clone();
+    let reopened = model.reopen(Mode::ReadWrite);
+    let seen_reopen = sut.apply(&Op::Open(Mode::ReadWrite));
+    if crate::effects::same_open(&seen_reopen, &reopened) {
+        Ok(model)
+    } else {
+        Err(format!(
+            "after op {number} {op:?}, reopening read-write: engine {seen_reopen:?}, model {reopened:?}"
+        ))
+    }
+}
+
 /// Re-run one case, printing every op, both outcomes and the faults met.
 pub fn replay(token: &str) -> Result<bool, String> {
-    let (seed, max_ops) =
-        parse_token(token).ok_or_else(|| format!("not a faults token: {token}"))?;
+    let (seed, max_ops) = Campaign::Faults
+        .parse_case_token(token)
+        .ok_or_else(|| format!("not a faults token: {token}"))?;
     match run_case(seed, max_ops, |line| println!("{line}")) {
         Ok(report) => {
             println!(

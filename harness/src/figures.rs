@@ -13,7 +13,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::Report;
+use crate::report::Report;
 
 use crate::verdict::Campaign;
 
@@ -89,7 +89,7 @@ fn result_of<'r>(
     report: &'r Report,
     campaign: Campaign,
     out: &mut String,
-) -> Option<&'r crate::plan::CampaignResult> {
+) -> Option<&'r crate::tally::CampaignResult> {
     let found = report.results.iter().find(|r| r.campaign == campaign);
     if found.is_none() {
         let _ = writeln!(out, "(this report has no {} campaign)", campaign.name());
@@ -99,7 +99,7 @@ fn result_of<'r>(
 
 /// The plan's table: one row per campaign.
 pub fn plan_table(report: &Report, source: &str) -> String {
-    provenance(report, source) + &crate::plan::markdown_table(&report.results)
+    provenance(report, source) + &crate::report::markdown_table(&report.results)
 }
 
 /// The crash campaign per operation: writes, states, violations, residue.
@@ -170,7 +170,8 @@ pub fn rewrite(doc: &str, name: &str, body: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::{Budgets, CampaignResult};
+    use crate::budgets::Budgets;
+    use crate::tally::CampaignResult;
 
     fn report() -> Report {
         let result = CampaignResult {

@@ -7,7 +7,7 @@
 use quick_xml::events::{BytesDecl, BytesText, Event};
 use quick_xml::Writer;
 
-use crate::plan::Report;
+use crate::report::Report;
 
 /// The report as a JUnit XML document.
 pub fn render(report: &Report) -> String {
@@ -18,7 +18,7 @@ pub fn render(report: &Report) -> String {
 
 fn write(writer: &mut Writer<Vec<u8>>, report: &Report) -> std::io::Result<()> {
     writer.write_event(Event::Decl(BytesDecl::new("1.0", Some("UTF-8"), None)))?;
-    let cases = |r: &crate::plan::CampaignResult| r.failures.len() + 1;
+    let cases = |r: &crate::tally::CampaignResult| r.failures.len() + 1;
     let tests: usize = report.results.iter().map(cases).sum();
     let failures: usize = report.results.iter().map(|r| r.failures.len()).sum();
     let seconds: f64 = report.results.iter().map(|r| r.seconds).sum();

@@ -4,6 +4,7 @@
 
 pub mod adapter;
 pub mod binary;
+pub mod budgets;
 pub mod cli;
 pub mod concurrent;
 pub mod crash;
@@ -14,15 +15,18 @@ pub mod figures;
 pub mod files;
 pub mod fixtures;
 pub mod junit;
+pub mod loom;
 pub mod place;
 pub mod plan;
 pub mod quiet;
+pub mod report;
 pub mod runner;
 pub mod seeds;
 #[cfg(feature = "defects")]
 pub mod sensitivity;
 pub mod sequential;
 pub mod summary;
+pub mod tally;
 pub mod verdict;
 pub mod wire;
 

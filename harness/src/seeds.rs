@@ -56,6 +56,17 @@ pub enum SeedChoice {
     Date,
 }
 
+/// As `--seed` takes it.
+impl std::fmt::Display for SeedChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SeedChoice::Fixed(seed) => write!(f, "{seed}"),
+            SeedChoice::Random => f.write_str("random"),
+            SeedChoice::Date => f.write_str("date"),
+        }
+    }
+}
+
 impl SeedChoice {
     pub fn parse(text: &str) -> Result<SeedChoice, String> {
         match text {

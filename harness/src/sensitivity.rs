@@ -11,8 +11,9 @@ use std::time::Instant;
 
 use stampede_engine::defects::{plant, Defect, DEFECT_ENV};
 
+use crate::budgets::Budgets;
 use crate::concurrent::{Schedule, Token};
-use crate::plan::{Budgets, Shard, Stop};
+use crate::plan::{Shard, Stop};
 use crate::verdict::{Campaign, Failure};
 
 /// The campaigns a defect meets, in order.
@@ -72,9 +73,9 @@ pub fn loom_test(defect: Defect) -> Option<&'static str> {
 /// command that shows the catch, if it caught it.
 pub fn loom(defect: Defect) -> Option<String> {
     let test = loom_test(defect)?;
-    let mut command = crate::plan::loom_command(2, Some(test));
+    let mut command = crate::loom::command(2, Some(test));
     command.env("STAMPEDE_LOOM_OPENERS", "2");
-    let shown = crate::plan::shell_form(&command);
+    let shown = crate::verdict::shell_form(&command);
     let status = command
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -126,48 +127,57 @@ pub fn row(defect: Option<Defect>, budgets: &Budgets, with_loom: bool) -> Row {
             seconds: 0.0,
         },
     };
-    // Findings planted back (14, 15, 39's sweep and create) and the
-    // apply's and the create's window (10, 15): also their held rounds,
-    // with up to 30 interleavings under each schedule, so the engine, not
-    // only loom's model of the protocol, is shown to catch them. The
-    // scheduled ones first (their tokens replay exactly), `preempt` (made
-    // for such windows) before all.
     if let (None, Some(d)) = (row.caught_by, defect) {
-        let targeted =
-            (TARGETED_SCHEDULES.into_iter()).find_map(|schedule| targeted_catch(schedule, d, 30));
-        if let Some((token, tries)) = targeted {
-            row.caught_by = Some(Campaign::Concurrent);
-            row.needed = format!(
-                "held round {}, {tries} {} interleavings",
-                token.held.expect("a targeted catch runs a held round"),
-                token.schedule.name()
-            );
-            row.replay = format!(
-                "{DEFECT_ENV}={} stampede-sensitivity replay {token}",
-                d.number()
-            );
-        }
+        catch_by_held_round(&mut row, d);
     }
     if let (None, Some(d), true) = (row.caught_by, defect, with_loom) {
-        match (loom(d), d.masked_by()) {
-            // The loom test of a masked defect passes when loom finds no
-            // failing execution with it planted: the masking, proven.
-            (Some(command), Some(why)) => {
-                row.needed = format!("masked (loom, bound 2, finds nothing): {why}");
-                row.replay = command;
-            }
-            (Some(command), None) => {
-                row.caught_by = Some(Campaign::Loom);
-                row.needed = "exhaustive (bound 2)".into();
-                row.replay = command;
-            }
-            (None, _) => {}
-        }
+        catch_by_loom(&mut row, d);
     }
     plant(None);
     std::env::remove_var(DEFECT_ENV);
     row.seconds = start.elapsed().as_secs_f64();
     row
+}
+
+/// A defect the campaigns missed, tried on its held round (findings
+/// planted back, and the apply's and the create's windows) with up to 30
+/// interleavings under each schedule, so the engine, not only loom's model
+/// of the protocol, is shown to catch it. The scheduled ones first (their
+/// tokens replay exactly), `preempt` (made for such windows) before all.
+fn catch_by_held_round(row: &mut Row, d: Defect) {
+    let targeted =
+        (TARGETED_SCHEDULES.into_iter()).find_map(|schedule| targeted_catch(schedule, d, 30));
+    if let Some((token, tries)) = targeted {
+        row.caught_by = Some(Campaign::Concurrent);
+        row.needed = format!(
+            "held round {}, {tries} {} interleavings",
+            token.held.expect("a targeted catch runs a held round"),
+            token.schedule.name()
+        );
+        row.replay = format!(
+            "{DEFECT_ENV}={} stampede-sensitivity replay {token}",
+            d.number()
+        );
+    }
+}
+
+/// A defect no campaign caught: caught by loom's model of the protocol,
+/// or (masked by design) proven masked there.
+fn catch_by_loom(row: &mut Row, d: Defect) {
+    match (loom(d), d.masked_by()) {
+        // The loom test of a masked defect passes when loom finds no
+        // failing execution with it planted: the masking, proven.
+        (Some(command), Some(why)) => {
+            row.needed = format!("masked (loom, bound 2, finds nothing): {why}");
+            row.replay = command;
+        }
+        (Some(command), None) => {
+            row.caught_by = Some(Campaign::Loom);
+            row.needed = "exhaustive (bound 2)".into();
+            row.replay = command;
+        }
+        (None, _) => {}
+    }
 }
 
 pub fn print_table(rows: &[Row]) {

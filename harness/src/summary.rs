@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use crate::plan::{markdown_table, text_table, Report};
+use crate::report::{markdown_table, text_table, Report};
 
 use crate::verdict::Failure;
 

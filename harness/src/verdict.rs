@@ -76,6 +76,29 @@ impl Campaign {
             Campaign::Loom => "models",
         }
     }
+
+    /// The token of a case of seeded op sequences (sequential, faults):
+    /// `seq:SEED:MAX_OPS` or `faults:SEED:MAX_OPS`, the seed in hex.
+    pub fn case_token(self, case_seed: u64, max_ops: usize) -> String {
+        format!("{}:{case_seed:016x}:{max_ops}", self.case_prefix())
+    }
+
+    /// The case seed and op bound of a [`Campaign::case_token`] of this
+    /// campaign.
+    pub fn parse_case_token(self, token: &str) -> Option<(u64, usize)> {
+        let rest = token.strip_prefix(self.case_prefix())?;
+        let mut parts = rest.strip_prefix(':')?.split(':');
+        let seed = u64::from_str_radix(parts.next()?, 16).ok()?;
+        let max_ops = parts.next()?.parse().ok()?;
+        parts.next().is_none().then_some((seed, max_ops))
+    }
+
+    fn case_prefix(self) -> &'static str {
+        match self {
+            Campaign::Sequential => "seq",
+            other => other.name(),
+        }
+    }
 }
 
 /// One failure of any campaign, with the token that replays it.
@@ -125,6 +148,48 @@ impl Divergence {
     /// parts that differ (a stamp by its state on each side, else the
     /// model's column says only "view").
     pub fn of_views(op: &Op, model: &View, engine: &View) -> Self {
+        let model_word = if model.stamp == engine.stamp {
+            "view".to_string()
+        } else {
+            format!("view with stamp {}", stamp_word(&model.stamp))
+        };
+        Divergence {
+            op: format!("{} (view after)", op.name()),
+            model: model_word,
+            engine: format!("view differs: {}", ViewDiff::of(engine, model).parts()),
+        }
+    }
+}
+
+/// The parts of two views that differ, the engine's against the model's:
+/// named in a divergence's column (`parts`), in full in a failure's
+/// message (`Display`).
+pub struct ViewDiff<'a> {
+    engine: &'a View,
+    model: &'a View,
+    rows: BTreeSet<&'a (String, String)>,
+}
+
+impl<'a> ViewDiff<'a> {
+    pub fn of(engine: &'a View, model: &'a View) -> Self {
+        let rows = (engine.rows.keys().chain(model.rows.keys()))
+            .filter(|key| engine.rows.get(*key) != model.rows.get(*key))
+            .collect();
+        ViewDiff {
+            engine,
+            model,
+            rows,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts().is_empty()
+    }
+
+    /// The differing parts by name: a stamp by the engine's state, rows by
+    /// their types.
+    pub fn parts(&self) -> String {
+        let (engine, model) = (self.engine, self.model);
         let mut parts = Vec::new();
         if model.stamp != engine.stamp {
             parts.push(format!("stamp {}", stamp_word(&engine.stamp)));
@@ -135,24 +200,44 @@ impl Divergence {
         if model.list != engine.list {
             parts.push("list".to_string());
         }
-        let types: BTreeSet<&str> = (model.rows.keys().chain(engine.rows.keys()))
-            .filter(|key| model.rows.get(*key) != engine.rows.get(*key))
-            .map(|(_, type_name)| type_name.as_str())
-            .collect();
+        let types: BTreeSet<&str> = self.rows.iter().map(|(_, t)| t.as_str()).collect();
         if !types.is_empty() {
             let types: Vec<&str> = types.into_iter().collect();
             parts.push(format!("rows of {}", types.join(", ")));
         }
-        let model_word = if model.stamp == engine.stamp {
-            "view".to_string()
-        } else {
-            format!("view with stamp {}", stamp_word(&model.stamp))
-        };
-        Divergence {
-            op: format!("{} (view after)", op.name()),
-            model: model_word,
-            engine: format!("view differs: {}", parts.join("; ")),
+        if engine.off_schema != model.off_schema {
+            parts.push("branches off main's schema".to_string());
         }
+        parts.join("; ")
+    }
+}
+
+/// Every differing part with both sides' values.
+impl std::fmt::Display for ViewDiff<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (engine, model) = (self.engine, self.model);
+        let mut parts = Vec::new();
+        let mut differs = |part: &str, e: &dyn std::fmt::Debug, m: &dyn std::fmt::Debug| {
+            parts.push(format!("{part} engine {e:?} model {m:?}"));
+        };
+        if engine.stamp != model.stamp {
+            differs("stamp", &engine.stamp, &model.stamp);
+        }
+        if engine.refs != model.refs {
+            differs("refs", &engine.refs, &model.refs);
+        }
+        if engine.list != model.list {
+            differs("list", &engine.list, &model.list);
+        }
+        for key in &self.rows {
+            let part = format!("rows {}/{}", key.0, key.1);
+            differs(&part, &engine.rows.get(*key), &model.rows.get(*key));
+        }
+        if engine.off_schema != model.off_schema {
+            let part = "branches off main's schema";
+            differs(part, &engine.off_schema, &model.off_schema);
+        }
+        f.write_str(&parts.join("; "))
     }
 }
 
@@ -240,9 +325,62 @@ pub(crate) fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', r"'\''"))
 }
 
+/// The shell form of a command, to print for a person to run from any
+/// directory (`cd DIR && VAR=value program args`).
+pub fn shell_form(command: &std::process::Command) -> String {
+    let cd = command
+        .get_current_dir()
+        .map(|dir| format!("cd {} &&", shell_quote(&dir.to_string_lossy())));
+    let env = command
+        .get_envs()
+        .filter_map(|(k, v)| Some(format!("{}={}", k.to_string_lossy(), v?.to_string_lossy())));
+    let program = std::iter::once(command.get_program().to_string_lossy().into_owned());
+    let args = command.get_args().map(|a| a.to_string_lossy().into_owned());
+    cd.into_iter()
+        .chain(env)
+        .chain(program)
+        .chain(args)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A divergence in rows alone once printed an empty diff.
+    #[test]
+    fn regression_a_rows_only_divergence_is_named() {
+        let empty = View {
+            stamp: Err(ErrorKind::NotInitialized),
+            refs: Default::default(),
+            list: None,
+            rows: Default::default(),
+            off_schema: Default::default(),
+        };
+        let mut with_rows = empty.clone();
+        with_rows
+            .rows
+            .insert(("main".into(), "Person".into()), Ok(Vec::new()));
+        let diff = ViewDiff::of(&with_rows, &empty).to_string();
+        assert!(diff.contains("main/Person"), "{diff:?}");
+        assert!(ViewDiff::of(&empty, &empty).is_empty());
+    }
+
+    /// A case token names its campaign: it parses back as that campaign's
+    /// only (control: the other's, and a malformed one, do not).
+    #[test]
+    fn a_case_token_parses_back_as_its_own_campaign_only() {
+        let token = Campaign::Faults.case_token(0x44554003750deae1, 20);
+        assert_eq!(token, "faults:44554003750deae1:20");
+        let parsed = Campaign::Faults.parse_case_token(&token);
+        assert_eq!(parsed, Some((0x44554003750deae1, 20)));
+        assert_eq!(Campaign::Sequential.parse_case_token(&token), None);
+        let seq = Campaign::Sequential.case_token(7, 30);
+        assert_eq!(Campaign::Sequential.parse_case_token(&seq), Some((7, 30)));
+        assert_eq!(Campaign::Faults.parse_case_token("faultsx:7:30"), None);
+        assert_eq!(Campaign::Faults.parse_case_token("faults:7:30:1"), None);
+    }
 
     /// A divergence names outcomes by kind, and says when the kinds agree
     /// but the content does not; a view's names the parts that differ.

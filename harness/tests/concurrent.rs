@@ -4,11 +4,13 @@
 
 mod common;
 
+use stampede_harness::budgets::Budgets;
 use stampede_harness::concurrent::{
     execute, execute_scheduled_with, execute_with, judge, Actors, Round, Schedule,
 };
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, CampaignResult, Shard, Stop};
+use stampede_harness::plan::{run, Shard, Stop};
+use stampede_harness::tally::CampaignResult;
 use stampede_harness::verdict::Campaign;
 
 /// The concurrent campaign of the suite's root seed (STAMPEDE_SEED), with
@@ -206,7 +208,7 @@ fn regression_finding_39_a_late_sweep_never_removes_a_recreated_tree() {
 /// began (its fork point must be inside its interval).
 #[test]
 fn a_create_is_from_at_one_instant_of_its_interval_and_visible_later() {
-    use stampede_harness::concurrent::history::{judge as judge_history, History, Plan};
+    use stampede_harness::concurrent::history::{judge as judge_history, ActorOps, History};
     use stampede_model::{Mode, Model, Observation, Op, Value};
     let create = Op::create("a", "main");
     let load = Op::Load {
@@ -222,11 +224,11 @@ fn a_create_is_from_at_one_instant_of_its_interval_and_visible_later() {
         swarm: None,
         setup: None,
         actors: vec![
-            Plan {
+            ActorOps {
                 mode: Mode::ReadWrite,
                 ops: vec![create.clone()],
             },
-            Plan {
+            ActorOps {
                 mode: Mode::ReadWrite,
                 ops: vec![load.clone(), Op::BranchList],
             },
@@ -269,7 +271,7 @@ fn a_create_is_from_at_one_instant_of_its_interval_and_visible_later() {
 /// tables intact passes.
 #[test]
 fn a_history_whose_recreated_run_branch_lost_its_tables_fails() {
-    use stampede_harness::concurrent::history::{judge as judge_history, Event, History, Plan};
+    use stampede_harness::concurrent::history::{judge as judge_history, ActorOps, Event, History};
     use stampede_model::{ErrorKind, LegacyGraph, LegacyStamp, Mode, Model, Op};
     let setup = LegacyGraph {
         version: 2,
@@ -282,7 +284,7 @@ fn a_history_whose_recreated_run_branch_lost_its_tables_fails() {
         prelude: Vec::new(),
         swarm: None,
         setup: Some(setup.clone()),
-        actors: vec![Plan {
+        actors: vec![ActorOps {
             mode: Mode::ReadWrite,
             ops: vec![create.clone()],
         }],
@@ -339,7 +341,7 @@ fn timed(
 /// same list overlapping the create may show either.
 #[test]
 fn the_history_judge_holds_reads_to_real_time() {
-    use stampede_harness::concurrent::history::{judge as judge_history, History, Plan};
+    use stampede_harness::concurrent::history::{judge as judge_history, ActorOps, History};
     use stampede_model::{Mode, Model, Observation, Op};
     let create = Op::create("a", "main");
     let history = History {
@@ -347,11 +349,11 @@ fn the_history_judge_holds_reads_to_real_time() {
         swarm: None,
         setup: None,
         actors: vec![
-            Plan {
+            ActorOps {
                 mode: Mode::ReadWrite,
                 ops: vec![create.clone()],
             },
-            Plan {
+            ActorOps {
                 mode: Mode::ReadOnly,
                 ops: vec![Op::BranchList],
             },
@@ -392,7 +394,7 @@ fn the_history_judge_holds_reads_to_real_time() {
 /// when the model migrated v1→v3 in one step.)
 #[test]
 fn a_reader_may_see_v2_between_a_v1_openers_steps() {
-    use stampede_harness::concurrent::history::{judge as judge_history, Event, History, Plan};
+    use stampede_harness::concurrent::history::{judge as judge_history, ActorOps, Event, History};
     use stampede_model::{LegacyGraph, LegacyStamp, Mode, Model, Observation, Op, OpenReport};
     let setup = LegacyGraph {
         version: 1,
@@ -405,11 +407,11 @@ fn a_reader_may_see_v2_between_a_v1_openers_steps() {
         swarm: None,
         setup: Some(setup.clone()),
         actors: vec![
-            Plan {
+            ActorOps {
                 mode: Mode::ReadWrite,
                 ops: vec![],
             },
-            Plan {
+            ActorOps {
                 mode: Mode::ReadOnly,
                 ops: vec![],
             },
@@ -454,7 +456,7 @@ fn a_reader_may_see_v2_between_a_v1_openers_steps() {
 #[test]
 fn regression_a_read_only_list_never_shows_a_ref_swept_meanwhile() {
     use stampede_harness::concurrent::execute_history;
-    use stampede_harness::concurrent::history::{judge as judge_history, History, Plan};
+    use stampede_harness::concurrent::history::{judge as judge_history, ActorOps, History};
     use stampede_model::{LegacyGraph, LegacyStamp, Mode, Op};
     let h = History {
         prelude: Vec::new(),
@@ -466,11 +468,11 @@ fn regression_a_read_only_list_never_shows_a_ref_swept_meanwhile() {
             stamp: LegacyStamp::Default,
         }),
         actors: vec![
-            Plan {
+            ActorOps {
                 mode: Mode::ReadWrite,
                 ops: vec![],
             },
-            Plan {
+            ActorOps {
                 mode: Mode::ReadOnly,
                 ops: vec![Op::BranchList, Op::BranchList],
             },

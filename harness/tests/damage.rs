@@ -14,7 +14,8 @@ use stampede_vocabulary::env_budget;
 fn sample_is_clean(name: &str) {
     let index = corpus().iter().position(|g| g.name == name).unwrap();
     let stride = env_budget("STAMPEDE_DAMAGE_STRIDE", 11) as usize;
-    let (judged, commands, failures) = run_graph(index, stride);
+    let result = run_graph(index, stride);
+    let (judged, commands, failures) = (result.units, result.ops, result.failures);
     assert!(
         judged > 10 && commands > judged,
         "{name}: {judged} cases, {commands} commands"

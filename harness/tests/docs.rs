@@ -186,8 +186,10 @@ fn a_renamed_flag_fails_the_docs_run() {
 
 /// A report as a sharded S3 run on a peer left it, with two failures: the
 /// summary's every part shows (the revision fixed, so the snapshot holds).
-fn failing_report() -> stampede_harness::plan::Report {
-    use stampede_harness::plan::{Budgets, CampaignResult, Report};
+fn failing_report() -> stampede_harness::report::Report {
+    use stampede_harness::budgets::Budgets;
+    use stampede_harness::report::Report;
+    use stampede_harness::tally::CampaignResult;
     use stampede_harness::verdict::{Campaign, Failure};
     let result = |campaign, units, ops, seconds, failures: Vec<Failure>| {
         let mut result: CampaignResult = serde_json::from_value(serde_json::json!({

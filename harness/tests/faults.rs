@@ -5,8 +5,9 @@
 
 mod common;
 
+use stampede_harness::budgets::Budgets;
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, Shard, Stop};
+use stampede_harness::plan::{run, Shard, Stop};
 use stampede_harness::verdict::Campaign;
 
 #[test]

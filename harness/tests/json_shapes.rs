@@ -7,10 +7,12 @@
 use stampede_engine::check::{CheckReport, Problem};
 mod common;
 
+use stampede_harness::budgets::Budgets;
 use stampede_harness::cli::shapes::{Applied, Checked, Guard, Opened, SchemaShown, StampShown};
 use stampede_harness::concurrent::Seen;
 use stampede_harness::fixtures::person_with;
-use stampede_harness::plan::{Budgets, CampaignResult, CrashDetail, Report};
+use stampede_harness::report::Report;
+use stampede_harness::tally::{CampaignResult, CrashDetail};
 use stampede_harness::verdict::{Campaign, Divergence, Failure};
 use stampede_model::{Desired, ErrorKind, Observation, Op, OpenReport, Value};
 

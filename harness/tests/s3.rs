@@ -12,9 +12,11 @@ mod common;
 
 use std::sync::OnceLock;
 
+use stampede_harness::budgets::Budgets;
 use stampede_harness::concurrent::{execute_scheduled_with, execute_with, judge, Actors, Schedule};
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, CampaignResult, Shard, Stop};
+use stampede_harness::plan::{run, Shard, Stop};
+use stampede_harness::tally::CampaignResult;
 use stampede_harness::verdict::Campaign;
 use stampede_s3server::S3Server;
 
@@ -74,7 +76,7 @@ fn sequential_campaign_on_s3() {
 fn regression_a_failed_read_back_is_not_branch_exists() {
     on_s3();
     const TOKEN: &str = "faults:44554003750deae1:20";
-    let (seed, max_ops) = stampede_harness::faults::parse_token(TOKEN).unwrap();
+    let (seed, max_ops) = Campaign::Faults.parse_case_token(TOKEN).unwrap();
     let mut trace = Vec::new();
     let result = stampede_harness::faults::run_case(seed, max_ops, |l| trace.push(l.to_string()));
     assert!(
@@ -136,7 +138,7 @@ fn crash_campaign_first_deaths_on_s3() {
         "{printed}\n{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    let report: stampede_harness::plan::Report =
+    let report: stampede_harness::report::Report =
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     let crash = &report.results[0];
     assert!(crash.failures.is_empty(), "{printed}");

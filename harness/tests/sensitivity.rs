@@ -534,7 +534,8 @@ fn regression_a_late_publish_never_lands_in_a_deleted_or_recreated_branch() {
 /// defect. The control: the same budget passes clean.
 #[test]
 fn histories_catch_a_planted_defect() {
-    use stampede_harness::plan::{run, Budgets, Shard, Stop};
+    use stampede_harness::budgets::Budgets;
+    use stampede_harness::plan::{run, Shard, Stop};
     use stampede_harness::verdict::Campaign;
     let budgets = Budgets {
         seed: 1,

@@ -4,16 +4,17 @@
 //! records it in `tests/sequential.proptest-regressions` (committed), which
 //! later runs replay first. STAMPEDE_CASES / STAMPEDE_SEED override.
 
+use stampede_harness::budgets::Budgets;
 use stampede_harness::env_or;
-use stampede_harness::plan::{run, Budgets, Shard, Stop};
+use stampede_harness::plan::{run, Shard, Stop};
 use stampede_harness::verdict::Campaign;
 
 #[test]
 fn engine_agrees_with_the_model_op_by_op() {
+    stampede_harness::sequential::keep_regressions_in("tests/sequential.proptest-regressions");
     let budgets = Budgets {
         seed: env_or("STAMPEDE_SEED", 20261124),
         cases: env_or("STAMPEDE_CASES", 64) as u32,
-        regressions: Some("tests/sequential.proptest-regressions"),
         ..Budgets::default()
     };
     let result = run(

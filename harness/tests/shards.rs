@@ -47,7 +47,7 @@ fn finish(command: &mut Command) -> Output {
 /// campaign the counts, the failures with their tokens, the crash figures.
 /// Times differ, and so do the fault campaign's faulted ops: which calls a
 /// seeded plan hits depends on the order Lance issues concurrent reads.
-fn essence(report: &stampede_harness::plan::Report) -> Vec<String> {
+fn essence(report: &stampede_harness::report::Report) -> Vec<String> {
     report
         .results
         .iter()

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use clap::Parser;
 use serde::Deserialize;
-use stampede_harness::plan::Report;
+use stampede_harness::report::Report;
 use stampede_harness::verdict::{Divergence, Failure};
 
 #[derive(Parser)]

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use clap::Parser;
-use stampede_harness::plan::Report;
+use stampede_harness::report::Report;
 use stampede_harness::verdict::Campaign;
 
 #[derive(Parser)]

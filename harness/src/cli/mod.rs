@@ -13,7 +13,7 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand};
 use stampede_engine::names::MAIN;
 
-use crate::plan::Budgets;
+use crate::budgets::Budgets;
 
 use crate::verdict::Campaign;
 
@@ -249,7 +249,7 @@ struct VerifyArgs {
     #[arg(long)]
     rounds: Option<u32>,
     /// Concurrent actors per round (the judge searches all their orders).
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=8))]
+    #[arg(long, default_value_t = DEFAULTS.actors as u16, value_parser = clap::value_parser!(u16).range(1..=8))]
     actors: u16,
     /// Concurrent actors as `stampede actor` processes instead of tasks.
     #[arg(long)]
@@ -259,7 +259,7 @@ struct VerifyArgs {
     /// `random`, `pct[:DEPTH]` or `preempt` (one storage call at a time,
     /// chosen by the seeded strategy; every scheduled failure replays
     /// exactly).
-    #[arg(long, default_value = "mix", value_parser = crate::concurrent::Schedule::parse)]
+    #[arg(long, default_value_t = DEFAULTS.schedule, value_parser = crate::concurrent::Schedule::parse)]
     schedule: crate::concurrent::Schedule,
     /// Draw each concurrent round (and history) in a swarm configuration
     /// (a subset of the op kinds, small name and key pools, a setup kind:
@@ -297,7 +297,7 @@ struct VerifyArgs {
     /// The root seed (case i runs with a seed derived from it): a number,
     /// `random` (a fresh one, printed first), or `date` (today's UTC date as
     /// YYYYMMDD: the same on every machine of a nightly that day).
-    #[arg(long, default_value = "1", value_parser = crate::seeds::SeedChoice::parse)]
+    #[arg(long, default_value_t = crate::seeds::SeedChoice::Fixed(DEFAULTS.seed), value_parser = crate::seeds::SeedChoice::parse)]
     seed: crate::seeds::SeedChoice,
     #[arg(long, default_value_t = DEFAULTS.max_ops)]
     max_ops: usize,
@@ -440,6 +440,7 @@ struct LegacyArgs {
 
 /// Whether `args` (the program name first) is a command line `stampede`
 /// accepts: what the CI recipe's test checks its commands with.
+#[cfg(any(test, feature = "testing"))]
 pub fn parses(args: &[&str]) -> Result<(), String> {
     Cli::try_parse_from(args)
         .map(|_| ())
@@ -448,6 +449,7 @@ pub fn parses(args: &[&str]) -> Result<(), String> {
 
 /// Every subcommand's examples (the `$ ` lines of its help's epilogue),
 /// by its path (`branch create`): what the docs test runs.
+#[cfg(any(test, feature = "testing"))]
 pub fn examples() -> Vec<(String, Vec<String>)> {
     fn walk(command: &clap::Command, path: &str, out: &mut Vec<(String, Vec<String>)>) {
         for sub in command.get_subcommands().filter(|c| !c.is_hide_set()) {
@@ -537,4 +539,34 @@ fn parse_storage_options(
         .iter()
         .map(|p| stampede_engine::location::parse_storage_option(p))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The counts `--help` states as defaults for the flags whose default
+    /// depends on a time budget (so clap cannot show them) are the plan's.
+    #[test]
+    fn the_help_states_the_plans_default_counts() {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        let verify = command.find_subcommand_mut("verify").expect("verify");
+        let help = verify.render_long_help().to_string();
+        for (flag, count) in [
+            ("cases", DEFAULTS.cases),
+            ("rounds", DEFAULTS.rounds),
+            ("fault-cases", DEFAULTS.fault_cases),
+        ] {
+            let shown = format!("[default: {count};");
+            let block = help
+                .split("\n\n")
+                .find(|block| block.contains(&format!("--{flag} <")))
+                .expect(flag);
+            let words = block.split_whitespace().collect::<Vec<_>>().join(" ");
+            assert!(
+                words.contains(&shown),
+                "--{flag}: {words:?} does not say {shown}"
+            );
+        }
+    }
 }

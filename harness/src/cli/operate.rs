@@ -138,82 +138,8 @@ async fn run(command: Command, params: &ObjectStoreParams) -> Result<(), Failed>
             let graph = Graph::open_with(&root, mode(read_only), params.clone()).await?;
             print_report(graph.report(), json);
         }
-        Command::Branch(BranchCommand::List {
-            root,
-            read_only,
-            json,
-        }) => {
-            let branches = Graph::open_with(&root, mode(read_only), params.clone())
-                .await?
-                .branch_list()
-                .await?;
-            if json {
-                println!("{}", to_json(&branches));
-            } else {
-                branches.iter().for_each(|b| println!("{b}"));
-            }
-        }
-        Command::Branch(BranchCommand::Create { root, name, from }) => {
-            Graph::open_with(&root, Mode::ReadWrite, params.clone())
-                .await?
-                .branch_create(&name, &from)
-                .await?;
-            println!("created {name} from {from}");
-        }
-        Command::Branch(BranchCommand::Delete { root, name }) => {
-            Graph::open_with(&root, Mode::ReadWrite, params.clone())
-                .await?
-                .branch_delete(&name)
-                .await?;
-            println!("deleted {name}");
-        }
-        Command::Branch(BranchCommand::Merge {
-            root,
-            source,
-            target,
-        }) => {
-            Graph::open_with(&root, Mode::ReadWrite, params.clone())
-                .await?
-                .branch_merge(&source, &target)
-                .await?;
-            println!("merged {source} into {target}");
-        }
-        Command::Schema(SchemaCommand::Show { root, json }) => {
-            let (source, schema) = Graph::open_with(&root, Mode::ReadOnly, params.clone())
-                .await?
-                .schema()
-                .await?;
-            if json {
-                let shown = shapes::SchemaShown {
-                    types: schema.types.keys().cloned().collect(),
-                    source,
-                };
-                println!("{}", to_json(&shown));
-            } else {
-                print!("{source}");
-            }
-        }
-        Command::Schema(SchemaCommand::Apply { root, file, json }) => {
-            let desired = read_input(&file, "schema")?;
-            let report = Graph::open_with(&root, Mode::ReadWrite, params.clone())
-                .await?
-                .apply_schema(&desired)
-                .await?;
-            let applied = shapes::Applied::from(&report);
-            if json {
-                println!("{}", to_json(&applied));
-            } else {
-                let steps = &applied.steps;
-                println!("applied: {}", report.applied);
-                println!("steps: {}", list(steps));
-                println!("lock released: {}", report.lock_released);
-                if !report.lock_released {
-                    println!(
-                        "the schema is applied; run `stampede unlock {root}` to remove the lock"
-                    );
-                }
-            }
-        }
+        Command::Branch(command) => branch(command, params).await?,
+        Command::Schema(command) => schema(command, params).await?,
         Command::Load {
             root,
             branch,
@@ -237,15 +163,7 @@ async fn run(command: Command, params: &ObjectStoreParams) -> Result<(), Failed>
                 .await?
                 .scan(&branch, &type_name)
                 .await?;
-            if json {
-                println!(
-                    "{}",
-                    Value::Array(rows.into_iter().map(Value::Object).collect())
-                );
-            } else {
-                rows.into_iter()
-                    .for_each(|r| println!("{}", Value::Object(r)));
-            }
+            print_rows(rows, json);
         }
         Command::Unlock { root } => {
             let removed = Graph::open_with(&root, Mode::ReadWrite, params.clone())
@@ -273,16 +191,123 @@ async fn run(command: Command, params: &ObjectStoreParams) -> Result<(), Failed>
         | Command::Actor { .. } => {
             unreachable!("handled in main")
         }
-        Command::Legacy(args) => {
-            let spec = legacy_spec(&args).map_err(Failed::Usage)?;
-            write_legacy(&args.root, &spec, params.clone()).await?;
-            println!(
-                "wrote a v{} graph at {} with {} __run__ branches and {} user branches",
-                spec.version.number(),
-                args.root,
-                spec.run_branches,
-                spec.branches.len()
-            );
+        Command::Legacy(args) => legacy(&args, params).await?,
+    }
+    Ok(())
+}
+
+/// Scanned rows: one JSON array, or one object a line.
+fn print_rows(rows: Vec<serde_json::Map<String, Value>>, json: bool) {
+    if json {
+        println!(
+            "{}",
+            Value::Array(rows.into_iter().map(Value::Object).collect())
+        );
+    } else {
+        rows.into_iter()
+            .for_each(|r| println!("{}", Value::Object(r)));
+    }
+}
+
+/// `stampede legacy …`: write a graph as an older engine left it.
+async fn legacy(args: &LegacyArgs, params: &ObjectStoreParams) -> Result<(), Failed> {
+    let spec = legacy_spec(args).map_err(Failed::Usage)?;
+    write_legacy(&args.root, &spec, params.clone()).await?;
+    println!(
+        "wrote a v{} graph at {} with {} __run__ branches and {} user branches",
+        spec.version.number(),
+        args.root,
+        spec.run_branches,
+        spec.branches.len()
+    );
+    Ok(())
+}
+
+/// `stampede branch …`.
+async fn branch(command: BranchCommand, params: &ObjectStoreParams) -> Result<(), Failed> {
+    match command {
+        BranchCommand::List {
+            root,
+            read_only,
+            json,
+        } => {
+            let branches = Graph::open_with(&root, mode(read_only), params.clone())
+                .await?
+                .branch_list()
+                .await?;
+            if json {
+                println!("{}", to_json(&branches));
+            } else {
+                branches.iter().for_each(|b| println!("{b}"));
+            }
+        }
+        BranchCommand::Create { root, name, from } => {
+            Graph::open_with(&root, Mode::ReadWrite, params.clone())
+                .await?
+                .branch_create(&name, &from)
+                .await?;
+            println!("created {name} from {from}");
+        }
+        BranchCommand::Delete { root, name } => {
+            Graph::open_with(&root, Mode::ReadWrite, params.clone())
+                .await?
+                .branch_delete(&name)
+                .await?;
+            println!("deleted {name}");
+        }
+        BranchCommand::Merge {
+            root,
+            source,
+            target,
+        } => {
+            Graph::open_with(&root, Mode::ReadWrite, params.clone())
+                .await?
+                .branch_merge(&source, &target)
+                .await?;
+            println!("merged {source} into {target}");
+        }
+    }
+    Ok(())
+}
+
+/// `stampede schema …`.
+async fn schema(command: SchemaCommand, params: &ObjectStoreParams) -> Result<(), Failed> {
+    match command {
+        SchemaCommand::Show { root, json } => {
+            let (source, schema) = Graph::open_with(&root, Mode::ReadOnly, params.clone())
+                .await?
+                .schema()
+                .await?;
+            if json {
+                let shown = shapes::SchemaShown {
+                    types: schema.types.keys().cloned().collect(),
+                    source,
+                };
+                println!("{}", to_json(&shown));
+            } else {
+                print!("{source}");
+            }
+        }
+        SchemaCommand::Apply { root, file, json } => {
+            let desired = read_input(&file, "schema")?;
+            let report = Graph::open_with(&root, Mode::ReadWrite, params.clone())
+                .await?
+                .apply_schema(&desired)
+                .await?;
+            let applied = shapes::Applied::from(&report);
+            if json {
+                println!("{}", to_json(&applied));
+            } else {
+                let steps = &applied.steps;
+                println!("applied: {}", report.applied);
+                println!("steps: {}", list(steps));
+                println!("lock released: {}", report.lock_released);
+                if !report.lock_released {
+                    println!(
+                        "the schema is applied; run `stampede unlock {root}` to remove the lock"
+                    );
+                }
+            }
         }
     }
     Ok(())

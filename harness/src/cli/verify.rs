@@ -5,7 +5,10 @@
 use std::process::ExitCode;
 
 use super::VerifyArgs;
-use crate::plan::{Budgets, CampaignResult, MergeError, Report, Shard, Stop};
+use crate::budgets::Budgets;
+use crate::plan::{Shard, Stop};
+use crate::report::{MergeError, Report};
+use crate::tally::CampaignResult;
 use crate::verdict::{Campaign, Failure};
 
 /// Exit 2 with a usage error.
@@ -169,15 +172,26 @@ fn budgets(args: &VerifyArgs, seed: u64) -> Budgets {
         damage_stride: args.damage_stride,
         seconds: args.seconds.map(f64::from),
         plan_seconds: args.plan_seconds.map(f64::from),
-        regressions: None,
         s3: None,
         engine_cmd: args.engine_cmd.clone(),
     }
 }
 
 pub(super) fn verify(args: VerifyArgs) -> ExitCode {
+    match run_plan(&args) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(message) => usage(message),
+    }
+}
+
+/// The plan `args` name, run and reported: whether it passed, or a usage
+/// error.
+fn run_plan(args: &VerifyArgs) -> Result<bool, String> {
     if args.processes && args.history > 0 {
-        return usage("--history runs actors as tasks (histories of processes are not built yet)");
+        return Err(
+            "--history runs actors as tasks (histories of processes are not built yet)".into(),
+        );
     }
     let campaigns = if args.campaigns.is_empty() {
         vec![
@@ -189,56 +203,16 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
     } else {
         args.campaigns.clone()
     };
-    // A process of `--jobs` runs its parent's plan, read from the file it
-    // was handed; a chosen seed is resolved (and printed) once, up front.
-    let budgets = match &args.plan {
-        Some(path) => match read_plan(path) {
-            Ok(budgets) => budgets,
-            Err(message) => return usage(message),
-        },
-        None => {
-            let seed = args.seed.resolve();
-            if let Some(how) = args.seed.chosen() {
-                println!("seed: {seed} ({how}); replay this run with --seed {seed}");
-            }
-            budgets(&args, seed)
-        }
-    };
+    let mut budgets = plan_budgets(args)?;
     if let Some(command) = &budgets.engine_cmd {
-        if let Err(message) = judge_peer(command, &campaigns, &args) {
-            return usage(message);
-        }
+        judge_peer(command, &campaigns, args)?;
     }
-    // On S3: the parent starts the server (it lives as long as this
-    // command) and hands its place to every job in the plan.
-    let mut budgets = budgets;
-    let _server = match (args.s3, &budgets.s3) {
-        (Some(kind), None) => {
-            if let Some(c) = campaigns.iter().find(|c| !c.runs_on_s3()) {
-                return usage(format!(
-                    "--s3: the {} campaign does not run on S3 (damage rewrites graph files on disk; loom has no graphs)",
-                    c.name()
-                ));
-            }
-            match crate::place::start_local_s3(kind, &format!("verify-{}", budgets.seed)) {
-                Ok(server) => {
-                    budgets.s3 = crate::place::s3().cloned();
-                    Some(server)
-                }
-                Err(message) => return usage(message),
-            }
-        }
-        (_, Some(place)) => {
-            crate::place::use_s3(place.clone());
-            None
-        }
-        (None, None) => None,
-    };
+    let _server = place(args.s3, &campaigns, &mut budgets)?;
     let part = args.shard.unwrap_or(Shard::ALL);
     let shard = match args.job.as_deref().map(Shard::parse_job) {
         None => part,
         Some(Some((job, jobs))) => part.job(job, jobs),
-        Some(None) => return usage("--job takes J/N with J < N"),
+        Some(None) => return Err("--job takes J/N with J < N".into()),
     };
     let is_child = args.job.is_some();
     let started = std::time::Instant::now();
@@ -253,10 +227,7 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
             campaign_budgets.seconds = Some(left / open_left.max(1) as f64);
         }
         let result = if args.jobs > 1 && !is_child && campaign != Campaign::Loom {
-            match run_jobs(campaign, &campaign_budgets, part, args.jobs, args.quiet) {
-                Ok(r) => r,
-                Err(e) => return usage(e),
-            }
+            run_jobs(campaign, &campaign_budgets, part, args.jobs, args.quiet)?
         } else {
             // The loom suite is one unit (unit 0): only the first part's
             // first job runs it; the others report it with nothing run.
@@ -274,55 +245,89 @@ pub(super) fn verify(args: VerifyArgs) -> ExitCode {
     // Report in the order asked for.
     results.sort_by_key(|r| campaigns.iter().position(|c| *c == r.campaign));
     if !is_child {
-        results.iter().for_each(crate::plan::print_crash_details);
-        crate::plan::print_table(&results);
-        if budgets.history > 0 {
-            for r in results
-                .iter()
-                .filter(|r| r.campaign == Campaign::Concurrent)
-            {
-                println!(
-                    "concurrent histories ({} actors, up to {} ops each): {} ops judged for linearizability in {:.2} s of judging ({:.1} ms per history)",
-                    budgets.actors,
-                    budgets.history,
-                    r.ops,
-                    r.judge_seconds,
-                    1000.0 * r.judge_seconds / r.units.max(1) as f64
-                );
-            }
-        }
-        for r in results
-            .iter()
-            .filter(|r| r.campaign == Campaign::Concurrent)
-        {
-            println!(
-                "concurrent overlaps (rounds that had each): {}",
-                r.shape_line()
-            );
-        }
-        if budgets.schedule.is_scheduled() {
-            for r in results
-                .iter()
-                .filter(|r| r.campaign == Campaign::Concurrent)
-            {
-                println!(
-                    "concurrent, scheduled ({}): {} turns granted, {} escapes",
-                    budgets.schedule.name(),
-                    r.grants,
-                    r.escapes
-                );
-            }
-        }
+        results.iter().for_each(crate::report::print_crash_details);
+        crate::report::print_table(&results);
+        print_concurrent_figures(&results, &budgets);
     }
     let mut report = Report::new(&budgets, args.jobs, results);
     report.shard = args.shard.map(|s| [s.part + 1, s.parts]);
-    if let Err(message) = write_reports(&report, args.json.as_deref(), args.junit.as_deref()) {
-        return usage(message);
+    write_reports(&report, args.json.as_deref(), args.junit.as_deref())?;
+    Ok(report.passed)
+}
+
+/// The plan's budgets: a process of `--jobs` runs its parent's plan, read
+/// from the file it was handed; a chosen seed is resolved (and printed)
+/// once, up front.
+fn plan_budgets(args: &VerifyArgs) -> Result<Budgets, String> {
+    Ok(match &args.plan {
+        Some(path) => read_plan(path)?,
+        None => {
+            let seed = args.seed.resolve();
+            if let Some(how) = args.seed.chosen() {
+                println!("seed: {seed} ({how}); replay this run with --seed {seed}");
+            }
+            budgets(args, seed)
+        }
+    })
+}
+
+/// Where the plan's graphs live. On S3 the parent starts the server (it
+/// lives as long as the returned handle) and hands its place to every job
+/// in `budgets`; a job uses the place it was handed.
+fn place(
+    s3: Option<crate::place::Kind>,
+    campaigns: &[Campaign],
+    budgets: &mut Budgets,
+) -> Result<Option<stampede_s3server::S3Server>, String> {
+    match (s3, &budgets.s3) {
+        (Some(kind), None) => {
+            if let Some(c) = campaigns.iter().find(|c| !c.runs_on_s3()) {
+                return Err(format!(
+                    "--s3: the {} campaign does not run on S3 (damage rewrites graph files on disk; loom has no graphs)",
+                    c.name()
+                ));
+            }
+            let server = crate::place::start_local_s3(kind, &format!("verify-{}", budgets.seed))?;
+            budgets.s3 = crate::place::s3().cloned();
+            Ok(Some(server))
+        }
+        (_, Some(place)) => {
+            crate::place::use_s3(place.clone());
+            Ok(None)
+        }
+        (None, None) => Ok(None),
     }
-    if report.passed {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+}
+
+/// The concurrent campaign's figures beyond its row: its histories'
+/// judging time, the overlaps its rounds had, its scheduled turns.
+fn print_concurrent_figures(results: &[CampaignResult], budgets: &Budgets) {
+    for r in results
+        .iter()
+        .filter(|r| r.campaign == Campaign::Concurrent)
+    {
+        if budgets.history > 0 {
+            println!(
+                "concurrent histories ({} actors, up to {} ops each): {} ops judged for linearizability in {:.2} s of judging ({:.1} ms per history)",
+                budgets.actors,
+                budgets.history,
+                r.ops,
+                r.judge_seconds,
+                1000.0 * r.judge_seconds / r.units.max(1) as f64
+            );
+        }
+        println!(
+            "concurrent overlaps (rounds that had each): {}",
+            r.shape_line()
+        );
+        if budgets.schedule.is_scheduled() {
+            println!(
+                "concurrent, scheduled ({}): {} turns granted, {} escapes",
+                budgets.schedule.name(),
+                r.grants,
+                r.escapes
+            );
+        }
     }
 }
 
@@ -398,8 +403,8 @@ pub(super) fn merge(
     merged
         .results
         .iter()
-        .for_each(crate::plan::print_crash_details);
-    crate::plan::print_table(&merged.results);
+        .for_each(crate::report::print_crash_details);
+    crate::report::print_table(&merged.results);
     if let Err(message) = write_reports(&merged, json, junit) {
         return usage(message);
     }
@@ -467,8 +472,71 @@ fn run_jobs(
             .map_err(|e| format!("job report {}: {e}", path.display()))?;
         parts.extend(report.results);
     }
-    crate::plan::merge(parts, start.elapsed().as_secs_f64())
+    crate::report::merge(parts, start.elapsed().as_secs_f64())
         .ok_or_else(|| format!("no job of {} reported", campaign.name()))
+}
+
+/// The rounds-to-catch table (`--catch-seeds`), printed and written into
+/// `--catch-doc`: whether every defect was caught within the cap by 9 of
+/// 10 seeds in every column, and the clean engine by none.
+#[cfg(feature = "defects")]
+fn catch_rates(args: &super::SensitivityArgs) -> Result<bool, String> {
+    use stampede_engine::defects::Defect;
+    if args.catch_seeds == 0 {
+        return Ok(true);
+    }
+    use crate::sensitivity::{Column, CONCURRENCY_DEFECTS, S3_DEFECTS};
+    let chosen = |all: &[Defect]| -> Vec<Defect> {
+        all.iter()
+            .copied()
+            .filter(|d| args.catch_defects.is_empty() || args.catch_defects.contains(&d.number()))
+            .collect()
+    };
+    let (seeds, cap, actors) = (args.catch_seeds, args.catch_cap, 4);
+    let wanted =
+        |column: &Column| args.catch_columns.is_empty() || args.catch_columns.contains(column);
+    let local: Vec<Column> = Column::LOCAL.into_iter().filter(wanted).collect();
+    let mut rates = Vec::new();
+    if !local.is_empty() {
+        rates = crate::sensitivity::catch_rates(
+            &chosen(&CONCURRENCY_DEFECTS),
+            &local,
+            seeds,
+            cap,
+            actors,
+        );
+    }
+    if wanted(&Column::S3) {
+        // Last: the process's graphs stay on S3 from here on.
+        let _server =
+            match crate::place::start_local_s3(crate::place::Kind::SeaweedFs, "sensitivity") {
+                Ok(server) => server,
+                Err(e) => return Err(format!("the S3 column needs a local SeaweedFS: {e}")),
+            };
+        rates.extend(crate::sensitivity::catch_rates(
+            &chosen(&S3_DEFECTS),
+            &[Column::S3],
+            seeds,
+            cap,
+            actors,
+        ));
+    }
+    // The goal: every defect caught within the cap by 9 of 10 seeds
+    // in every column it is measured in; the clean engine by none.
+    let caught = rates.iter().all(|r| match r.defect {
+        Some(_) => r.caught() * 10 >= r.rounds.len() * 9,
+        None => r.caught() == 0,
+    });
+    let table = crate::sensitivity::catch_rate_table(&rates, seeds, cap, actors);
+    println!("\n{table}");
+    if let Some(doc) = &args.catch_doc {
+        let written = std::fs::read_to_string(doc)
+            .map_err(|e| e.to_string())
+            .and_then(|text| crate::figures::rewrite(&text, "catch-rates", &table))
+            .and_then(|text| std::fs::write(doc, text).map_err(|e| e.to_string()));
+        written.map_err(|e| format!("{}: {e}", doc.display()))?;
+    }
+    Ok(caught)
 }
 
 #[cfg(feature = "defects")]
@@ -502,64 +570,10 @@ pub(super) fn sensitivity(args: super::SensitivityArgs) -> ExitCode {
     if !rows.is_empty() {
         crate::sensitivity::print_table(&rows);
     }
-    let mut caught_in_mix = true;
-    if args.catch_seeds > 0 {
-        use crate::sensitivity::{Column, CONCURRENCY_DEFECTS, S3_DEFECTS};
-        let chosen = |all: &[Defect]| -> Vec<Defect> {
-            all.iter()
-                .copied()
-                .filter(|d| {
-                    args.catch_defects.is_empty() || args.catch_defects.contains(&d.number())
-                })
-                .collect()
-        };
-        let (seeds, cap, actors) = (args.catch_seeds, args.catch_cap, 4);
-        let wanted =
-            |column: &Column| args.catch_columns.is_empty() || args.catch_columns.contains(column);
-        let local: Vec<Column> = Column::LOCAL.into_iter().filter(wanted).collect();
-        let mut rates = Vec::new();
-        if !local.is_empty() {
-            rates = crate::sensitivity::catch_rates(
-                &chosen(&CONCURRENCY_DEFECTS),
-                &local,
-                seeds,
-                cap,
-                actors,
-            );
-        }
-        if wanted(&Column::S3) {
-            // Last: the process's graphs stay on S3 from here on.
-            let _server =
-                match crate::place::start_local_s3(crate::place::Kind::SeaweedFs, "sensitivity") {
-                    Ok(server) => server,
-                    Err(e) => return usage(format!("the S3 column needs a local SeaweedFS: {e}")),
-                };
-            rates.extend(crate::sensitivity::catch_rates(
-                &chosen(&S3_DEFECTS),
-                &[Column::S3],
-                seeds,
-                cap,
-                actors,
-            ));
-        }
-        // The goal: every defect caught within the cap by 9 of 10 seeds
-        // in every column it is measured in; the clean engine by none.
-        caught_in_mix = rates.iter().all(|r| match r.defect {
-            Some(_) => r.caught() * 10 >= r.rounds.len() * 9,
-            None => r.caught() == 0,
-        });
-        let table = crate::sensitivity::catch_rate_table(&rates, seeds, cap, actors);
-        println!("\n{table}");
-        if let Some(doc) = &args.catch_doc {
-            let written = std::fs::read_to_string(doc)
-                .map_err(|e| e.to_string())
-                .and_then(|text| crate::figures::rewrite(&text, "catch-rates", &table))
-                .and_then(|text| std::fs::write(doc, text).map_err(|e| e.to_string()));
-            if let Err(e) = written {
-                return usage(format!("{}: {e}", doc.display()));
-            }
-        }
-    }
+    let caught_in_mix = match catch_rates(&args) {
+        Ok(caught) => caught,
+        Err(message) => return usage(message),
+    };
     // Every defect is caught, except one masked by design; nothing catches
     // the clean engine.
     let sound = rows.iter().all(|r| match r.defect {

@@ -47,6 +47,7 @@ impl Actors {
 }
 
 /// Run a round with tasks and injector seed 0.
+#[cfg(any(test, feature = "testing"))]
 pub fn execute(round: &Round) -> (Vec<Seen>, View) {
     execute_with(round, Actors::Tasks, 0)
 }

@@ -321,6 +321,7 @@ pub fn generate(seed: u64, index: u32, actors: usize, uniform: bool) -> Round {
 /// The fleet: 8 read-write openers of a v2 graph with 200 `__run__` refs
 /// (one kept by a user branch), at once; the round the issue named, run
 /// as processes locally and on S3.
+#[cfg(any(test, feature = "testing"))]
 pub fn fleet() -> Round {
     Round {
         swarm: None,

@@ -42,35 +42,11 @@ pub fn round(name: &str) -> Option<Round> {
         ),
         // Finding 39: two read-write openers of a v2 graph with one
         // `__run__` ref, and a third that creates `__run__0` after its open.
-        "finding-39" => Round {
-            setup: Some(LegacyGraph {
-                version: 2,
-                run_branches: 1,
-                branches: vec![],
-                stamp: LegacyStamp::Default,
-            }),
-            prelude: Vec::new(),
-            swarm: None,
-            actors: vec![None, None, Some(Op::create("__run__0", "main"))],
-        },
+        "finding-39" => finding_39(),
         // Finding 39's create: a delete of a branch with history (eight
         // versions of its own, so its tree's removal takes many steps)
         // racing a create of its name.
-        "delete-recreate" => {
-            let load = |i: usize| Op::Load {
-                branch: "x".into(),
-                type_name: "Person".into(),
-                rows: vec![vec![("name".to_string(), Value::Str(format!("p{i}")))]],
-            };
-            Round {
-                setup: None,
-                prelude: std::iter::once(Op::create("x", "main"))
-                    .chain((0..8).map(load))
-                    .collect(),
-                actors: vec![Some(Op::delete("x")), Some(Op::create("x", "main"))],
-                swarm: None,
-            }
-        }
+        "delete-recreate" => delete_recreate(),
         // Finding 39 on S3 (`concurrent:1:31:5:tasks:wild:30`): an apply, a
         // re-create of `__run__0` and a load racing the migration.
         "s3-31" => held(
@@ -89,25 +65,57 @@ pub fn round(name: &str) -> Option<Round> {
         // of a branch with rows of its own racing its delete and a create
         // of its name. A late publish of the load lands in the new
         // branch's tree as its head, with the deleted branch's rows.
-        "finding-51" => {
-            let load = |name: &str| Op::Load {
-                branch: "a/b".into(),
-                type_name: "Person".into(),
-                rows: vec![vec![("name".to_string(), Value::Str(name.into()))]],
-            };
-            Round {
-                setup: None,
-                prelude: vec![Op::create("a", "main"), Op::create("a/b", "a"), load("z")],
-                actors: vec![
-                    Some(load("q")),
-                    Some(Op::delete("a/b")),
-                    Some(Op::create("a/b", "a")),
-                ],
-                swarm: None,
-            }
-        }
+        "finding-51" => finding_51(),
         _ => return None,
     })
+}
+
+fn finding_39() -> Round {
+    Round {
+        setup: Some(LegacyGraph {
+            version: 2,
+            run_branches: 1,
+            branches: vec![],
+            stamp: LegacyStamp::Default,
+        }),
+        prelude: Vec::new(),
+        swarm: None,
+        actors: vec![None, None, Some(Op::create("__run__0", "main"))],
+    }
+}
+
+fn delete_recreate() -> Round {
+    let load = |i: usize| Op::Load {
+        branch: "x".into(),
+        type_name: "Person".into(),
+        rows: vec![vec![("name".to_string(), Value::Str(format!("p{i}")))]],
+    };
+    Round {
+        setup: None,
+        prelude: std::iter::once(Op::create("x", "main"))
+            .chain((0..8).map(load))
+            .collect(),
+        actors: vec![Some(Op::delete("x")), Some(Op::create("x", "main"))],
+        swarm: None,
+    }
+}
+
+fn finding_51() -> Round {
+    let load = |name: &str| Op::Load {
+        branch: "a/b".into(),
+        type_name: "Person".into(),
+        rows: vec![vec![("name".to_string(), Value::Str(name.into()))]],
+    };
+    Round {
+        setup: None,
+        prelude: vec![Op::create("a", "main"), Op::create("a/b", "a"), load("z")],
+        actors: vec![
+            Some(load("q")),
+            Some(Op::delete("a/b")),
+            Some(Op::create("a/b", "a")),
+        ],
+        swarm: None,
+    }
 }
 
 /// A round from its setup and actors' ops as the generator wrote them.

@@ -26,12 +26,12 @@ use serde::{Deserialize, Serialize};
 use stampede_engine::lance::io::ObjectStoreParams;
 use stampede_model::{ErrorKind, Fork, LegacyGraph, Mode, Model, Observation, Op, Outcome, View};
 
-use super::judge::{caused, same_outcome};
+use super::judge::{caused, ends_as_seen, retried, same_outcome, swept_once, withdrawn};
 use crate::runner::Runner;
 
 /// What each actor runs: a handle of `mode`, then `ops` on it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Plan {
+pub struct ActorOps {
     pub mode: Mode,
     pub ops: Vec<Op>,
 }
@@ -41,7 +41,7 @@ pub struct History {
     pub setup: Option<LegacyGraph>,
     /// As a round's (`Round::prelude`).
     pub prelude: Vec<Op>,
-    pub actors: Vec<Plan>,
+    pub actors: Vec<ActorOps>,
     /// As a round's (`Round::swarm`).
     pub swarm: Option<super::Swarm>,
 }
@@ -78,7 +78,7 @@ fn read_op() -> impl Strategy<Value = Op> {
 /// The uniform mix's history (`--swarm off`).
 fn history(actors: usize, ops: usize) -> impl Strategy<Value = History> {
     let writer = proptest::collection::vec(super::generate::actor_op(), 1..=ops).prop_map(|ops| {
-        Plan {
+        ActorOps {
             mode: Mode::ReadWrite,
             // An actor whose draw was "open only" lists instead.
             ops: ops
@@ -104,8 +104,8 @@ fn history(actors: usize, ops: usize) -> impl Strategy<Value = History> {
 }
 
 /// A read-only bystander of `ops` reads.
-fn bystander(ops: usize) -> impl Strategy<Value = Plan> {
-    proptest::collection::vec(read_op(), ops..=ops).prop_map(|ops| Plan {
+fn bystander(ops: usize) -> impl Strategy<Value = ActorOps> {
+    proptest::collection::vec(read_op(), ops..=ops).prop_map(|ops| ActorOps {
         mode: Mode::ReadOnly,
         ops,
     })
@@ -120,7 +120,7 @@ fn swarm_history(actors: usize, ops: usize) -> impl Strategy<Value = History> {
                 .swarm
                 .clone()
                 .expect("a swarm round has its configuration");
-            let writer = super::generate::actor_ops_in(&config, ops).prop_map(|ops| Plan {
+            let writer = super::generate::actor_ops_in(&config, ops).prop_map(|ops| ActorOps {
                 mode: Mode::ReadWrite,
                 ops,
             });
@@ -158,7 +158,12 @@ pub fn generate(seed: u64, index: u32, actors: usize, ops: usize, uniform: bool)
 }
 
 /// One actor: open its handle, then run its ops, timing each.
-pub async fn act(root: &str, plan: Plan, params: ObjectStoreParams, epoch: Instant) -> Vec<Event> {
+pub async fn act(
+    root: &str,
+    plan: ActorOps,
+    params: ObjectStoreParams,
+    epoch: Instant,
+) -> Vec<Event> {
     let now = || epoch.elapsed().as_nanos() as u64;
     let mut runner = Runner::new(root, params);
     let mut events = Vec::new();
@@ -188,20 +193,8 @@ pub fn judge(
     final_view: &View,
 ) -> Result<Vec<(usize, usize)>, String> {
     let base = super::starting_model(&history.setup, &history.prelude)?;
-    let mut swept = BTreeSet::new();
-    for name in events.iter().flatten().flat_map(|e| &e.swept) {
-        if !swept.insert(name.clone()) {
-            return Err(format!("{name} was swept by two opens"));
-        }
-    }
-    let withdrawn = events
-        .iter()
-        .flatten()
-        .filter_map(|e| match (&e.op, &e.outcome) {
-            (Op::BranchCreate { name, .. }, Err(kind)) if kind.is_retryable() => Some(name.clone()),
-            _ => None,
-        })
-        .collect();
+    let swept = swept_once(events.iter().flatten().map(|e| &e.swept))?;
+    let withdrawn = withdrawn(events.iter().flatten().map(|e| (&e.op, &e.outcome)));
     let mut search = Search {
         history,
         events,
@@ -210,7 +203,7 @@ pub fn judge(
         withdrawn,
         failed: HashSet::new(),
     };
-    let mut state = State {
+    let mut state = SearchState {
         model: base,
         handles: vec![None; events.len()],
         next: vec![0; events.len()],
@@ -229,7 +222,7 @@ pub fn judge(
 }
 
 #[derive(Clone)]
-struct State {
+struct SearchState {
     model: Model,
     /// Each actor's handle in the model.
     handles: Vec<Option<Mode>>,
@@ -241,7 +234,7 @@ struct State {
     swept: BTreeSet<String>,
 }
 
-impl State {
+impl SearchState {
     fn key(&self) -> String {
         format!(
             "{:?}|{:?}|{:?}|{:?}|{:?}",
@@ -272,16 +265,19 @@ struct Search<'a> {
 }
 
 impl Search<'_> {
-    fn extend(&mut self, state: &mut State, order: &mut Vec<(usize, usize)>) -> bool {
+    fn extend(&mut self, state: &mut SearchState, order: &mut Vec<(usize, usize)>) -> bool {
         if state
             .next
             .iter()
             .zip(self.events)
             .all(|(n, e)| *n == e.len())
         {
-            let mut model = state.model.clone();
-            let _ = model.reopen(Mode::ReadOnly);
-            return state.swept == *self.swept && model.view() == *self.final_view;
+            return ends_as_seen(
+                &state.model,
+                &state.swept,
+                Some(self.swept),
+                self.final_view,
+            );
         }
         let key = state.key();
         if self.failed.contains(&key) {
@@ -323,7 +319,7 @@ impl Search<'_> {
 
     /// Actor `a`'s next op may be linearized now: no other actor's next op
     /// returned before it began.
-    fn may_go_next(&self, state: &State, a: usize) -> bool {
+    fn may_go_next(&self, state: &SearchState, a: usize) -> bool {
         let Some(event) = self.events[a].get(state.next[a]) else {
             return false;
         };
@@ -336,21 +332,17 @@ impl Search<'_> {
 
     /// Apply actor `a`'s next op to the model; whether its outcome is the
     /// one seen.
-    fn step(&self, state: &mut State, a: usize) -> bool {
+    fn step(&self, state: &mut SearchState, a: usize) -> bool {
         let event = &self.events[a][state.next[a]];
         state.next[a] += 1;
         state.model.handle = state.handles[a];
         let legacy = self.history.setup.is_some();
         if let (Err(kind), false) = (&event.outcome, matches!(event.op, Op::Open(_))) {
             if kind.is_retryable() {
-                let mut tried = state.model.clone();
-                if tried.apply(&event.op) == event.outcome {
-                    state.model = tried;
-                } else if !self.caused(a, &event.op, *kind, legacy) {
-                    return false;
-                }
+                let caused = || self.caused(a, &event.op, *kind, legacy);
+                let explained = retried(&mut state.model, &event.op, &event.outcome, caused);
                 state.handles[a] = state.model.handle;
-                return true;
+                return explained;
             }
         }
         let expected = match (state.forks[a].take(), &event.op) {

@@ -23,30 +23,23 @@ pub fn judge(round: &Round, seen: &[Seen], final_view: &View) -> Result<Vec<usiz
 }
 
 /// [`judge`], saying whether the opens' reports name what each swept.
-pub fn judge_with(
+fn judge_with(
     round: &Round,
     seen: &[Seen],
     final_view: &View,
     sweeps_judged: bool,
 ) -> Result<Vec<usize>, String> {
     let base = super::starting_model(&round.setup, &round.prelude)?;
-    // Each legacy ref is swept by at most one actor, and every swept ref
-    // by one, when opens say what they swept (a peer's may not: then only
-    // the final view shows the sweep).
-    let mut swept_by_actors = BTreeSet::new();
-    for s in seen.iter().filter(|_| sweeps_judged) {
-        for name in &s.swept {
-            if !swept_by_actors.insert(name.clone()) {
-                return Err(format!("{name} was swept by two actors"));
-            }
-        }
-    }
+    // When opens say what they swept (a peer's may not: then only the
+    // final view shows the sweep).
+    let swept_by_actors = swept_once(seen.iter().filter(|_| sweeps_judged).map(|s| &s.swept))?;
+    let ops = round.actors.iter().zip(seen);
     let judge = Judge {
         round,
         seen,
         swept: sweeps_judged.then_some(&swept_by_actors),
         final_view,
-        withdrawn: withdrawn_creates(round, seen),
+        withdrawn: withdrawn(ops.filter_map(|(op, s)| Some((op.as_ref()?, &s.outcome)))),
     };
     let mut order = Vec::with_capacity(round.actors.len());
     if judge.search(&base, &BTreeSet::new(), &mut order) {
@@ -165,10 +158,7 @@ impl Judge<'_> {
         order: &mut Vec<usize>,
     ) -> bool {
         if order.len() == self.round.actors.len() {
-            let mut model = model.clone();
-            let _ = model.reopen(Mode::ReadOnly);
-            return self.swept.is_none_or(|swept| model_swept == swept)
-                && model.view() == *self.final_view;
+            return ends_as_seen(model, model_swept, self.swept, self.final_view);
         }
         for i in 0..self.round.actors.len() {
             if order.contains(&i) {
@@ -201,16 +191,13 @@ impl Judge<'_> {
                 // branch), or else allowed to have had no effect if some
                 // other actor could have caused it.
                 Err(kind) if kind.is_retryable() => {
-                    let mut tried = model.clone();
-                    if tried.apply(op) == *seen {
-                        *model = tried;
-                        return true;
-                    }
-                    let others: Vec<Option<&Op>> = (self.round.actors.iter().enumerate())
-                        .filter(|(j, _)| *j != i)
-                        .map(|(_, op)| op.as_ref())
-                        .collect();
-                    return caused(Some(op), &others, self.round.setup.is_some(), *kind);
+                    return retried(model, op, seen, || {
+                        let others: Vec<Option<&Op>> = (self.round.actors.iter().enumerate())
+                            .filter(|(j, _)| *j != i)
+                            .map(|(_, op)| op.as_ref())
+                            .collect();
+                        caused(Some(op), &others, self.round.setup.is_some(), *kind)
+                    });
                 }
                 _ => model.apply(op),
             },
@@ -340,16 +327,61 @@ fn written(op: Option<&Op>, legacy: bool) -> BTreeSet<Target> {
 }
 
 /// Names whose create failed retryably in this round (and so withdrew).
-fn withdrawn_creates(round: &Round, seen: &[Seen]) -> BTreeSet<String> {
-    round
-        .actors
-        .iter()
-        .zip(seen)
-        .filter_map(|(op, s)| match op {
-            Some(Op::BranchCreate { name, .. }) if retryable(&s.outcome) => Some(name.clone()),
-            _ => None,
-        })
-        .collect()
+/// The steps both judges take, rounds and histories alike.
+///
+/// Each legacy ref is swept by at most one open: every ref the opens say
+/// they swept, once.
+pub(super) fn swept_once<'a>(
+    sweeps: impl Iterator<Item = &'a Vec<String>>,
+) -> Result<BTreeSet<String>, String> {
+    let mut swept = BTreeSet::new();
+    for name in sweeps.flatten() {
+        if !swept.insert(name.clone()) {
+            return Err(format!("{name} was swept by two opens"));
+        }
+    }
+    Ok(swept)
+}
+
+/// The names of creates that answered a retryable kind: withdrawn, yet
+/// briefly visible to a list (see [`same_outcome`]).
+pub(super) fn withdrawn<'a>(ops: impl Iterator<Item = (&'a Op, &'a Outcome)>) -> BTreeSet<String> {
+    ops.filter_map(|(op, outcome)| match op {
+        Op::BranchCreate { name, .. } if retryable(outcome) => Some(name.clone()),
+        _ => None,
+    })
+    .collect()
+}
+
+/// A retryable answer: explained by this order itself (an apply that
+/// meets a branch: `model` goes on from the op), or else allowed to have
+/// had no effect if another actor could have `caused` it.
+pub(super) fn retried(
+    model: &mut Model,
+    op: &Op,
+    seen: &Outcome,
+    caused: impl FnOnce() -> bool,
+) -> bool {
+    let mut tried = model.clone();
+    if tried.apply(op) == *seen {
+        *model = tried;
+        return true;
+    }
+    caused()
+}
+
+/// An order that explained every answer explains the run when it ends as
+/// the run did: the final view (read by a read-only handle) and, when the
+/// opens say so, what was swept.
+pub(super) fn ends_as_seen(
+    model: &Model,
+    model_swept: &BTreeSet<String>,
+    seen_swept: Option<&BTreeSet<String>>,
+    final_view: &View,
+) -> bool {
+    let mut model = model.clone();
+    let _ = model.reopen(Mode::ReadOnly);
+    seen_swept.is_none_or(|swept| model_swept == swept) && model.view() == *final_view
 }
 
 #[cfg(test)]
@@ -406,6 +438,16 @@ mod tests {
         assert!(judge_with(&round, &both, &unswept.view(), false).is_err());
     }
 
+    fn seen(outcome: Outcome, open_failed: bool) -> Seen {
+        Seen {
+            swept: vec![],
+            outcome,
+            open_failed,
+            open: Default::default(),
+            op: Default::default(),
+        }
+    }
+
     /// A round's divergence names one step, the same in every round the
     /// fault shows in: a raw storage error first, an open before an op;
     /// with no error, a step that should have failed.
@@ -416,13 +458,6 @@ mod tests {
             swarm: None,
             setup: None,
             actors: vec![Some(Op::delete("a")), Some(Op::create("b", "main")), None],
-        };
-        let seen = |outcome: Outcome, open_failed| Seen {
-            swept: vec![],
-            outcome,
-            open_failed,
-            open: Default::default(),
-            op: Default::default(),
         };
         let ok = Ok(Observation::Done);
         let parted = round_divergence(
@@ -472,8 +507,12 @@ mod tests {
             ),
             ("concurrent BranchDelete", "branch_not_found", "done")
         );
-        // An open of a graph the model refuses, that opened, comes before
-        // the raw errors its racing migrations then meet.
+    }
+
+    /// An open of a graph the model refuses, that opened, comes before the
+    /// raw errors its racing migrations then meet.
+    #[test]
+    fn a_round_divergence_names_a_refused_open_that_opened_first() {
         let Op::WriteLegacy(corrupt) = Op::legacy(2, 0, &[], LegacyStamp::Raw("abc".into())) else {
             unreachable!()
         };

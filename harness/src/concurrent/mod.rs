@@ -25,14 +25,21 @@ use stampede_model::{LegacyGraph, Model, Op, Outcome};
 
 use schedule::Turns;
 
+use crate::budgets::Budgets;
+use crate::tally::CampaignResult;
+use crate::verdict::{Campaign, Failure};
 use crate::Replayed;
 
+#[cfg(any(test, feature = "testing"))]
+pub use execute::execute;
 pub use execute::{
-    act, actor_main, execute, execute_history, execute_scheduled, execute_scheduled_with,
-    execute_with, Actors, HistoryRun, Scheduled,
+    act, actor_main, execute_history, execute_scheduled, execute_scheduled_with, execute_with,
+    Actors, HistoryRun, Scheduled,
 };
-pub use generate::{fleet, generate, round, swarm_round, Kind, SetupKind, Swarm};
-pub use judge::{judge, judge_with, round_divergence};
+#[cfg(any(test, feature = "testing"))]
+pub use generate::fleet;
+pub use generate::{generate, round, swarm_round, Kind, SetupKind, Swarm};
+pub use judge::{judge, round_divergence};
 pub use schedule::Schedule;
 
 /// One actor's step: its open, then its op (`None`: the open is the op).
@@ -161,6 +168,29 @@ impl Token {
         }
     }
 
+    /// Unit `index` of the concurrent campaign under `budgets`, as a token: its round (or
+    /// history), how its actors run, and the schedule it runs under (a
+    /// mix's, resolved for this round).
+    pub fn of_unit(budgets: &Budgets, index: u32) -> Token {
+        let mode = if crate::wire::peer::peer().is_some() {
+            Actors::Peers
+        } else if budgets.processes && budgets.history == 0 {
+            Actors::Processes
+        } else {
+            Actors::Tasks
+        };
+        // A peer's actors are its own processes, interleaved by timing.
+        let schedule = match mode {
+            Actors::Peers => Schedule::Wild,
+            _ => budgets.schedule.for_round(index),
+        };
+        Token {
+            history: budgets.history,
+            uniform: budgets.uniform,
+            ..Token::of_campaign(budgets.seed, index, budgets.actors, mode, schedule)
+        }
+    }
+
     /// The held round `name` (see `held`), its actors as tasks.
     pub fn of_held(name: &'static str, schedule: Schedule, interleaving: u64) -> Option<Token> {
         let round = held::round(name)?;
@@ -257,6 +287,70 @@ pub fn run_round(token: &Token, round: &Round) -> (Vec<Seen>, stampede_model::Vi
         let (seen, view) = execute_with(round, token.mode, seed);
         (seen, view, None)
     }
+}
+
+/// The concurrent campaign's units: `rounds` rounds (or histories).
+pub fn units(budgets: &Budgets) -> u32 {
+    budgets.rounds
+}
+
+/// Round (or history) `index`, run and judged; its ops are the actors'
+/// ops, and it counts the shapes its run had and (scheduled) its turns.
+pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
+    let token = Token::of_unit(budgets, index);
+    let mut unit = CampaignResult {
+        units: 1,
+        ..CampaignResult::new(Campaign::Concurrent)
+    };
+    let fail = |why: String| Failure::new(Campaign::Concurrent, token.to_string(), why);
+    let retryable = |o: &Outcome| matches!(o, Err(kind) if kind.is_retryable());
+    let (turns, verdict) = if token.history > 0 {
+        let h = token.history_round();
+        let run = match crate::quiet::caught(|| {
+            execute_history(&h, token.schedule, token.interleaving)
+        }) {
+            Ok(run) => run,
+            Err(why) => {
+                unit.failures.push(fail(why));
+                return unit;
+            }
+        };
+        unit.count_shapes(shapes::of_history(&h, &run.events).iter().map(|s| s.name()));
+        let judged = std::time::Instant::now();
+        let verdict = history::judge(&h, &run.events, &run.view)
+            .map(drop)
+            .map_err(fail);
+        unit.judge_seconds = judged.elapsed().as_secs_f64();
+        let events = run.events.iter().flatten();
+        unit.ops = events.clone().count() as u64;
+        unit.retryable_ops = events.filter(|e| retryable(&e.outcome)).count() as u64;
+        (run.turns, verdict)
+    } else {
+        let round = token.round();
+        let (seen, view, turns) = match crate::quiet::caught(|| run_round(&token, &round)) {
+            Ok(run) => run,
+            Err(why) => {
+                unit.failures.push(fail(why));
+                return unit;
+            }
+        };
+        unit.count_shapes(shapes::of_round(&round, &seen).iter().map(|s| s.name()));
+        let verdict = judge(&round, &seen, &view)
+            .map(drop)
+            .map_err(|why| Failure {
+                divergence: Some(Box::new(round_divergence(&round, &seen))),
+                ..fail(why)
+            });
+        unit.ops = round.actors.len() as u64;
+        unit.retryable_ops = seen.iter().filter(|s| retryable(&s.outcome)).count() as u64;
+        (turns, verdict)
+    };
+    if let Some(turns) = &turns {
+        unit.grants = turns.trace.len() as u64;
+        unit.escapes = turns.escapes();
+    }
+    unit.failures.extend(verdict.err());
+    unit
 }
 
 /// Re-run one round exactly as the token names it, printing each actor's

@@ -80,115 +80,11 @@ const PREEMPT_HORIZON: u64 = 16;
 /// `1/j` as integers, so the draw of `j` involves no rounding.
 const PREEMPT_WEIGHTS: u64 = 720_720;
 
-/// How a round's actors interleave.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(into = "String", try_from = "String")]
-pub enum Schedule {
-    /// Real timing plus the seeded delay injector: fast, and what a race
-    /// in production looks like, but a failure recurs only sometimes.
-    Wild,
-    /// One parked call at a time, chosen uniformly.
-    Random,
-    /// Probabilistic concurrency testing with `depth` (≥ 1): `depth - 1`
-    /// priority change points.
-    Pct { depth: u32 },
-    /// Actors run one at a time in a drawn order; the running one (the
-    /// victim) is stopped just before its `j`-th write (`j` drawn) and
-    /// goes on only when every other actor has finished or waits for it.
-    /// That is the shape of a check-then-act race, the others' whole ops
-    /// between a check and the write that trusts it, and it lands inside
-    /// the victim's op whatever the others do: PCT at depth 2 with its
-    /// change point on the victim's own writes. An actor that finishes
-    /// before its `j`-th write hands the role to the next, whose writes
-    /// count from then.
-    Preempt,
-    /// A campaign's default: round by round, each of [`Schedule::MIX`] in
-    /// turn, so one run gets each schedule's strengths. A round's token
-    /// names the schedule it ran under, never `mix`.
-    Mix,
-}
-
-impl Schedule {
-    /// What [`Schedule::Mix`] cycles through: real timing, uniform turns,
-    /// and PCT at three depths (a shallow race, and deeper ones).
-    /// [`Schedule::Preempt`] is not in it: in the rounds-to-catch table
-    /// (10 seeds, 20 rounds, tasks and histories) a mix with it caught no
-    /// defect more often than this one; it serves held rounds of a known
-    /// shape (`sensitivity::targeted_catch`).
-    pub const MIX: [Schedule; 5] = [
-        Schedule::Wild,
-        Schedule::Random,
-        Schedule::Pct { depth: 2 },
-        Schedule::Pct { depth: 3 },
-        Schedule::Pct { depth: 4 },
-    ];
-
-    /// The schedule round `index` runs under.
-    pub fn for_round(self, index: u32) -> Schedule {
-        match self {
-            Schedule::Mix => Schedule::MIX[index as usize % Schedule::MIX.len()],
-            pinned => pinned,
-        }
-    }
-
-    /// The form tokens and reports use: `wild`, `random`, `pct3`, `mix`.
-    pub fn name(self) -> String {
-        match self {
-            Schedule::Wild => "wild".into(),
-            Schedule::Random => "random".into(),
-            Schedule::Pct { depth } => format!("pct{depth}"),
-            Schedule::Preempt => "preempt".into(),
-            Schedule::Mix => "mix".into(),
-        }
-    }
-
-    /// `wild`, `random`, `pct` (depth 3), `pct:N`, `pctN`, `preempt` or
-    /// `mix`.
-    pub fn parse(text: &str) -> Result<Schedule, String> {
-        let bad =
-            || format!("not a schedule: {text:?} (mix, wild, random, pct, pct:DEPTH or preempt)");
-        match text {
-            "mix" => Ok(Schedule::Mix),
-            "preempt" => Ok(Schedule::Preempt),
-            "wild" => Ok(Schedule::Wild),
-            "random" => Ok(Schedule::Random),
-            "pct" => Ok(Schedule::Pct { depth: 3 }),
-            _ => {
-                let depth = text
-                    .strip_prefix("pct:")
-                    .or_else(|| text.strip_prefix("pct"))
-                    .ok_or_else(bad)?;
-                match depth.parse() {
-                    Ok(depth) if depth >= 1 => Ok(Schedule::Pct { depth }),
-                    _ => Err(bad()),
-                }
-            }
-        }
-    }
-
-    /// Whether its rounds take turns at the storage boundary (for `mix`:
-    /// whether some do).
-    pub fn is_scheduled(self) -> bool {
-        self != Schedule::Wild
-    }
-}
-
-impl From<Schedule> for String {
-    fn from(schedule: Schedule) -> String {
-        schedule.name()
-    }
-}
-
-impl TryFrom<String> for Schedule {
-    type Error = String;
-    fn try_from(text: String) -> Result<Schedule, String> {
-        Schedule::parse(&text)
-    }
-}
+pub use crate::budgets::Schedule;
 
 /// One granted call: the schedule, step by step.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-pub struct Step {
+pub struct Grant {
     pub actor: usize,
     pub call: String,
     /// Relative to the graph root, with generated names (UUIDs, data file
@@ -196,7 +92,7 @@ pub struct Step {
     pub path: String,
 }
 
-impl std::fmt::Display for Step {
+impl std::fmt::Display for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "actor {} {} {}", self.actor, self.call, self.path)
     }
@@ -211,7 +107,7 @@ struct Parked {
     grant: oneshot::Sender<()>,
 }
 
-enum Strategy {
+enum Chooser {
     Random,
     Pct {
         priorities: Vec<u64>,
@@ -230,7 +126,7 @@ enum Strategy {
     },
 }
 
-struct State {
+struct SchedulerState {
     live: BTreeSet<usize>,
     parked: Vec<Parked>,
     running: usize,
@@ -238,8 +134,8 @@ struct State {
     /// (`remote_turns`): no decision until each is whole.
     arriving: usize,
     issued: Vec<u64>,
-    trace: Vec<Step>,
-    strategy: Strategy,
+    trace: Vec<Grant>,
+    chooser: Chooser,
     seed: u64,
     draws: u32,
     /// Sync steps granted so far: PCT's clock.
@@ -247,7 +143,7 @@ struct State {
     escaped: Vec<String>,
 }
 
-impl State {
+impl SchedulerState {
     fn draw(&mut self) -> u64 {
         self.draws += 1;
         derive(self.seed, self.draws)
@@ -296,13 +192,13 @@ impl State {
                 })
                 .expect("a parked call")
         };
-        let pick = match &mut self.strategy {
-            Strategy::Random => {
+        let pick = match &mut self.chooser {
+            Chooser::Random => {
                 let n = order.len() as u64;
                 order[(self.draw() % n) as usize]
             }
-            Strategy::Pct { priorities, .. } => first(&self.parked, priorities),
-            Strategy::Preempt {
+            Chooser::Pct { priorities, .. } => first(&self.parked, priorities),
+            Chooser::Preempt {
                 priorities,
                 at,
                 victim,
@@ -336,10 +232,10 @@ impl State {
         }
         self.sync_steps += 1;
         let step = self.sync_steps;
-        if let Strategy::Pct {
+        if let Chooser::Pct {
             priorities,
             change_points,
-        } = &mut self.strategy
+        } = &mut self.chooser
         {
             // At the j-th change point the running actor drops to j, below
             // every initial priority.
@@ -363,7 +259,7 @@ pub(super) async fn let_woken_tasks_run() {
 
 /// The turn-taking of one round.
 pub struct Scheduler {
-    state: Mutex<State>,
+    state: Mutex<SchedulerState>,
     changed: Notify,
     /// The graph root as the object store spells paths (no leading `/`).
     root: String,
@@ -372,7 +268,7 @@ pub struct Scheduler {
 /// What a scheduled round's turn-taking did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Turns {
-    pub trace: Vec<Step>,
+    pub trace: Vec<Grant>,
     /// What each escape was, at which turn.
     pub escaped: Vec<String>,
 }
@@ -385,14 +281,14 @@ impl Turns {
 
 impl Scheduler {
     pub fn new(schedule: Schedule, seed: u64, actors: usize, root: &str) -> Arc<Scheduler> {
-        let mut state = State {
+        let mut state = SchedulerState {
             live: (0..actors).collect(),
             parked: Vec::new(),
             running: 0,
             arriving: 0,
             issued: vec![0; actors],
             trace: Vec::new(),
-            strategy: Strategy::Random,
+            chooser: Chooser::Random,
             seed,
             draws: 0,
             sync_steps: 0,
@@ -414,7 +310,7 @@ impl Scheduler {
                     None => true,
                 })
                 .expect("the draw is below the weights' sum");
-            state.strategy = Strategy::Preempt {
+            state.chooser = Chooser::Preempt {
                 priorities,
                 at,
                 victim: None,
@@ -430,7 +326,7 @@ impl Scheduler {
                     (PCT_HORIZON as f64).powf(fraction) as u64
                 })
                 .collect();
-            state.strategy = Strategy::Pct {
+            state.chooser = Chooser::Pct {
                 priorities,
                 change_points,
             };
@@ -526,10 +422,10 @@ impl Scheduler {
         }
     }
 
-    fn grant(&self, state: &mut State) {
+    fn grant(&self, state: &mut SchedulerState) {
         let pick = state.choose();
         let parked = state.parked.remove(pick);
-        state.trace.push(Step {
+        state.trace.push(Grant {
             actor: parked.actor,
             call: parked.call.name().to_string(),
             path: normalize(&parked.path, &self.root),
@@ -721,7 +617,7 @@ mod tests {
             let trace = turns_of(Schedule::Preempt, seed, &calls).trace;
             assert_eq!(trace.len(), 10, "seed {seed}");
             // The trace as runs of one actor's calls.
-            let mut runs: Vec<(usize, Vec<&Step>)> = Vec::new();
+            let mut runs: Vec<(usize, Vec<&Grant>)> = Vec::new();
             for step in &trace {
                 match runs.last_mut() {
                     Some((actor, steps)) if *actor == step.actor => steps.push(step),

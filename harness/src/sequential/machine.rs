@@ -47,27 +47,6 @@ pub enum Step {
     LeaveLock,
 }
 
-impl Step {
-    /// The name of the op this step becomes ([`Op::name`]).
-    pub fn op_name(&self) -> &'static str {
-        match self {
-            Step::Init => "Init",
-            Step::Open(_) => "Open",
-            Step::WriteLegacy(_) => "WriteLegacy",
-            Step::Create { .. } => "BranchCreate",
-            Step::Delete(_) => "BranchDelete",
-            Step::List => "BranchList",
-            Step::Stamp => "Stamp",
-            Step::Apply(_) => "ApplySchema",
-            Step::Load { .. } => "Load",
-            Step::Scan { .. } => "Scan",
-            Step::Merge { .. } => "Merge",
-            Step::Unlock => "Unlock",
-            Step::LeaveLock => "LeaveLock",
-        }
-    }
-}
-
 /// The model plus the concrete op of the last step and its expected outcome.
 #[derive(Clone, Debug, Default)]
 pub struct Reference {
@@ -274,8 +253,9 @@ impl ReferenceStateMachine for ModelMachine {
             return all;
         }
         // A peer is sent only the ops it declared.
-        all.prop_filter("an op the peer supports", |step| {
-            crate::wire::peer::supports(step.op_name())
+        let state = state.clone();
+        all.prop_filter("an op the peer supports", move |step| {
+            crate::wire::peer::supports(state.concrete(step).name())
         })
         .boxed()
     }

@@ -13,10 +13,12 @@ use proptest::test_runner::{
     Config, FailurePersistence, FileFailurePersistence, TestError, TestRunner,
 };
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest};
-use stampede_model::{Model, Op, Outcome, View};
+use stampede_model::{Model, Op, Outcome};
 
 use crate::adapter::{Stampede, SystemUnderTest};
-use crate::verdict::{Campaign, Divergence, Failure};
+use crate::budgets::Budgets;
+use crate::tally::CampaignResult;
+use crate::verdict::{Campaign, Divergence, Failure, ViewDiff};
 use machine::{EngineTest, ModelMachine, Reference, Step};
 
 /// The engine this process's sequential cases judge: ours, or the peer
@@ -63,37 +65,46 @@ impl Shrunk {
     }
 }
 
-pub fn replay_token(case_seed: u64, max_ops: usize) -> String {
-    format!("seq:{case_seed:016x}:{max_ops}")
+/// The sequential campaign's units: `cases` cases.
+pub fn units(budgets: &Budgets) -> u32 {
+    budgets.cases
 }
 
-pub fn parse_token(token: &str) -> Option<(u64, usize)> {
-    let mut parts = token.strip_prefix("seq:")?.split(':');
-    let seed = u64::from_str_radix(parts.next()?, 16).ok()?;
-    let max_ops = parts.next()?.parse().ok()?;
-    parts.next().is_none().then_some((seed, max_ops))
+/// Case `index`, its seed drawn from the root seed and the index; its ops
+/// are the engine ops it ran (shrinking included).
+pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
+    let before = machine::engine_ops();
+    let seed = crate::seeds::derive(budgets.seed, index);
+    let failure = run_case(seed, budgets.max_ops).err();
+    CampaignResult {
+        units: 1,
+        ops: machine::engine_ops() - before,
+        failures: failure.into_iter().collect(),
+        ..CampaignResult::new(Campaign::Sequential)
+    }
 }
 
 /// Generate, run and (on failure) shrink one case.
 pub fn run_case(case_seed: u64, max_ops: usize) -> Result<(), Failure> {
-    run_case_with(case_seed, max_ops, None)
+    shrink(case_seed, max_ops)
+        .map_err(|shrunk| shrunk.into_failure(Campaign::Sequential.case_token(case_seed, max_ops)))
 }
 
-/// As [`run_case`], recording a failing case in a proptest regression
-/// file that later runs replay first.
-pub fn run_case_with(
-    case_seed: u64,
-    max_ops: usize,
-    regressions: Option<&'static str>,
-) -> Result<(), Failure> {
-    shrink(case_seed, max_ops, regressions)
-        .map_err(|shrunk| shrunk.into_failure(replay_token(case_seed, max_ops)))
+/// The proptest regression file the test suite's sequential cases replay
+/// first and record failures in (never a `stampede verify` run's).
+static REGRESSIONS: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
+
+/// Replay and record failures in `path` from now on, in this process.
+#[cfg(any(test, feature = "testing"))]
+pub fn keep_regressions_in(path: &'static str) {
+    let kept = *REGRESSIONS.get_or_init(|| path);
+    assert_eq!(kept, path, "one regression file per process");
 }
 
-fn shrink(case_seed: u64, max_ops: usize, regressions: Option<&'static str>) -> Result<(), Shrunk> {
+fn shrink(case_seed: u64, max_ops: usize) -> Result<(), Shrunk> {
     let config = Config {
         cases: 1,
-        failure_persistence: regressions.map(|path| {
+        failure_persistence: REGRESSIONS.get().map(|path| {
             Box::new(FileFailurePersistence::Direct(path)) as Box<dyn FailurePersistence>
         }),
         max_shrink_iters: 2048,
@@ -154,6 +165,7 @@ fn model_trace(steps: &[Step]) -> Vec<(Op, Outcome)> {
 
 /// Apply concrete ops to a fresh engine and to the model, comparing the
 /// outcome and the whole view after each. `Err` says where they parted.
+#[cfg(any(test, feature = "testing"))]
 pub fn check_ops(ops: &[Op]) -> Result<(), String> {
     compare_ops(ops).map_err(|(message, _)| message)
 }
@@ -180,7 +192,11 @@ pub fn compare_ops(ops: &[Op]) -> Result<(), (String, Divergence)> {
         let (seen, derived) = (engine.view(), model.view());
         if seen != derived {
             return Err((
-                format!("after op {} {op:?}: {}", i + 1, view_diff(&seen, &derived)),
+                format!(
+                    "after op {} {op:?}: {}",
+                    i + 1,
+                    ViewDiff::of(&seen, &derived)
+                ),
                 Divergence::of_views(op, &derived, &seen),
             ));
         }
@@ -190,6 +206,7 @@ pub fn compare_ops(ops: &[Op]) -> Result<(), (String, Divergence)> {
 
 /// A readable transcript: each op, its outcome, and the state after it.
 /// Fails (with the divergence) when engine and model disagree.
+#[cfg(any(test, feature = "testing"))]
 pub fn transcript(ops: &[Op]) -> Result<String, String> {
     check_ops(ops)?;
     let mut model = Model::default();
@@ -215,10 +232,12 @@ pub fn transcript(ops: &[Op]) -> Result<String, String> {
 
 /// Re-run one case and print each op with both outcomes and any view diff.
 pub fn replay(token: &str) -> Result<bool, String> {
-    let (seed, max_ops) = parse_token(token).ok_or_else(|| {
-        format!("not a replay token: {token:?} (expected seq:<16 hex digits>:<max ops>)")
-    })?;
-    let Err(failure) = shrink(seed, max_ops, None) else {
+    let (seed, max_ops) = Campaign::Sequential
+        .parse_case_token(token)
+        .ok_or_else(|| {
+            format!("not a replay token: {token:?} (expected seq:<16 hex digits>:<max ops>)")
+        })?;
+    let Err(failure) = shrink(seed, max_ops) else {
         println!("{token}: passes (engine and model agree on every op)");
         return Ok(true);
     };
@@ -237,74 +256,9 @@ pub fn replay(token: &str) -> Result<bool, String> {
         }
         let (seen, derived) = (engine.view(), model.view());
         if seen != derived {
-            println!("      view differs: {}", view_diff(&seen, &derived));
+            println!("      view differs: {}", ViewDiff::of(&seen, &derived));
         }
     }
     println!("{}", failure.message);
     Ok(false)
-}
-
-/// Every part of two views that differs, rows included.
-pub fn view_diff(engine: &View, model: &View) -> String {
-    let mut parts = Vec::new();
-    if engine.stamp != model.stamp {
-        parts.push(format!(
-            "stamp engine {:?} model {:?}",
-            engine.stamp, model.stamp
-        ));
-    }
-    if engine.refs != model.refs {
-        parts.push(format!(
-            "refs engine {:?} model {:?}",
-            engine.refs, model.refs
-        ));
-    }
-    if engine.list != model.list {
-        parts.push(format!(
-            "list engine {:?} model {:?}",
-            engine.list, model.list
-        ));
-    }
-    let keys: std::collections::BTreeSet<_> = engine.rows.keys().chain(model.rows.keys()).collect();
-    for key in keys {
-        let (seen, derived) = (engine.rows.get(key), model.rows.get(key));
-        if seen != derived {
-            parts.push(format!(
-                "rows {}/{} engine {seen:?} model {derived:?}",
-                key.0, key.1
-            ));
-        }
-    }
-    if engine.off_schema != model.off_schema {
-        parts.push(format!(
-            "branches off main's schema engine {:?} model {:?}",
-            engine.off_schema, model.off_schema
-        ));
-    }
-    parts.join("; ")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::view_diff;
-    use stampede_model::{ErrorKind, View};
-
-    /// A divergence in rows alone once printed an empty diff.
-    #[test]
-    fn regression_a_rows_only_divergence_is_named() {
-        let empty = View {
-            stamp: Err(ErrorKind::NotInitialized),
-            refs: Default::default(),
-            list: None,
-            rows: Default::default(),
-            off_schema: Default::default(),
-        };
-        let mut with_rows = empty.clone();
-        with_rows
-            .rows
-            .insert(("main".into(), "Person".into()), Ok(Vec::new()));
-        let diff = view_diff(&with_rows, &empty);
-        assert!(diff.contains("main/Person"), "{diff:?}");
-        assert!(view_diff(&empty, &empty).is_empty());
-    }
 }

@@ -171,6 +171,7 @@ impl Peer {
 
     /// Wait at most `timeout` for each answer from now on (default 120 s,
     /// or `STAMPEDE_PEER_TIMEOUT_SECONDS`).
+    #[cfg(any(test, feature = "testing"))]
     pub fn set_answer_timeout(&mut self, timeout: Duration) {
         self.answer_timeout = timeout;
     }

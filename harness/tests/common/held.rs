@@ -10,14 +10,14 @@ fn held_history(
     setup: &str,
     actors: &[(stampede_model::Mode, &str)],
 ) -> stampede_harness::concurrent::history::History {
-    use stampede_harness::concurrent::history::{History, Plan};
+    use stampede_harness::concurrent::history::{ActorOps, History};
     History {
         prelude: Vec::new(),
         swarm: None,
         setup: serde_json::from_str(setup).expect("a setup"),
         actors: actors
             .iter()
-            .map(|(mode, ops)| Plan {
+            .map(|(mode, ops)| ActorOps {
                 mode: *mode,
                 ops: serde_json::from_str(ops).expect("ops"),
             })

@@ -7,7 +7,7 @@ pub mod held;
 pub mod live_check;
 pub mod paused;
 
-use stampede_harness::plan::Report;
+use stampede_harness::report::Report;
 
 /// A `stampede verify --json` (or `report merge --json`) report.
 pub fn read_report(path: &Path) -> Report {
