@@ -199,7 +199,14 @@ fn errors_and_usage() {
     let out = stampede(&["init", root, "--schema", bad_schema.to_str().unwrap()]);
     assert_eq!(error_kind(&out), "invalid_schema");
     assert!(String::from_utf8_lossy(&out.stderr).contains("line 2, column 6"));
+}
 
+/// A corrupt stamp: every open refuses it by kind, and `stamp` shows it.
+#[test]
+fn a_corrupt_stamp_is_refused_by_every_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("g");
+    let root = root.to_str().unwrap();
     ok(&["legacy", root, "--version", "2", "--stamp", " 3"]);
     for args in [
         vec!["open", root],
@@ -213,7 +220,13 @@ fn errors_and_usage() {
     let stamp: Value = serde_json::from_str(&ok(&["stamp", root, "--json"])).unwrap();
     assert_eq!(stamp["raw"], " 3");
     assert_eq!(stamp["guard"]["kind"], "corrupt_stamp");
+}
 
+/// Branch commands on a v1 graph answer their typed errors (each one's
+/// read-write open migrates it).
+#[test]
+fn branch_errors_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
     let root2 = dir.path().join("h");
     let root2 = root2.to_str().unwrap();
     ok(&[
@@ -344,26 +357,12 @@ fn files(dir: &std::path::Path) -> Vec<(std::path::PathBuf, u64)> {
     out
 }
 
-/// `stampede check` on healthy, legacy, locked and damaged graphs: exit 0
-/// exactly when healthy, problems named with their fix, nothing written.
+/// `stampede check` on a legacy graph, then migrated, locked and damaged:
+/// exit 0 exactly when healthy, problems named with their fix, nothing
+/// written.
 #[test]
 fn check_reports_healthy_legacy_locked_and_damaged_graphs() {
     let dir = tempfile::tempdir().unwrap();
-    let check = |root: &str| -> (Option<i32>, Value) {
-        let out = stampede(&["check", root, "--json"]);
-        (
-            out.status.code(),
-            serde_json::from_slice(&out.stdout).unwrap(),
-        )
-    };
-    let kinds = |report: &Value| -> Vec<String> {
-        report["problems"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|p| p["kind"].as_str().unwrap().to_string())
-            .collect()
-    };
 
     let legacy = dir.path().join("legacy");
     let legacy = legacy.to_str().unwrap();
@@ -427,7 +426,18 @@ fn check_reports_healthy_legacy_locked_and_damaged_graphs() {
         .as_str()
         .unwrap()
         .contains("\"u\""));
+    let (_, report) = check(legacy);
+    assert_eq!(
+        (&report["state"], &report["open_refuses"]),
+        (&serde_json::json!("v3"), &serde_json::Value::Null)
+    );
+}
 
+/// `stampede check` on a corrupt stamp and on one from a newer engine: the
+/// open refuses, and the text says so in words, not in Rust's Debug forms.
+#[test]
+fn check_reports_the_stamps_an_open_refuses() {
+    let dir = tempfile::tempdir().unwrap();
     let corrupt = dir.path().join("corrupt");
     let corrupt = corrupt.to_str().unwrap();
     ok(&["legacy", corrupt, "--version", "2", "--stamp", " 3"]);
@@ -472,9 +482,23 @@ fn check_reports_healthy_legacy_locked_and_damaged_graphs() {
             "{text}"
         );
     }
-    let (_, report) = check(legacy);
-    assert_eq!(
-        (&report["state"], &report["open_refuses"]),
-        (&serde_json::json!("v3"), &serde_json::Value::Null)
-    );
+}
+
+/// `stampede check ROOT --json`: its exit code and report.
+fn check(root: &str) -> (Option<i32>, Value) {
+    let out = stampede(&["check", root, "--json"]);
+    (
+        out.status.code(),
+        serde_json::from_slice(&out.stdout).unwrap(),
+    )
+}
+
+/// The kinds of a check report's problems.
+fn kinds(report: &Value) -> Vec<String> {
+    report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["kind"].as_str().unwrap().to_string())
+        .collect()
 }

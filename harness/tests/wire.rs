@@ -176,16 +176,8 @@ fn a_peer_that_breaks_the_protocol_is_named() {
 /// fail here). Validated by `jsonschema` from `make deps`' virtualenv.
 #[test]
 fn the_schema_accepts_every_message_and_refuses_broken_ones() {
-    use serde_json::{json, Value};
-    use stampede_harness::wire::{stampede_hello, Request, Response, WireView};
-    use stampede_model::{LegacyStamp, Observation, OpenReport, StampState, StampView};
-
-    let schema_path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../docs/wire-protocol.schema.json"
-    );
-    let schema: Value =
-        serde_json::from_str(&std::fs::read_to_string(schema_path).unwrap()).unwrap();
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(WIRE_SCHEMA).unwrap()).unwrap();
     // The schema's closed lists are the vocabulary's.
     let listed = |def: &str| -> Vec<String> {
         serde_json::from_value(schema["$defs"][def]["enum"].clone()).unwrap()
@@ -197,183 +189,178 @@ fn the_schema_accepts_every_message_and_refuses_broken_ones() {
     assert_eq!(listed("ErrorKind"), kinds);
     assert_eq!(listed("OpName"), Op::NAMES);
 
-    let mut cases: Vec<Value> = Vec::new();
-    let mut case = |def: &str, valid: bool, message: Value| {
-        cases.push(json!({"def": def, "valid": valid, "message": message}));
-    };
-    let request = |r: Request| serde_json::to_value(r).unwrap();
-    let response = |r: Response| serde_json::to_value(r).unwrap();
-    let root = "/graphs/g0".to_string();
-    let apply = |op: Op| {
-        request(Request::Apply {
-            root: root.clone(),
-            op,
-        })
-    };
+    let mut cases = SchemaCases::default();
+    cases.of_a_real_case();
+    cases.one_of_everything();
+    cases.broken();
+    cases.validate();
+}
 
-    // A real case, every message of it, as the harness and `serve` write them.
-    let mut local = Stampede::new();
-    case("Request", true, request(Request::Hello { protocol: 1 }));
-    case(
-        "Response",
-        true,
-        response(Response::Hello(stampede_hello())),
-    );
-    for (op, _) in (0..6).flat_map(|i| case_ops(derive(1, i), 30)) {
-        let outcome = local.apply(&op);
-        let view = local.view();
-        case("Request", true, apply(op));
-        case("Response", true, response(Response::Outcome(outcome)));
-        case(
-            "Request",
-            true,
-            request(Request::View { root: root.clone() }),
-        );
-        // A view that names a branch off main's schema (never a model's).
-        let mut off = view.clone();
-        off.off_schema.insert("a".into());
-        case(
-            "Response",
-            true,
-            response(Response::View(WireView::from(off))),
-        );
-        case(
-            "Response",
-            true,
-            response(Response::View(WireView::from(view))),
-        );
-    }
-    // One of every op, observation and kind, whatever the case held, and
-    // the shapes the samples leave out.
-    let ops = Op::one_of_each().into_iter().chain([
-        Op::legacy(
-            2,
-            3,
-            &[("u", Some("__run__1")), ("v", None)],
-            LegacyStamp::Raw(" 3".into()),
-        ),
-        Op::legacy(1, 0, &[], LegacyStamp::Absent),
-        Op::ApplySchema(stampede_model::Desired::Schema(
-            stampede_harness::fixtures::person_with("email"),
-        )),
-        Op::Load {
-            branch: "main".into(),
-            type_name: "Person".into(),
-            rows: vec![vec![
-                ("name".into(), stampede_model::Value::Str("p".into())),
-                ("age".into(), stampede_model::Value::Int(3)),
-                ("ok".into(), stampede_model::Value::Bool(true)),
-                ("x".into(), stampede_model::Value::Null),
-                ("f".into(), stampede_model::Value::f64(1.5)),
-            ]],
-        },
-    ]);
-    for op in ops {
-        case("Request", true, apply(op));
-    }
-    let stamp = |state, verdict| StampView { state, verdict };
-    let observations = [
-        Observation::Done,
-        Observation::Opened(OpenReport {
-            from: 2,
-            to: 3,
-            swept: vec!["__run__0".into()],
-            kept: vec!["__run__1".into()],
-        }),
-        Observation::Branches(vec!["main".into(), "a".into()]),
-        Observation::Stamp(stamp(StampState::Unstamped, Ok(1))),
-        Observation::Stamp(stamp(StampState::PkSetUnstamped, Ok(1))),
-        Observation::Stamp(stamp(
-            StampState::Version(4),
-            Err(ErrorKind::UpgradeRequired),
-        )),
-        Observation::Stamp(stamp(
-            StampState::Corrupt("x".into()),
-            Err(ErrorKind::CorruptStamp),
-        )),
-        Observation::Applied {
-            applied: true,
-            steps: vec!["add Person.email".into()],
-            lock_released: true,
-        },
-        Observation::Loaded(2),
-        Observation::Rows(vec![[(
-            "name".to_string(),
-            stampede_model::Value::Str("p".into()),
-        )]
-        .into_iter()
-        .collect()]),
-        Observation::Unlocked(false),
-    ];
-    for o in observations {
-        case("Response", true, response(Response::Outcome(Ok(o))));
-    }
-    for kind in ErrorKind::ALL {
-        case("Response", true, response(Response::Outcome(Err(kind))));
-    }
-    case(
-        "Response",
-        true,
-        response(Response::Refused {
-            message: "no".into(),
-        }),
-    );
+const WIRE_SCHEMA: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../docs/wire-protocol.schema.json"
+);
 
-    // What breaks the protocol.
-    case(
-        "Request",
-        false,
-        json!({"apply": {"root": "r", "op": "Teleport"}}),
-    );
-    case("Request", false, json!({"apply": {"op": "Init"}}));
-    case(
-        "Request",
-        false,
-        json!({"hello": {"protocol": 1, "extra": true}}),
-    );
-    case(
-        "Request",
-        false,
-        json!({"apply": {"root": "r", "op": {"Open": "Sideways"}}}),
-    );
-    case("Response", false, json!({"outcome": {"Err": "oops"}}));
-    case("Response", false, json!({"outcome": {"Ok": "Finished"}}));
-    case(
-        "Response",
-        false,
-        json!({"hello": {"protocol": 2, "engine": "e", "ops": ["Init"], "view": true}}),
-    );
-    case(
-        "Response",
-        false,
-        json!({"hello": {"protocol": 1, "engine": "e", "ops": ["Teleport"], "view": true}}),
-    );
-    case(
-        "Response",
-        false,
-        json!({"view": {"stamp": {"Err": "not_initialized"}, "refs": {}, "list": null, "rows": {"main": []}}}),
-    );
+/// Messages for the schema's validator: which definition each must (or
+/// must not) satisfy.
+#[derive(Default)]
+struct SchemaCases(Vec<serde_json::Value>);
 
-    let dir = tempfile::tempdir().unwrap();
-    let cases_path = dir.path().join("cases.jsonl");
-    let lines: Vec<String> = cases.iter().map(|c| c.to_string()).collect();
-    std::fs::write(&cases_path, lines.join("\n") + "\n").unwrap();
-    let python = venv_python();
-    let out = Command::new(&python)
-        .arg(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../scripts/check_wire_schema.py"
-        ))
-        .arg(schema_path)
-        .arg(&cases_path)
-        .output()
-        .unwrap_or_else(|e| panic!("{}: {e} (run `make deps`)", python.display()));
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+impl SchemaCases {
+    fn case(&mut self, def: &str, valid: bool, message: serde_json::Value) {
+        (self.0).push(serde_json::json!({"def": def, "valid": valid, "message": message}));
+    }
+
+    fn request(&mut self, r: stampede_harness::wire::Request) {
+        self.case("Request", true, serde_json::to_value(r).unwrap());
+    }
+
+    fn response(&mut self, r: stampede_harness::wire::Response) {
+        self.case("Response", true, serde_json::to_value(r).unwrap());
+    }
+
+    fn apply(&mut self, op: Op) {
+        let root = "/graphs/g0".to_string();
+        self.request(stampede_harness::wire::Request::Apply { root, op });
+    }
+
+    /// A real case, every message of it, as the harness and `serve` write
+    /// them.
+    fn of_a_real_case(&mut self) {
+        use stampede_harness::wire::{stampede_hello, Request, Response, WireView};
+        let mut local = Stampede::new();
+        self.request(Request::Hello { protocol: 1 });
+        self.response(Response::Hello(stampede_hello()));
+        for (op, _) in (0..6).flat_map(|i| case_ops(derive(1, i), 30)) {
+            let outcome = local.apply(&op);
+            let view = local.view();
+            self.apply(op);
+            self.response(Response::Outcome(outcome));
+            let root = "/graphs/g0".to_string();
+            self.request(Request::View { root });
+            // A view that names a branch off main's schema (never a model's).
+            let mut off = view.clone();
+            off.off_schema.insert("a".into());
+            self.response(Response::View(WireView::from(off)));
+            self.response(Response::View(WireView::from(view)));
+        }
+    }
+
+    /// One of every op, observation and kind, whatever the case held, and
+    /// the shapes the samples leave out.
+    fn one_of_everything(&mut self) {
+        use stampede_harness::wire::Response;
+        use stampede_model::Value as V;
+        use stampede_model::{LegacyStamp, Observation, OpenReport, StampState, StampView};
+        let ops = Op::one_of_each().into_iter().chain([
+            Op::legacy(
+                2,
+                3,
+                &[("u", Some("__run__1")), ("v", None)],
+                LegacyStamp::Raw(" 3".into()),
+            ),
+            Op::legacy(1, 0, &[], LegacyStamp::Absent),
+            Op::ApplySchema(stampede_model::Desired::Schema(
+                stampede_harness::fixtures::person_with("email"),
+            )),
+            Op::Load {
+                branch: "main".into(),
+                type_name: "Person".into(),
+                rows: vec![vec![
+                    ("name".into(), V::Str("p".into())),
+                    ("age".into(), V::Int(3)),
+                    ("ok".into(), V::Bool(true)),
+                    ("x".into(), V::Null),
+                    ("f".into(), V::f64(1.5)),
+                ]],
+            },
+        ]);
+        for op in ops {
+            self.apply(op);
+        }
+        let stamp = |state, verdict| Observation::Stamp(StampView { state, verdict });
+        let observations = [
+            Observation::Done,
+            Observation::Opened(OpenReport {
+                from: 2,
+                to: 3,
+                swept: vec!["__run__0".into()],
+                kept: vec!["__run__1".into()],
+            }),
+            Observation::Branches(vec!["main".into(), "a".into()]),
+            stamp(StampState::Unstamped, Ok(1)),
+            stamp(StampState::PkSetUnstamped, Ok(1)),
+            stamp(StampState::Version(4), Err(ErrorKind::UpgradeRequired)),
+            stamp(
+                StampState::Corrupt("x".into()),
+                Err(ErrorKind::CorruptStamp),
+            ),
+            Observation::Applied {
+                applied: true,
+                steps: vec!["add Person.email".into()],
+                lock_released: true,
+            },
+            Observation::Loaded(2),
+            Observation::Rows(vec![[("name".to_string(), V::Str("p".into()))]
+                .into_iter()
+                .collect()]),
+            Observation::Unlocked(false),
+        ];
+        for o in observations {
+            self.response(Response::Outcome(Ok(o)));
+        }
+        for kind in ErrorKind::ALL {
+            self.response(Response::Outcome(Err(kind)));
+        }
+        let message = "no".into();
+        self.response(Response::Refused { message });
+    }
+
+    /// What breaks the protocol.
+    fn broken(&mut self) {
+        use serde_json::json;
+        for request in [
+            json!({"apply": {"root": "r", "op": "Teleport"}}),
+            json!({"apply": {"op": "Init"}}),
+            json!({"hello": {"protocol": 1, "extra": true}}),
+            json!({"apply": {"root": "r", "op": {"Open": "Sideways"}}}),
+        ] {
+            self.case("Request", false, request);
+        }
+        for response in [
+            json!({"outcome": {"Err": "oops"}}),
+            json!({"outcome": {"Ok": "Finished"}}),
+            json!({"hello": {"protocol": 2, "engine": "e", "ops": ["Init"], "view": true}}),
+            json!({"hello": {"protocol": 1, "engine": "e", "ops": ["Teleport"], "view": true}}),
+            json!({"view": {"stamp": {"Err": "not_initialized"}, "refs": {}, "list": null, "rows": {"main": []}}}),
+        ] {
+            self.case("Response", false, response);
+        }
+    }
+
+    /// Every case judged by `jsonschema` against the schema.
+    fn validate(&self) {
+        let dir = tempfile::tempdir().unwrap();
+        let cases_path = dir.path().join("cases.jsonl");
+        let lines: Vec<String> = self.0.iter().map(|c| c.to_string()).collect();
+        std::fs::write(&cases_path, lines.join("\n") + "\n").unwrap();
+        let python = venv_python();
+        let out = Command::new(&python)
+            .arg(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../scripts/check_wire_schema.py"
+            ))
+            .arg(WIRE_SCHEMA)
+            .arg(&cases_path)
+            .output()
+            .unwrap_or_else(|e| panic!("{}: {e} (run `make deps`)", python.display()));
+        assert!(
+            out.status.success(),
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 /// The Python of `make deps`' virtualenv (which has `jsonschema`).

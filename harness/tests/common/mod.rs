@@ -102,11 +102,16 @@ pub fn junit_suites(xml: &str) -> Vec<Suite> {
         !in_failure && path.is_empty(),
         "unclosed elements: {path:?}"
     );
-    for (suite, (tests, failures, skipped)) in suites.iter().zip(declared) {
+    assert_counts(&suites, &declared);
+    suites
+}
+
+/// Each suite's declared `tests`, `failures` and `skipped` are its cases.
+fn assert_counts(suites: &[Suite], declared: &[(usize, usize, usize)]) {
+    for (suite, &(tests, failures, skipped)) in suites.iter().zip(declared) {
         let cases = suite.passing + suite.failures.len() + suite.skipped.len();
         assert_eq!(tests, cases, "{suite:?}");
         assert_eq!(failures, suite.failures.len(), "{suite:?}");
         assert_eq!(skipped, suite.skipped.len(), "{suite:?}");
     }
-    suites
 }
