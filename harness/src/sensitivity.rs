@@ -440,6 +440,7 @@ pub fn finding_rounds(defect: Defect) -> &'static [&'static str] {
         Defect::SweepWithoutClaim => &["finding-39"],
         Defect::CreateWithoutClaim => &["delete-recreate"],
         Defect::PublishWithoutClaim => &["finding-51"],
+        Defect::CheckWithoutReread => &["check-beside-delete"],
         _ => &[],
     }
 }

@@ -698,3 +698,47 @@ fn preempt_puts_a_whole_op_inside_anothers_window() {
         );
     }
 }
+
+/// Defect 22 at the engine level, not only beside a live fleet: in the
+/// held round `check-beside-delete`, `preempt` stops the check between
+/// its first reading and its second while a delete removes a branch with
+/// history; a check that reads once calls the deleted branch's tree
+/// damage. The clean control: the same 12 interleavings, every check
+/// healthy and every round judged.
+#[test]
+fn a_check_that_reads_once_is_caught_in_its_held_round() {
+    let round = stampede_harness::concurrent::held::round("check-beside-delete").unwrap();
+    // Whether the seed's run fails the judge, and whether its check (the
+    // second actor) called the graph unhealthy.
+    let run = |seed| {
+        let run = execute_scheduled(&round, Schedule::Preempt, seed);
+        assert_eq!(run.turns.escapes(), 0, "seed {seed}");
+        let unhealthy = matches!(
+            run.seen[1].outcome,
+            Ok(stampede_model::Observation::Checked { healthy: false })
+        );
+        (judge(&round, &run.seen, &run.view).is_err(), unhealthy)
+    };
+    let seeds = 0..12;
+    let clean: Vec<(u64, (bool, bool))> = with_planted_nothing(|| {
+        seeds
+            .clone()
+            .map(|s| (s, run(s)))
+            .filter(|(_, r)| *r != (false, false))
+            .collect()
+    });
+    assert!(clean.is_empty(), "the clean engine: {clean:?}");
+    let caught = with_planted(Defect::CheckWithoutReread, || {
+        seeds
+            .clone()
+            .map(|s| (s, run(s)))
+            .find(|(_, (failed, _))| *failed)
+    });
+    let Some((seed, (_, unhealthy))) = caught else {
+        panic!("12 preempt schedules missed defect 22 (concurrent:held:check-beside-delete:2:tasks:preempt:SEED)");
+    };
+    assert!(
+        unhealthy,
+        "concurrent:held:check-beside-delete:2:tasks:preempt:{seed}: failed, yet its check said healthy"
+    );
+}

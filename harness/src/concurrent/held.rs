@@ -9,7 +9,7 @@ use stampede_model::{LegacyGraph, LegacyStamp, Op, Value};
 use super::Round;
 
 /// Every held round's name.
-pub const NAMES: [&str; 8] = [
+pub const NAMES: [&str; 9] = [
     "finding-14",
     "finding-14b",
     "finding-15",
@@ -18,6 +18,7 @@ pub const NAMES: [&str; 8] = [
     "s3-31",
     "apply-beside-create",
     "finding-51",
+    "check-beside-delete",
 ];
 
 /// The held round `name`, if there is one.
@@ -66,6 +67,11 @@ pub fn round(name: &str) -> Option<Round> {
         // of its name. A late publish of the load lands in the new
         // branch's tree as its head, with the deleted branch's rows.
         "finding-51" => finding_51(),
+        // Defect 22 (a check that reads once): a check beside a delete of
+        // a branch with history, whose tree's removal takes many steps. A
+        // check that reads the graph half way sees the ref gone and its
+        // tree there; only a second reading tells that work from damage.
+        "check-beside-delete" => check_beside_delete(),
         _ => return None,
     })
 }
@@ -85,19 +91,33 @@ fn finding_39() -> Round {
 }
 
 fn delete_recreate() -> Round {
-    let load = |i: usize| Op::Load {
-        branch: "x".into(),
-        type_name: "Person".into(),
-        rows: vec![vec![("name".to_string(), Value::Str(format!("p{i}")))]],
-    };
     Round {
         setup: None,
-        prelude: std::iter::once(Op::create("x", "main"))
-            .chain((0..8).map(load))
-            .collect(),
+        prelude: branch_with_history("x"),
         actors: vec![Some(Op::delete("x")), Some(Op::create("x", "main"))],
         swarm: None,
     }
+}
+
+fn check_beside_delete() -> Round {
+    Round {
+        setup: None,
+        prelude: branch_with_history("x"),
+        actors: vec![Some(Op::delete("x")), Some(Op::Check)],
+        swarm: None,
+    }
+}
+
+/// A branch `name` with eight versions of its own.
+fn branch_with_history(name: &str) -> Vec<Op> {
+    let load = |i: usize| Op::Load {
+        branch: name.into(),
+        type_name: "Person".into(),
+        rows: vec![vec![("name".to_string(), Value::Str(format!("p{i}")))]],
+    };
+    std::iter::once(Op::create(name, "main"))
+        .chain((0..8).map(load))
+        .collect()
 }
 
 fn finding_51() -> Round {
