@@ -199,6 +199,8 @@ lint: deps
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 	$(CARGO) clippy -p stampede-protocol --features loom,defects --all-targets -- -D warnings
 	$(CARGO) clippy -p stampede-harness --features defects --all-targets -- -D warnings
+	@# The harness as a user builds it: without the tests' `testing` items.
+	$(CARGO) clippy -p stampede-harness --lib --bins -- -D warnings
 
 fmt:
 	$(CARGO) fmt --all

@@ -76,8 +76,9 @@ impl Shard {
 }
 
 /// A campaign as the plan sees it: how many units its budget holds, and
-/// one unit run. Every campaign module has both (and `replay`); adding a
-/// campaign adds its module and one row here.
+/// one unit run. Every campaign module has both (and, but for loom, whose
+/// replay is the command it prints, `replay`); adding a campaign adds its
+/// module and one row here.
 struct Units {
     count: fn(&Budgets) -> u32,
     run: fn(&Budgets, u32) -> CampaignResult,

@@ -28,6 +28,10 @@ fn on_s3() {
     });
 }
 
+/// Held by the tests that make the fault proxy lose answers: each counts
+/// the answers lost while it runs (the proxy's count is the process's).
+static LOSING_ANSWERS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 fn campaign(campaign: Campaign, budgets: Budgets) -> CampaignResult {
     on_s3();
     let result = run(campaign, &budgets, Shard::ALL, Stop::Budget, true);
@@ -75,6 +79,7 @@ fn sequential_campaign_on_s3() {
 #[test]
 fn regression_a_failed_read_back_is_not_branch_exists() {
     on_s3();
+    let _alone = LOSING_ANSWERS.lock().unwrap_or_else(|e| e.into_inner());
     const TOKEN: &str = "faults:44554003750deae1:20";
     let (seed, max_ops) = Campaign::Faults.parse_case_token(TOKEN).unwrap();
     let mut trace = Vec::new();
@@ -98,6 +103,9 @@ fn regression_a_failed_read_back_is_not_branch_exists() {
 
 #[test]
 fn fault_campaign_on_s3() {
+    on_s3();
+    let _alone = LOSING_ANSWERS.lock().unwrap_or_else(|e| e.into_inner());
+    let lost_before = stampede_harness::place::fault_proxy().map_or(0, |p| p.injected());
     let result = campaign(
         Campaign::Faults,
         Budgets {
@@ -113,7 +121,7 @@ fn fault_campaign_on_s3() {
     );
     // Below object_store's retry too: conditional puts that landed and lost
     // their answer (the place's fault proxy, in this process).
-    let lost = stampede_harness::place::fault_proxy().map_or(0, |p| p.injected());
+    let lost = stampede_harness::place::fault_proxy().map_or(0, |p| p.injected()) - lost_before;
     assert!(lost > 0, "no conditional put lost its answer: {result:?}");
     eprintln!("faults on S3: {lost} answers lost after their put landed");
 }

@@ -77,12 +77,6 @@ impl FaultProxy {
         armed.push(rule);
     }
 
-    /// Whether a rule armed in `scope` is still waiting for its request.
-    pub fn armed(&self, scope: &str) -> bool {
-        let armed = self.armed.lock().expect("the rules");
-        armed.iter().any(|r| r.scope == scope)
-    }
-
     /// Forget the rule armed in `scope` if its request never came; whether
     /// it had come (and lost its answer).
     pub fn disarm(&self, scope: &str) -> bool {
@@ -152,23 +146,32 @@ fn relay(
         match matching {
             Some(at) if armed[at].skip > 0 => {
                 armed[at].skip -= 1;
-                false
+                None
             }
-            Some(at) => {
-                armed.remove(at);
-                true
-            }
-            None => false,
+            Some(at) => Some(armed.remove(at)),
+            None => None,
         }
     };
-
-    let mut server = TcpStream::connect(upstream)?;
-    server.write_all(&head)?;
-    server.write_all(&body)?;
-    let mut answer = Vec::new();
-    server.read_to_end(&mut answer)?;
+    let forwarded = (|| {
+        let mut server = TcpStream::connect(upstream)?;
+        server.write_all(&head)?;
+        server.write_all(&body)?;
+        let mut answer = Vec::new();
+        server.read_to_end(&mut answer)?;
+        Ok::<_, std::io::Error>(answer)
+    })();
+    let answer = match forwarded {
+        Ok(answer) => answer,
+        Err(e) => {
+            // The request never landed: its rule waits for the next one.
+            if let Some(rule) = lose {
+                armed.lock().expect("the rules").push(rule);
+            }
+            return Err(e);
+        }
+    };
     let mut client = client;
-    if lose {
+    if lose.is_some() {
         injected.fetch_add(1, Ordering::SeqCst);
         client.write_all(
             b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",

@@ -326,9 +326,8 @@ fn written(op: Option<&Op>, legacy: bool) -> BTreeSet<Target> {
     out
 }
 
-/// Names whose create failed retryably in this round (and so withdrew).
-/// The steps both judges take, rounds and histories alike.
-///
+// The steps both judges take, rounds and histories alike.
+
 /// Each legacy ref is swept by at most one open: every ref the opens say
 /// they swept, once.
 pub(super) fn swept_once<'a>(

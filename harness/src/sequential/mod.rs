@@ -75,7 +75,11 @@ pub fn units(budgets: &Budgets) -> u32 {
 pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
     let before = machine::engine_ops();
     let seed = crate::seeds::derive(budgets.seed, index);
-    let failure = run_case(seed, budgets.max_ops).err();
+    let failure = shrink(seed, budgets.max_ops, REGRESSIONS.get().copied())
+        .map_err(|shrunk| {
+            shrunk.into_failure(Campaign::Sequential.case_token(seed, budgets.max_ops))
+        })
+        .err();
     CampaignResult {
         units: 1,
         ops: machine::engine_ops() - before,
@@ -86,25 +90,27 @@ pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
 
 /// Generate, run and (on failure) shrink one case.
 pub fn run_case(case_seed: u64, max_ops: usize) -> Result<(), Failure> {
-    shrink(case_seed, max_ops)
+    shrink(case_seed, max_ops, None)
         .map_err(|shrunk| shrunk.into_failure(Campaign::Sequential.case_token(case_seed, max_ops)))
 }
 
-/// The proptest regression file the test suite's sequential cases replay
-/// first and record failures in (never a `stampede verify` run's).
+/// The proptest regression file the sequential campaign's cases replay
+/// first and record failures in, in the test suite (never a `stampede
+/// verify` run's, and never a single case's or a replay's).
 static REGRESSIONS: std::sync::OnceLock<&'static str> = std::sync::OnceLock::new();
 
-/// Replay and record failures in `path` from now on, in this process.
+/// The sequential campaign replays and records failures in `path` from
+/// now on, in this process.
 #[cfg(any(test, feature = "testing"))]
 pub fn keep_regressions_in(path: &'static str) {
     let kept = *REGRESSIONS.get_or_init(|| path);
     assert_eq!(kept, path, "one regression file per process");
 }
 
-fn shrink(case_seed: u64, max_ops: usize) -> Result<(), Shrunk> {
+fn shrink(case_seed: u64, max_ops: usize, regressions: Option<&'static str>) -> Result<(), Shrunk> {
     let config = Config {
         cases: 1,
-        failure_persistence: REGRESSIONS.get().map(|path| {
+        failure_persistence: regressions.map(|path| {
             Box::new(FileFailurePersistence::Direct(path)) as Box<dyn FailurePersistence>
         }),
         max_shrink_iters: 2048,
@@ -170,7 +176,7 @@ pub fn check_ops(ops: &[Op]) -> Result<(), String> {
     compare_ops(ops).map_err(|(message, _)| message)
 }
 
-/// As [`check_ops`], with where they parted also as a [`Divergence`].
+/// As `check_ops`, with where they parted also as a [`Divergence`].
 pub fn compare_ops(ops: &[Op]) -> Result<(), (String, Divergence)> {
     let mut engine = system_under_test();
     let mut model = Model::default();
@@ -237,7 +243,7 @@ pub fn replay(token: &str) -> Result<bool, String> {
         .ok_or_else(|| {
             format!("not a replay token: {token:?} (expected seq:<16 hex digits>:<max ops>)")
         })?;
-    let Err(failure) = shrink(seed, max_ops) else {
+    let Err(failure) = shrink(seed, max_ops, None) else {
         println!("{token}: passes (engine and model agree on every op)");
         return Ok(true);
     };

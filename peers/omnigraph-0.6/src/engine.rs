@@ -10,7 +10,8 @@ use omnigraph_compiler::types::ScalarType;
 use serde_json::Value as Json;
 use stampede_model::names::is_legacy_run;
 use stampede_model::{
-    Desired, ErrorKind, Mode, Observation, Op, OpenReport, Outcome, Row, RowInput, StampView, View,
+    Desired, ErrorKind, Mode, Observation, Op, OpenReport, Outcome, Row, RowInput, StampState,
+    StampView, View,
 };
 use stampede_wire::{row_from_json, row_to_json};
 
@@ -133,9 +134,22 @@ impl stampede_wire::Engine for Omnigraph06 {
     }
 }
 
+/// The version omnigraph's `read_stamp` reads in a stamp: a version as
+/// written (one above its own too, which its open then refuses), and any
+/// other text as the `u32` it parses as (a leading zero or a `+` too:
+/// `"03"` is 3), else 1. An unstamped graph as the contract reads it.
+fn omnigraph_reading(stamp: &Result<StampView, ErrorKind>) -> Option<u32> {
+    let stamp = stamp.as_ref().ok()?;
+    match &stamp.state {
+        StampState::Version(n) => u32::try_from(*n).ok(),
+        StampState::Corrupt(raw) => Some(raw.parse().unwrap_or(1)),
+        StampState::Unstamped | StampState::PkSetUnstamped => stamp.verdict.ok(),
+    }
+}
+
 /// What an open did, derived from the stamp and refs before and after it:
-/// the engine reports nothing. `from` is where the engine starts, which
-/// reads a stamp that is no number as v1 (its `read_stamp`).
+/// the engine reports nothing. `from` is where the engine starts, by its
+/// own reading of the stamp (`omnigraph_reading`).
 fn open_report(
     mode: Mode,
     before: &Result<StampView, ErrorKind>,
@@ -143,18 +157,10 @@ fn open_report(
     after: &Result<StampView, ErrorKind>,
     refs_after: &BTreeMap<String, Option<String>>,
 ) -> OpenReport {
-    let from = before
-        .as_ref()
-        .ok()
-        .and_then(|s| s.verdict.ok())
-        .unwrap_or(1);
+    let from = omnigraph_reading(before).unwrap_or(1);
     let to = match mode {
         Mode::ReadOnly => from,
-        Mode::ReadWrite => after
-            .as_ref()
-            .ok()
-            .and_then(|s| s.verdict.ok())
-            .unwrap_or(from),
+        Mode::ReadWrite => omnigraph_reading(after).unwrap_or(from),
     };
     let legacy: Vec<&String> = refs_before.keys().filter(|n| is_legacy_run(n)).collect();
     let migrated = from <= 2 && to > 2;

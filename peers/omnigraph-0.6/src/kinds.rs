@@ -29,7 +29,7 @@ const BAD_REQUESTS: [(&str, ErrorKind); 11] = [
 ];
 
 /// Conflicts the model names apart from a plain write conflict.
-const CONFLICTS: [(&str, ErrorKind); 3] = [
+const CONFLICTS: [(&str, ErrorKind); 4] = [
     (
         "schema apply is already in progress",
         ErrorKind::SchemaApplyInProgress,
@@ -44,6 +44,11 @@ const CONFLICTS: [(&str, ErrorKind); 3] = [
         "requires a graph with only main",
         ErrorKind::BlockingBranches,
     ),
+    // A delete of a branch something depends on: "cannot delete branch
+    // 'a' because descendant branch 'a/b' still depends on it", and the
+    // like for its other dependents (omnigraph says conflict; no racer
+    // can make it go away).
+    ("still depends on it", ErrorKind::DependentBranches),
 ];
 
 /// The model's kind for `error`, answered to `op`. The engine's own words
