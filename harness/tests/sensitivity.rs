@@ -682,13 +682,7 @@ fn preempt_puts_a_whole_op_inside_anothers_window() {
         "the clean engine fails under seeds {clean:?}"
     );
     for defect in [Defect::LockWithoutRecheck, Defect::CreateWithoutRecheck] {
-        let caught = with_planted(defect, || {
-            seeds
-                .clone()
-                .map(|s| (s, run(s)))
-                .find(|(_, (failed, _))| *failed)
-        });
-        let Some((seed, (_, off_schema))) = caught else {
+        let Some((seed, off_schema)) = first_failing(defect, seeds.clone(), run) else {
             panic!("24 preempt schedules missed {defect:?} (concurrent:held:apply-beside-create:2:tasks:preempt:SEED)");
         };
         assert_eq!(
@@ -728,17 +722,25 @@ fn a_check_that_reads_once_is_caught_in_its_held_round() {
             .collect()
     });
     assert!(clean.is_empty(), "the clean engine: {clean:?}");
-    let caught = with_planted(Defect::CheckWithoutReread, || {
-        seeds
-            .clone()
-            .map(|s| (s, run(s)))
-            .find(|(_, (failed, _))| *failed)
-    });
-    let Some((seed, (_, unhealthy))) = caught else {
+    let Some((seed, unhealthy)) = first_failing(Defect::CheckWithoutReread, seeds, run) else {
         panic!("12 preempt schedules missed defect 22 (concurrent:held:check-beside-delete:2:tasks:preempt:SEED)");
     };
     assert!(
         unhealthy,
         "concurrent:held:check-beside-delete:2:tasks:preempt:{seed}: failed, yet its check said healthy"
     );
+}
+
+/// With `defect` planted, the first of `seeds` whose run (`run`: whether
+/// the judge failed it, and what it saw) fails, and what it saw.
+fn first_failing<T>(
+    defect: Defect,
+    seeds: std::ops::Range<u64>,
+    run: impl Fn(u64) -> (bool, T),
+) -> Option<(u64, T)> {
+    with_planted(defect, || {
+        seeds
+            .map(|s| (s, run(s)))
+            .find_map(|(s, (failed, seen))| failed.then_some((s, seen)))
+    })
 }

@@ -12,7 +12,7 @@ use stampede_model::{ErrorKind, Mode, Model, Observation, Op, Outcome, View};
 
 use super::{Round, Seen};
 
-fn retryable(outcome: &Outcome) -> bool {
+pub(super) fn retryable(outcome: &Outcome) -> bool {
     matches!(outcome, Err(kind) if kind.is_retryable())
 }
 

@@ -303,7 +303,6 @@ pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
         ..CampaignResult::new(Campaign::Concurrent)
     };
     let fail = |why: String| Failure::new(Campaign::Concurrent, token.to_string(), why);
-    let retryable = |o: &Outcome| matches!(o, Err(kind) if kind.is_retryable());
     let (turns, verdict) = if token.history > 0 {
         let h = token.history_round();
         let run = match crate::quiet::caught(|| {
@@ -323,7 +322,7 @@ pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
         unit.judge_seconds = judged.elapsed().as_secs_f64();
         let events = run.events.iter().flatten();
         unit.ops = events.clone().count() as u64;
-        unit.retryable_ops = events.filter(|e| retryable(&e.outcome)).count() as u64;
+        unit.retryable_ops = events.filter(|e| judge::retryable(&e.outcome)).count() as u64;
         (run.turns, verdict)
     } else {
         let round = token.round();
@@ -342,7 +341,7 @@ pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
                 ..fail(why)
             });
         unit.ops = round.actors.len() as u64;
-        unit.retryable_ops = seen.iter().filter(|s| retryable(&s.outcome)).count() as u64;
+        unit.retryable_ops = seen.iter().filter(|s| judge::retryable(&s.outcome)).count() as u64;
         (turns, verdict)
     };
     if let Some(turns) = &turns {

@@ -75,11 +75,7 @@ pub fn units(budgets: &Budgets) -> u32 {
 pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
     let before = machine::engine_ops();
     let seed = crate::seeds::derive(budgets.seed, index);
-    let failure = shrink(seed, budgets.max_ops, REGRESSIONS.get().copied())
-        .map_err(|shrunk| {
-            shrunk.into_failure(Campaign::Sequential.case_token(seed, budgets.max_ops))
-        })
-        .err();
+    let failure = case(seed, budgets.max_ops, REGRESSIONS.get().copied()).err();
     CampaignResult {
         units: 1,
         ops: machine::engine_ops() - before,
@@ -90,7 +86,13 @@ pub fn run_unit(budgets: &Budgets, index: u32) -> CampaignResult {
 
 /// Generate, run and (on failure) shrink one case.
 pub fn run_case(case_seed: u64, max_ops: usize) -> Result<(), Failure> {
-    shrink(case_seed, max_ops, None)
+    case(case_seed, max_ops, None)
+}
+
+/// One case, its shrunk failure named by its token; `regressions` is the
+/// file it replays first and records in, if any.
+fn case(case_seed: u64, max_ops: usize, regressions: Option<&'static str>) -> Result<(), Failure> {
+    shrink(case_seed, max_ops, regressions)
         .map_err(|shrunk| shrunk.into_failure(Campaign::Sequential.case_token(case_seed, max_ops)))
 }
 
