@@ -1,8 +1,11 @@
 //! Claims on Lance (the protocol's `claim` module says what they are for):
-//! each claimer puts a mark of its own, `__manifest/_stampede_claims/<name>/
-//! <millis>-<nonce>` (the name percent-encoded as Lance encodes ref files),
-//! then lists the name's marks. It holds the claim only if no other live
-//! mark is there; otherwise it takes its mark back and waits. Whichever of
+//! each claimer puts a mark of its own, `__manifest/_stampede_claims/
+//! <millis>-<nonce>.<name>` (the name percent-encoded as Lance encodes ref
+//! files), then lists the marks. It holds the claim only if no other live
+//! mark on the name is there; otherwise it takes its mark back and waits.
+//! The marks lie flat in one directory, which holds only the claims in
+//! flight: a listing costs as much for one name as for a batch of them
+//! (the sweep's), and a released mark leaves no directory behind. Whichever of
 //! two claimers lists second sees the other's mark, so two never both hold
 //! it (the listing must show every put that finished before it began:
 //! local filesystems and S3 are strongly consistent that way).
@@ -22,9 +25,9 @@ use std::collections::BTreeSet;
 use std::sync::Mutex;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use lance::io::ObjectStoreParams;
-use object_store::path::Path;
+use object_store::path::{Path, PathPart};
 use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
 use stampede_protocol::defects::{planted, Defect};
 use stampede_protocol::{Claim, StoreError, StoreResult};
@@ -139,8 +142,21 @@ fn abandoned(mark: &Path) -> bool {
     ABANDONED.lock().unwrap().contains(mark.as_ref())
 }
 
-fn marks_dir(base: &Path, name: &str) -> Path {
-    base.clone().join(CLAIMS_DIR).join(name)
+fn marks_dir(base: &Path) -> Path {
+    base.clone().join(CLAIMS_DIR)
+}
+
+fn mark_path(base: &Path, claim: &Claim) -> Path {
+    marks_dir(base).join(format!("{}.{}", claim.token, claim.name).as_str())
+}
+
+/// Whether `mark` is a mark on `name`: what follows the token in its file
+/// name is `name` as a path part encodes it.
+fn marks_name(mark: &Path, name: &str) -> bool {
+    let part = PathPart::from(name);
+    mark.filename()
+        .and_then(|file| file.split_once('.'))
+        .is_some_and(|(_, marked)| marked == part.as_ref())
 }
 
 /// When a mark was put, from its file name.
@@ -149,72 +165,132 @@ fn mark_millis(mark: &Path) -> Option<u64> {
 }
 
 /// One attempt at `name`'s claim (see the module): put a mark, list the
-/// marks, hold the claim if no other live mark is there, else take the
-/// mark back. Which of several claimers arriving together gets the claim
-/// is left to their jittered backoffs, never to the times in the marks,
-/// so that a scheduled round decides the same way on every run.
+/// marks, hold the claim if no other live mark on the name is there, else
+/// take the mark back. Which of several claimers arriving together gets
+/// the claim is left to their jittered backoffs, never to the times in the
+/// marks, so that a scheduled round decides the same way on every run.
 pub async fn try_claim(
     store: &dyn ObjectStore,
     base: &Path,
     name: &str,
     lease: Duration,
 ) -> StoreResult<Option<Claim>> {
-    let dir = marks_dir(base, name);
+    let claims = try_claims(store, base, std::slice::from_ref(&name.to_string()), lease).await?;
+    Ok(claims.into_iter().next().flatten())
+}
+
+/// `try_claim` on each of `names` at once: every mark put, then one
+/// listing decides each claim. Each mark went in before that listing, so
+/// Dekker's argument holds name by name.
+pub async fn try_claims(
+    store: &dyn ObjectStore,
+    base: &Path,
+    names: &[String],
+    lease: Duration,
+) -> StoreResult<Vec<Option<Claim>>> {
+    let mut mine = Vec::with_capacity(names.len());
+    for name in names {
+        match put_mark(store, base, name).await {
+            Ok(claim) => mine.push(claim),
+            Err(e) => {
+                give_back_all(store, base, &mine).await;
+                return Err(e);
+            }
+        }
+    }
+    let listed = match list_marks(store, base).await {
+        Ok(listed) => listed,
+        Err(e) => {
+            give_back_all(store, base, &mine).await;
+            return Err(e);
+        }
+    };
+    let mut claims = Vec::with_capacity(mine.len());
+    for claim in mine {
+        claims.push(decide(store, base, claim, &listed, lease).await);
+    }
+    Ok(claims)
+}
+
+/// Put this claimer's mark for `name`: the claim it holds if the listing
+/// after finds no other live mark.
+async fn put_mark(store: &dyn ObjectStore, base: &Path, name: &str) -> StoreResult<Claim> {
     let taken_at = now_millis();
-    let token = format!("{taken_at:013}-{}", crate::nonce::writer_nonce());
-    let mine = dir.clone().join(token.as_str());
+    let claim = Claim {
+        name: name.to_string(),
+        token: format!("{taken_at:013}-{}", crate::nonce::writer_nonce()),
+        taken_at,
+    };
+    let mine = mark_path(base, &claim);
     let put = PutOptions::from(PutMode::Create);
     match store.put_opts(&mine, PutPayload::new(), put).await {
-        Ok(_) => {}
         // The name is this claimer's own: "already there" is its own put,
         // landed, whose answer was lost and retried (S3 answers the retry
         // with 412).
-        Err(object_store::Error::AlreadyExists { .. })
-        | Err(object_store::Error::Precondition { .. }) => {}
+        Ok(_)
+        | Err(object_store::Error::AlreadyExists { .. })
+        | Err(object_store::Error::Precondition { .. }) => Ok(claim),
         Err(e) => {
             // It may have landed (a lost answer): never wait on it here.
             abandon(&mine);
-            return Err(classify_object_store(e));
-        }
-    }
-    match live_marks(store, &dir, &mine, lease).await {
-        Ok(live) if live.is_empty() => Ok(Some(Claim {
-            name: name.to_string(),
-            token,
-            taken_at,
-        })),
-        Ok(_) => {
-            give_back(store, &mine).await;
-            Ok(None)
-        }
-        Err(e) => {
-            give_back(store, &mine).await;
-            Err(e)
+            Err(classify_object_store(e))
         }
     }
 }
 
-/// The marks in `dir` other than `mine` that still count: a lapsed or
-/// abandoned one is cleared on the way.
-async fn live_marks(
-    store: &dyn ObjectStore,
-    dir: &Path,
-    mine: &Path,
-    lease: Duration,
-) -> StoreResult<Vec<Path>> {
+/// Every mark in the claims directory (a path deeper than it is no mark).
+async fn list_marks(store: &dyn ObjectStore, base: &Path) -> StoreResult<Vec<Path>> {
+    let dir = marks_dir(base);
     let listed: Vec<Path> = store
-        .list(Some(dir))
+        .list(Some(&dir))
         .map_ok(|meta| meta.location)
         .try_collect()
         .await
         .map_err(classify_object_store)?;
+    Ok(listed
+        .into_iter()
+        .filter(|mark| {
+            mark.prefix_match(&dir)
+                .is_some_and(|rest| rest.count() == 1)
+        })
+        .collect())
+}
+
+/// `claim` is held if `listed` (taken after its mark went in) shows no
+/// other live mark on its name; otherwise its mark goes back.
+async fn decide(
+    store: &dyn ObjectStore,
+    base: &Path,
+    claim: Claim,
+    listed: &[Path],
+    lease: Duration,
+) -> Option<Claim> {
+    let mine = mark_path(base, &claim);
+    let others = listed
+        .iter()
+        .filter(|mark| **mark != mine && marks_name(mark, &claim.name));
+    if live_marks(store, others, lease).await.is_empty() {
+        Some(claim)
+    } else {
+        give_back(store, &mine).await;
+        None
+    }
+}
+
+/// Which of `others` still count: a lapsed or abandoned mark is cleared on
+/// the way.
+async fn live_marks<'a>(
+    store: &dyn ObjectStore,
+    others: impl Iterator<Item = &'a Path>,
+    lease: Duration,
+) -> Vec<&'a Path> {
     let now = now_millis();
     let mut live = Vec::new();
-    for mark in listed.into_iter().filter(|m| m != mine) {
-        let lapsed = mark_millis(&mark)
+    for mark in others {
+        let lapsed = mark_millis(mark)
             .is_none_or(|at| u128::from(now.saturating_sub(at)) > lease.as_millis());
-        if lapsed || abandoned(&mark) {
-            match store.delete(&mark).await {
+        if lapsed || abandoned(mark) {
+            match store.delete(mark).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {
                     ABANDONED.lock().unwrap().remove(mark.as_ref());
                 }
@@ -224,7 +300,7 @@ async fn live_marks(
             live.push(mark);
         }
     }
-    Ok(live)
+    live
 }
 
 /// Whether another claimer holds `name`'s claim now (a live mark is
@@ -235,17 +311,16 @@ pub async fn held_by_another(
     name: &str,
     lease: Duration,
 ) -> StoreResult<bool> {
-    let listed: Vec<Path> = store
-        .list(Some(&marks_dir(base, name)))
-        .map_ok(|meta| meta.location)
-        .try_collect()
-        .await
-        .map_err(classify_object_store)?;
+    let listed = list_marks(store, base).await?;
     let now = now_millis();
-    Ok(listed.iter().any(|mark| {
-        mark_millis(mark).is_some_and(|at| u128::from(now.saturating_sub(at)) <= lease.as_millis())
-            && !abandoned(mark)
-    }))
+    Ok(listed
+        .iter()
+        .filter(|mark| marks_name(mark, name))
+        .any(|mark| {
+            mark_millis(mark)
+                .is_some_and(|at| u128::from(now.saturating_sub(at)) <= lease.as_millis())
+                && !abandoned(mark)
+        }))
 }
 
 /// Take a mark back; one that will not go is abandoned (see `ABANDONED`).
@@ -256,16 +331,48 @@ async fn give_back(store: &dyn ObjectStore, mark: &Path) {
     }
 }
 
-/// Release a claim: its mark goes (one already cleared counts as gone).
-pub async fn release(store: &dyn ObjectStore, base: &Path, claim: &Claim) -> StoreResult<()> {
-    let mark = marks_dir(base, &claim.name).join(claim.token.as_str());
-    match store.delete(&mark).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-        Err(e) => {
-            abandon(&mark);
-            Err(classify_object_store(e))
+async fn give_back_all(store: &dyn ObjectStore, base: &Path, claims: &[Claim]) {
+    for claim in claims {
+        give_back(store, &mark_path(base, claim)).await;
+    }
+}
+
+/// Release claims: their marks go, in one batched delete (a single request
+/// on object stores that batch); one already cleared counts as gone. A
+/// mark that would not go is abandoned, and the first such error returned.
+pub async fn release(store: &dyn ObjectStore, base: &Path, claims: &[Claim]) -> StoreResult<()> {
+    if let [claim] = claims {
+        // One mark: a plain delete (S3's batched delete is a request of
+        // its own kind, for no gain).
+        let mark = mark_path(base, claim);
+        return match store.delete(&mark).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => {
+                abandon(&mark);
+                Err(classify_object_store(e))
+            }
+        };
+    }
+    let marks: Vec<object_store::Result<Path>> = claims
+        .iter()
+        .map(|claim| Ok(mark_path(base, claim)))
+        .collect();
+    let mut deletes = store.delete_stream(futures::stream::iter(marks).boxed());
+    let mut first_error = Ok(());
+    while let Some(deleted) = deletes.next().await {
+        match deleted {
+            Ok(_) | Err(object_store::Error::NotFound { .. }) => {}
+            Err(e) => first_error = first_error.and(Err(classify_object_store(e))),
         }
     }
+    if first_error.is_err() {
+        // A batch's error need not say which mark would not go: abandon
+        // them all (one gone already costs nothing when it is listed).
+        for claim in claims {
+            abandon(&mark_path(base, claim));
+        }
+    }
+    first_error
 }
 
 /// How long a claimer waits, in all, for a claim held by another: past
@@ -280,9 +387,14 @@ mod tests {
 
     #[test]
     fn a_mark_says_when_it_was_put() {
-        let mark =
-            Path::from("g/__manifest/_stampede_claims/x/1733400000000-00ff00ff00ff00ff0000abcd");
+        // As a listing gives it back: the name encoded as `mark_path` put it.
+        let mark = Path::parse(
+            "g/__manifest/_stampede_claims/1733400000000-00ff00ff00ff00ff0000abcd.x%2Fy",
+        )
+        .unwrap();
         assert_eq!(mark_millis(&mark), Some(1_733_400_000_000));
+        assert!(marks_name(&mark, "x/y"));
+        assert!(!marks_name(&mark, "x"));
         assert_eq!(mark_millis(&Path::from("g/x/garbage")), None);
     }
 

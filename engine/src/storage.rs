@@ -623,7 +623,21 @@ impl RefStore for LanceStore {
     }
 
     async fn release_claim(&self, claim: &Claim) -> StoreResult<()> {
-        crate::claims::release(self.object_store.inner.as_ref(), &self.base, claim).await
+        self.release_claims(std::slice::from_ref(claim)).await
+    }
+
+    async fn try_claims(&self, names: &[String]) -> StoreResult<Vec<Option<Claim>>> {
+        crate::claims::try_claims(
+            self.object_store.inner.as_ref(),
+            &self.base,
+            names,
+            self.lease(),
+        )
+        .await
+    }
+
+    async fn release_claims(&self, claims: &[Claim]) -> StoreResult<()> {
+        crate::claims::release(self.object_store.inner.as_ref(), &self.base, claims).await
     }
 
     async fn read_main(&self) -> StoreResult<MainHead> {

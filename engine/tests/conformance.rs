@@ -36,6 +36,11 @@ enum Step {
     Claim(&'static str),
     /// Give that claim up.
     Unclaim(&'static str),
+    /// Take several names' claims at once (as the sweep does), keeping
+    /// those held.
+    ClaimAll(&'static [&'static str]),
+    /// Give those claims up at once.
+    UnclaimAll(&'static [&'static str]),
 }
 
 type Observation = (
@@ -78,6 +83,26 @@ async fn run<S: RefStore>(store: &S, steps: &[Step]) -> Vec<Observation> {
             Step::Unclaim(name) => {
                 let claim = claims.remove(name).expect("a claim this test holds");
                 store.release_claim(&claim).await.unwrap();
+                Ok("released".into())
+            }
+            Step::ClaimAll(names) => {
+                let owned: Vec<String> = names.iter().map(|n| n.to_string()).collect();
+                let taken = store.try_claims(&owned).await.unwrap();
+                let mut answers = Vec::new();
+                for (name, claim) in names.iter().zip(taken) {
+                    answers.push(if claim.is_some() { "held" } else { "taken" });
+                    if let Some(claim) = claim {
+                        claims.insert(*name, claim);
+                    }
+                }
+                Ok(answers.join(","))
+            }
+            Step::UnclaimAll(names) => {
+                let held: Vec<_> = names
+                    .iter()
+                    .map(|n| claims.remove(*n).expect("a claim this test holds"))
+                    .collect();
+                store.release_claims(&held).await.unwrap();
                 Ok("released".into())
             }
         };
@@ -196,6 +221,11 @@ async fn lifecycle_of_a_legacy_v2_graph() {
             Claim("y"),
             Claim("z"),
             Unclaim("y"),
+            Claim("y"),
+            Unclaim("y"),
+            ClaimAll(&["y", "z", "a/b"]),
+            ClaimAll(&["a/b", "y"]),
+            UnclaimAll(&["y", "a/b"]),
             Claim("y"),
             Unclaim("y"),
             Unclaim("z"),

@@ -56,9 +56,7 @@ fn lose_an_answer(
         // lock) or a delete's claim.
         let path_part =
             ["", "/_refs/branches/", "/_stampede_delete_claims/"][(roll / 1000 % 3) as usize];
-        // A request's path holds the root's key (after the bucket).
-        let key = root.strip_prefix("s3://").unwrap_or(root);
-        let scope = format!("{}/", &key[key.find('/').unwrap_or(0)..]);
+        let scope = proxy_scope(root);
         proxy.lose_next_answer(crate::place::Rule {
             scope: scope.clone(),
             method: "PUT",
@@ -72,6 +70,13 @@ fn lose_an_answer(
         });
         (proxy, scope)
     })
+}
+
+/// The fault proxy's scope for the graph at `root`: the part of each of
+/// its requests' paths that holds the root's key (after the bucket).
+pub fn proxy_scope(root: &str) -> String {
+    let key = root.strip_prefix("s3://").unwrap_or(root);
+    format!("{}/", &key[key.find('/').unwrap_or(0)..])
 }
 
 /// The fault campaign's units: `fault_cases` cases.

@@ -63,7 +63,7 @@ pub async fn create_branch<S: RefStore>(store: &S, name: &str, from: &str) -> Re
     };
     let claim = claim_unless(store, name, Defect::CreateWithoutClaim).await?;
     let written = fork(store, name, parent, version, from, claim.as_ref()).await;
-    let record = release(store, claim, written).await?;
+    let record = release(store, claim.as_slice(), written).await?;
     // The ref is written; now look for a schema apply (see `lock`): one that
     // took the lock before this ref appeared, or one that published after
     // this create read main, would leave the branch with a stale schema.
@@ -170,7 +170,7 @@ async fn withdraw<S: RefStore>(store: &S, record: &RefRecord) -> Result<Withdraw
     loop {
         let claim = claim_unless(store, name, Defect::CreateWithoutClaim).await?;
         let withdrawn = withdraw_claimed(store, record, claim.as_ref(), &mut asked).await;
-        match release(store, claim, withdrawn).await {
+        match release(store, claim.as_slice(), withdrawn).await {
             Err(_) if attempt < WITHDRAW_ATTEMPTS => attempt += 1,
             Err(e) => {
                 return Err(Error::storage(
@@ -339,7 +339,7 @@ pub async fn delete_branch<S: RefStore>(store: &S, name: &str) -> Result<()> {
     let record = refs.get(name).expect("checked above").clone();
     let claim = claim(store, name).await?;
     let deleted = delete_claimed(store, &record, Some(&claim)).await;
-    release(store, Some(claim), deleted).await
+    release(store, &[claim], deleted).await
 }
 
 /// Publish a commit on the branch `record` names (a load's, a merge's),
@@ -378,7 +378,7 @@ where
         }
     }
     .await;
-    release(store, Some(claim), published).await
+    release(store, &[claim], published).await
 }
 
 /// The delete's writes, under the name's claim: the ref (the delete takes

@@ -62,13 +62,14 @@ pub async fn claim_unless<S: RefStore>(
 /// until `unlock`.
 pub(crate) const RELEASE_ATTEMPTS: usize = 3;
 
-/// Give `claim` up, then hand back `result`: what was done under it. A
-/// release that keeps failing is not the operation's failure (what it did
-/// is done); the claim then lapses on its own.
-pub async fn release<S: RefStore, T>(store: &S, claim: Option<Claim>, result: T) -> T {
-    if let Some(claim) = claim {
+/// Give `claims` up (none, one, or a batch of the sweep's), then hand back
+/// `result`: what was done under them. A release that keeps failing is not
+/// the operation's failure (what it did is done); the claims then lapse on
+/// their own.
+pub async fn release<S: RefStore, T>(store: &S, claims: &[Claim], result: T) -> T {
+    if !claims.is_empty() {
         for _ in 0..RELEASE_ATTEMPTS {
-            if store.release_claim(&claim).await.is_ok() {
+            if store.release_claims(claims).await.is_ok() {
                 break;
             }
         }

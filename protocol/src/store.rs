@@ -210,6 +210,45 @@ pub trait RefStore: Sync {
     /// claimer) counts as given up.
     fn release_claim(&self, claim: &Claim) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// `try_claim` on each of `names`, in order: the sweep's claims, taken
+    /// a batch at a time. A store may take them together (Lance puts every
+    /// mark, then lists them all at once: each name's mark still goes in
+    /// before the listing that decides it, so the argument for one claim
+    /// holds for each). On an error, no claim is left held.
+    fn try_claims(
+        &self,
+        names: &[String],
+    ) -> impl Future<Output = StoreResult<Vec<Option<Claim>>>> + Send {
+        async move {
+            let mut claims = Vec::with_capacity(names.len());
+            for name in names {
+                match self.try_claim(name).await {
+                    Ok(claim) => claims.push(claim),
+                    Err(e) => {
+                        let held: Vec<Claim> = claims.into_iter().flatten().collect();
+                        let _ = self.release_claims(&held).await;
+                        return Err(e);
+                    }
+                }
+            }
+            Ok(claims)
+        }
+    }
+
+    /// `release_claim` on each of `claims` (a store may remove the marks
+    /// in one batch); the first error, after trying them all.
+    fn release_claims(&self, claims: &[Claim]) -> impl Future<Output = StoreResult<()>> + Send {
+        async move {
+            let mut first_error = Ok(());
+            for claim in claims {
+                if let Err(e) = self.release_claim(claim).await {
+                    first_error = first_error.and(Err(e));
+                }
+            }
+            first_error
+        }
+    }
+
     fn read_main(&self) -> impl Future<Output = StoreResult<MainHead>> + Send;
 
     /// The schema epoch of version `version` of `branch` (`None`: main):
