@@ -6,6 +6,10 @@
 //! - `sweep/*`: a read-write open of a v2 graph with N `__run__` refs (fresh
 //!   copy per iteration) against the naive sweep with Lance's own
 //!   `force_delete_branch`, which re-lists every ref per call.
+//! - `create/*`: a branch create from main on a fresh copy of a current
+//!   graph, its handle open, against Lance's own `create_branch` of
+//!   `__manifest` on such a copy, its dataset open: the floor a create
+//!   builds on (a create also takes its name's claim and checks the lock).
 //! - `open_s3/*`: the `open/*` comparison with the graph on a SeaweedFS
 //!   server on 127.0.0.1, where every call is a request; the requests of
 //!   each open, counted once through the probe, go beside criterion's
@@ -197,5 +201,43 @@ fn sweep(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, open_latency, sweep, open_latency_on_s3);
+fn create(c: &mut Criterion) {
+    let rt = runtime();
+    let fixture = tempfile::tempdir().unwrap();
+    let fixture_path = fixture.path().join("graph");
+    let root = fixture_path.to_string_lossy().into_owned();
+    rt.block_on(Graph::init(&root, EXAMPLE_SCHEMA)).unwrap();
+    let mut group = c.benchmark_group("create");
+    group.bench_function("raw_lance_create_branch", |b| {
+        b.iter_batched(
+            || {
+                let (dir, copy) = fresh_copy(&fixture_path);
+                let manifest = rt
+                    .block_on(Dataset::open(&format!("{copy}/__manifest")))
+                    .unwrap();
+                (dir, manifest)
+            },
+            |(_dir, mut manifest)| {
+                let version = manifest.version().version;
+                rt.block_on(manifest.create_branch("b", ("main", version), None))
+                    .unwrap();
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("stampede_branch_create", |b| {
+        b.iter_batched(
+            || {
+                let (dir, copy) = fresh_copy(&fixture_path);
+                let graph = rt.block_on(Graph::open(&copy, Mode::ReadWrite)).unwrap();
+                (dir, graph)
+            },
+            |(_dir, graph)| rt.block_on(graph.branch_create("b", "main")).unwrap(),
+            BatchSize::PerIteration,
+        )
+    });
+    group.finish();
+}
+
+criterion_group!(benches, open_latency, sweep, create, open_latency_on_s3);
 criterion_main!(benches);

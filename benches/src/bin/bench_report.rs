@@ -1,4 +1,4 @@
-//! `make bench`'s report: the open-latency and sweep figures as ratios
+//! `make bench`'s report: the open-latency, sweep and create figures as ratios
 //! against the baselines measured in the same run, read from criterion's
 //! estimates (`<group>/<bench>/new/estimates.json`), with each S3 open's
 //! requests (`open_s3/requests.json`) and the run's build
@@ -152,6 +152,21 @@ fn table(run: &Estimates) -> Result<String, String> {
         times(speedup),
         verdict(speedup.map(|s| s >= 10.0)),
         times(growth(&naive))
+    ));
+    let create = |bench: &str| run.mean(&["create", bench]);
+    let (ours, raw) = (
+        create("stampede_branch_create")?,
+        create("raw_lance_create_branch")?,
+    );
+    measured += [ours, raw].iter().flatten().count();
+    rows.push(format!(
+        "| Lance's `create_branch` of `__manifest`, current graph | {} | floor |",
+        time(raw)
+    ));
+    rows.push(format!(
+        "| Stampede branch create from main (its claim, the lock's check, the fork, the ref) | {} | **{}** the floor |",
+        time(ours),
+        times(ratio(ours, raw))
     ));
     if measured == 0 {
         return Err(format!(
