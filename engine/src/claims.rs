@@ -43,8 +43,9 @@ pub const CLAIM_LEASE_OPTION: &str = "stampede_claim_lease_seconds";
 
 /// How long a claim holds when its holder says nothing more: far longer
 /// than any live holder takes between taking a claim and its last step
-/// under it (one listing, a batched delete and a ref delete), and than the
-/// clock skew between the processes that share a graph.
+/// under it (a sweep's batch: a ref read, a tree's listing and batched
+/// delete and a ref delete per ref), and than the clock skew between the
+/// processes that share a graph.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(30);
 
 /// The lease `params` set (checked by `location::resolve`), or
@@ -115,6 +116,13 @@ pub fn fresh(claim: &Claim, lease: Duration) -> bool {
         || u128::from(now_millis().saturating_sub(claim.taken_at)) < lease.as_millis() / 2
 }
 
+/// Whether `claim`'s holder may still start a series of steps under it (a
+/// swept ref's): less than a quarter of the lease has passed, so a quarter
+/// is left for them before [`fresh`] refuses.
+pub fn fresh_to_start(claim: &Claim, lease: Duration) -> bool {
+    u128::from(now_millis().saturating_sub(claim.taken_at)) < lease.as_millis() / 4
+}
+
 /// `ClaimLost` unless the fence, if any, is fresh.
 pub fn check_fence(fence: Option<&Claim>, lease: Duration) -> StoreResult<()> {
     match fence {
@@ -151,12 +159,15 @@ fn mark_path(base: &Path, claim: &Claim) -> Path {
 }
 
 /// Whether `mark` is a mark on `name`: what follows the token in its file
-/// name is `name` as a path part encodes it.
+/// name is `name` as `mark_path` encoded it. The name is encoded after a
+/// token, as there, never alone: a path part of its own encodes "." whole,
+/// where inside a file name it stays as it is.
 fn marks_name(mark: &Path, name: &str) -> bool {
-    let part = PathPart::from(name);
+    let part = PathPart::from(format!("0.{name}"));
+    let encoded = &part.as_ref()[2..];
     mark.filename()
         .and_then(|file| file.split_once('.'))
-        .is_some_and(|(_, marked)| marked == part.as_ref())
+        .is_some_and(|(_, marked)| marked == encoded)
 }
 
 /// When a mark was put, from its file name.
@@ -205,9 +216,16 @@ pub async fn try_claims(
             return Err(e);
         }
     };
+    let own: Vec<Path> = mine.iter().map(|claim| mark_path(base, claim)).collect();
+    let others = live_marks(store, listed.iter().filter(|m| !own.contains(m)), lease).await;
     let mut claims = Vec::with_capacity(mine.len());
-    for claim in mine {
-        claims.push(decide(store, base, claim, &listed, lease).await);
+    for (claim, mark) in mine.into_iter().zip(&own) {
+        if others.iter().any(|other| marks_name(other, &claim.name)) {
+            give_back(store, mark).await;
+            claims.push(None);
+        } else {
+            claims.push(Some(claim));
+        }
     }
     Ok(claims)
 }
@@ -256,29 +274,9 @@ async fn list_marks(store: &dyn ObjectStore, base: &Path) -> StoreResult<Vec<Pat
         .collect())
 }
 
-/// `claim` is held if `listed` (taken after its mark went in) shows no
-/// other live mark on its name; otherwise its mark goes back.
-async fn decide(
-    store: &dyn ObjectStore,
-    base: &Path,
-    claim: Claim,
-    listed: &[Path],
-    lease: Duration,
-) -> Option<Claim> {
-    let mine = mark_path(base, &claim);
-    let others = listed
-        .iter()
-        .filter(|mark| **mark != mine && marks_name(mark, &claim.name));
-    if live_marks(store, others, lease).await.is_empty() {
-        Some(claim)
-    } else {
-        give_back(store, &mine).await;
-        None
-    }
-}
-
 /// Which of `others` still count: a lapsed or abandoned mark is cleared on
-/// the way.
+/// the way, whatever its name, so a dead holder's mark never outlives the
+/// next claim on any name.
 async fn live_marks<'a>(
     store: &dyn ObjectStore,
     others: impl Iterator<Item = &'a Path>,
@@ -395,6 +393,18 @@ mod tests {
         assert_eq!(mark_millis(&mark), Some(1_733_400_000_000));
         assert!(marks_name(&mark, "x/y"));
         assert!(!marks_name(&mark, "x"));
+        // "." alone is a path part encoded whole; in a mark it is not.
+        let dot = mark_path(
+            &Path::from("g/__manifest"),
+            &Claim {
+                name: ".".into(),
+                token: "1733400000000-00ff".into(),
+                taken_at: 0,
+            },
+        );
+        let listed = Path::parse(dot.as_ref()).unwrap();
+        assert!(marks_name(&listed, "."), "{listed}");
+        assert!(!marks_name(&listed, ".."), "{listed}");
         assert_eq!(mark_millis(&Path::from("g/x/garbage")), None);
     }
 

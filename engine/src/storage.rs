@@ -636,6 +636,10 @@ impl RefStore for LanceStore {
         .await
     }
 
+    fn fresh_to_start(&self, claim: &Claim) -> bool {
+        crate::claims::fresh_to_start(claim, self.lease())
+    }
+
     async fn release_claims(&self, claims: &[Claim]) -> StoreResult<()> {
         crate::claims::release(self.object_store.inner.as_ref(), &self.base, claims).await
     }

@@ -379,6 +379,39 @@ impl RefStore for MemoryStore {
         }))
     }
 
+    /// As on Lance: every mark put (a step each), then one listing decides
+    /// them all (one step).
+    async fn try_claims(&self, names: &[String]) -> StoreResult<Vec<Option<Claim>>> {
+        let mut tokens = Vec::with_capacity(names.len());
+        for name in names {
+            let mut state = self.state.lock().unwrap();
+            let token = format!("c{}", state.issue());
+            state.step(format_args!("put claim mark {name} {token}"));
+            (state.claims.entry(name.clone()).or_default()).insert(token.clone(), false);
+            tokens.push(token);
+        }
+        let mut state = self.state.lock().unwrap();
+        let mut claims = Vec::with_capacity(names.len());
+        for (name, token) in names.iter().zip(tokens) {
+            let marks = state.claims.entry(name.clone()).or_default();
+            marks.retain(|t, lapsed| t == &token || !*lapsed);
+            let held = marks.len() == 1;
+            if !held {
+                marks.remove(&token);
+            }
+            claims.push(held.then(|| Claim {
+                name: name.clone(),
+                token,
+                taken_at: 0,
+            }));
+        }
+        state.step(format_args!(
+            "list claim marks {names:?} -> {:?}",
+            claims.iter().map(Option::is_some).collect::<Vec<_>>()
+        ));
+        Ok(claims)
+    }
+
     async fn release_claim(&self, claim: &Claim) -> StoreResult<()> {
         let mut state = self.state.lock().unwrap();
         state.step(format_args!("release claim {} {}", claim.name, claim.token));

@@ -121,7 +121,7 @@ pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Ve
     let mut pending = plan.sweep;
     let mut wait = 0;
     while !pending.is_empty() {
-        let mut claimed_elsewhere = Vec::new();
+        let mut to_retry = Vec::new();
         for batch in pending.chunks(SWEEP_CLAIM_BATCH) {
             if planted(Defect::SweepWithoutClaim) {
                 for name in batch {
@@ -139,21 +139,23 @@ pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Ve
             for (name, claim) in batch.iter().zip(claims) {
                 match claim {
                     Some(claim) => held.push(claim),
-                    None => claimed_elsewhere.push(name.clone()),
+                    None => to_retry.push(name.clone()),
                 }
             }
             let swept_here = sweep_batch(store, &refs, &held).await;
-            swept.extend(release(store, &held, swept_here).await?);
+            let (done, stale) = release(store, &held, swept_here).await?;
+            swept.extend(done);
+            to_retry.extend(stale);
         }
-        if !claimed_elsewhere.is_empty() && !store.backoff(Wait::Claim, wait).await {
+        if !to_retry.is_empty() && !store.backoff(Wait::Claim, wait).await {
             return Err(Error::Conflict {
                 detail: format!(
-                    "legacy refs {claimed_elsewhere:?} stayed claimed by another operation past the wait"
+                    "legacy refs {to_retry:?} stayed claimed by other operations past the wait"
                 ),
             });
         }
         wait += 1;
-        pending = claimed_elsewhere;
+        pending = to_retry;
     }
     swept.sort();
     write_stamp_at_least(store, 3).await?;
@@ -163,23 +165,29 @@ pub async fn migrate_v2_to_v3<S: RefStore>(store: &S) -> Result<(Vec<String>, Ve
 /// How many legacy refs the sweep claims at a time. Taken together, a
 /// batch's claims cost one listing instead of one each (Lance); the batch
 /// stays small enough that its last ref is swept long before its claim
-/// passes half the lease, even on S3 (a few requests per ref).
+/// passes half the lease, even on S3 (a few requests per ref). A claim
+/// that grew too old all the same (`fresh_to_start`) is taken again.
 pub const SWEEP_CLAIM_BATCH: usize = 32;
 
-/// Sweep each ref `held` claims, in order; the names this open removed.
+/// Sweep each ref `held` claims, in order: the names this open removed,
+/// and those whose claims grew too old to start on (taken again later).
 async fn sweep_batch<S: RefStore>(
     store: &S,
     refs: &crate::enumerate::Refs,
     held: &[Claim],
-) -> Result<Vec<String>> {
+) -> Result<(Vec<String>, Vec<String>)> {
     let mut swept = Vec::new();
-    for claim in held {
+    for (i, claim) in held.iter().enumerate() {
+        if !store.fresh_to_start(claim) {
+            let stale = held[i..].iter().map(|c| c.name.clone()).collect();
+            return Ok((swept, stale));
+        }
         let enumerated = refs.get(&claim.name).expect("planned from these refs");
         if sweep_claimed(store, enumerated, claim).await? {
             swept.push(claim.name.clone());
         }
     }
-    Ok(swept)
+    Ok((swept, Vec::new()))
 }
 
 /// Sweep one legacy ref under its name's claim; whether this open removed

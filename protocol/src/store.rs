@@ -210,6 +210,15 @@ pub trait RefStore: Sync {
     /// claimer) counts as given up.
     fn release_claim(&self, claim: &Claim) -> impl Future<Output = StoreResult<()>> + Send;
 
+    /// Whether `claim`'s holder may still start a series of steps under it
+    /// (the sweep of one ref of a batch): a store with a lease says no once
+    /// too little of it is left for them. A step past that is refused
+    /// (`ClaimLost`) anyway; this lets the sweep take the name afresh
+    /// instead of failing the open.
+    fn fresh_to_start(&self, _claim: &Claim) -> bool {
+        true
+    }
+
     /// `try_claim` on each of `names`, in order: the sweep's claims, taken
     /// a batch at a time. A store may take them together (Lance puts every
     /// mark, then lists them all at once: each name's mark still goes in
