@@ -353,30 +353,8 @@ impl RefStore for MemoryStore {
     /// name's marks; another live mark means back off (and take the mark
     /// back). Whichever of two claimers lists second sees the other.
     async fn try_claim(&self, name: &str) -> StoreResult<Option<Claim>> {
-        let token = {
-            let mut state = self.state.lock().unwrap();
-            let token = format!("c{}", state.issue());
-            state.step(format_args!("put claim mark {name} {token}"));
-            (state.claims.entry(name.to_string()).or_default()).insert(token.clone(), false);
-            token
-        };
-        let mut state = self.state.lock().unwrap();
-        let marks = state.claims.entry(name.to_string()).or_default();
-        // Lapsed marks are cleared by whoever lists them.
-        marks.retain(|t, lapsed| t == &token || !*lapsed);
-        let held = marks.len() == 1;
-        if !held {
-            marks.remove(&token);
-        }
-        state.step(format_args!(
-            "list claim marks {name} -> {}",
-            if held { "held" } else { "taken, backing off" }
-        ));
-        Ok(held.then(|| Claim {
-            name: name.to_string(),
-            token,
-            taken_at: 0,
-        }))
+        let mut claims = self.try_claims(&[name.to_string()]).await?;
+        Ok(claims.pop().flatten())
     }
 
     /// As on Lance: every mark put (a step each), then one listing decides
@@ -405,10 +383,19 @@ impl RefStore for MemoryStore {
                 taken_at: 0,
             }));
         }
-        state.step(format_args!(
-            "list claim marks {names:?} -> {:?}",
-            claims.iter().map(Option::is_some).collect::<Vec<_>>()
-        ));
+        let decided: Vec<_> = (names.iter().zip(&claims))
+            .map(|(name, claim)| {
+                format!(
+                    "{name} {}",
+                    if claim.is_some() {
+                        "held"
+                    } else {
+                        "taken, backing off"
+                    }
+                )
+            })
+            .collect();
+        state.step(format_args!("list claim marks -> {}", decided.join(", ")));
         Ok(claims)
     }
 
