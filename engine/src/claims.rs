@@ -221,7 +221,7 @@ pub async fn try_claims(
     let mut claims = Vec::with_capacity(mine.len());
     for (claim, mark) in mine.into_iter().zip(&own) {
         if others.iter().any(|other| marks_name(other, &claim.name)) {
-            give_back(store, mark).await;
+            let _ = give_back(store, mark).await;
             claims.push(None);
         } else {
             claims.push(Some(claim));
@@ -285,9 +285,7 @@ async fn live_marks<'a>(
     let now = now_millis();
     let mut live = Vec::new();
     for mark in others {
-        let lapsed = mark_millis(mark)
-            .is_none_or(|at| u128::from(now.saturating_sub(at)) > lease.as_millis());
-        if lapsed || abandoned(mark) {
+        if dead(mark, now, lease) {
             match store.delete(mark).await {
                 Ok(()) | Err(object_store::Error::NotFound { .. }) => {
                     ABANDONED.lock().unwrap().remove(mark.as_ref());
@@ -313,25 +311,31 @@ pub async fn held_by_another(
     let now = now_millis();
     Ok(listed
         .iter()
-        .filter(|mark| marks_name(mark, name))
-        .any(|mark| {
-            mark_millis(mark)
-                .is_some_and(|at| u128::from(now.saturating_sub(at)) <= lease.as_millis())
-                && !abandoned(mark)
-        }))
+        .any(|mark| marks_name(mark, name) && !dead(mark, now, lease)))
 }
 
-/// Take a mark back; one that will not go is abandoned (see `ABANDONED`).
-async fn give_back(store: &dyn ObjectStore, mark: &Path) {
+/// Whether `mark` no longer counts at `now`: lapsed (or with no time in
+/// its name), or abandoned by this process.
+fn dead(mark: &Path, now: u64, lease: Duration) -> bool {
+    mark_millis(mark).is_none_or(|at| u128::from(now.saturating_sub(at)) > lease.as_millis())
+        || abandoned(mark)
+}
+
+/// Take a mark back (one already cleared counts as gone); one that will
+/// not go is abandoned (see `ABANDONED`).
+async fn give_back(store: &dyn ObjectStore, mark: &Path) -> StoreResult<()> {
     match store.delete(mark).await {
-        Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
-        Err(_) => abandon(mark),
+        Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+        Err(e) => {
+            abandon(mark);
+            Err(classify_object_store(e))
+        }
     }
 }
 
 async fn give_back_all(store: &dyn ObjectStore, base: &Path, claims: &[Claim]) {
     for claim in claims {
-        give_back(store, &mark_path(base, claim)).await;
+        let _ = give_back(store, &mark_path(base, claim)).await;
     }
 }
 
@@ -342,14 +346,7 @@ pub async fn release(store: &dyn ObjectStore, base: &Path, claims: &[Claim]) -> 
     if let [claim] = claims {
         // One mark: a plain delete (S3's batched delete is a request of
         // its own kind, for no gain).
-        let mark = mark_path(base, claim);
-        return match store.delete(&mark).await {
-            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
-            Err(e) => {
-                abandon(&mark);
-                Err(classify_object_store(e))
-            }
-        };
+        return give_back(store, &mark_path(base, claim)).await;
     }
     let marks: Vec<object_store::Result<Path>> = claims
         .iter()

@@ -220,29 +220,14 @@ pub trait RefStore: Sync {
     }
 
     /// `try_claim` on each of `names`, in order: the sweep's claims, taken
-    /// a batch at a time. A store may take them together (Lance puts every
-    /// mark, then lists them all at once: each name's mark still goes in
-    /// before the listing that decides it, so the argument for one claim
-    /// holds for each). On an error, no claim is left held.
+    /// a batch at a time. Every mark goes in, then one listing decides
+    /// them all: each name's mark still goes in before the listing that
+    /// decides it, so the argument for one claim holds for each. On an
+    /// error, no claim is left held.
     fn try_claims(
         &self,
         names: &[String],
-    ) -> impl Future<Output = StoreResult<Vec<Option<Claim>>>> + Send {
-        async move {
-            let mut claims = Vec::with_capacity(names.len());
-            for name in names {
-                match self.try_claim(name).await {
-                    Ok(claim) => claims.push(claim),
-                    Err(e) => {
-                        let held: Vec<Claim> = claims.into_iter().flatten().collect();
-                        let _ = self.release_claims(&held).await;
-                        return Err(e);
-                    }
-                }
-            }
-            Ok(claims)
-        }
-    }
+    ) -> impl Future<Output = StoreResult<Vec<Option<Claim>>>> + Send;
 
     /// `release_claim` on each of `claims` (a store may remove the marks
     /// in one batch); the first error, after trying them all.
