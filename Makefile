@@ -1,7 +1,7 @@
 # Stampede — `make verify` (the main job) and `make test` (the test suite)
 # share the dev profile, so a newcomer's first run compiles Lance once
-# (dependencies at opt-level 1: docs/benchmarks.md's build-profile
-# table) and both targets reuse it. Release builds are only
+# (only the dependencies the campaigns run hot optimized: Cargo.toml,
+# docs/benchmarks.md's build-profile table) and both targets reuse it. Release builds are only
 # for `make bench`. The build cache lives outside the clone so CI and fresh
 # clones reuse it.
 
@@ -25,7 +25,7 @@ JSONSCHEMA_VERSION := 4.26.0
 export STAMPEDE_WEED ?= $(VENV)/bin/weed
 export STAMPEDE_MOTO ?= $(VENV)/bin/moto_server
 
-.PHONY: verify test loom bench wire-cost throughput profile-study sensitivity figures request-costs deps build lint fmt histories peer-omnigraph
+.PHONY: verify stampede test loom bench wire-cost throughput profile-study sensitivity figures request-costs deps build lint fmt histories peer-omnigraph
 
 # The verification plan. SEED names the run; PLAN_SECONDS is its time
 # budget: the crash and damage campaigns run whole, then sequential,
@@ -40,9 +40,16 @@ S3_REPORT ?= $(CARGO_TARGET_DIR)/verify-s3-report.json
 # Seconds of each open-ended campaign in the S3 lane.
 S3_SECONDS ?= 40
 
-verify: build
+# The plan's campaigns (`make profile-study` times a cold build to its
+# first row).
+PLAN_ARGS = --campaign sequential --campaign concurrent --campaign crash --campaign faults --campaign damage --seed $(SEED) --plan-seconds $(PLAN_SECONDS) --actors 5 --second-death-stride 1 --damage-stride 2 --jobs $(JOBS)
+
+# The campaigns start as soon as `stampede` links: every step that runs
+# only the CLI comes first, and the test binaries (`make test`'s build)
+# are built after them, for the steps that run cargo tests.
+verify: stampede
 	@echo "== campaign plan ($(PLAN_SECONDS) s): crash (with second deaths) and damage (every other case of each damage), then sequential, concurrent (tasks) and faults for the rest"
-	$(STAMPEDE) verify --campaign sequential --campaign concurrent --campaign crash --campaign faults --campaign damage --seed $(SEED) --plan-seconds $(PLAN_SECONDS) --actors 5 --second-death-stride 1 --damage-stride 2 --jobs $(JOBS) --json $(REPORT)
+	$(STAMPEDE) verify $(PLAN_ARGS) --json $(REPORT)
 	@echo "== concurrent campaign as OS processes (5 stampede processes per round)"
 	$(STAMPEDE) verify --campaign concurrent --processes --rounds 60 --actors 5 --seed $(SEED)
 	@echo "== scheduled concurrency: one storage call at a time, PCT and uniform random (escapes reported; docs/campaigns.md)"
@@ -51,20 +58,23 @@ verify: build
 	$(STAMPEDE) verify --campaign concurrent --processes --schedule pct:3 --rounds 40 --actors 5 --seed $(SEED) --jobs $(JOBS)
 	@echo "== histories: actors run up to 3 ops on their own handles, judged for linearizability"
 	$(MAKE) --no-print-directory histories
-	@echo "== 20 failing scheduled rounds of planted defects replay exactly (same failure, same turns), and 5 of processes"
-	STAMPEDE_DETERMINISM_TOKENS=5 $(CARGO) test --workspace --features stampede-harness/defects --test sensitivity -- scheduled_failures_replay_exactly scheduled_process_failures_replay_exactly
 	@echo "== our engine judged over the wire protocol (docs/wire-protocol.md)"
 	$(STAMPEDE) verify --campaign sequential --campaign concurrent --seconds 30 --actors 5 --seed $(SEED) --jobs $(JOBS) --engine-cmd '$(STAMPEDE) serve'
 	@echo "== engine end-to-end scenario (CLI, real Lance, 8 processes on 200 __run__ refs)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
-	@echo "== concurrency tests at the release budget"
-	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 STAMPEDE_FLEET_ROUNDS=10 $(CARGO) test --workspace --test concurrency --test concurrent --test cli_processes --test data --test schema_apply
 	@echo "== the S3 lane: every graph on a SeaweedFS server on 127.0.0.1 (started and stopped by each command)"
 	$(STAMPEDE) verify --s3 --campaign sequential --campaign concurrent --campaign faults --campaign crash --second-death-stride 0 --seconds $(S3_SECONDS) --actors 5 --seed $(SEED) --jobs $(JOBS) --json $(S3_REPORT)
 	$(STAMPEDE) verify --s3 --campaign concurrent --processes --rounds 20 --actors 5 --seed $(SEED)
-	STAMPEDE_S3_FLEET_ROUNDS=3 STAMPEDE_S3_LIVE_CHECKS=200 $(CARGO) test --workspace --test s3 -- eight_processes check_beside
 	@echo "== the moto lane: the same campaigns, shorter, on moto's S3 server on 127.0.0.1"
 	$(STAMPEDE) verify --s3=moto --campaign sequential --campaign concurrent --campaign faults --seconds 15 --actors 5 --seed $(SEED) --jobs $(JOBS)
+	@echo "== the test binaries of the steps below (make test's build: either command reuses the other's)"
+	$(CARGO) test --workspace --no-run
+	@echo "== 20 failing scheduled rounds of planted defects replay exactly (same failure, same turns), and 5 of processes"
+	STAMPEDE_DETERMINISM_TOKENS=5 $(CARGO) test --workspace --features stampede-harness/defects --test sensitivity -- scheduled_failures_replay_exactly scheduled_process_failures_replay_exactly
+	@echo "== concurrency tests at the release budget"
+	STAMPEDE_ROUNDS=100 STAMPEDE_PROCESS_ROUNDS=30 STAMPEDE_FLEET_ROUNDS=10 $(CARGO) test --workspace --test it -- concurrency:: concurrent:: cli_processes:: data:: schema_apply::
+	@echo "== the S3 tests at the release budget"
+	STAMPEDE_S3_FLEET_ROUNDS=3 STAMPEDE_S3_LIVE_CHECKS=200 $(CARGO) test --workspace --test s3 -- eight_processes check_beside
 	@echo "== loom (LOOM_MAX_PREEMPTIONS=3, 3 openers)"
 	LOOM_MAX_PREEMPTIONS=3 STAMPEDE_LOOM_OPENERS=3 $(LOOM_TEST_RELEASE)
 	@echo "report: $(REPORT)"
@@ -76,7 +86,7 @@ verify: build
 # bystander, judged for linearizability (wild and PCT), and 8 actors x 4
 # ops for the judge's time; part of `make verify`.
 HISTORY_ROUNDS ?= 300
-histories: build
+histories: stampede
 	$(STAMPEDE) verify --campaign concurrent --history 3 --schedule pct:3 --rounds $(HISTORY_ROUNDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
 	$(STAMPEDE) verify --campaign concurrent --history 3 --schedule random --rounds 100 --actors 5 --seed $(SEED) --jobs $(JOBS)
 	$(STAMPEDE) verify --campaign concurrent --history 3 --rounds $(HISTORY_ROUNDS) --actors 5 --seed $(SEED) --jobs $(JOBS)
@@ -98,7 +108,7 @@ request-costs:
 	$(CARGO) run --quiet -p stampede-benches --bin request_costs -- snapshots --doc docs/benchmarks.md
 
 test: deps
-	CARGO=$(CARGO) scripts/one-build.sh
+	CARGO=$(CARGO) STAMPEDE_BUILD_SELECTION='$(filter-out build --bin stampede,$(STAMPEDE_BUILD_ARGS))' scripts/one-build.sh
 	$(CARGO) test --workspace
 	@echo "== sensitivity, cheap half (defects a sequential or crash campaign catches)"
 	$(CARGO) test --workspace --features stampede-harness/defects --test sensitivity
@@ -128,6 +138,13 @@ loom: deps
 # of every invocation here equal).
 build: deps
 	$(CARGO) test --workspace --no-run
+
+# The CLI alone, with the features `cargo test --workspace` gives it (the
+# tests' `testing` items included), so it is the very artifact `build`
+# makes and neither rebuilds the other (scripts/one-build.sh).
+STAMPEDE_BUILD_ARGS = build -p stampede-harness --features testing --bin stampede
+stampede: deps
+	$(CARGO) $(STAMPEDE_BUILD_ARGS)
 
 # Plant each defect in turn (the 14 historical ones, the seed's create, a
 # spurious conflict, findings 14 and 15); print which campaign caught it
@@ -175,7 +192,7 @@ throughput: deps
 # cache), run the campaigns' lanes against it and, as the control, against
 # our engine over the wire with the same seeds, and write the violations
 # table (docs/peers.md). Then our `check` and open on graphs it wrote, and
-# its open of graphs we migrated (harness/tests/peer_omnigraph.rs).
+# its open of graphs we migrated (harness/tests/it/peer_omnigraph.rs).
 PEER_OMNIGRAPH_DIR := $(CARGO_TARGET_DIR)/peer-omnigraph
 peer-omnigraph: deps
 	$(CARGO) build --manifest-path peers/omnigraph-0.6/Cargo.toml --target-dir $(PEER_OMNIGRAPH_DIR)
@@ -183,16 +200,16 @@ peer-omnigraph: deps
 	$(CARGO) clippy --manifest-path peers/omnigraph-0.6/Cargo.toml --target-dir $(PEER_OMNIGRAPH_DIR) --all-targets -- -D warnings
 	$(CARGO) build --quiet -p stampede-harness --bin stampede -p stampede-benches --bin peer_report
 	STAMPEDE=$(STAMPEDE) PEER_REPORT=$(CARGO_TARGET_DIR)/debug/peer_report OUT=$(PEER_OMNIGRAPH_DIR)/lanes scripts/peer-omnigraph.sh
-	STAMPEDE_OMNIGRAPH_PEER=$(CURDIR)/peers/omnigraph-0.6/omnigraph-peer $(CARGO) test -p stampede-harness --test peer_omnigraph -- --ignored
+	STAMPEDE_OMNIGRAPH_PEER=$(CURDIR)/peers/omnigraph-0.6/omnigraph-peer $(CARGO) test -p stampede-harness --test it -- --ignored peer_omnigraph::
 
 # The build-profile study: a cold build and the campaign rates per
 # candidate profile, into docs/benchmarks.md's table (one cold Lance build each:
 # run it on an idle machine).
 profile-study: deps
-	CARGO=$(CARGO) scripts/profile-study.sh
+	CARGO=$(CARGO) STAMPEDE_BUILD_ARGS='$(STAMPEDE_BUILD_ARGS)' PLAN_ARGS='$(PLAN_ARGS)' scripts/profile-study.sh
 
 lint: deps
-	CARGO=$(CARGO) scripts/one-build.sh
+	CARGO=$(CARGO) STAMPEDE_BUILD_SELECTION='$(filter-out build --bin stampede,$(STAMPEDE_BUILD_ARGS))' scripts/one-build.sh
 	python3 scripts/layers.py --self-test
 	python3 scripts/layers.py docs/architecture.md
 	$(CARGO) fmt --all -- --check

@@ -9,11 +9,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 
-resolved() {
-  # "name version [features]" of every third-party crate the selection builds.
+: "${STAMPEDE_BUILD_SELECTION:?the selection make verify builds stampede with: run through make}"
+
+tree() {
+  # "name version [features]" of every crate the selection builds.
   "$CARGO" tree "$@" --prefix none -f '{p} [{f}]' 2>/dev/null \
-    | sed 's/ (\*)$//; s/ (proc-macro)//' | grep -v '^stampede-' | grep -v '^$' | sort -u
+    | sed 's/ (\*)$//; s/ (proc-macro)//' | grep -v '^$' | sort -u
 }
+# The third-party crates only (the workspace's own rebuild in seconds).
+resolved() { tree "$@" | grep -v '^stampede-' || true; }
 
 reference=$(mktemp); trap 'rm -f "$reference" "$candidate"' EXIT
 candidate=$(mktemp)
@@ -41,5 +45,16 @@ check -p stampede-engine -p stampede-harness -e normal,build,dev
 # report binaries.
 check -p stampede-benches -e normal,build,dev
 check -p stampede-benches -e normal,build
+# `make verify` builds `stampede` alone first: that must be the very
+# artifact `cargo test --workspace` makes, the workspace's crates included,
+# or the test build after it rebuilds the harness and relinks everything.
+tree --workspace -e normal,build,dev > "$reference"
+tree $STAMPEDE_BUILD_SELECTION -e normal,build > "$candidate"
+differs=$(comm -23 "$candidate" "$reference" | sed 's/^/  /')
+if [ -n "$differs" ]; then
+  echo "one-build: make verify's \`cargo $STAMPEDE_BUILD_SELECTION\` builds crates that \`cargo test --workspace\` builds otherwise:"
+  echo "$differs"
+  status=1
+fi
 [ "$status" = 0 ] && echo "one-build: every invocation resolves the same third-party features"
 exit "$status"

@@ -1,43 +1,107 @@
 #!/usr/bin/env bash
-# The build-profile study (docs/benchmarks.md, "Build profile"): for each
-# candidate profile, a cold build of `stampede` in its own target dir
-# (timed), then the campaigns at fixed budgets on one job; the table of
-# build times and campaign rates goes into docs/benchmarks.md
-# (benches/src/bin/profile_study.rs).
+# The build-profile study (docs/benchmarks.md, "Build profile"). For each
+# candidate dev profile, in a target dir of its own, from cold:
+#   - `stampede` alone (what `make verify` builds first), then its plan
+#     (PLAN_ARGS, as `make verify` runs it) until the first campaign row:
+#     the two together are a fresh machine's wait for its first verdict;
+#   - the rest of `cargo test --workspace --no-run` (`make test`'s build);
+#   - a relink of `stampede` (one source file touched): the link alone;
+#   - the campaigns at fixed budgets on one job: their rates per core.
+# Then, on the "by family" build (the fastest campaigns of the
+# candidates), perf samples the campaigns and scripts/hot_crates.py
+# attributes them to crates: the measurement Cargo.toml's profile follows.
+# Both tables go into docs/benchmarks.md (benches/src/bin/profile_study.rs).
 #
-# Slow by nature (one cold Lance build per candidate): run it by hand when
-# the dependencies or the profile change, on an otherwise idle machine.
+# Slow by nature (one cold Lance build per candidate, ~1 h on 2 cores):
+# run it by hand when the dependencies or the profile change, on an
+# otherwise idle machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
 STUDY_DIR=${STUDY_DIR:-$HOME/.cache/stampede/profile-study}
+: "${STAMPEDE_BUILD_ARGS:?run through make profile-study}" "${PLAN_ARGS:?run through make profile-study}"
+read -r -a stampede_build <<< "$STAMPEDE_BUILD_ARGS"
+read -r -a plan <<< "$PLAN_ARGS"
+mkdir -p "$STUDY_DIR"
 
-# "name|cargo --config value" (empty: the dev profile as Cargo.toml has it).
+# Every package Cargo.toml's dev profile names, at opt-level 0 too.
+opt0="$STUDY_DIR/opt-level-0.toml"
+{
+  printf '[profile.dev.package."*"]\nopt-level = 0\n'
+  grep -o '^\[profile\.dev\.package\.[A-Za-z0-9_-]*\]' Cargo.toml | sed 's/$/\nopt-level = 0/'
+} > "$opt0"
+
+# "name|slug|cargo --config file" (empty: Cargo.toml's profile as it is).
 candidates=(
-  "dependencies at opt-level 0 (the profile before)|profile.dev.package.\"*\".opt-level=0"
-  "Cargo.toml's: dependencies at 1, DataFusion's planner and SQL and Lance's index crates at 0|"
+  "every dependency at opt-level 0|opt0|$opt0"
+  "by family: every dependency at 1 but DataFusion's planner, SQL and functions and Lance's index crates (the profile before)|family|scripts/profiles/by-family.toml"
+  "Cargo.toml's: the hot crates at 1 (measured), the rest at 0|measured|"
 )
 BUDGETS=(--cases 100 --rounds 40 --actors 5 --fault-cases 60 --second-death-stride 1)
+# The profiled run: every campaign, damage too, at smaller budgets.
+PROFILED=(--cases 50 --rounds 20 --actors 5 --fault-cases 30 --second-death-stride 1 --damage-stride 8)
+
+seconds_of() { local start=$SECONDS; "$@" >&2; echo $(( SECONDS - start )); }
+
+# Seconds from starting `stampede verify PLAN_ARGS` to its first campaign
+# row (the plan is stopped there).
+first_row() {
+  python3 - "$1" "${plan[@]}" <<'PY'
+import os, re, signal, subprocess, sys, tempfile, time
+start = time.monotonic()
+report = os.path.join(tempfile.mkdtemp(), "plan.json")
+child = subprocess.Popen([sys.argv[1], "verify", *sys.argv[2:], "--json", report],
+                         stdout=subprocess.PIPE, text=True, start_new_session=True)
+row = re.compile(r"^(sequential|concurrent|crash|faults|damage)\s")
+for line in child.stdout:
+    if row.match(line):
+        print(round(time.monotonic() - start))
+        break
+else:
+    sys.exit(f"the plan printed no campaign row (exit {child.wait()})")
+os.killpg(child.pid, signal.SIGTERM)
+child.wait()
+PY
+}
 
 results=()
+hot=""
 for candidate in "${candidates[@]}"; do
-  name=${candidate%%|*}
-  config=${candidate#*|}
-  dir="$STUDY_DIR/$(echo "$name" | tr -c 'a-z0-9\n' '-')"
+  IFS='|' read -r name slug config <<< "$candidate"
+  dir="$STUDY_DIR/$slug"
   rm -rf "$dir"
-  build=(build --target-dir "$dir" -p stampede-harness --bin stampede)
-  [ -n "$config" ] && build+=(--config "$config")
-  echo "== $name: cold build"
-  start=$(date +%s)
-  "$CARGO" "${build[@]}"
-  seconds=$(( $(date +%s) - start ))
+  cargo=("$CARGO" --config "build.target-dir=\"$dir\"")
+  [ -n "$config" ] && cargo+=(--config "$config")
+  echo "== $name: cold build of stampede"
+  stampede_seconds=$(seconds_of "${cargo[@]}" "${stampede_build[@]}")
+  echo "== $name: the plan's first row"
+  row_seconds=$(first_row "$dir/debug/stampede")
+  echo "== $name: the rest of cargo test --workspace --no-run"
+  tests_seconds=$(seconds_of "${cargo[@]}" test --workspace --no-run)
+  echo "== $name: a relink of stampede"
+  touch harness/src/bin/stampede.rs
+  link_seconds=$(seconds_of "${cargo[@]}" "${stampede_build[@]}")
   echo "== $name: campaigns"
   "$dir/debug/stampede" verify --quiet --jobs 1 --seed 1 --campaign sequential \
     --campaign concurrent --campaign crash --campaign faults "${BUDGETS[@]}" \
     --json "$dir/study.json" > /dev/null
-  results+=(--candidate "$name|$seconds|$dir/study.json")
+  cat > "$dir/candidate.json" <<JSON
+{"name": "$name", "slug": "$slug", "stampede_seconds": $stampede_seconds, "first_row_seconds": $row_seconds,
+ "tests_seconds": $tests_seconds, "link_seconds": $link_seconds, "report": "$dir/study.json"}
+JSON
+  results+=(--candidate "$dir/candidate.json")
+  if [ "$slug" = family ] && command -v perf > /dev/null; then
+    echo "== $name: the campaigns sampled by perf, attributed to crates"
+    "${cargo[@]}" rustc "${stampede_build[@]:1}" -- -C link-arg=-Wl,-Map="$dir/stampede.map"
+    perf record -q -F 299 -o "$dir/perf.data" -- "$dir/debug/stampede" verify --quiet \
+      --jobs 1 --seed 1 --campaign sequential --campaign concurrent --campaign crash \
+      --campaign faults --campaign damage "${PROFILED[@]}" > /dev/null
+    python3 scripts/hot_crates.py "$dir/perf.data" "$dir/stampede.map" > "$dir/hot-crates.md"
+    hot="$dir/hot-crates.md"
+  fi
 done
 
 "$CARGO" run --quiet -p stampede-benches --bin profile_study -- "${results[@]}" \
-  --caption "Written by make profile-study at $(git rev-parse --short HEAD) on $(nproc) cores: a cold build of stampede, then on one job $(echo "${BUDGETS[@]}")." \
-  --doc docs/benchmarks.md
+  --baseline family ${hot:+--hot-crates "$hot" --hot-crates-doc docs/benchmarks.md} \
+  --caption "Written by make profile-study at $(git rev-parse --short HEAD) on $(nproc) cores: from cold, stampede, its plan to the first row, the rest of the test build, a relink; then on one job $(echo "${BUDGETS[@]}")." \
+  --doc docs/benchmarks.md --doc README.md

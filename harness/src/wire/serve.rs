@@ -1,6 +1,6 @@
 //! `stampede serve`: our engine behind the wire protocol, through the same
 //! adapter the in-process campaigns use, so a run over the wire and one in
-//! process apply every op the same way (`harness/tests/wire.rs` holds them
+//! process apply every op the same way (`harness/tests/it/wire.rs` holds them
 //! to identical outcomes and views). The loop itself is the protocol
 //! crate's, which every peer runs too.
 

@@ -1,6 +1,6 @@
 //! The stamp guard: every stamp state, in both modes.
 
-mod common;
+use crate::common;
 
 use common::{kind, TempGraph};
 use lance::Dataset;

@@ -4,7 +4,7 @@
 //! graphs a scan cannot read; a garbage ref file surfaced as a raw storage
 //! error everywhere; and `init` wrote a new graph over an old one's remains.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

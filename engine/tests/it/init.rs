@@ -1,6 +1,6 @@
 //! init: atomic birth, AlreadyInitialized, leftovers, bad schemas.
 
-mod common;
+use crate::common;
 
 use common::{kind, TempGraph};
 use lance::Dataset;

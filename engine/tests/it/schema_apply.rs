@@ -1,7 +1,7 @@
 //! Schema apply and the lock: supported changes, check order, blocking
 //! branches, a lock left behind, and applies racing each other.
 
-mod common;
+use crate::common;
 
 use common::{kind, strings, TempGraph};
 use serde_json::json;

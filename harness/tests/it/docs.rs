@@ -256,7 +256,7 @@ fn failing_report() -> stampede_harness::report::Report {
 fn the_summary_of_a_failing_report_is_pinned() {
     let report = failing_report();
     assert!(!report.passed, "the report has failures");
-    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("summary_markdown", stampede_harness::summary::render(&report, true));
         insta::assert_snapshot!("summary_text", stampede_harness::summary::render(&report, false));
     });

@@ -7,7 +7,7 @@
 //! its read shows the real Lance store has the race the in-memory store
 //! models.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

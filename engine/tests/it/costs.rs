@@ -8,7 +8,7 @@
 //! counts once per path (a batched delete of n files is n), the unit a
 //! crash can interrupt.
 
-mod common;
+use crate::common;
 
 use common::{golden, probed, TempGraph};
 use serde_json::json;

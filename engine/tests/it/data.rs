@@ -1,6 +1,6 @@
 //! Rows: load, scan, merge, on main and on branches, on real Lance.
 
-mod common;
+use crate::common;
 
 use common::{kind, TempGraph};
 use serde_json::{json, Value};

@@ -1,7 +1,7 @@
 //! Open-time migrations v1 → v2 → v3, and re-entry after a crash at each
 //! migration commit (the intermediate on-disk states are synthesized).
 
-mod common;
+use crate::common;
 
 use common::{strings, TempGraph};
 use lance::Dataset;

@@ -4,8 +4,8 @@
 //! shard's), the actor wire (an op in, what it saw out), and the operator
 //! commands' `--json` outputs.
 
+use crate::common;
 use stampede_engine::check::{CheckReport, Problem};
-mod common;
 
 use stampede_harness::budgets::Budgets;
 use stampede_harness::cli::shapes::{Applied, Checked, Guard, Opened, SchemaShown, StampShown};
@@ -17,7 +17,7 @@ use stampede_harness::verdict::{Campaign, Divergence, Failure};
 use stampede_model::{Desired, ErrorKind, Observation, Op, OpenReport, Value};
 
 fn pinned(name: &str, json: String) {
-    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(name, json);
     });
 }

@@ -5,7 +5,7 @@
 //! each operation makes, by kind, as insta goldens beside the local ones
 //! (`snapshots/cost_s3_*`): on S3 every call is a request.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};

@@ -2,7 +2,7 @@
 //! one real graph, judged order-blind against the model.
 //! STAMPEDE_ROUNDS / STAMPEDE_ACTORS / STAMPEDE_SEED override.
 
-mod common;
+use crate::common;
 
 use stampede_harness::budgets::Budgets;
 use stampede_harness::concurrent::{

@@ -1,6 +1,6 @@
 //! The branch API: names, errors and their order, zombie trees, nesting.
 
-mod common;
+use crate::common;
 
 use common::{kind, strings, TempGraph};
 use lance::Dataset;

@@ -3,7 +3,7 @@
 //! acknowledgements, pauses past the claim lease and delays at the storage
 //! boundary, judged against the model.
 
-mod common;
+use crate::common;
 
 use stampede_harness::budgets::Budgets;
 use stampede_harness::env_or;

@@ -2,7 +2,7 @@
 //! tokio tasks on real Lance. (The same with OS processes of the CLI lives
 //! in the harness's `cli_processes` test.) Rounds: STAMPEDE_ROUNDS.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 

@@ -8,7 +8,7 @@ use stampede_model::{Desired, LegacyStamp, Mode, Op, SchemaSpec, Value};
 
 fn snapshot(name: &str, ops: &[Op]) {
     let text = transcript(ops).unwrap_or_else(|divergence| panic!("{name}: {divergence}"));
-    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
+    insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(name, text);
     });
 }
