@@ -70,7 +70,8 @@ for candidate in "${candidates[@]}"; do
   IFS='|' read -r name slug config <<< "$candidate"
   dir="$STUDY_DIR/$slug"
   rm -rf "$dir"
-  cargo=("$CARGO" --config "build.target-dir=\"$dir\"")
+  # The environment's target dir would win over a --target-dir config.
+  cargo=(env CARGO_TARGET_DIR="$dir" "$CARGO")
   [ -n "$config" ] && cargo+=(--config "$config")
   echo "== $name: cold build of stampede"
   stampede_seconds=$(seconds_of "${cargo[@]}" "${stampede_build[@]}")
