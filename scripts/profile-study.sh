@@ -14,7 +14,8 @@
 #
 # Slow by nature (one cold Lance build per candidate, ~1 h on 2 cores):
 # run it by hand when the dependencies or the profile change, on an
-# otherwise idle machine.
+# otherwise idle machine. STUDY_RESUME=1 keeps the candidates a stopped
+# run measured (each target dir takes ~6 GB, the linker map 0.4 GB).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 CARGO=${CARGO:-cargo}
@@ -64,15 +65,9 @@ child.wait()
 PY
 }
 
-results=()
-hot=""
-for candidate in "${candidates[@]}"; do
-  IFS='|' read -r name slug config <<< "$candidate"
-  dir="$STUDY_DIR/$slug"
+# One candidate, from cold: its builds, its first row, its campaigns.
+measure() {
   rm -rf "$dir"
-  # The environment's target dir would win over a --target-dir config.
-  cargo=(env CARGO_TARGET_DIR="$dir" "$CARGO")
-  [ -n "$config" ] && cargo+=(--config "$config")
   echo "== $name: cold build of stampede"
   stampede_seconds=$(seconds_of "${cargo[@]}" "${stampede_build[@]}")
   echo "== $name: the plan's first row"
@@ -90,16 +85,33 @@ for candidate in "${candidates[@]}"; do
 {"name": "$name", "slug": "$slug", "stampede_seconds": $stampede_seconds, "first_row_seconds": $row_seconds,
  "tests_seconds": $tests_seconds, "link_seconds": $link_seconds, "report": "$dir/study.json"}
 JSON
+}
+
+results=()
+hot=""
+for candidate in "${candidates[@]}"; do
+  IFS='|' read -r name slug config <<< "$candidate"
+  dir="$STUDY_DIR/$slug"
+  # The environment's target dir would win over a --target-dir config.
+  cargo=(env CARGO_TARGET_DIR="$dir" "$CARGO")
+  [ -n "$config" ] && cargo+=(--config "$config")
+  if [ -n "${STUDY_RESUME:-}" ] && [ -f "$dir/candidate.json" ]; then
+    echo "== $name: measured by a run before (STUDY_RESUME)"
+  else
+    measure
+  fi
   results+=(--candidate "$dir/candidate.json")
-  if [ "$slug" = family ] && command -v perf > /dev/null; then
+  if [ "$slug" = family ] && command -v perf > /dev/null \
+      && ! { [ -n "${STUDY_RESUME:-}" ] && [ -s "$dir/hot-crates.md" ]; }; then
     echo "== $name: the campaigns sampled by perf, attributed to crates"
     "${cargo[@]}" rustc "${stampede_build[@]:1}" -- -C link-arg=-Wl,-Map="$dir/stampede.map"
     perf record -q -F 299 -o "$dir/perf.data" -- "$dir/debug/stampede" verify --quiet \
       --jobs 1 --seed 1 --campaign sequential --campaign concurrent --campaign crash \
       --campaign faults --campaign damage "${PROFILED[@]}" > /dev/null
     python3 scripts/hot_crates.py "$dir/perf.data" "$dir/stampede.map" > "$dir/hot-crates.md"
-    hot="$dir/hot-crates.md"
+    rm "$dir/stampede.map" "$dir/perf.data"
   fi
+  if [ "$slug" = family ] && [ -s "$dir/hot-crates.md" ]; then hot="$dir/hot-crates.md"; fi
 done
 
 "$CARGO" run --quiet -p stampede-benches --bin profile_study -- "${results[@]}" \
