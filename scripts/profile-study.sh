@@ -37,6 +37,7 @@ candidates=(
   "every dependency at opt-level 0|opt0|$opt0"
   "by family: every dependency at 1 but DataFusion's planner, SQL and functions and Lance's index crates (the profile before)|family|scripts/profiles/by-family.toml"
   "Cargo.toml's: the hot crates at 1 (measured), the rest at 0|measured|"
+  "Cargo.toml's, and the workspace's crates and Lance's encoding, file and table crates at 1|hot-lance-ours|scripts/profiles/hot-lance-and-ours.toml"
 )
 BUDGETS=(--cases 100 --rounds 40 --actors 5 --fault-cases 60 --second-death-stride 1)
 # The profiled run: every campaign, damage too, at smaller budgets.
