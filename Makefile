@@ -1,7 +1,7 @@
 # Stampede — `make verify` (the main job) and `make test` (the test suite)
 # share the dev profile, so a newcomer's first run compiles Lance once
-# (only the dependencies the campaigns run hot optimized: Cargo.toml,
-# docs/benchmarks.md's build-profile table) and both targets reuse it. Release builds are only
+# (most dependencies at opt-level 1: Cargo.toml, docs/benchmarks.md's
+# build-profile table) and both targets reuse it. Release builds are only
 # for `make bench`. The build cache lives outside the clone so CI and fresh
 # clones reuse it.
 

@@ -7,8 +7,8 @@
 #   - the rest of `cargo test --workspace --no-run` (`make test`'s build);
 #   - a relink of `stampede` (one source file touched): the link alone;
 #   - the campaigns at fixed budgets on one job: their rates per core.
-# Then, on the "by family" build (the fastest campaigns of the
-# candidates), perf samples the campaigns and scripts/hot_crates.py
+# Then, on the "by family" build (Cargo.toml's, the fastest campaigns of
+# the candidates), perf samples the campaigns and scripts/hot_crates.py
 # attributes them to crates: the measurement Cargo.toml's profile follows.
 # Both tables go into docs/benchmarks.md (benches/src/bin/profile_study.rs).
 #
@@ -35,9 +35,9 @@ opt0="$STUDY_DIR/opt-level-0.toml"
 # "name|slug|cargo --config file" (empty: Cargo.toml's profile as it is).
 candidates=(
   "every dependency at opt-level 0|opt0|$opt0"
-  "by family: every dependency at 1 but DataFusion's planner, SQL and functions and Lance's index crates (the profile before)|family|scripts/profiles/by-family.toml"
-  "Cargo.toml's: the hot crates at 1 (measured), the rest at 0|measured|"
-  "Cargo.toml's, and the workspace's crates and Lance's encoding, file and table crates at 1|hot-lance-ours|scripts/profiles/hot-lance-and-ours.toml"
+  "Cargo.toml's, by family: every dependency at 1 but DataFusion's planner, SQL and functions and Lance's index crates|family|"
+  "hot: the crates perf finds hot at 1, but Lance's upper crates; the rest at 0|measured|scripts/profiles/hot.toml"
+  "hot, and the workspace's crates and Lance's encoding, file and table crates at 1|hot-lance-ours|scripts/profiles/hot-lance-and-ours.toml"
 )
 BUDGETS=(--cases 100 --rounds 40 --actors 5 --fault-cases 60 --second-death-stride 1)
 # The profiled run: every campaign, damage too, at smaller budgets.
@@ -98,6 +98,8 @@ for candidate in "${candidates[@]}"; do
   [ -n "$config" ] && cargo+=(--config "$config")
   if [ -n "${STUDY_RESUME:-}" ] && [ -f "$dir/candidate.json" ]; then
     echo "== $name: measured by a run before (STUDY_RESUME)"
+    python3 -c 'import json, sys; c = json.load(open(sys.argv[1])); c["name"] = sys.argv[2]; json.dump(c, open(sys.argv[1], "w"))' \
+      "$dir/candidate.json" "$name"
   else
     measure
   fi
