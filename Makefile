@@ -111,7 +111,7 @@ request-costs:
 	$(CARGO) run --quiet -p stampede-benches --bin request_costs -- snapshots --doc docs/benchmarks.md
 
 test: deps
-	CARGO=$(CARGO) STAMPEDE_BUILD_SELECTION='$(filter-out build --bin stampede,$(STAMPEDE_BUILD_ARGS))' scripts/one-build.sh
+	$(ONE_BUILD)
 	$(CARGO) test --workspace
 	@echo "== sensitivity, cheap half (defects a sequential or crash campaign catches)"
 	$(CARGO) test --workspace --features stampede-harness/defects --test sensitivity
@@ -145,7 +145,9 @@ build: deps
 # The CLI alone, with the features `cargo test --workspace` gives it (the
 # tests' `testing` items included), so it is the very artifact `build`
 # makes and neither rebuilds the other (scripts/one-build.sh).
-STAMPEDE_BUILD_ARGS = build -p stampede-harness --features testing --bin stampede
+STAMPEDE_BUILD_SELECTION = -p stampede-harness --features testing
+STAMPEDE_BUILD_ARGS = build $(STAMPEDE_BUILD_SELECTION) --bin stampede
+ONE_BUILD = CARGO=$(CARGO) STAMPEDE_BUILD_SELECTION='$(STAMPEDE_BUILD_SELECTION)' scripts/one-build.sh
 stampede: toolchain
 	$(CARGO) $(STAMPEDE_BUILD_ARGS)
 
@@ -205,14 +207,15 @@ peer-omnigraph: deps
 	STAMPEDE=$(STAMPEDE) PEER_REPORT=$(CARGO_TARGET_DIR)/debug/peer_report OUT=$(PEER_OMNIGRAPH_DIR)/lanes scripts/peer-omnigraph.sh
 	STAMPEDE_OMNIGRAPH_PEER=$(CURDIR)/peers/omnigraph-0.6/omnigraph-peer $(CARGO) test -p stampede-harness --test it -- --ignored peer_omnigraph::
 
-# The build-profile study: a cold build and the campaign rates per
-# candidate profile, into docs/benchmarks.md's table (one cold Lance build each:
-# run it on an idle machine).
+# The build-profile study: per candidate profile, cold builds timed to the
+# plan's first row and to the whole test build, and the campaign rates;
+# perf's hot crates. Into docs/benchmarks.md and the README (one cold Lance
+# build each, ~1 h: run it on an idle machine; scripts/profile-study.sh).
 profile-study: deps
 	CARGO=$(CARGO) STAMPEDE_BUILD_ARGS='$(STAMPEDE_BUILD_ARGS)' PLAN_ARGS='$(PLAN_ARGS)' scripts/profile-study.sh
 
 lint: deps
-	CARGO=$(CARGO) STAMPEDE_BUILD_SELECTION='$(filter-out build --bin stampede,$(STAMPEDE_BUILD_ARGS))' scripts/one-build.sh
+	$(ONE_BUILD)
 	python3 scripts/layers.py --self-test
 	python3 scripts/layers.py docs/architecture.md
 	$(CARGO) fmt --all -- --check

@@ -9,8 +9,9 @@
 #   - the campaigns at fixed budgets on one job: their rates per core.
 # Then, on the "by family" build (Cargo.toml's, the fastest campaigns of
 # the candidates), perf samples the campaigns and scripts/hot_crates.py
-# attributes them to crates: the measurement Cargo.toml's profile follows.
-# Both tables go into docs/benchmarks.md (benches/src/bin/profile_study.rs).
+# attributes them to crates: the measurement the "hot" candidates follow.
+# The tables go into docs/benchmarks.md and the README
+# (benches/src/bin/profile_study.rs).
 #
 # Slow by nature (one cold Lance build per candidate, ~1 h on 2 cores):
 # run it by hand when the dependencies or the profile change, on an
@@ -39,9 +40,12 @@ candidates=(
   "hot: the crates perf finds hot at 1, but Lance's upper crates; the rest at 0|measured|scripts/profiles/hot.toml"
   "hot, and the workspace's crates and Lance's encoding, file and table crates at 1|hot-lance-ours|scripts/profiles/hot-lance-and-ours.toml"
 )
+# The campaigns, as rated and as profiled (each adds its budgets).
+CAMPAIGNS=(verify --quiet --jobs 1 --seed 1 --campaign sequential --campaign concurrent
+  --campaign crash --campaign faults)
 BUDGETS=(--cases 100 --rounds 40 --actors 5 --fault-cases 60 --second-death-stride 1)
-# The profiled run: every campaign, damage too, at smaller budgets.
-PROFILED=(--cases 50 --rounds 20 --actors 5 --fault-cases 30 --second-death-stride 1 --damage-stride 8)
+# The profiled run: damage too, at smaller budgets.
+PROFILED=(--campaign damage --cases 50 --rounds 20 --actors 5 --fault-cases 30 --second-death-stride 1 --damage-stride 8)
 
 seconds_of() { local start=$SECONDS; "$@" >&2; echo $(( SECONDS - start )); }
 
@@ -51,7 +55,8 @@ first_row() {
   python3 - "$1" "${plan[@]}" <<'PY'
 import os, re, signal, subprocess, sys, tempfile, time
 start = time.monotonic()
-report = os.path.join(tempfile.mkdtemp(), "plan.json")
+scratch = tempfile.TemporaryDirectory()
+report = os.path.join(scratch.name, "plan.json")
 child = subprocess.Popen([sys.argv[1], "verify", *sys.argv[2:], "--json", report],
                          stdout=subprocess.PIPE, text=True, start_new_session=True)
 row = re.compile(r"^(sequential|concurrent|crash|faults|damage)\s")
@@ -79,9 +84,7 @@ measure() {
   touch harness/src/bin/stampede.rs
   link_seconds=$(seconds_of "${cargo[@]}" "${stampede_build[@]}")
   echo "== $name: campaigns"
-  "$dir/debug/stampede" verify --quiet --jobs 1 --seed 1 --campaign sequential \
-    --campaign concurrent --campaign crash --campaign faults "${BUDGETS[@]}" \
-    --json "$dir/study.json" > /dev/null
+  "$dir/debug/stampede" "${CAMPAIGNS[@]}" "${BUDGETS[@]}" --json "$dir/study.json" > /dev/null
   cat > "$dir/candidate.json" <<JSON
 {"name": "$name", "slug": "$slug", "stampede_seconds": $stampede_seconds, "first_row_seconds": $row_seconds,
  "tests_seconds": $tests_seconds, "link_seconds": $link_seconds, "report": "$dir/study.json"}
@@ -108,9 +111,8 @@ for candidate in "${candidates[@]}"; do
       && ! { [ -n "${STUDY_RESUME:-}" ] && [ -s "$dir/hot-crates.md" ]; }; then
     echo "== $name: the campaigns sampled by perf, attributed to crates"
     "${cargo[@]}" rustc "${stampede_build[@]:1}" -- -C link-arg=-Wl,-Map="$dir/stampede.map"
-    perf record -q -F 299 -o "$dir/perf.data" -- "$dir/debug/stampede" verify --quiet \
-      --jobs 1 --seed 1 --campaign sequential --campaign concurrent --campaign crash \
-      --campaign faults --campaign damage "${PROFILED[@]}" > /dev/null
+    perf record -q -F 299 -o "$dir/perf.data" -- \
+      "$dir/debug/stampede" "${CAMPAIGNS[@]}" "${PROFILED[@]}" > /dev/null
     python3 scripts/hot_crates.py "$dir/perf.data" "$dir/stampede.map" > "$dir/hot-crates.md"
     rm "$dir/stampede.map" "$dir/perf.data"
   fi

@@ -1,6 +1,6 @@
 //! The harness's integration tests, one module per subject, in one test
 //! binary (each binary statically links Lance: one link instead of
-//! twelve). Filter by module (`cargo test -p stampede-harness --test it
+//! fourteen). Filter by module (`cargo test -p stampede-harness --test it
 //! concurrent::`). Three keep binaries of their own: `quietly` installs a
 //! panic hook, `s3` puts every graph of its process on a local S3 server
 //! (`place::start_local_s3`), and `sensitivity` needs the `defects`
